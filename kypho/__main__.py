@@ -1,0 +1,3 @@
+from kypho.cli import main
+
+main()

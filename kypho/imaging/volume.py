@@ -1,0 +1,112 @@
+"""The image records every stage exchanges: a CT :class:`Volume` and a :class:`LabelMap`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kypho.imaging.orientation import affine_spacing, orientation_codes, to_canonical
+
+__all__ = ["LabelMap", "Volume"]
+
+
+def _check_affine(affine: np.ndarray) -> np.ndarray:
+    affine = np.asarray(affine, dtype=float)
+    if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
+        raise ValueError(f"affine must be a finite 4x4 matrix, got {affine!r}")
+    if abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise ValueError("affine is singular (a zero voxel size?)")
+    return affine
+
+
+@dataclass(eq=False)
+class Volume:
+    """A CT volume in Hounsfield units on a canonical (RAS-closest) voxel grid.
+
+    Parameters
+    ----------
+    hu : (X, Y, Z) ndarray of float32
+        Attenuation in HU. Axis 0 runs left->right, 1 posterior->anterior,
+        2 inferior->superior (closest canonical orientation).
+    affine : (4, 4) ndarray
+        Voxel index -> world RAS millimetres, obliquity kept.
+    source : str
+        Where it came from (a path, "phantom"), for reports and messages.
+    meta : dict
+        Free-form provenance (series UID, modality, warnings raised while reading).
+    """
+
+    hu: np.ndarray
+    affine: np.ndarray
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.affine = _check_affine(self.affine)
+        if self.hu.ndim != 3:
+            raise ValueError(f"a Volume is 3-D, got shape {self.hu.shape}")
+        if self.hu.dtype != np.float32:
+            self.hu = self.hu.astype(np.float32)
+        codes = orientation_codes(self.affine)
+        if codes != "RAS":
+            raise ValueError(
+                f"Volume arrays must be in canonical RAS order, got {codes}; "
+                "use Volume.from_array to reorient"
+            )
+
+    @classmethod
+    def from_array(
+        cls, hu: np.ndarray, affine: np.ndarray, source: str = "", **meta: Any
+    ) -> Volume:
+        """Build a Volume from an array in any orientation (reoriented, not resampled)."""
+        arr, aff = to_canonical(np.asarray(hu), _check_affine(affine))
+        return cls(np.ascontiguousarray(arr, dtype=np.float32), aff, source, dict(meta))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.hu.shape  # type: ignore[return-value]
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        """Voxel size along axes 0, 1, 2 in mm."""
+        return affine_spacing(self.affine)
+
+
+@dataclass(eq=False)
+class LabelMap:
+    """Integer labels (VerSe numbering for vertebrae, 0 = background) on a voxel grid.
+
+    Parameters
+    ----------
+    labels : (X, Y, Z) ndarray of uint8
+        Label per voxel, canonical orientation like :class:`Volume`.
+    affine : (4, 4) ndarray
+        Voxel index -> world RAS mm.
+    """
+
+    labels: np.ndarray
+    affine: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.affine = _check_affine(self.affine)
+        if self.labels.ndim != 3:
+            raise ValueError(f"a LabelMap is 3-D, got shape {self.labels.shape}")
+        if self.labels.dtype != np.uint8:
+            if self.labels.size and (self.labels.min() < 0 or self.labels.max() > 255):
+                raise ValueError("labels must fit in 0..255")
+            self.labels = self.labels.astype(np.uint8)
+
+    @classmethod
+    def from_array(cls, labels: np.ndarray, affine: np.ndarray) -> LabelMap:
+        arr, aff = to_canonical(np.asarray(labels), _check_affine(affine))
+        return cls(np.ascontiguousarray(arr), aff)
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        return affine_spacing(self.affine)
+
+    def present(self) -> list[int]:
+        """Labels present, ascending, background excluded."""
+        return [int(v) for v in np.unique(self.labels) if v != 0]
