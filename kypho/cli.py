@@ -1,0 +1,411 @@
+"""kypho's command line: a thin layer of readers, stages and writers (Typer + Rich).
+
+Every expected failure is a :class:`~kypho.errors.KyphoError` and becomes one red
+sentence and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kypho.errors import KyphoError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="kypho: vertebral compression fractures and balloon kyphoplasty from spine CT. "
+    "Research software: it supports, and does not replace, clinical judgement.",
+)
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+OUTPUT_NAMES = ("results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json")
+
+
+@contextmanager
+def _progress(enabled: bool = True) -> Iterator[Callable[[float, str], None]]:
+    if not enabled or not console.is_terminal:
+        last = [""]
+
+        def plain(fraction: float, message: str) -> None:
+            if message != last[0]:
+                last[0] = message
+                err_console.print(f"[dim]{fraction:4.0%} {message}[/dim]")
+
+        yield plain
+        return
+    with Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def update(fraction: float, message: str) -> None:
+            bar.update(task, completed=fraction, description=message)
+
+        yield update
+
+
+def _parse_anchors(values: list[str] | None) -> dict[str, float] | None:
+    if not values:
+        return None
+    anchors: dict[str, float] = {}
+    for item in values:
+        level, sep, z = item.partition("@")
+        try:
+            if not sep:
+                raise ValueError
+            anchors[level.strip().upper()] = float(z)
+        except ValueError:
+            raise typer.BadParameter(
+                f"--level expects LEVEL@Z (world superior coordinate in mm), got {item!r}"
+            ) from None
+    return anchors
+
+
+def _parse_levels(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    from kypho.anatomy.levels import Level
+
+    try:
+        return [Level.parse(t).display for t in text.split(",") if t.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _calibration(text: str | None) -> Any:
+    if not text:
+        return None
+    from kypho.measure.density import BmdCalibration
+
+    try:
+        slope, intercept = (float(x) for x in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"--calibration expects SLOPE,INTERCEPT (BMD mg/cm3 = slope*HU + intercept), "
+            f"got {text!r}"
+        ) from None
+    return BmdCalibration(slope=slope, intercept=intercept, source="user phantom calibration")
+
+
+def _summary_table(doc: dict[str, Any]) -> Table:
+    table = Table(title="Vertebrae", show_lines=False)
+    for col in ("level", "Ha", "Hm", "Hp", "expected Hp", "grade", "type", "HU", "note"):
+        table.add_column(col, justify="right" if col not in ("level", "type", "note") else "left")
+    colours = {0: "green", 1: "yellow", 2: "dark_orange", 3: "red"}
+    for v in doc["vertebrae"]:
+        h, e = v["heights_mm"] or {}, v["expected_heights_mm"] or {}
+        grade = v["genant_grade"]
+        table.add_row(
+            v["level"],
+            *(f"{h[k]:.1f}" if h else "-" for k in ("anterior", "middle", "posterior")),
+            f"{e['posterior']:.1f}" if e else "-",
+            f"[{colours.get(grade, 'white')}]{grade}[/]" if grade is not None else "-",
+            v["morphotype"] or "-",
+            f"{v['trabecular_hu']:.0f}" if v["trabecular_hu"] is not None else "-",
+            "" if v["measurable"] else (v["reason"] or ""),
+        )
+    return table
+
+
+def _print_summary(doc: dict[str, Any], out_dir: Path) -> None:
+    if doc["vertebrae"]:
+        console.print(_summary_table(doc))
+    spine = doc.get("spine") or {}
+    if spine:
+        fx = (
+            ", ".join(
+                f"{f['level']} (grade {f['genant_grade']} {f['morphotype']})"
+                for f in spine["fractures"]
+            )
+            or "none"
+        )
+        console.print(f"Fractures: {fx}; spinal deformity index {spine['spinal_deformity_index']}")
+        if spine.get("cobb_deg") is not None:
+            console.print(
+                f"Kyphosis (Cobb): {spine['cobb_deg']:.1f} deg {spine.get('cobb_note') or ''}"
+            )
+    plan = doc.get("plan") or {}
+    for lv in plan.get("levels", []):
+        console.print(f"Plan {lv['level']}: {lv['recommendation'].replace('_', ' ')}")
+    for w in doc.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {w}")
+    console.print(f"Wrote results to [bold]{out_dir}[/]")
+
+
+def _run(func: Callable[[], None]) -> None:
+    try:
+        func()
+    except KyphoError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(code=exc.exit_code) from None
+
+
+@app.command()
+def analyze(
+    ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
+    masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
+    plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Plan fractured levels.")] = True,
+    levels: Annotated[str | None, typer.Option(help="Levels to plan, e.g. T12,L1.")] = None,
+    series: Annotated[str | None, typer.Option(help="DICOM SeriesInstanceUID or number.")] = None,
+    lowest: Annotated[
+        str | None, typer.Option(help="Level of the lowest presacral vertebra.")
+    ] = None,
+    level: Annotated[list[str] | None, typer.Option(help="Anchor LEVEL@Z (world S mm).")] = None,
+    calibration: Annotated[str | None, typer.Option(help="BMD phantom SLOPE,INTERCEPT.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+) -> None:
+    """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
+
+    def go() -> None:
+        from kypho.outputs import check_output_dir, write_analysis
+        from kypho.pipeline import analyze as run
+        from kypho.results import analysis_to_json
+
+        check_output_dir(out, OUTPUT_NAMES, overwrite=force)
+        with _progress() as progress:
+            analysis = run(
+                ct,
+                masks=masks,
+                plan=plan,
+                plan_levels=_parse_levels(levels),
+                series=series,
+                lowest=lowest,
+                anchors=_parse_anchors(level),
+                calibration=_calibration(calibration),
+                progress=progress,
+            )
+            progress(1.0, "writing outputs")
+            write_analysis(
+                analysis, out, overwrite=force, protected=[ct] + ([masks] if masks else [])
+            )
+        _print_summary(analysis_to_json(analysis), out)
+
+    _run(go)
+
+
+@app.command()
+def segment(
+    ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
+    masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
+    series: Annotated[str | None, typer.Option(help="DICOM SeriesInstanceUID or number.")] = None,
+    lowest: Annotated[
+        str | None, typer.Option(help="Level of the lowest presacral vertebra.")
+    ] = None,
+    level: Annotated[list[str] | None, typer.Option(help="Anchor LEVEL@Z (world S mm).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+) -> None:
+    """Label every vertebra: labels.nii.gz, bodies.nii.gz and levels.json."""
+
+    def go() -> None:
+        from kypho.outputs import check_output_dir, write_segmentation
+        from kypho.pipeline import analyze as run
+
+        check_output_dir(out, ("labels.nii.gz", "bodies.nii.gz", "levels.json"), overwrite=force)
+        with _progress() as progress:
+            analysis = run(
+                ct,
+                masks=masks,
+                measure=False,
+                series=series,
+                lowest=lowest,
+                anchors=_parse_anchors(level),
+                progress=progress,
+            )
+        write_segmentation(
+            analysis.segmentation, out, overwrite=force, protected=[ct] + ([masks] if masks else [])
+        )
+        table = Table(title="Levels")
+        for col in ("level", "centroid RAS mm", "voxels", "confidence", "evidence"):
+            table.add_column(col)
+        for info in analysis.segmentation.levels:
+            table.add_row(
+                info.level.display,
+                ", ".join(f"{c:.1f}" for c in info.centroid_ras_mm),
+                str(info.voxel_count),
+                f"{info.confidence:.2f}",
+                "; ".join(info.evidence),
+            )
+        console.print(table)
+        for w in analysis.warnings:
+            console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"Wrote labels to [bold]{out}[/]")
+
+    _run(go)
+
+
+@app.command("plan")
+def plan_command(
+    ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("kypho-plan"),
+    levels: Annotated[str | None, typer.Option(help="Levels to plan, e.g. T12,L1.")] = None,
+    masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+) -> None:
+    """Plan balloon kyphoplasty for chosen levels (default: every fractured level)."""
+    analyze(
+        ct,
+        out,
+        masks=masks,
+        plan=True,
+        levels=levels,
+        series=None,
+        lowest=None,
+        level=None,
+        calibration=None,
+        force=force,
+    )
+
+
+@app.command()
+def phantom(
+    out: Annotated[Path, typer.Argument(help="Output folder.")],
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    top: Annotated[str, typer.Option(help="Highest level.")] = "T10",
+    bottom: Annotated[str, typer.Option(help="Lowest level.")] = "L5",
+    fracture: Annotated[
+        list[str] | None,
+        typer.Option(help="LEVEL:MORPHOTYPE:LOSS, e.g. L1:crush:0.45 (repeatable)."),
+    ] = None,
+    spacing: Annotated[str, typer.Option(help="Voxel size X,Y,Z in mm.")] = "0.8,0.8,1.0",
+    orientation: Annotated[str, typer.Option(help="Stored axis code, e.g. RAS, LPS, PIR.")] = "RAS",
+    trabecular_hu: Annotated[float, typer.Option(help="Trabecular bone HU.")] = 90.0,
+    cement: Annotated[str | None, typer.Option(help="Levels holding cement, e.g. L2.")] = None,
+    contrast: Annotated[bool, typer.Option(help="Contrast-enhanced aorta.")] = False,
+    dicom: Annotated[bool, typer.Option(help="Also write a DICOM series.")] = False,
+    suite: Annotated[
+        str | None, typer.Option(help="Write a whole suite: test or benchmark.")
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
+) -> None:
+    """Write a synthetic spine CT with exact ground truth (or a suite of them)."""
+
+    def go() -> None:
+        from kypho.phantom import FractureSpec, PhantomConfig, generate, suite_configs, write_case
+
+        if suite:
+            cases = suite_configs(suite)
+        else:
+            fractures = []
+            for item in fracture or []:
+                try:
+                    lv, kind, loss = item.split(":")
+                    fractures.append(
+                        FractureSpec(level=lv, morphotype=kind, height_loss=float(loss))
+                    )
+                except ValueError:
+                    raise typer.BadParameter(
+                        f"--fracture expects LEVEL:MORPHOTYPE:LOSS, got {item!r}"
+                    ) from None
+            try:
+                sp = tuple(float(x) for x in spacing.split(","))
+                assert len(sp) == 3
+            except (ValueError, AssertionError):
+                raise typer.BadParameter(
+                    f"--spacing expects X,Y,Z in mm, got {spacing!r}"
+                ) from None
+            cfg = PhantomConfig(
+                seed=seed,
+                top=top,
+                bottom=bottom,
+                fractures=tuple(fractures),
+                spacing_mm=sp,
+                orientation=orientation,
+                trabecular_hu=trabecular_hu,
+                contrast=contrast,
+                cement_levels=tuple(_parse_levels(cement) or ()),
+            )
+            cases = [("", cfg)]
+        for name, cfg in cases:
+            t = time.perf_counter()
+            ph = generate(cfg)
+            target = out / name if name else out
+            write_case(ph, target, dicom=dicom, overwrite=force)
+            console.print(
+                f"{target}: {len(ph.truth.vertebrae)} vertebrae, {time.perf_counter() - t:.1f} s"
+            )
+
+    _run(go)
+
+
+@app.command()
+def info(
+    ct: Annotated[Path, typer.Argument(help="CT to describe.")],
+    series: Annotated[str | None, typer.Option(help="DICOM series.")] = None,
+) -> None:
+    """Read a CT and print its geometry and provenance."""
+
+    def go() -> None:
+        import numpy as np
+
+        from kypho.imaging.orientation import orientation_codes
+        from kypho.imaging.read import read_ct
+
+        vol = read_ct(ct, series=series)
+        console.print(f"source: {vol.source}")
+        console.print(
+            f"shape: {vol.shape}  spacing mm: {tuple(round(s, 3) for s in vol.spacing_mm)}"
+        )
+        console.print(f"orientation (held): {orientation_codes(vol.affine)}")
+        console.print(f"affine (RAS):\n{np.array2string(vol.affine, precision=3)}")
+        console.print(f"HU range: {float(vol.hu.min()):.0f} .. {float(vol.hu.max()):.0f}")
+        for k, v in vol.meta.items():
+            if k != "warnings":
+                console.print(f"{k}: {v}")
+        for w in vol.meta.get("warnings", []):
+            console.print(f"[yellow]warning:[/] {w}")
+
+    _run(go)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Argument(help="Output folder.")] = Path("kypho-demo"),
+    force: Annotated[bool, typer.Option(help="Replace an earlier demo in OUT.")] = False,
+) -> None:
+    """Generate the built-in demo patient, analyse it end to end and write the report."""
+
+    def go() -> None:
+        from kypho.demo import run_demo
+
+        t = time.perf_counter()
+        with _progress() as progress:
+            doc, truth = run_demo(out, overwrite=force, progress=progress)
+        _print_summary(doc, out)
+        console.print(
+            "Demo truth (phantom): "
+            + ", ".join(
+                f"{v['level']} grade {v['genant_grade']} {v['morphotype']}"
+                for v in truth["vertebrae"]
+                if v["genant_grade"]
+            )
+        )
+        console.print(f"Open {out / 'report.html'}  ({time.perf_counter() - t:.1f} s)")
+
+    _run(go)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("[red]interrupted[/]")
+        sys.exit(130)

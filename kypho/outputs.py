@@ -1,0 +1,112 @@
+"""Write an :class:`~kypho.pipeline.Analysis` to a folder: NIfTI masks, JSON, figures, report.
+
+Every file is written atomically; nothing existing is replaced without ``overwrite=True``
+and an input is never replaced at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kypho.anatomy.records import Segmentation
+from kypho.errors import OutputExistsError
+
+__all__ = ["check_output_dir", "levels_to_json", "write_analysis", "write_segmentation"]
+
+
+def check_output_dir(out_dir: Path, names: Iterable[str], *, overwrite: bool) -> None:
+    """Refuse early, before any work, when outputs would replace existing files."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputExistsError(f"{out_dir} exists and is not a folder")
+    if overwrite:
+        return
+    clashes = [n for n in names if (out_dir / n).exists()]
+    if clashes:
+        raise OutputExistsError(
+            f"{out_dir} already holds {', '.join(clashes)}; choose another folder or pass "
+            "--force to replace them"
+        )
+
+
+def levels_to_json(segmentation: Segmentation) -> dict[str, Any]:
+    return {
+        "method": segmentation.method,
+        "warnings": list(segmentation.warnings),
+        "levels": [info.to_json() for info in segmentation.levels],
+    }
+
+
+def _json_text(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_segmentation(
+    segmentation: Segmentation,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    protected: Iterable[Path] = (),
+) -> dict[str, Path]:
+    """labels.nii.gz (whole vertebrae), bodies.nii.gz and levels.json into `out_dir`."""
+    from kypho.imaging.write import atomic_write_text, write_labelmap
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    protected = tuple(protected)
+    paths = {
+        "labels": write_labelmap(
+            out_dir / "labels.nii.gz",
+            segmentation.vertebrae,
+            overwrite=overwrite,
+            protected=protected,
+        ),
+        "bodies": write_labelmap(
+            out_dir / "bodies.nii.gz",
+            segmentation.bodies,
+            overwrite=overwrite,
+            protected=protected,
+        ),
+        "levels": atomic_write_text(
+            out_dir / "levels.json", _json_text(levels_to_json(segmentation)), overwrite=overwrite
+        ),
+    }
+    return paths
+
+
+def write_analysis(
+    analysis: Any,
+    out_dir: Path,
+    *,
+    overwrite: bool = False,
+    protected: Iterable[Path] = (),
+    report: bool = True,
+) -> dict[str, Path]:
+    """Write everything an analysis produced; returns the paths by role."""
+    from kypho.imaging.write import atomic_write_bytes, atomic_write_text
+    from kypho.results import analysis_to_json
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = write_segmentation(
+        analysis.segmentation, out_dir, overwrite=overwrite, protected=protected
+    )
+    doc = analysis_to_json(analysis)
+    paths["results"] = atomic_write_text(
+        out_dir / "results.json", _json_text(doc), overwrite=overwrite
+    )
+    if report and analysis.spine is not None:
+        from kypho.report.figures import render_figures
+        from kypho.report.html import render_report
+
+        figures = render_figures(analysis)
+        fig_dir = out_dir / "figures"
+        fig_dir.mkdir(exist_ok=True)
+        for name, png in figures.items():
+            paths[f"figure:{name}"] = atomic_write_bytes(
+                fig_dir / f"{name}.png", png, overwrite=overwrite
+            )
+        paths["report"] = atomic_write_text(
+            out_dir / "report.html", render_report(doc, figures), overwrite=overwrite
+        )
+    return paths

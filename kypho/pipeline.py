@@ -1,0 +1,139 @@
+"""`analyze()`: chains reading, segmentation (or mask import), measurement and planning.
+
+Pure orchestration: no file I/O beyond the reader it is given a path for, no printing.
+Progress goes through a callback ``progress(fraction, message)``; the CLI renders it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kypho.anatomy.records import Segmentation
+from kypho.imaging.volume import Volume
+from kypho.measure.records import SpineMeasurement
+
+__all__ = ["Analysis", "ProgressCallback", "analyze"]
+
+ProgressCallback = Callable[[float, str], None]
+
+
+@dataclass(eq=False)
+class Analysis:
+    """Everything one run of the pipeline produced for one study."""
+
+    volume: Volume
+    segmentation: Segmentation
+    spine: SpineMeasurement | None
+    plan: Any | None = None  # kypho.plan records.ProcedurePlan
+    warnings: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def _stage(progress: ProgressCallback | None, start: float, span: float) -> ProgressCallback | None:
+    """A progress callback for one stage, mapped onto [start, start + span] overall."""
+    if progress is None:
+        return None
+
+    def report(fraction: float, message: str) -> None:
+        progress(start + span * min(max(fraction, 0.0), 1.0), message)
+
+    return report
+
+
+def analyze(
+    ct: Volume | str | Path,
+    *,
+    masks: str | Path | None = None,
+    measure: bool = True,
+    plan: bool = True,
+    plan_levels: Sequence[str] | None = None,
+    lowest: str | None = None,
+    anchors: dict[str, float] | None = None,
+    calibration: Any | None = None,
+    series: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Analysis:
+    """Run kypho on one CT.
+
+    Parameters
+    ----------
+    ct : Volume or path
+        A CT volume, or a path that :func:`kypho.read_ct` reads.
+    masks : path, optional
+        TotalSegmentator or VerSe masks to import instead of the built-in segmentation.
+    measure, plan : bool
+        Stop after segmentation (``measure=False``) or after grading (``plan=False``).
+    plan_levels : sequence of str, optional
+        Levels to plan ("T12", "L1"); default every fractured level.
+    lowest, anchors :
+        Level anchoring for transitional anatomy, see
+        :func:`kypho.anatomy.segment.segment_spine`.
+    calibration : BmdCalibration, optional
+        Phantom calibration for BMD in mg/cm3.
+    series : str, optional
+        DICOM series to read when several are present.
+    progress : callable(fraction, message), optional
+        Called as the stages advance.
+
+    Returns
+    -------
+    Analysis
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if isinstance(ct, Volume):
+        volume = ct
+    else:
+        from kypho.imaging.read import read_ct
+
+        if progress:
+            progress(0.0, "reading CT")
+        volume = read_ct(ct, series=series)
+    timings["read"] = time.perf_counter() - t0
+    warnings = list(volume.meta.get("warnings", []))
+
+    t = time.perf_counter()
+    if masks is not None:
+        from kypho.anatomy.masks import import_masks
+
+        if progress:
+            progress(0.05, "importing masks")
+        segmentation = import_masks(masks, volume)
+    else:
+        from kypho.anatomy.segment import segment_spine
+
+        segmentation = segment_spine(
+            volume, lowest=lowest, anchors=anchors, progress=_stage(progress, 0.05, 0.5)
+        )
+    timings["segment"] = time.perf_counter() - t
+    warnings += segmentation.warnings
+
+    spine = None
+    if measure:
+        from kypho.measure.spine import measure_spine
+
+        t = time.perf_counter()
+        spine = measure_spine(
+            volume, segmentation, calibration=calibration, progress=_stage(progress, 0.55, 0.3)
+        )
+        timings["measure"] = time.perf_counter() - t
+
+    procedure_plan = None
+    if measure and plan and spine is not None:
+        from kypho.plan.plan import plan_levels as _plan_levels
+
+        t = time.perf_counter()
+        wanted = list(plan_levels) if plan_levels else None
+        if wanted or spine.fractures:
+            procedure_plan = _plan_levels(
+                volume, segmentation, spine, levels=wanted, progress=_stage(progress, 0.85, 0.15)
+            )
+        timings["plan"] = time.perf_counter() - t
+    if progress:
+        progress(1.0, "done")
+    timings["total"] = time.perf_counter() - t0
+    return Analysis(volume, segmentation, spine, procedure_plan, warnings, timings)

@@ -1,0 +1,75 @@
+"""The self-contained HTML report (images embedded as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import math
+from pathlib import PurePath
+from typing import Any
+
+import jinja2
+
+__all__ = ["render_report"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("kypho.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["basename"] = lambda p: PurePath(str(p)).name
+
+
+def _fmt(value: Any, ndigits: int = 1, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{float(value):.{ndigits}f}{unit}"
+
+
+def _vec(value: Any) -> str:
+    return "–" if value is None else ", ".join(f"{float(v):.1f}" for v in value)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, list | tuple):
+        return "; ".join(_show(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {_show(v)}" for k, v in value.items())
+    return "–" if value is None else str(value)
+
+
+def _density_card(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The level that density is classified on: L1, else the nearest measured neighbour."""
+    by_level = {v["level"]: v for v in doc["vertebrae"] if v["trabecular_hu"] is not None}
+    for name in ("L1", "T12", "L2", "L3", "T11", "L4"):
+        v = by_level.get(name)
+        if v is not None:
+            return {
+                "level": name,
+                "hu": v["trabecular_hu"],
+                "bmd": v["bmd_mg_cm3"],
+                "cls": v["density_class"] or "–",
+            }
+    return None
+
+
+def render_report(doc: dict[str, Any], figures: dict[str, bytes]) -> str:
+    """Render the report page from the results document and PNG figures."""
+    encoded = {k: base64.b64encode(v).decode("ascii") for k, v in figures.items()}
+    plan_figures: dict[str, list[str]] = {}
+    for p in (doc.get("plan") or {}).get("levels", []):
+        plan_figures[p["level"]] = sorted(k for k in encoded if k.startswith(f"plan_{p['level']}_"))
+    return _ENV.get_template("report.html.j2").render(
+        doc=doc,
+        figures=encoded,
+        plan_figures=plan_figures,
+        density=_density_card(doc),
+        generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        fmt=_fmt,
+        vec=_vec,
+        show=_show,
+    )
