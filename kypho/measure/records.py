@@ -208,6 +208,17 @@ class SpineMeasurement:
     segmental_kyphosis_deg: dict[str, float] = field(default_factory=dict)
     spinal_deformity_index: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Level whose trabecular HU is classified (L1, else the nearest measurable T12-L5).
+    density_reference_level: str | None = None
+    density_reference_hu: float | None = None
+    #: Pickhardt 2013 class of ``density_reference_hu`` (DOMAIN.md §2.1).
+    density_class_hu: DensityClass | None = None
+    #: Mean BMD of the two most cranial measurable L1-L4 vertebrae (mg/cm3) and its
+    #: ACR QCT class (DOMAIN.md §2.2).
+    lumbar_bmd_mg_cm3: float | None = None
+    density_class_bmd: DensityClass | None = None
+    #: How HU were converted to BMD (default assumption, internal reference or phantom).
+    bmd_calibration: str | None = None
 
     @property
     def fractures(self) -> list[VertebraMeasurement]:

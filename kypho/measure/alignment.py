@@ -1,0 +1,156 @@
+"""Sagittal alignment: thoracic kyphosis (Cobb), lumbar lordosis, segmental kyphosis, SDI.
+
+Angles are measured in the patient's sagittal plane (spanned by world SI and AP): each
+endplate normal (pointing superiorly) is projected onto it and its tilt is
+``atan2(n_A, n_S)``, positive when the normal leans anteriorly. The angle between an upper
+and a lower endplate is ``tilt(upper) - tilt(lower)``: positive is kyphosis (the spine
+convex posteriorly), negative lordosis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kypho.anatomy.levels import Level
+from kypho.measure.endplates import column_edges
+from kypho.measure.frame import plane_normal
+from kypho.measure.records import GenantGrade, VertebraFrame
+from kypho.measure.sampling import VertebraCrop, sample_on_grid
+
+__all__ = [
+    "COBB_RANGE",
+    "EndplateNormals",
+    "cobb_angle",
+    "lumbar_lordosis",
+    "sacral_endplate_normal",
+    "sagittal_tilt_deg",
+    "segmental_kyphosis",
+    "spinal_deformity_index",
+]
+
+#: Levels between which thoracic kyphosis is measured (the usual T4-T12 Cobb range).
+COBB_RANGE = (Level.T4, Level.T12)
+
+
+@dataclass(frozen=True)
+class EndplateNormals:
+    """Superior and inferior endplate normals of one vertebra (world RAS, unit)."""
+
+    level: Level
+    superior: np.ndarray
+    inferior: np.ndarray
+
+
+def sagittal_tilt_deg(normal: np.ndarray) -> float:
+    """Tilt (degrees) of an endplate normal in the sagittal plane; anterior lean positive."""
+    n = np.asarray(normal, float)
+    if n[2] < 0:
+        n = -n
+    return float(np.degrees(np.arctan2(n[1], n[2])))
+
+
+def _kyphosis(upper: np.ndarray, lower: np.ndarray) -> float:
+    return sagittal_tilt_deg(upper) - sagittal_tilt_deg(lower)
+
+
+def cobb_angle(
+    normals: list[EndplateNormals],
+) -> tuple[float | None, tuple[str, str] | None, str]:
+    """Thoracic kyphosis: largest Cobb angle between endplates within T4-T12.
+
+    The upper vertebra's superior endplate and the lower vertebra's inferior endplate are
+    chosen among the measured thoracic levels so that the angle is largest (the most
+    tilted vertebrae). When part of T4-T12 is outside the field of view, the angle is
+    measured over what is visible and the note says so.
+
+    Returns
+    -------
+    angle_deg : float or None
+    levels : (str, str) or None
+        Upper and lower vertebra.
+    note : str
+    """
+    lo, hi = COBB_RANGE
+    thor = sorted((n for n in normals if lo <= n.level <= hi), key=lambda n: int(n.level))
+    if len(thor) < 2:
+        return None, None, (
+            "thoracic kyphosis not measured: fewer than two measurable T4-T12 vertebrae"
+        )
+    best, pair = -np.inf, (thor[0], thor[-1])
+    for i, u in enumerate(thor):
+        for low in thor[i + 1 :]:
+            a = _kyphosis(u.superior, low.inferior)
+            if a > best:
+                best, pair = a, (u, low)
+    span = f"{thor[0].level.display}-{thor[-1].level.display}"
+    full = thor[0].level is lo and thor[-1].level is hi
+    note = (
+        f"Cobb angle between the most tilted endplates within T4-T12 "
+        f"({pair[0].level.display} superior to {pair[1].level.display} inferior)"
+    )
+    if not full:
+        note += f"; only {span} is measurable in the field of view, so it may underestimate"
+    return float(best), (pair[0].level.display, pair[1].level.display), note
+
+
+def lumbar_lordosis(
+    normals: list[EndplateNormals], s1_normal: np.ndarray | None
+) -> float | None:
+    """Lumbar lordosis (degrees, positive = lordosis) from L1 superior to S1 superior."""
+    l1 = next((n for n in normals if n.level is Level.L1), None)
+    if l1 is None or s1_normal is None:
+        return None
+    return float(-_kyphosis(l1.superior, s1_normal))
+
+
+def segmental_kyphosis(
+    normals: list[EndplateNormals], fractured: list[Level]
+) -> dict[str, float]:
+    """Segmental kyphotic angle at each fractured level.
+
+    Between the superior endplate of the level above and the inferior endplate of the
+    level below; when a neighbour is not measured, that side uses the fractured
+    vertebra's own endplate (the vertebral kyphotic angle, a smaller span).
+    """
+    by = {n.level: n for n in normals}
+    out: dict[str, float] = {}
+    for lv in fractured:
+        if lv not in by:
+            continue
+        above = by.get(lv.above()) if lv.above() else None
+        below = by.get(lv.below()) if lv.below() else None
+        upper = above.superior if above is not None else by[lv].superior
+        lower = below.inferior if below is not None else by[lv].inferior
+        out[lv.display] = float(_kyphosis(upper, lower))
+    return out
+
+
+def spinal_deformity_index(grades: list[GenantGrade | None]) -> int:
+    """Sum of Genant grades over the measured vertebrae (Genant's SDI)."""
+    return int(sum(int(g) for g in grades if g is not None))
+
+
+def sacral_endplate_normal(
+    sacrum: VertebraCrop, l5_frame: VertebraFrame, l5_depth_mm: float
+) -> np.ndarray | None:
+    """Normal of the S1 superior endplate (world, unit), from the sacrum mask.
+
+    The top surface of the sacrum is read on columns under the L5 body (within 12 mm of
+    its mid-sagittal plane and the central 60 % of its depth, which excludes the alae and
+    the sacral canal), then a plane is fitted robustly.
+    """
+    half = 0.3 * l5_depth_mm
+    lr = np.arange(-12.0, 12.0 + 1e-9, 1.0)
+    ap = np.arange(-half, half + 1e-9, 1.0)
+    si = np.arange(-80.0, 0.0 + 1e-9, 0.5)
+    m = sample_on_grid(sacrum.vertebra.astype(np.float32), sacrum.affine, l5_frame, lr, ap, si)
+    _, top = column_edges(m.reshape(-1, len(si)), si)
+    X, Y = np.meshgrid(lr, ap, indexing="ij")
+    ok = np.isfinite(top)
+    if ok.sum() < 20:
+        return None
+    local, _, _ = plane_normal(np.c_[X.ravel()[ok], Y.ravel()[ok], top[ok]])
+    n = local @ l5_frame.rotation()
+    return n / np.linalg.norm(n)

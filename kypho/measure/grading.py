@@ -1,0 +1,183 @@
+"""Expected (pre-fracture) heights, Genant grade, morphotype and grade confidence.
+
+DESIGN.md "Genant" (DOMAIN.md §1.1): the height reduction is the largest of
+
+* wedge: 1 - (Ha/Hp) / normal Ha/Hp of the level,
+* biconcave: 1 - (Hm/Hp) / normal Hm/Hp,
+* crush: 1 - Hp / expected Hp from the neighbouring normal vertebrae,
+
+and grades are 0 (< 20 %), 1 (20-25 %), 2 (25-40 %), 3 (> 40 %).
+
+Normal ratios come from :mod:`kypho.measure.norms` and are re-scaled to this spine's own
+healthy vertebrae. The expected Hp of a level is carried over from normal neighbours
+(up to two on each side) with the level profile of :func:`~kypho.measure.norms.normal_hp_mm`,
+weighted by closeness; neighbours found fractured are left out, which is iterated so that
+a fractured neighbour does not lower the expectation (McCloskey 1993 uses a predicted Hp
+from adjacent vertebrae in the same way, DOMAIN.md §1.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import norm
+
+from kypho.anatomy.levels import Level
+from kypho.measure.norms import (
+    NORMAL_HA_HP,
+    NORMAL_HM_HP,
+    adapt_ratio_scale,
+    level_position,
+    normal_hp_mm,
+)
+from kypho.measure.records import GenantGrade, Heights, Morphotype
+
+__all__ = ["GENANT_THRESHOLDS", "GradeResult", "genant_grade", "grade_spine"]
+
+#: Genant lower bounds of grades 1, 2, 3 as height-reduction fractions (DOMAIN.md §1.1).
+GENANT_THRESHOLDS = (0.20, 0.25, 0.40)
+#: A vertebra with every reduction below this is used as a healthy reference
+#: (half-way to grade 1, so borderline vertebrae do not set the norm).
+HEALTHY_REDUCTION = 0.12
+#: Uncertainty of a normal shape ratio (fraction), used in the grade confidence.
+RATIO_SD = 0.04
+
+
+@dataclass
+class GradeResult:
+    """Grading of one vertebra."""
+
+    expected: Heights
+    loss: Heights
+    reduction: float
+    reductions: dict[str, float]
+    grade: GenantGrade
+    morphotype: Morphotype
+    confidence: float
+    notes: list[str] = field(default_factory=list)
+
+
+def genant_grade(reduction: float) -> GenantGrade:
+    """Genant grade of a height-reduction fraction (DOMAIN.md §1.1)."""
+    g1, g2, g3 = GENANT_THRESHOLDS
+    if reduction < g1:
+        return GenantGrade.NORMAL
+    if reduction < g2:
+        return GenantGrade.MILD
+    if reduction <= g3:
+        return GenantGrade.MODERATE
+    return GenantGrade.SEVERE
+
+
+def _expected_hp(
+    levels: list[Level], hp: np.ndarray, healthy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected Hp per vertebra from up to two healthy neighbours on each side.
+
+    Returns the expectation and the number of neighbours used (0: none available).
+    """
+    pos = np.array([level_position(lv) for lv in levels])
+    prof = np.array([normal_hp_mm(lv) for lv in levels])
+    out = np.full(len(levels), np.nan)
+    used = np.zeros(len(levels), int)
+    for i in range(len(levels)):
+        cand = [j for j in range(len(levels)) if j != i and healthy[j] and np.isfinite(hp[j])]
+        above = sorted((j for j in cand if pos[j] < pos[i]), key=lambda j: pos[i] - pos[j])[:2]
+        below = sorted((j for j in cand if pos[j] > pos[i]), key=lambda j: pos[j] - pos[i])[:2]
+        near = above + below
+        if not near:
+            continue
+        # Each neighbour's Hp carried to this level by the normal level profile; the
+        # closer neighbours weigh more.
+        est = np.array([hp[j] * prof[i] / prof[j] for j in near])
+        w = np.array([1.0 / abs(pos[j] - pos[i]) for j in near])
+        out[i] = float(np.sum(w * est) / np.sum(w))
+        used[i] = len(near)
+    return out, used
+
+
+def grade_spine(
+    levels: list[Level],
+    heights: list[Heights],
+    height_sd_mm: np.ndarray,
+    frame_quality: np.ndarray,
+) -> list[GradeResult]:
+    """Grade every measured vertebra of one spine.
+
+    Parameters
+    ----------
+    levels : list of Level
+        Measured vertebrae (any order).
+    heights : list of Heights
+        Their measured Ha, Hm, Hp (mm).
+    height_sd_mm : (N,) ndarray
+        Measurement uncertainty of one height (mm), e.g. from voxel size and column spread.
+    frame_quality : (N,) ndarray
+        0..1 quality of each vertebra's frame.
+
+    Returns
+    -------
+    list of GradeResult
+        In the order of ``levels``.
+    """
+    n = len(levels)
+    H = np.array([h.as_array() for h in heights]).reshape(n, 3)
+    ha, hm, hp = H[:, 0], H[:, 1], H[:, 2]
+    with np.errstate(all="ignore"):
+        r_a, r_m = ha / hp, hm / hp
+    prior_a = np.array([NORMAL_HA_HP.get(lv, 1.0) for lv in levels])
+    prior_m = np.full(n, NORMAL_HM_HP)
+
+    # First pass with the priors; then re-scale the priors to the vertebrae that look
+    # healthy and iterate (the crush criterion needs healthy neighbours as well).
+    healthy = np.ones(n, bool)
+    ref_a, ref_m = prior_a, prior_m
+    for _ in range(3):
+        exp_hp, n_nb = _expected_hp(levels, hp, healthy)
+        with np.errstate(all="ignore"):
+            red_w = 1.0 - r_a / ref_a
+            red_b = 1.0 - r_m / ref_m
+            red_c = np.where(np.isfinite(exp_hp), 1.0 - hp / exp_hp, 0.0)
+        worst = np.nanmax(np.c_[red_w, red_b, red_c], axis=1)
+        new_healthy = worst < HEALTHY_REDUCTION
+        ref_a = prior_a * adapt_ratio_scale(r_a[new_healthy], prior_a[new_healthy])
+        ref_m = prior_m * adapt_ratio_scale(r_m[new_healthy], prior_m[new_healthy])
+        if np.array_equal(new_healthy, healthy):
+            break
+        healthy = new_healthy
+    exp_hp, n_nb = _expected_hp(levels, hp, healthy)
+
+    results = []
+    for i in range(n):
+        notes: list[str] = []
+        if np.isfinite(exp_hp[i]):
+            e_hp = float(exp_hp[i])
+        else:
+            # No healthy neighbour: assume Hp kept (crush cannot be assessed).
+            e_hp = float(max(hp[i], ha[i] / ref_a[i], hm[i] / ref_m[i]))
+            notes.append("no normal neighbour: expected height from this vertebra's own shape")
+        expected = Heights(e_hp * ref_a[i], e_hp * ref_m[i], e_hp)
+        loss = Heights(*np.clip(1.0 - H[i] / expected.as_array(), 0.0, 1.0))
+        reds = {
+            "wedge": float(red_w[i]),
+            "biconcave": float(red_b[i]),
+            "crush": float(red_c[i]) if np.isfinite(exp_hp[i]) else 0.0,
+        }
+        kind = max(reds, key=lambda k: reds[k])
+        reduction = max(0.0, reds[kind])
+        grade = genant_grade(reduction)
+        morph = Morphotype(kind) if grade > 0 else Morphotype.NONE
+
+        # Confidence: probability that the grade is on the right side of the nearest
+        # Genant threshold given height noise and ratio uncertainty, times frame quality.
+        rel = float(height_sd_mm[i]) * np.sqrt(2.0) / max(hp[i], 1.0)
+        sd = float(np.hypot(rel, RATIO_SD))
+        margin = min(abs(reduction - t) for t in GENANT_THRESHOLDS)
+        conf = float(norm.cdf(margin / sd)) * float(frame_quality[i])
+        if n_nb[i] == 0:
+            conf *= 0.8
+        results.append(
+            GradeResult(expected, loss, reduction, reds, grade, morph, conf, notes)
+        )
+    return results

@@ -1,0 +1,369 @@
+"""`measure_spine`: measure and grade every vertebra of a segmented spine CT.
+
+Pure computation: a :class:`~kypho.imaging.volume.Volume` and a
+:class:`~kypho.anatomy.records.Segmentation` in, a
+:class:`~kypho.measure.records.SpineMeasurement` out; no I/O, no printing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from kypho.anatomy.levels import Level
+from kypho.anatomy.records import Segmentation
+from kypho.errors import KyphoError, NoSpineFoundError
+from kypho.imaging.orientation import affine_spacing, voxel_to_world
+from kypho.imaging.volume import Volume
+from kypho.measure.alignment import (
+    EndplateNormals,
+    cobb_angle,
+    lumbar_lordosis,
+    sacral_endplate_normal,
+    segmental_kyphosis,
+    spinal_deformity_index,
+)
+from kypho.measure.calibration import BmdCalibration, default_calibration, internal_calibration
+from kypho.measure.density import (
+    cement_mask,
+    pickhardt_class,
+    trabecular_density,
+)
+from kypho.measure.frame import FrameFit, estimate_frame
+from kypho.measure.grading import grade_spine
+from kypho.measure.heights import HeightProfile, measure_heights
+from kypho.measure.notes import density_summary, risk_notes
+from kypho.measure.posterior_wall import retropulsion_mm
+from kypho.measure.records import SpineMeasurement, VertebraMeasurement
+from kypho.measure.sampling import VertebraCrop, crop_vertebra
+
+__all__ = ["MeasurementInputError", "measure_spine"]
+
+ProgressCallback = Callable[[float, str], None]
+
+#: Bodies smaller than this (mL) are fragments, not measurable bodies.
+MIN_BODY_ML = 1.0
+#: Cement filling more than this share of the body leaves no native bone to measure.
+MAX_CEMENT_FRACTION = 0.4
+#: Cement must exceed the image's cortical bone by this share of the cortex-to-trabecular
+#: contrast (DOMAIN.md §11.4: a fixed 1600 HU is not validated; use the image's own bone).
+CEMENT_MARGIN = 0.5
+#: Smallest cement deposit reported (mL): single bright voxels are noise or calcification.
+MIN_CEMENT_ML = 0.05
+#: Minimum Ha, Hm or Hp (mm) for both endplates to be told apart.
+MIN_HEIGHT_MM = 2.0
+
+
+class MeasurementInputError(KyphoError):
+    """The volume and the segmentation cannot be measured together."""
+
+
+@dataclass
+class _Measured:
+    crop: VertebraCrop
+    fit: FrameFit
+    profile: HeightProfile
+    radius_mm: float
+
+
+def _check_inputs(volume: Volume, seg: Segmentation) -> None:
+    if volume.hu.shape != seg.vertebrae.labels.shape:
+        raise MeasurementInputError(
+            f"the segmentation grid {seg.vertebrae.labels.shape} does not match the CT "
+            f"grid {volume.hu.shape}"
+        )
+    if not np.allclose(volume.affine, seg.vertebrae.affine, atol=1e-3):
+        raise MeasurementInputError(
+            "the segmentation and the CT have different affines (resample the masks "
+            "onto the CT grid first)"
+        )
+    if not seg.levels and not seg.vertebrae.labels.any():
+        raise NoSpineFoundError("the segmentation holds no vertebra to measure")
+
+
+def _si_hints(levels: list[Level], centroids: dict[Level, np.ndarray]) -> dict[Level, np.ndarray]:
+    """Local spine direction (cranial) at each level from its neighbours' centroids."""
+    order = sorted(levels, key=lambda lv: -centroids[lv][2])  # cranial first
+    hints: dict[Level, np.ndarray] = {}
+    for i, lv in enumerate(order):
+        a = centroids[order[i - 1]] if i > 0 else centroids[lv]
+        b = centroids[order[i + 1]] if i + 1 < len(order) else centroids[lv]
+        d = a - b
+        if np.linalg.norm(d) > 1e-6:
+            hints[lv] = d / np.linalg.norm(d)
+    return hints
+
+
+def _unmeasurable(
+    lv: Level, centroid: np.ndarray, reason: str, **kw: object
+) -> VertebraMeasurement:
+    return VertebraMeasurement(
+        level=lv, centroid_ras_mm=tuple(float(v) for v in centroid), measurable=False,
+        reason=reason, **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _cortical_reference(crops: dict[Level, VertebraCrop]) -> float:
+    """Cortical bone level of this image: median over vertebrae of the posterior elements'
+    95th HU percentile (dense cortex; a cemented body does not move it)."""
+    vals = []
+    for c in crops.values():
+        post = c.vertebra & ~c.body
+        src = post if post.sum() >= 50 else c.vertebra
+        if src.any():
+            vals.append(float(np.percentile(c.hu[src], 95)))
+    return float(np.median(vals)) if vals else float("nan")
+
+
+def measure_spine(
+    volume: Volume,
+    segmentation: Segmentation,
+    *,
+    calibration: BmdCalibration | None = None,
+    progress: ProgressCallback | None = None,
+) -> SpineMeasurement:
+    """Measure, grade and summarise every vertebra.
+
+    Parameters
+    ----------
+    volume : Volume
+        The CT (HU, canonical grid).
+    segmentation : Segmentation
+        Whole-vertebra and body label maps (VerSe labels) on the same grid.
+    calibration : BmdCalibration, optional
+        Phantom HU -> BMD coefficients. Without it an internal (fat/muscle/air)
+        calibration is tried, then the documented default.
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    SpineMeasurement
+        One :class:`VertebraMeasurement` per vertebra found (unmeasurable ones with a
+        reason), alignment and notes.
+
+    Raises
+    ------
+    MeasurementInputError
+        When the masks are not on the CT grid.
+    NoSpineFoundError
+        When the segmentation is empty.
+    """
+    _check_inputs(volume, segmentation)
+    hu, affine = volume.hu, volume.affine
+    vert_lab, body_lab = segmentation.vertebrae.labels, segmentation.bodies.labels
+    infos = {info.level: info for info in segmentation.levels}
+    present = sorted(set(segmentation.vertebrae.present()) | set(segmentation.bodies.present()))
+    levels = list(infos)
+    for lab in present:
+        try:
+            lv = Level(lab)
+        except ValueError:
+            continue
+        if lv not in infos:
+            levels.append(lv)
+    if not levels:
+        raise NoSpineFoundError("the segmentation holds no vertebra to measure")
+
+    union = np.where(vert_lab > 0, vert_lab, body_lab)
+    boxes = ndimage.find_objects(union)
+    crops: dict[Level, VertebraCrop] = {}
+    for lv in levels:
+        box = boxes[int(lv) - 1] if int(lv) <= len(boxes) else None
+        if box is not None:
+            c = crop_vertebra(hu, vert_lab, body_lab, affine, int(lv), bbox=box)
+            if c is not None:
+                crops[lv] = c
+
+    def centroid_of(lv: Level) -> np.ndarray:
+        if lv in crops and crops[lv].body.any():
+            return crops[lv].body_points_world().mean(axis=0)
+        if lv in infos:
+            return np.asarray(infos[lv].centroid_ras_mm, float)
+        if lv in crops:
+            return voxel_to_world(crops[lv].affine, np.argwhere(crops[lv].vertebra)).mean(axis=0)
+        return np.full(3, np.nan)
+
+    centroids = {lv: centroid_of(lv) for lv in levels}
+    presacral = [lv for lv in levels if lv is not Level.S and np.all(np.isfinite(centroids[lv]))]
+    hints = _si_hints(presacral, centroids)
+    cortical = _cortical_reference({k: v for k, v in crops.items() if k is not Level.S})
+
+    results: dict[Level, VertebraMeasurement] = {}
+    measured: dict[Level, _Measured] = {}
+    n_total = max(len(levels), 1)
+    for k, lv in enumerate(sorted(levels, key=int)):
+        if progress:
+            progress(0.8 * k / n_total, f"measuring {lv.display}")
+        cen = centroids[lv]
+        crop = crops.get(lv)
+        info = infos.get(lv)
+        if lv is Level.S:
+            results[lv] = _unmeasurable(lv, cen, "sacrum: not graded (used for the S1 endplate)")
+            continue
+        if crop is None or not crop.body.any():
+            results[lv] = _unmeasurable(lv, cen, "no vertebral body mask for this level")
+            continue
+        body_ml = float(crop.body.sum() * crop.voxel_volume_ml)
+        if crop.touches_edge:
+            results[lv] = _unmeasurable(
+                lv, cen, "vertebral body cut by the field of view", body_volume_ml=body_ml
+            )
+            continue
+        if body_ml < MIN_BODY_ML:
+            results[lv] = _unmeasurable(
+                lv, cen, f"body mask too small to measure ({body_ml:.2f} mL)",
+                body_volume_ml=body_ml,
+            )  # fmt: skip
+            continue
+        fit = estimate_frame(crop, si_hint=hints.get(lv))
+        pts = crop.body_points_world()
+        radius = float(np.max(np.linalg.norm(pts - fit.frame.origin_ras_mm, axis=1))) + 4.0
+        profile = measure_heights(crop, fit.frame, radius, min_contrast_hu=_min_contrast(crop))
+        if profile is None or min(profile.heights.as_array()) < MIN_HEIGHT_MM:
+            results[lv] = _unmeasurable(
+                lv, cen, "both endplates could not be found (body too collapsed or mask "
+                "too irregular)", frame=fit.frame, body_volume_ml=body_ml,
+            )  # fmt: skip
+            continue
+        vm = VertebraMeasurement(
+            level=lv,
+            centroid_ras_mm=tuple(float(v) for v in cen),
+            measurable=True,
+            frame=fit.frame,
+            heights_mm=profile.heights,
+            body_volume_ml=body_ml,
+            ap_depth_mm=profile.ap_depth_mm,
+            width_mm=profile.width_mm,
+            superior_endplate_tilt_deg=fit.superior_tilt_deg,
+            inferior_endplate_tilt_deg=fit.inferior_tilt_deg,
+            retropulsion_mm=retropulsion_mm(profile),
+            notes=list(fit.notes),
+        )
+        if info is not None and info.cut_by_fov:
+            vm.notes.append("part of the vertebra is outside the field of view (body complete)")
+        results[lv] = vm
+        measured[lv] = _Measured(crop, fit, profile, radius)
+
+    # Density and cement.
+    trab_meds = []
+    dens = {}
+    for lv, m in measured.items():
+        d = trabecular_density(m.crop, cortical_hu=cortical if np.isfinite(cortical) else None)
+        dens[lv] = d
+        if d is not None:
+            trab_meds.append(d.median_hu)
+    trab_ref = float(np.median(trab_meds)) if trab_meds else float("nan")
+    cement_thr = cortical + CEMENT_MARGIN * (cortical - trab_ref) if trab_meds else float("inf")
+    if calibration is None:
+        bone = vert_lab > 0
+        calibration = internal_calibration(hu, bone, affine) or default_calibration()
+    for lv, m in measured.items():
+        vm = results[lv]
+        cem_ml = float(cement_mask(m.crop, cement_thr).sum() * m.crop.voxel_volume_ml)
+        vm.cement_volume_ml = cem_ml if cem_ml >= MIN_CEMENT_ML else 0.0
+        if vm.cement_volume_ml:
+            vm.notes.append(
+                f"cement: {cem_ml:.1f} mL above {cement_thr:.0f} HU (image cortical bone "
+                f"{cortical:.0f} HU)"
+            )
+            if vm.body_volume_ml and cem_ml > MAX_CEMENT_FRACTION * vm.body_volume_ml:
+                results[lv] = _unmeasurable(
+                    lv, np.asarray(vm.centroid_ras_mm),
+                    f"cement fills {100 * cem_ml / vm.body_volume_ml:.0f} % of the body",
+                    body_volume_ml=vm.body_volume_ml, cement_volume_ml=cem_ml, frame=vm.frame,
+                )  # fmt: skip
+                continue
+        d = dens[lv]
+        if d is not None:
+            vm.trabecular_hu_mean = d.mean_hu
+            vm.trabecular_hu_median = d.median_hu
+            vm.bmd_mg_cm3 = calibration.bmd(d.mean_hu)
+            if Level.T12 <= lv <= Level.L5:
+                vm.density_class = pickhardt_class(d.mean_hu)
+            if d.excluded_high_ml > MIN_CEMENT_ML:
+                vm.notes.append(
+                    f"{d.excluded_high_ml:.1f} mL of dense voxels (> {d.upper_limit_hu:.0f} HU: "
+                    "cement or sclerosis) left out of the trabecular density"
+                )
+    measured = {lv: m for lv, m in measured.items() if results[lv].measurable}
+
+    if progress:
+        progress(0.85, "grading")
+    graded = sorted(measured, key=int)
+    if graded:
+        # Height noise: a quarter voxel per endplate, or half the column spread if larger.
+        spacing_si = np.array([max(affine_spacing(affine))] * len(graded))
+        spread = [float(np.median(measured[lv].profile.spread_mm)) / 2 for lv in graded]
+        sd = np.hypot(0.25 * spacing_si, spread)
+        grades = grade_spine(
+            graded,
+            [results[lv].heights_mm for lv in graded],  # type: ignore[misc]
+            sd,
+            np.array([measured[lv].fit.quality for lv in graded]),
+        )
+        for lv, g in zip(graded, grades, strict=True):
+            vm = results[lv]
+            vm.expected_heights_mm = g.expected
+            vm.height_loss = g.loss
+            vm.genant_grade = g.grade
+            vm.morphotype = g.morphotype
+            conf = g.confidence
+            if infos.get(lv) is not None and infos[lv].cut_by_fov:
+                conf *= 0.8
+            vm.grade_confidence = float(np.clip(conf, 0.0, 1.0))
+            vm.posterior_wall_height_loss = g.loss.posterior
+            vm.notes.extend(g.notes)
+
+    # Alignment.
+    normals = [
+        EndplateNormals(lv, m.fit.superior_normal, m.fit.inferior_normal)
+        for lv, m in sorted(measured.items(), key=lambda kv: int(kv[0]))
+    ]
+    cobb, cobb_levels, cobb_note = cobb_angle(normals)
+    s1 = None
+    if Level.S in crops and Level.L5 in measured:
+        m5 = measured[Level.L5]
+        s1 = sacral_endplate_normal(crops[Level.S], m5.fit.frame, m5.profile.ap_depth_mm)
+    lordosis = lumbar_lordosis(normals, s1)
+    vlist = [results[lv] for lv in sorted(results, key=int)]
+    fractured = [v.level for v in vlist if v.is_fractured]
+    spine = SpineMeasurement(
+        vertebrae=vlist,
+        cobb_deg=cobb,
+        cobb_levels=cobb_levels,
+        cobb_note=cobb_note,
+        lumbar_lordosis_deg=lordosis,
+        segmental_kyphosis_deg=segmental_kyphosis(normals, fractured),
+        spinal_deformity_index=spinal_deformity_index([v.genant_grade for v in vlist]),
+    )
+    dsum = density_summary(vlist, calibration)
+    spine.density_reference_level = dsum.reference_level
+    spine.density_reference_hu = dsum.reference_hu
+    spine.density_class_hu = dsum.class_hu
+    spine.lumbar_bmd_mg_cm3 = dsum.lumbar_bmd_mg_cm3
+    spine.density_class_bmd = dsum.class_bmd
+    spine.bmd_calibration = calibration.source
+    spine.notes.extend(dsum.notes)
+    spine.notes.extend(risk_notes(vlist))
+    if lordosis is None:
+        spine.notes.append("lumbar lordosis not measured: L1 or the S1 endplate is not visible")
+    if progress:
+        progress(1.0, "measured")
+    return spine
+
+
+def _min_contrast(crop: VertebraCrop) -> float:
+    """Endplate-vs-disc contrast needed before trusting the CT edge: 4 noise SD of the
+    body interior, and at least a fifth of the body-to-surroundings contrast."""
+    inner = ndimage.binary_erosion(crop.body, iterations=2)
+    vals = crop.hu[inner] if inner.sum() > 50 else crop.hu[crop.body]
+    med = float(np.median(vals))
+    # Noise from the lower half only: cement or sclerosis inflate the upper tail.
+    low = vals[vals <= med]
+    sd = float(1.4826 * np.median(med - low)) if low.size else 0.0
+    outside = crop.hu[~crop.vertebra]
+    contrast = med - float(np.median(outside)) if outside.size else 0.0
+    return max(4.0 * sd, 0.2 * abs(contrast), 20.0)
