@@ -1,0 +1,124 @@
+"""Reading a CT stored as NIfTI-1/2 (``.nii``, ``.nii.gz``) into a canonical HU Volume."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from nibabel.filebasedimages import ImageFileError
+
+from kypho.errors import CorruptFileError, NotAnImageError
+from kypho.imaging.ct_values import check_ct_values, check_voxel_array, volume_from_raw
+from kypho.imaging.volume import Volume
+
+__all__ = ["read_nifti"]
+
+# sform and qform farther apart than this (mm at any corner of the volume) are reported:
+# the sform wins, as in nibabel and ITK, but the user should know the file is ambiguous.
+_FORM_DISAGREEMENT_MM = 0.5
+_DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile, ImageFileError)
+
+
+def _corner_distance_mm(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Largest distance between where two affines put the 8 corner voxels."""
+    corners = np.array(np.meshgrid(*[[0, n - 1] for n in shape[:3]], indexing="ij"))
+    ijk = np.c_[corners.reshape(3, -1).T, np.ones(8)]
+    return float(np.max(np.linalg.norm((ijk @ a.T - ijk @ b.T)[:, :3], axis=1)))
+
+
+def _load(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:
+    """nibabel's loader, also for NIfTI files whose name lacks ``.nii``/``.nii.gz``."""
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        return nib.load(path)
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    kind = nib.Nifti2Image if data[4:8] == b"n+2\x00" else nib.Nifti1Image
+    return kind.from_bytes(data)
+
+
+def _choose_affine(img: nib.Nifti1Image, shape: tuple[int, ...]) -> tuple[np.ndarray, str, list]:
+    """The affine nibabel trusts (sform, else qform, else pixdim) and why, with warnings."""
+    hdr = img.header
+    s_code, q_code = int(hdr["sform_code"]), int(hdr["qform_code"])
+    warnings: list[str] = []
+    if s_code > 0:
+        affine, used = hdr.get_sform(), "sform"
+        if q_code > 0:
+            gap = _corner_distance_mm(affine, hdr.get_qform(), shape)
+            if gap > _FORM_DISAGREEMENT_MM:
+                warnings.append(
+                    f"The NIfTI sform and qform disagree by up to {gap:.1f} mm; "
+                    "the sform was used (as nibabel and ITK do)."
+                )
+    elif q_code > 0:
+        affine, used = hdr.get_qform(), "qform"
+    else:
+        affine, used = hdr.get_base_affine(), "pixdim"
+        warnings.append(
+            "The NIfTI header has neither sform nor qform; the voxel grid was placed "
+            "from the voxel sizes alone (ANALYZE convention), so left/right is uncertain."
+        )
+    return np.asarray(affine, dtype=float), used, warnings
+
+
+def read_nifti(path: str | os.PathLike[str]) -> Volume:
+    """Read a NIfTI CT into a canonical float32 HU :class:`Volume`.
+
+    The affine is the sform when its code is set, else the qform, else the voxel sizes
+    (nibabel's rule); obliquity is kept. ``scl_slope``/``scl_inter`` are applied in
+    float32 after reorientation, never through a float64 copy.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.nii`` or ``.nii.gz`` file.
+
+    Returns
+    -------
+    Volume
+        ``meta`` holds ``format``, ``affine_source``, ``orientation``, ``spacing_mm``,
+        ``oblique``, ``dtype`` and ``warnings``.
+
+    Raises
+    ------
+    NotAnImageError
+        nibabel does not recognise the file.
+    CorruptFileError
+        The header or voxel data cannot be decoded (truncated, bad gzip).
+    NotACTError, SingleSliceError
+        See :func:`kypho.imaging.ct_values.check_voxel_array` and
+        :func:`kypho.imaging.ct_values.check_ct_values`.
+    """
+    path = Path(path)
+    name = str(path)
+    try:
+        img = _load(path)
+    except ImageFileError as exc:
+        raise NotAnImageError(f"{name} is not a NIfTI image nibabel can read ({exc}).") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptFileError(f"{name} has a damaged NIfTI header ({exc}).") from exc
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise NotAnImageError(f"{name} is a {type(img).__name__}, not a NIfTI image.")
+    try:
+        raw = np.asanyarray(img.dataobj.get_unscaled())
+    except _DECODE_ERRORS as exc:
+        raise CorruptFileError(f"{name} has truncated or damaged voxel data ({exc}).") from exc
+    raw = check_voxel_array(raw, name)
+    # nibabel moves scl_slope/scl_inter from the header to the array proxy on load
+    # (the header then reads NaN), and sets them to 1 and 0 when the file has none.
+    slope, inter = float(img.dataobj.slope), float(img.dataobj.inter)
+    check_ct_values(raw, name, slope, inter)
+    affine, used, warnings = _choose_affine(img, raw.shape)
+    meta = {
+        "format": "NIfTI",
+        "modality": "CT",
+        "affine_source": used,
+        "dtype": str(raw.dtype),
+        "warnings": warnings,
+    }
+    return volume_from_raw(raw, affine, slope=slope, inter=inter, source=name, meta=meta)
