@@ -69,7 +69,10 @@ def write_segmentation(
             protected=protected,
         ),
         "levels": atomic_write_text(
-            out_dir / "levels.json", _json_text(levels_to_json(segmentation)), overwrite=overwrite
+            out_dir / "levels.json",
+            _json_text(levels_to_json(segmentation)),
+            overwrite=overwrite,
+            protected=protected,
         ),
     }
     return paths
@@ -88,12 +91,13 @@ def write_analysis(
     from kypho.results import analysis_to_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    protected = tuple(protected)
     paths = write_segmentation(
         analysis.segmentation, out_dir, overwrite=overwrite, protected=protected
     )
     doc = analysis_to_json(analysis)
     paths["results"] = atomic_write_text(
-        out_dir / "results.json", _json_text(doc), overwrite=overwrite
+        out_dir / "results.json", _json_text(doc), overwrite=overwrite, protected=protected
     )
     if report and analysis.spine is not None:
         from kypho.report.figures import render_figures
@@ -104,9 +108,12 @@ def write_analysis(
         fig_dir.mkdir(exist_ok=True)
         for name, png in figures.items():
             paths[f"figure:{name}"] = atomic_write_bytes(
-                fig_dir / f"{name}.png", png, overwrite=overwrite
+                fig_dir / f"{name}.png", png, overwrite=overwrite, protected=protected
             )
         paths["report"] = atomic_write_text(
-            out_dir / "report.html", render_report(doc, figures), overwrite=overwrite
+            out_dir / "report.html",
+            render_report(doc, figures),
+            overwrite=overwrite,
+            protected=protected,
         )
     return paths

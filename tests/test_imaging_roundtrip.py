@@ -12,7 +12,7 @@ import pydicom
 import pytest
 import SimpleITK as sitk  # noqa: N813
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import JPEG2000Lossless, RLELossless, generate_uid
+from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless, generate_uid
 
 from kypho import read_ct
 from kypho.imaging.dicom_write import write_dicom_series
@@ -127,7 +127,7 @@ def test_dicom_single_file_reads_its_series(tmp_path: Path) -> None:
     _same_volume(read_ct(files[5]), hu, affine)
 
 
-@pytest.mark.parametrize("syntax", [RLELossless, JPEG2000Lossless])
+@pytest.mark.parametrize("syntax", [RLELossless, JPEG2000Lossless, JPEGLSLossless])
 def test_dicom_compressed(tmp_path: Path, syntax: str) -> None:
     # JPEG 2000 needs at least 32 pixels a side for its default resolution levels.
     hu, affine = ct_block((64, 48, 12)), make_affine()
