@@ -1,1 +1,8 @@
-"""kypho.plan."""
+"""Balloon kyphoplasty planning per fractured level: candidacy, trajectories, balloon,
+cement, leakage risk and logistics. Pure functions; see :func:`plan_levels`.
+"""
+
+from kypho.plan.plan import plan_levels
+from kypho.plan.records import ProcedurePlan, Recommendation
+
+__all__ = ["ProcedurePlan", "Recommendation", "plan_levels"]

@@ -1,0 +1,158 @@
+"""Benchmark kyphoplasty planning on the phantom suite and a real CT.
+
+Prints, per planned level and side: recommendation, isthmus width (plan vs phantom
+truth), clearances, breach, target depth (fraction of AP depth from the posterior wall),
+balloon size and whether it stays in the body, error of the target heights vs the
+pre-fracture truth, and time per level.
+
+Usage::
+
+    .venv/bin/python benchmarks/planning.py            # "test" suite (coarse, fast)
+    .venv/bin/python benchmarks/planning.py --suite benchmark
+    .venv/bin/python benchmarks/planning.py --measured # spine from measure_spine
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kypho.anatomy.records import LevelInfo, Segmentation  # noqa: E402
+from kypho.measure.records import SpineMeasurement, VertebraMeasurement  # noqa: E402
+from kypho.phantom import generate, suite_configs  # noqa: E402
+from kypho.plan.plan import plan_levels  # noqa: E402
+
+REAL = ROOT / ".." / "shared" / "data" / "tptbox_lumbar"
+
+
+def _spine_from_truth(ph) -> SpineMeasurement:  # type: ignore[no-untyped-def]
+    return SpineMeasurement([
+        VertebraMeasurement(
+            level=v.level, centroid_ras_mm=v.centroid_ras_mm, measurable=True, frame=v.frame,
+            heights_mm=v.heights_mm, expected_heights_mm=v.expected_heights_mm,
+            genant_grade=v.genant_grade, morphotype=v.morphotype,
+            retropulsion_mm=v.retropulsion_mm, cement_volume_ml=v.cement_volume_ml,
+        )
+        for v in ph.truth.vertebrae if v.fraction_in_fov > 0.99
+    ])
+
+
+def run_phantoms(kind: str, measured: bool) -> list[dict]:
+    rows = []
+    header = (f"{'case':32s} {'lvl':4s} {'rec':20s} {'side':5s} {'w_plan':>6s} {'w_true':>6s} "
+              f"{'c_med':>5s} {'c_lat':>5s} {'c_inf':>5s} {'brch':>4s} {'depth':>5s} "
+              f"{'bal':>4s} {'in':>3s} {'dH':>4s} {'s/lvl':>5s}")
+    print(header)
+    for name, cfg in suite_configs(kind):
+        ph = generate(cfg)
+        infos = [LevelInfo(v.level, v.centroid_ras_mm, v.body_centroid_ras_mm, 1, 1.0)
+                 for v in ph.truth.vertebrae]
+        seg = Segmentation(ph.vertebrae, ph.bodies, infos, "truth")
+        if measured:
+            from kypho.measure.spine import measure_spine
+
+            spine = measure_spine(ph.volume, seg)
+        else:
+            spine = _spine_from_truth(ph)
+        t0 = time.perf_counter()
+        plan = plan_levels(ph.volume, seg, spine)
+        dt = (time.perf_counter() - t0) / max(len(plan.levels), 1)
+        for lp in plan.levels:
+            truth = ph.truth.get(lp.level)
+            dh = None
+            if lp.balloon is not None and lp.balloon.restoration is not None:
+                dh = float(np.max(np.abs(np.array(lp.balloon.restoration.target_mm)
+                                         - truth.expected_heights_mm.as_array())))
+            inside = (all(p.inside_body for p in lp.balloon.placements)
+                      if lp.balloon is not None else None)
+            for t in lp.trajectories or [None]:
+                row = {"case": name, "level": lp.level.display, "rec": str(lp.recommendation),
+                       "side": t.side if t else "-", "narrow": lp.level in cfg.narrow_pedicles}
+                if t is not None:
+                    loc = truth.frame.to_local(np.array(t.target_ras_mm))
+                    row.update(
+                        w_plan=t.isthmus_width_mm, w_true=truth.pedicle_isthmus_width_mm[t.side],
+                        c_med=t.clearance_medial_mm, c_lat=t.clearance_lateral_mm,
+                        c_inf=t.clearance_inferior_mm, breach=t.breach,
+                        depth=(loc[1] + 0.5 * truth.ap_depth_mm) / truth.ap_depth_mm)
+                row.update(balloon=lp.balloon.length_mm if lp.balloon else None, inside=inside,
+                           dh=dh, sec=dt)
+                rows.append(row)
+
+                def f(k: str, fmt: str, row: dict = row) -> str:
+                    return format(row[k], fmt) if row.get(k) is not None else "-"
+
+                ins = str(inside)[0] if inside is not None else "-"
+                print(f"{name:32s} {row['level']:4s} {row['rec']:20s} {row['side']:5s} "
+                      f"{f('w_plan', '6.1f'):>6s} {f('w_true', '6.1f'):>6s} "
+                      f"{f('c_med', '5.1f'):>5s} {f('c_lat', '5.1f'):>5s} {f('c_inf', '5.1f'):>5s} "
+                      f"{'Y' if row.get('breach') else 'n':>4s} {f('depth', '5.2f'):>5s} "
+                      f"{f('balloon', '4.0f'):>4s} {ins:>3s} "
+                      f"{f('dh', '4.1f'):>4s} {dt:5.2f}")
+    return rows
+
+
+def summarise(rows: list[dict]) -> None:
+    normal = [r for r in rows if "w_plan" in r and not r["narrow"]]
+    narrow = [r for r in rows if "w_plan" in r and r["narrow"]]
+    if normal:
+        safe = [r for r in normal if not r["breach"] and r["c_med"] >= 1 and r["c_lat"] >= 1]
+        w_err = np.array([abs(r["w_plan"] - r["w_true"]) for r in normal])
+        ant = [r for r in normal if 2 / 3 <= r["depth"] < 1]
+        print(f"\nnormal pedicles: {len(safe)}/{len(normal)} paths safe (no breach, >= 1 mm "
+              f"medial & lateral); isthmus width |error| median {np.median(w_err):.2f} mm, "
+              f"max {w_err.max():.2f} mm; {len(ant)}/{len(normal)} targets in anterior third")
+    if narrow:
+        flagged = [r for r in narrow if r["breach"]]
+        print(f"narrow pedicles: {len(flagged)}/{len(narrow)} flagged as breach")
+    dh = [r["dh"] for r in rows if r.get("dh") is not None]
+    if dh:
+        print(f"target heights vs pre-fracture truth: max |error| {max(dh):.2f} mm")
+    ins = [r["inside"] for r in rows if r.get("inside") is not None]
+    if ins:
+        print(f"balloons inside body: {sum(ins)}/{len(ins)} level-sides")
+
+
+def run_real() -> None:
+    if not REAL.exists():
+        print("real case not available")
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_plan_real as tr
+
+    t0 = time.perf_counter()
+    _, _, _, plan = tr.load_case()
+    dt = time.perf_counter() - t0
+    lp = plan.level("L3")
+    print(f"\nreal tptbox L3 ({dt:.2f} s incl. loading): {lp.recommendation}")
+    for t in lp.trajectories:
+        print(f"  {t.side:5s} isthmus {t.isthmus_width_mm:.1f} x {t.isthmus_height_mm:.1f} mm, "
+              f"medial {t.medial_angle_deg:.1f} deg, cc {t.craniocaudal_angle_deg:.1f} deg, "
+              f"clearance med/lat/inf {t.clearance_medial_mm:.1f}/{t.clearance_lateral_mm:.1f}/"
+              f"{t.clearance_inferior_mm:.1f} mm, path {t.path_length_mm:.1f} mm, "
+              f"breach {t.breach}")
+    if lp.balloon:
+        print(f"  balloon {lp.balloon.device}, inflation "
+              f"{[round(p.inflation_volume_ml, 2) for p in lp.balloon.placements]} mL")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", default="test", choices=("test", "benchmark"))
+    ap.add_argument("--measured", action="store_true",
+                    help="use kypho.measure.spine.measure_spine instead of phantom truth")
+    args = ap.parse_args()
+    rows = run_phantoms(args.suite, args.measured)
+    summarise(rows)
+    run_real()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Where the vertebral body and the two pedicles are, in the vertebra's own frame.
+
+The pedicle is the bone of the whole-vertebra mask that is neither body nor canal,
+lateral to the canal and just posterior to the body. Walking posteriorly from the body
+wall, each side's cross-section (perpendicular to the AP axis) is tracked slice by slice
+until it merges with the lamina, transverse and articular processes; the narrowest
+tracked section is the (coarse) isthmus. :mod:`kypho.plan.trajectory` then re-measures
+the isthmus perpendicular to the planned path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from kypho.plan.local_grid import LocalGrid
+
+__all__ = ["BodyGeometry", "PedicleSeed", "body_geometry", "find_pedicle"]
+
+#: How far posterior to the body wall a pedicle is tracked (pedicle plus isthmus region;
+#: lumbar chord lengths are ~45-50 mm including the body, the pedicle itself < 20 mm).
+MAX_PEDICLE_TRACK_MM = 25.0
+#: Tracking stops once a section grows beyond this multiple of the smallest one: the
+#: pedicle has joined the lamina / transverse and articular processes.
+MERGE_AREA_FACTOR = 1.5
+#: A section smaller than this fraction of the one RAMP_LOOKAHEAD_MM further back is a
+#: partial section at the body cut, not the isthmus.
+RAMP_FRACTION = 0.6
+RAMP_LOOKAHEAD_MM = 3.0
+#: Tracked length before a merge with the posterior arch is accepted.
+MIN_PEDICLE_LENGTH_MM = 4.0
+#: Slab half-width around the mid-sagittal / mid-axial planes for robust body extents.
+CORE_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class BodyGeometry:
+    """Extents of the vertebral body in local mm (x lr, y ap, z si)."""
+
+    y_posterior_mm: float
+    y_anterior_mm: float
+    x_centre_mm: float
+    width_mm: float
+    z_centre_mm: float
+    height_mm: float
+
+    @property
+    def depth_mm(self) -> float:
+        return self.y_anterior_mm - self.y_posterior_mm
+
+
+@dataclass(frozen=True)
+class PedicleSeed:
+    """Coarse pedicle isthmus on one side, in local mm.
+
+    ``side`` is +1 for the patient's right (local +x), -1 for the left.
+    """
+
+    side: int
+    centre_mm: np.ndarray
+    width_mm: float
+    height_mm: float
+    area_mm2: float
+    tracked_mm: float
+
+
+def body_geometry(grid: LocalGrid) -> BodyGeometry:
+    """Robust body extents from the body mask of a :class:`LocalGrid`.
+
+    Raises
+    ------
+    ValueError
+        When the body mask is empty.
+    """
+    idx = np.argwhere(grid.body)
+    if len(idx) == 0:
+        raise ValueError("the vertebral body mask is empty")
+    pts = grid.start_mm + grid.step_mm * idx
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    xc = 0.5 * (np.percentile(x, 1) + np.percentile(x, 99))
+    width = float(np.percentile(x, 99.5) - np.percentile(x, 0.5))
+    zc = 0.5 * (np.percentile(z, 1) + np.percentile(z, 99))
+    height = float(np.percentile(z, 99.5) - np.percentile(z, 0.5))
+    # AP extent from the central core only: the pedicle bases and osteophytes must not
+    # move the posterior and anterior walls.
+    core = (np.abs(x - xc) < CORE_FRACTION * width) & (np.abs(z - zc) < CORE_FRACTION * height)
+    yc = y[core] if core.sum() > 20 else y
+    return BodyGeometry(
+        y_posterior_mm=float(np.percentile(yc, 1.0)),
+        y_anterior_mm=float(np.percentile(yc, 99.0)),
+        x_centre_mm=float(xc),
+        width_mm=width,
+        z_centre_mm=float(zc),
+        height_mm=height,
+    )
+
+
+def find_pedicle(grid: LocalGrid, body: BodyGeometry, side: int) -> PedicleSeed | None:
+    """Track one pedicle posteriorly from the body wall and return its narrowest section.
+
+    Parameters
+    ----------
+    grid : LocalGrid
+    body : BodyGeometry
+    side : {+1, -1}
+        +1 the patient's right (local +x), -1 the left.
+
+    Returns
+    -------
+    PedicleSeed or None
+        None when no bone is found on that side behind the body (pedicle absent, cut by
+        the field of view, or not segmented).
+    """
+    if side not in (1, -1):
+        raise ValueError(f"side must be +1 (right) or -1 (left), got {side!r}")
+    xs, ys, zs = grid.axis_mm(0), grid.axis_mm(1), grid.axis_mm(2)
+    posterior = grid.vert & ~grid.body
+    half = (side * (xs - body.x_centre_mm) > 0)[:, None]
+    # Pedicles sit within the body's height: ignore processes far above or below it.
+    zband = (np.abs(zs - body.z_centre_mm) < 0.75 * body.height_mm)[None, :]
+    h = grid.step_mm
+    k_start = int(np.searchsorted(ys, body.y_posterior_mm + h)) - 1
+    # Start behind the body on this side: the first slice without body voxels there, so
+    # rim slivers left by the body cut are not mistaken for the pedicle.
+    in_half = half[:, 0][:, None, None] & zband[0][None, None, :]
+    side_body = (grid.body & in_half).any(axis=(0, 2))
+    k_stop = int(np.searchsorted(ys, body.y_posterior_mm - MAX_PEDICLE_TRACK_MM))
+    while k_start > max(k_stop, 0) and side_body[k_start]:
+        k_start -= 1
+    prev: np.ndarray | None = None
+    sections: list[tuple[float, float, np.ndarray, float, float]] = []
+    for k in range(min(k_start, len(ys) - 1), max(k_stop, 0) - 1, -1):
+        sl = posterior[:, k, :] & half & zband
+        if not sl.any():
+            if prev is None:
+                continue
+            break
+        lab, nlab = ndimage.label(sl)
+        if prev is None:
+            sizes = np.bincount(lab.ravel(), minlength=nlab + 1)[1:]
+            keep = lab == (int(np.argmax(sizes)) + 1)
+        else:
+            overlap = np.bincount(lab[prev], minlength=nlab + 1)[1:]
+            if overlap.max() == 0:
+                break
+            keep = lab == (int(np.argmax(overlap)) + 1)
+        ii, kk = np.nonzero(keep)
+        centre = np.array([xs[ii].mean(), ys[k], zs[kk].mean()])
+        sections.append(
+            (ys[k], float(keep.sum()) * h * h, centre, float(np.ptp(xs[ii]) + h),
+             float(np.ptp(zs[kk]) + h))
+        )
+        prev = keep
+    if not sections:
+        return None
+    areas = np.array([s[1] for s in sections])
+    m = max(1, round(RAMP_LOOKAHEAD_MM / h))
+    # Skip the ramp where the (often oblique) body cut leaves a partial section.
+    i0 = 0
+    while i0 + m < len(areas) and areas[i0] < RAMP_FRACTION * areas[i0 + m]:
+        i0 += 1
+    # Stop where the section balloons: the pedicle has joined the posterior arch.
+    i1 = len(areas)
+    min_after = max(1, round(MIN_PEDICLE_LENGTH_MM / h))
+    for i in range(i0 + min_after, len(areas)):
+        if areas[i] > MERGE_AREA_FACTOR * areas[i0:i].min():
+            i1 = i
+            break
+    i_best = i0 + int(np.argmin(areas[i0:i1]))
+    best = sections[i_best]
+    return PedicleSeed(
+        side=side,
+        centre_mm=best[2],
+        width_mm=best[3],
+        height_mm=best[4],
+        area_mm2=best[1],
+        tracked_mm=float(sections[i0][0] - sections[i1 - 1][0]),
+    )

@@ -1,0 +1,195 @@
+"""Public entry point: plan balloon kyphoplasty for each fractured (or requested) level.
+
+Pure: arrays and records in, a :class:`~kypho.plan.records.ProcedurePlan` out; no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from kypho.anatomy.levels import Level
+from kypho.anatomy.records import Segmentation
+from kypho.errors import KyphoError
+from kypho.imaging.volume import Volume
+from kypho.measure.records import SpineMeasurement, VertebraMeasurement
+from kypho.plan import devices
+from kypho.plan.access import plan_access
+from kypho.plan.balloon import plan_balloon
+from kypho.plan.candidacy import assess_candidacy
+from kypho.plan.cement import STRENGTH_FILL_FRACTION, leakage_risk, plan_cement
+from kypho.plan.findings import imaging_findings
+from kypho.plan.local_grid import build_local_grid
+from kypho.plan.logistics import level_logistics, session_logistics
+from kypho.plan.pedicle import body_geometry
+from kypho.plan.records import CementPlan, LevelPlan, ProcedurePlan, Recommendation
+from kypho.plan.trajectory import TARGET_DEPTH_FRACTION, skin_threshold_hu
+
+__all__ = ["ASSUMPTIONS", "plan_levels"]
+
+METHOD = (
+    "Per level, in the vertebra's own frame (0.5 mm isotropic resampling): pedicles tracked "
+    "posteriorly from the body wall in the whole-vertebra mask, straight paths centred in "
+    "the isthmus aimed at 78 % of body depth, wall distances by rays perpendicular to the "
+    "path; balloon = largest 10/15/20 mm that fits, ellipsoid bounded by the restored "
+    "endplates and cortex; cement = cavity + 10 %; leakage = published baseline x odds ratios."
+)
+
+ASSUMPTIONS = [
+    "Kyphon balloon maximum fill read from the '/3' size code (3 mL) and a 300 psi "
+    "(2068 kPa) pressure ceiling: both GAPs in DOMAIN.md §5.1/§9.",
+    "Vertebra plana: < 1/3 of expected height or < 8 mm (GAP, DOMAIN.md §5.6).",
+    "Retropulsion >= 1 mm or posterior-wall height loss >= 15 % = posterior wall involvement; "
+    ">= 1/3 canal compromise = surgical assessment first.",
+    "Cannula tip 3 mm past the posterior wall; 2 mm bone margin around balloons.",
+    "Cement = balloon cavity + 10 % interdigitation (FREE: cavity ~ cement, §5.2).",
+    "Leakage odds ratios (§5.3) combined as independent factors.",
+    "Symmetric height restoration about each column's mid-height.",
+]
+
+Progress = Callable[[float, str], None]
+
+
+def _measurement(spine: SpineMeasurement, level: Level) -> VertebraMeasurement | None:
+    for vm in spine.vertebrae:
+        if vm.level is level:
+            return vm
+    return None
+
+
+def _parse_levels(levels: Sequence[str | int | Level]) -> list[Level]:
+    out = []
+    for item in levels:
+        try:
+            out.append(Level.parse(item))
+        except ValueError:
+            raise KyphoError(f"unknown vertebral level {item!r} in --levels") from None
+    return out
+
+
+def plan_levels(
+    volume: Volume,
+    segmentation: Segmentation,
+    spine: SpineMeasurement,
+    *,
+    levels: Sequence[str | int | Level] | None = None,
+    cannula_gauge: int = 11,
+    progress: Progress | None = None,
+) -> ProcedurePlan:
+    """Plan balloon kyphoplasty for every fractured level (Genant >= 1) or for `levels`.
+
+    Parameters
+    ----------
+    volume : Volume
+        The CT (HU, canonical RAS; oblique/anisotropic affines are fine).
+    segmentation : Segmentation
+        Whole-vertebra and body label maps (VerSe labels).
+    spine : SpineMeasurement
+        Per-level frames, heights, expected heights, grades from the measurement stage.
+    levels : sequence of str, optional
+        Levels to plan ("T12", "L1"); default: every level graded >= 1.
+    cannula_gauge : int
+        Bone-access cannula gauge (11 or 13 usual; DOMAIN.md §5.1).
+    progress : callable(fraction, message), optional
+
+    Returns
+    -------
+    ProcedurePlan
+
+    Raises
+    ------
+    KyphoError
+        For inputs of the wrong type, an unknown level or an unknown gauge.
+    """
+    if not isinstance(volume, Volume) or not isinstance(segmentation, Segmentation):
+        raise KyphoError("plan_levels needs a Volume and a Segmentation")
+    if not isinstance(spine, SpineMeasurement):
+        raise KyphoError(f"plan_levels needs a SpineMeasurement, got {type(spine).__name__}")
+    try:
+        devices.cannula_outer_diameter_mm(cannula_gauge)
+    except ValueError as exc:
+        raise KyphoError(str(exc)) from None
+    wanted = (_parse_levels(levels) if levels is not None
+              else [vm.level for vm in spine.fractures])
+    notes = [] if wanted else ["No fractured level (Genant >= 1) to plan."]
+    plans: list[LevelPlan] = []
+    skin_thr_cache: dict[str, float | None] = {}
+    for i, level in enumerate(wanted):
+        if progress is not None:
+            progress(i / max(len(wanted), 1), f"planning {level.display}")
+        plans.append(_plan_level(volume, segmentation, level, _measurement(spine, level),
+                                 cannula_gauge, skin_thr_cache))
+    treated = [(p.level, p.logistics) for p in plans
+               if p.recommendation is not Recommendation.NOT_SUITABLE and p.logistics]
+    if progress is not None:
+        progress(1.0, "plan done")
+    return ProcedurePlan(levels=plans, session=session_logistics(treated), method=METHOD,
+                         assumptions=list(ASSUMPTIONS), notes=notes)
+
+
+def _plan_level(volume: Volume, seg: Segmentation, level: Level,
+                vm: VertebraMeasurement | None, gauge: int,
+                skin_cache: dict[str, float | None]) -> LevelPlan:
+    def unsuitable(reason: str) -> LevelPlan:
+        c = assess_candidacy(level, vm, None, access_ok=False, access_notes=[reason],
+                             balloon_fits=False)
+        if c.recommendation is not Recommendation.NOT_SUITABLE:
+            c.reasons = [reason]
+        return LevelPlan(level, Recommendation.NOT_SUITABLE, c.reasons or [reason],
+                         c.cautions, c.prerequisites)
+
+    if vm is None or not vm.measurable or vm.frame is None:
+        return unsuitable(f"{level.display} was not measured: no plan from imaging.")
+    try:
+        grid = build_local_grid(volume, seg.vertebrae, seg.bodies, int(level), vm.frame)
+        body = body_geometry(grid)
+    except ValueError as exc:
+        return unsuitable(f"{level.display}: {exc}")
+    findings = imaging_findings(grid, body)
+    if "thr" not in skin_cache:
+        skin_cache["thr"] = skin_threshold_hu(volume, findings.soft_tissue_hu)
+    access = plan_access(grid, body, level, volume, gauge, skin_cache["thr"])
+    balloon = plan_balloon(grid, body, access.balloon_paths, vm) if access.access_ok else None
+    cand = assess_candidacy(level, vm, findings, access_ok=access.access_ok,
+                            access_notes=access.notes, balloon_fits=balloon is not None)
+    rec = cand.recommendation
+    cement: CementPlan | None = None
+    risk = None
+    logistics = None
+    if rec is Recommendation.BALLOON_KYPHOPLASTY and balloon is not None:
+        cement = plan_cement(balloon, findings.body_volume_ml)
+    elif rec is Recommendation.VERTEBROPLASTY:
+        sides = [("right" if p.side > 0 else "left") for p in access.balloon_paths] or ["right"]
+        per = round(STRENGTH_FILL_FRACTION * findings.body_volume_ml / len(sides), 2)
+        cement = CementPlan(
+            per_side_ml={s: per for s in sides}, total_ml=round(per * len(sides), 2),
+            body_volume_ml=findings.body_volume_ml,
+            fill_fraction=min(1.0, per * len(sides) / max(findings.body_volume_ml, 1e-6)),
+            strength_fill_ml=STRENGTH_FILL_FRACTION * findings.body_volume_ml,
+            stiffness_fill_ml=0.298 * findings.body_volume_ml,
+            guidance=["Vertebroplasty: 16.2 % of body volume restores strength "
+                      "(DOMAIN.md §5.2)."])
+    if rec is not Recommendation.NOT_SUITABLE:
+        risk = leakage_risk(cortical_disruption=cand.cortical_disruption, cleft=cand.cleft,
+                            planned_total_ml=None if cement is None else cement.total_ml,
+                            vertebroplasty=rec is Recommendation.VERTEBROPLASTY)
+        logistics = level_logistics(level, rec is Recommendation.BALLOON_KYPHOPLASTY,
+                                    access.gauge, None if balloon is None else balloon.device,
+                                    max(1, len(access.balloon_paths)), cand.biopsy)
+    found = findings.to_json()
+    found["genant_grade"] = None if vm.genant_grade is None else int(vm.genant_grade)
+    found["cannula_gauge_planned"] = access.gauge
+    found["target_depth_fraction"] = TARGET_DEPTH_FRACTION
+    return LevelPlan(
+        level=level,
+        recommendation=rec,
+        reasons=cand.reasons,
+        cautions=cand.cautions,
+        prerequisites=cand.prerequisites,
+        trajectories=access.trajectories,
+        alternative_trajectories=access.alternatives,
+        balloon=balloon if rec is Recommendation.BALLOON_KYPHOPLASTY else None,
+        cement=cement,
+        leakage_risk=risk,
+        logistics=logistics,
+        findings=found,
+    )
