@@ -6,6 +6,7 @@ sentence and a non-zero exit code, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kypho.errors import KyphoError
+from kypho.phantom.command import phantom_command
 
 app = typer.Typer(
     add_completion=False,
@@ -274,75 +276,10 @@ def plan_command(
     )
 
 
-@app.command()
-def phantom(
-    out: Annotated[Path, typer.Argument(help="Output folder.")],
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    top: Annotated[str, typer.Option(help="Highest level.")] = "T10",
-    bottom: Annotated[str, typer.Option(help="Lowest level.")] = "L5",
-    fracture: Annotated[
-        list[str] | None,
-        typer.Option(help="LEVEL:MORPHOTYPE:LOSS, e.g. L1:crush:0.45 (repeatable)."),
-    ] = None,
-    spacing: Annotated[str, typer.Option(help="Voxel size X,Y,Z in mm.")] = "0.8,0.8,1.0",
-    orientation: Annotated[str, typer.Option(help="Stored axis code, e.g. RAS, LPS, PIR.")] = "RAS",
-    trabecular_hu: Annotated[float, typer.Option(help="Trabecular bone HU.")] = 90.0,
-    cement: Annotated[str | None, typer.Option(help="Levels holding cement, e.g. L2.")] = None,
-    contrast: Annotated[bool, typer.Option(help="Contrast-enhanced aorta.")] = False,
-    dicom: Annotated[bool, typer.Option(help="Also write a DICOM series.")] = False,
-    suite: Annotated[
-        str | None, typer.Option(help="Write a whole suite: test or benchmark.")
-    ] = None,
-    force: Annotated[bool, typer.Option(help="Replace existing files.")] = False,
-) -> None:
-    """Write a synthetic spine CT with exact ground truth (or a suite of them)."""
-
-    def go() -> None:
-        from kypho.phantom import FractureSpec, PhantomConfig, generate, suite_configs, write_case
-
-        if suite:
-            cases = suite_configs(suite)
-        else:
-            fractures = []
-            for item in fracture or []:
-                try:
-                    lv, kind, loss = item.split(":")
-                    fractures.append(
-                        FractureSpec(level=lv, morphotype=kind, height_loss=float(loss))
-                    )
-                except ValueError:
-                    raise typer.BadParameter(
-                        f"--fracture expects LEVEL:MORPHOTYPE:LOSS, got {item!r}"
-                    ) from None
-            try:
-                sp = tuple(float(x) for x in spacing.split(","))
-                assert len(sp) == 3
-            except (ValueError, AssertionError):
-                raise typer.BadParameter(
-                    f"--spacing expects X,Y,Z in mm, got {spacing!r}"
-                ) from None
-            cfg = PhantomConfig(
-                seed=seed,
-                top=top,
-                bottom=bottom,
-                fractures=tuple(fractures),
-                spacing_mm=sp,
-                orientation=orientation,
-                trabecular_hu=trabecular_hu,
-                contrast=contrast,
-                cement_levels=tuple(_parse_levels(cement) or ()),
-            )
-            cases = [("", cfg)]
-        for name, cfg in cases:
-            t = time.perf_counter()
-            ph = generate(cfg)
-            target = out / name if name else out
-            write_case(ph, target, dicom=dicom, overwrite=force)
-            console.print(
-                f"{target}: {len(ph.truth.vertebrae)} vertebrae, {time.perf_counter() - t:.1f} s"
-            )
-
-    _run(go)
+@app.command("phantom")
+@functools.wraps(phantom_command)
+def phantom(*args: Any, **kwargs: Any) -> None:
+    _run(lambda: phantom_command(*args, **kwargs))
 
 
 @app.command()

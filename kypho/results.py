@@ -99,6 +99,16 @@ def spine_to_json(spine: SpineMeasurement) -> dict[str, Any]:
         "fractures": fractures,
         "worst_grade": worst,
         "spinal_deformity_index": int(spine.spinal_deformity_index),
+        "density": {
+            "reference_level": spine.density_reference_level,
+            "reference_hu": _num(spine.density_reference_hu, 1),
+            "class_by_hu": None if spine.density_class_hu is None else spine.density_class_hu.value,
+            "lumbar_bmd_mg_cm3": _num(spine.lumbar_bmd_mg_cm3, 1),
+            "class_by_bmd": None
+            if spine.density_class_bmd is None
+            else spine.density_class_bmd.value,
+            "calibration": spine.bmd_calibration,
+        },
         "notes": list(spine.notes),
     }
 

@@ -43,18 +43,16 @@ def _show(value: Any) -> str:
 
 
 def _density_card(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The level that density is classified on: L1, else the nearest measured neighbour."""
-    by_level = {v["level"]: v for v in doc["vertebrae"] if v["trabecular_hu"] is not None}
-    for name in ("L1", "T12", "L2", "L3", "T11", "L4"):
-        v = by_level.get(name)
-        if v is not None:
-            return {
-                "level": name,
-                "hu": v["trabecular_hu"],
-                "bmd": v["bmd_mg_cm3"],
-                "cls": v["density_class"] or "–",
-            }
-    return None
+    """The spine's density summary (reference level chosen by the measurement stage)."""
+    d = (doc.get("spine") or {}).get("density") or {}
+    if d.get("reference_hu") is None and d.get("lumbar_bmd_mg_cm3") is None:
+        return None
+    return {
+        "level": d.get("reference_level") or "lumbar",
+        "hu": d.get("reference_hu"),
+        "bmd": d.get("lumbar_bmd_mg_cm3"),
+        "cls": d.get("class_by_hu") or d.get("class_by_bmd") or "–",
+    }
 
 
 def render_report(doc: dict[str, Any], figures: dict[str, bytes]) -> str:
