@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/reading.py
 	$(BIN)/python benchmarks/segmentation.py
 	$(BIN)/python benchmarks/morphometry.py
+	$(BIN)/python benchmarks/planning.py
 
 clean:
 	rm -rf $(VENV) kypho-demo .pytest_cache
