@@ -93,7 +93,7 @@ def _parse_levels(text: str | None) -> list[str] | None:
 def _calibration(text: str | None) -> Any:
     if not text:
         return None
-    from kypho.measure.density import BmdCalibration
+    from kypho.measure.calibration import BmdCalibration
 
     try:
         slope, intercept = (float(x) for x in text.split(","))

@@ -50,7 +50,7 @@ def test_grades_morphotypes_and_heights(measured):
         )
         assert v.body_volume_ml == pytest.approx(t.body_volume_ml, rel=0.01)
     assert len(errs) >= 12
-    assert np.mean(errs) < 1.0
+    assert np.mean(errs) < 0.5  # 1.2 mm voxels; measured ~0.12 mm
     assert spine.spinal_deformity_index == sum(int(t.genant_grade) for t in truth.values())
     assert {f.level.display for f in spine.fractures} == {"T12", "L2", "L4"}
     assert spine.fractures[0].morphotype is Morphotype.WEDGE

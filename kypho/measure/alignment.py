@@ -23,6 +23,7 @@ __all__ = [
     "COBB_RANGE",
     "EndplateNormals",
     "cobb_angle",
+    "endplate_line_normal",
     "lumbar_lordosis",
     "sacral_endplate_normal",
     "sagittal_tilt_deg",
@@ -41,6 +42,45 @@ class EndplateNormals:
     level: Level
     superior: np.ndarray
     inferior: np.ndarray
+
+
+def endplate_line_normal(
+    frame: VertebraFrame,
+    ap_mm: tuple[float, float],
+    si_mm: tuple[float, float],
+    plane_normal: np.ndarray,
+) -> np.ndarray:
+    """Endplate normal whose sagittal tilt follows the line through two endplate points.
+
+    A Cobb line is drawn along an endplate from its anterior to its posterior rim, not
+    through a concave (or depressed) centre. Here the two points are the endplate at the
+    Ha and Hp lines of the mid-sagittal slab (local AP ``ap_mm``, SI ``si_mm``), where
+    the heights placed it to a few tenths of a mm even at thick slices; the lateral
+    (coronal) lean is kept from the fitted endplate plane.
+
+    Parameters
+    ----------
+    frame : VertebraFrame
+    ap_mm, si_mm : (2,) float
+        Local AP and SI coordinates of the anterior and posterior endplate points.
+    plane_normal : (3,) ndarray
+        World normal of the fitted endplate plane (pointing superiorly).
+
+    Returns
+    -------
+    (3,) ndarray
+        Unit world normal pointing superiorly.
+    """
+    rot = frame.rotation()
+    n_plane = rot @ np.asarray(plane_normal, float)
+    d_ap = float(ap_mm[0] - ap_mm[1])
+    if abs(d_ap) < 1e-6 or n_plane[2] <= 0:
+        return np.asarray(plane_normal, float)
+    slope_ap = float(si_mm[0] - si_mm[1]) / d_ap  # d(si)/d(ap) along the endplate line
+    slope_lr = -n_plane[0] / n_plane[2]
+    n_local = np.array([-slope_lr, -slope_ap, 1.0])
+    n = n_local @ rot
+    return n / np.linalg.norm(n)
 
 
 def sagittal_tilt_deg(normal: np.ndarray) -> float:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import edt
 import numpy as np
 
+from kypho.measure.calibration import BmdCalibration
 from kypho.measure.records import DensityClass
 from kypho.measure.sampling import VertebraCrop
 
@@ -25,6 +26,7 @@ __all__ = [
     "PICKHARDT_NORMAL_HU",
     "PICKHARDT_OSTEOPOROSIS_HU",
     "TRABECULAR_EROSION_MM",
+    "BmdCalibration",
     "TrabecularDensity",
     "acr_class",
     "cement_mask",
@@ -85,11 +87,41 @@ def acr_class(bmd_mg_cm3: float) -> DensityClass:
     return DensityClass.OSTEOPOROSIS
 
 
+def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, ...] | None:
+    """Bounding box of a mask's True voxels grown by ``pad`` voxels (clipped)."""
+    if not mask.any():
+        return None
+    out = []
+    for ax in range(mask.ndim):
+        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != ax)))
+        out.append(slice(max(0, int(hit[0]) - pad), min(mask.shape[ax], int(hit[-1]) + pad + 1)))
+    return tuple(out)
+
+
 def _depth_mm(mask: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
-    """Distance (mm) of each mask voxel to the nearest non-mask voxel (anisotropic)."""
-    padded = np.pad(mask, 1)
-    d = edt.edt(padded, anisotropy=spacing, black_border=True)
-    return d[1:-1, 1:-1, 1:-1]
+    """Distance (mm) of each mask voxel to the nearest non-mask voxel (anisotropic).
+
+    Computed on the mask's own bounding box (the crop around it has wide margins).
+    """
+    out = np.zeros(mask.shape, np.float32)
+    box = _bbox(mask, 1)
+    if box is None:
+        return out
+    out[box] = edt.edt(mask[box], anisotropy=spacing, black_border=True)
+    return out
+
+
+def _near_mm(
+    seeds: np.ndarray, within: np.ndarray, spacing: tuple[float, float, float], dist_mm: float
+) -> np.ndarray:
+    """Voxels of ``within`` no farther than ``dist_mm`` from a ``seeds`` voxel."""
+    box = _bbox(within, 0)
+    out = np.zeros(seeds.shape, bool)
+    if box is None or not seeds.any():
+        return out
+    d = edt.edt(~seeds[box], anisotropy=spacing, black_border=False)
+    out[box] = (d <= dist_mm) & within[box]
+    return out
 
 
 def cement_mask(crop: VertebraCrop, threshold_hu: float) -> np.ndarray:
@@ -135,8 +167,7 @@ def trabecular_density(
     # left out too (a margin of one voxel plus 1 mm, in world mm).
     dense = roi & (crop.hu > upper)
     if dense.any():
-        rim = _depth_mm(~dense, spacing) <= max(spacing) + 1.0
-        dense |= rim & roi
+        dense |= _near_mm(dense, roi, spacing, max(spacing) + 1.0)
     keep_mask = roi & ~dense & (crop.hu >= lower)
     kept = crop.hu[keep_mask].astype(float)
     if kept.size * vml < 0.5 * MIN_ROI_ML:

@@ -4,10 +4,11 @@ Two sources are combined:
 
 * the body mask, resampled with trilinear interpolation: its 0.5 crossing is the mask's
   boundary half-way between the last voxel inside and the first outside;
-* the CT values along the same column: the endplate edge is where the intensity crosses
-  half-way between the disc (the minimum just outside the mask edge) and the endplate
-  (the maximum just inside). Partial volume makes this crossing move continuously with
-  the true edge, which the voxelised mask cannot do (it matters at 3 mm slices).
+* the CT values along the same column: the edge is placed from the zeroth and first
+  moments of the profile between the bone and the disc (partial volume and blur move HU
+  around but keep these integrals), so it moves continuously with the true edge, which
+  the voxelised mask cannot do. How the two are combined is in
+  :class:`kypho.measure.heights.EdgeColumns`.
 
 Everything is vectorised over columns: arrays are ``(n_columns, n_samples)``.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["column_edges", "refine_edges_on_hu"]
+__all__ = ["column_edges", "refine_edges_by_moments"]
 
 
 def column_edges(mask: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -59,18 +60,33 @@ def column_edges(mask: np.ndarray, si: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return bottom, top
 
 
-def refine_edges_on_hu(
+def refine_edges_by_moments(
     hu: np.ndarray,
     si: np.ndarray,
     edge: np.ndarray,
     outward: int,
     *,
+    bone_hu: float,
     inner_mm: float,
     outer_mm: float,
-    max_shift_mm: float,
     min_contrast_hu: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Move mask edges to the half-way intensity crossing between disc and endplate.
+    """Endplate positions from the zeroth and first moments of the HU profile.
+
+    Model along each column (outward coordinate ``z``): bone at ``bone_hu`` up to the
+    edge ``e``, a thin bright cortical endplate of excess mass ``M`` (HU mm) just inside
+    it, disc at ``D`` beyond. Partial volume and blur (any symmetric spread: slice
+    profile, reconstruction kernel) move HU around but keep the integrals
+
+        I0 = int (p - D) dz = (T - D) u + M,    J1 = int (z - a) (p - D) dz
+           = (T - D) u^2 / 2 + M u,             with u = e - a,
+
+    over a window ``[a, b]`` from inside the bone to the disc minimum. Eliminating M,
+    ``(T - D) u^2 / 2 - I0 u + J1 = 0``. The estimate does not depend on where the edge
+    falls within a voxel, unlike a threshold crossing of a thick-slice profile; it puts
+    the edge at the outer face of a cortex of zero thickness, so it sits about half the
+    cortical thickness inside the true surface (corrected per image, see
+    :func:`edge_offset_mm`).
 
     Parameters
     ----------
@@ -79,61 +95,60 @@ def refine_edges_on_hu(
     si : (S,) ndarray of float
         Sample positions in mm (ascending, even steps).
     edge : (N,) ndarray of float
-        Mask edge per column (mm); NaN columns are passed through.
+        Mask edge per column (mm) that centres the window; NaN columns pass through.
     outward : {+1, -1}
-        +1 for a superior edge (outside is towards larger ``si``), -1 for inferior.
+        +1 for a superior edge, -1 for an inferior one.
+    bone_hu : float
+        The vertebra's own trabecular HU (``T``).
     inner_mm, outer_mm : float
-        How far inside the mask edge the endplate peak, and outside it the disc minimum,
-        are looked for (about two voxels inside, so that a partial-volume voxel at the
-        edge is not taken for the bone level).
-    max_shift_mm : float
-        Largest correction allowed (half a voxel along the column); the refined edge is
-        clipped to it.
+        Window extent inside the mask edge, and how far beyond it the disc minimum is
+        looked for.
     min_contrast_hu : float
-        Endplate-minus-disc contrast below which the mask edge is kept.
+        Endplate-minus-disc contrast below which the column is not refined.
 
     Returns
     -------
     refined : (N,) ndarray of float
-        Refined edge positions (mm).
+        Edge positions (mm); the mask edge where not refined.
     used : (N,) ndarray of bool
-        Where the intensity refinement was applied.
     """
-    n, s = hu.shape
+    s = hu.shape[1]
     step = float(si[1] - si[0])
-    k = max(1, round(inner_mm / step))
+    k_in = max(1, round(inner_mm / step))
     k_out = max(1, round(outer_mm / step))
     ok = np.isfinite(edge)
     e_idx = np.clip(np.round((np.nan_to_num(edge) - si[0]) / step).astype(int), 0, s - 1)
-    offsets = np.arange(-k, k_out + 1)
-    # Window of samples centred on the mask edge, oriented so that index increases
-    # outwards (from bone into the disc).
+    offsets = np.arange(-k_in, k_out + 1)
     idx = e_idx[:, None] + outward * offsets[None, :]
     valid = (idx >= 0) & (idx < s)
     win = np.take_along_axis(hu, np.clip(idx, 0, s - 1), axis=1)
     win = np.where(valid, win, np.nan)
-    inner = win[:, : k + 1]  # bone side, mask edge included
-    outer = win[:, k:]  # disc side, mask edge included
+    outer = np.where(np.isnan(win[:, k_in:]), np.inf, win[:, k_in:])
+    j_min = k_in + np.argmin(outer, axis=1)  # disc minimum: the window's outer end
+    disc = np.take_along_axis(win, j_min[:, None], axis=1)[:, 0]
     with np.errstate(all="ignore"):
-        peak_pos = np.nanargmax(np.where(np.isnan(inner), -np.inf, inner), axis=1)
-        bone = np.nanmax(inner, axis=1)
-        disc = np.nanmin(outer, axis=1)
-    mid = 0.5 * (bone + disc)
-    contrast = bone - disc
-
-    # First sample beyond the bone peak where the profile drops below the midpoint.
+        peak = np.nanmax(win[:, : k_in + 1], axis=1)
     pos = np.arange(win.shape[1])[None, :]
-    below = (win < mid[:, None]) & (pos > peak_pos[:, None])
-    has = below.any(axis=1)
-    j = np.argmax(below, axis=1)
-    j_prev = np.clip(j - 1, 0, win.shape[1] - 1)
-    rows = np.arange(n)
-    v0, v1 = win[rows, j_prev], win[rows, j]
-    frac = np.clip((v0 - mid) / np.maximum(v0 - v1, 1e-6), 0.0, 1.0)
-    # Window position (in samples, outward from the window start) -> mm along si.
-    pos_mm = (j_prev + frac - k) * step * outward + si[e_idx]
-    used = ok & has & (contrast >= min_contrast_hu)
-    # A mask labelled at voxel centres puts the true edge within half a voxel of its
-    # 0.5 crossing: the CT may move the edge inside that interval, not beyond.
-    pos_mm = np.clip(pos_mm, edge - max_shift_mm, edge + max_shift_mm)
+    q = np.where(pos <= j_min[:, None], win - disc[:, None], 0.0)
+    complete = ~np.isnan(q).any(axis=1)
+    q = np.nan_to_num(q)
+    z = pos * step  # distance from the window's inner end a
+    # Trapezoid weights: exact integrals of the piecewise-linear (interpolated) profile.
+    w = np.where((pos == 0) | (pos == j_min[:, None]), 0.5 * step, step)
+    i0 = (w * q).sum(axis=1)
+    j1 = (w * z * q).sum(axis=1)
+    delta = bone_hu - disc
+    with np.errstate(all="ignore"):
+        root = np.sqrt(np.maximum(i0**2 - 2.0 * delta * j1, 0.0))
+        u = 2.0 * j1 / (i0 + root)
+    pos_mm = si[e_idx] + outward * (u - k_in * step)
+    used = (
+        ok
+        & complete
+        & np.isfinite(u)
+        & (i0 > 0)
+        & (peak - disc >= min_contrast_hu)
+        & (u > 0)
+        & (u < (j_min * step))
+    )
     return np.where(used, pos_mm, edge), used

@@ -32,9 +32,9 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.imaging.orientation import voxel_to_world
-from kypho.measure.endplates import column_edges
+from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.records import VertebraFrame
-from kypho.measure.sampling import VertebraCrop, sample_on_grid
+from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
 
 __all__ = ["FrameFit", "estimate_frame", "plane_normal"]
 
@@ -45,6 +45,9 @@ RIM_MARGIN_MM = 3.0
 MAX_ENDPLATE_ANGLE_DEG = 25.0
 #: Lateral / AP step (mm) of the footprint grid used for plane fits.
 FOOTPRINT_STEP_MM = 1.0
+#: SI step (mm) of the CT profiles of the last plane-fit round: the moment integrals of a
+#: profile interpolated between voxel centres need no finer step for a plane.
+CT_STEP_MM = 0.5
 
 
 @dataclass
@@ -139,8 +142,73 @@ def _initial_axes(
     return _orthonormal(si, ap_hint)
 
 
+def _fit_planes(
+    frame: VertebraFrame,
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    bottom: np.ndarray,
+    top: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float, float, int] | None:
+    """World normals of the two endplate planes fitted on the inner footprint.
+
+    Returns (superior normal, inferior normal, rms superior, rms inferior, inliers), or
+    None when the footprint is too small.
+    """
+    nx, ny = len(grid_x), len(grid_y)
+    footprint = np.isfinite(top).reshape(nx, ny)
+    inner = ndimage.distance_transform_edt(footprint, sampling=FOOTPRINT_STEP_MM)
+    use = (inner >= RIM_MARGIN_MM).ravel()
+    if use.sum() < 12:  # tiny body: fall back to the whole footprint
+        use = footprint.ravel()
+    if use.sum() < 6:
+        return None
+    X, Y = np.meshgrid(grid_x, grid_y, indexing="ij")
+    xy = np.c_[X.ravel(), Y.ravel()][use]
+    ls_sup, rms_sup, k_sup = plane_normal(np.c_[xy, top[use]])
+    ls_inf, rms_inf, k_inf = plane_normal(np.c_[xy, bottom[use]])
+    rot = frame.rotation()  # rows lr, ap, si: local = world @ rot.T
+    return _unit(ls_sup @ rot), _unit(ls_inf @ rot), rms_sup, rms_inf, min(k_sup, k_inf)
+
+
+def _ct_edges(
+    crop: VertebraCrop,
+    frame: VertebraFrame,
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    lo_si: float,
+    hi_si: float,
+    bone_hu: float,
+    min_contrast_hu: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Endplate edges of every footprint column placed on the CT values (moments), the
+    mask edge where the CT gives none or disagrees by more than a voxel."""
+    si_vox = spacing_along(crop.affine, np.asarray(frame.si_axis))
+    pad = si_vox + 3.0  # the disc-side window of the moment estimate
+    grid_si = np.arange(lo_si - pad, hi_si + pad + 1e-9, CT_STEP_MM)
+    m = sample_on_grid(crop.body.astype(np.float32), crop.affine, frame, grid_x, grid_y, grid_si)
+    ns = len(grid_si)
+    bottom, top = column_edges(m.reshape(-1, ns), grid_si)
+    hu = sample_on_grid(crop.hu, crop.affine, frame, grid_x, grid_y, grid_si, cval=np.nan)
+    hu = hu.reshape(-1, ns)
+    hu = np.where(np.isfinite(hu), hu, np.nanmedian(hu))
+    window = {"inner_mm": si_vox + 2.5, "outer_mm": si_vox + 2.5}
+    out = []
+    for edge, outward in ((bottom, -1), (top, +1)):
+        ct, used = refine_edges_by_moments(
+            hu, grid_si, edge, outward, bone_hu=bone_hu, min_contrast_hu=min_contrast_hu,
+            **window,
+        )  # fmt: skip
+        out.append(np.where(used & (np.abs(ct - edge) <= si_vox), ct, edge))
+    return out[0], out[1]
+
+
 def estimate_frame(
-    crop: VertebraCrop, *, si_hint: np.ndarray | None = None, n_iter: int = 3
+    crop: VertebraCrop,
+    *,
+    si_hint: np.ndarray | None = None,
+    n_iter: int = 3,
+    bone_hu: float | None = None,
+    min_contrast_hu: float = 100.0,
 ) -> FrameFit:
     """Estimate the vertebra frame from its body mask (and whole-vertebra mask).
 
@@ -151,49 +219,67 @@ def estimate_frame(
     si_hint : (3,) ndarray, optional
         Spine direction at this level (world, any sign), e.g. between neighbour centroids.
     n_iter : int
-        Refinement rounds of the endplate plane fits.
+        Refinement rounds of the endplate plane fits on the mask.
+    bone_hu : float, optional
+        The body's trabecular HU. When given, a last round fits the endplate planes on
+        edges placed on the CT values (:func:`refine_edges_by_moments`): with thick
+        slices the mask is a staircase whose plane can be off by degrees, which the
+        Cobb angles would inherit.
+    min_contrast_hu : float
+        Endplate-minus-disc contrast needed to use the CT edge of a column.
 
     Returns
     -------
     FrameFit
     """
     pts = crop.body_points_world()
+    surface = crop.body_surface_world()
     centroid = pts.mean(axis=0)
     si, ap = _initial_axes(crop, centroid, si_hint)
-    radius = float(np.max(np.linalg.norm(pts - centroid, axis=1))) + 3.0
     step_si = 0.5  # edges are interpolated between samples; finer buys nothing here
-    grid_xy = np.arange(-radius, radius + 1e-9, FOOTPRINT_STEP_MM)
-    grid_si = np.arange(-radius, radius + 1e-9, step_si)
+    # Room for the mask's 0.5 crossing half a voxel beyond the last voxel centre.
+    margin = 3.0 + float(max(crop.spacing_mm))
     body_f = crop.body.astype(np.float32)
     notes: list[str] = []
     n_sup = n_inf = si
     rms_sup = rms_inf = 0.0
     n_used = 0
-    for _ in range(n_iter):
+
+    def one_round(
+        si: np.ndarray, ap: np.ndarray, on_ct: bool
+    ) -> tuple[np.ndarray, np.ndarray, float, float, int] | None:
         frame = VertebraFrame(tuple(centroid), tuple(si), tuple(ap))
-        m = sample_on_grid(body_f, crop.affine, frame, grid_xy, grid_xy, grid_si)
-        nx, ny, ns = m.shape
-        bottom, top = column_edges(m.reshape(-1, ns), grid_si)
-        footprint = np.isfinite(top).reshape(nx, ny)
-        inner = ndimage.distance_transform_edt(footprint, sampling=FOOTPRINT_STEP_MM)
-        use = (inner >= RIM_MARGIN_MM).ravel()
-        if use.sum() < 12:  # tiny body: fall back to the whole footprint
-            use = footprint.ravel()
-        if use.sum() < 6:
+        lo, hi = local_extent(surface, frame, margin)
+        grid_x = np.arange(lo[0], hi[0] + 1e-9, FOOTPRINT_STEP_MM)
+        grid_y = np.arange(lo[1], hi[1] + 1e-9, FOOTPRINT_STEP_MM)
+        if on_ct:
+            bottom, top = _ct_edges(
+                crop, frame, grid_x, grid_y, lo[2], hi[2], float(bone_hu), min_contrast_hu
+            )
+        else:
+            grid_si = np.arange(lo[2], hi[2] + 1e-9, step_si)
+            m = sample_on_grid(body_f, crop.affine, frame, grid_x, grid_y, grid_si)
+            bottom, top = column_edges(m.reshape(-1, len(grid_si)), grid_si)
+        return _fit_planes(frame, grid_x, grid_y, bottom, top)
+
+    # Rounds on the mask until the axis settles, then (with bone_hu) one on the CT.
+    fit = None
+    for _ in range(n_iter):
+        fit = one_round(si, ap, on_ct=False)
+        if fit is None:
             notes.append("body footprint too small for endplate plane fits")
             break
-        X, Y = np.meshgrid(grid_xy, grid_xy, indexing="ij")
-        xy = np.c_[X.ravel(), Y.ravel()][use]
-        ls_sup, rms_sup, k_sup = plane_normal(np.c_[xy, top[use]])
-        ls_inf, rms_inf, k_inf = plane_normal(np.c_[xy, bottom[use]])
-        n_used = min(k_sup, k_inf)
-        rot = frame.rotation()  # rows lr, ap, si: local = world @ rot.T
-        n_sup = _unit(ls_sup @ rot)
-        n_inf = _unit(ls_inf @ rot)
+        n_sup, n_inf, rms_sup, rms_inf, n_used = fit
         new_si = _unit(n_sup + n_inf)
+        settled = np.degrees(np.arccos(np.clip(np.dot(new_si, si), -1, 1))) < 0.05
         si, ap = _orthonormal(new_si, ap)
-        if np.degrees(np.arccos(np.clip(np.dot(new_si, frame.si_axis), -1, 1))) < 0.05:
+        if settled:
             break
+    if fit is not None and bone_hu is not None:
+        ct_fit = one_round(si, ap, on_ct=True)
+        if ct_fit is not None:
+            n_sup, n_inf, rms_sup, rms_inf, n_used = ct_fit
+            si, ap = _orthonormal(_unit(n_sup + n_inf), ap)
     frame = VertebraFrame(tuple(centroid), tuple(si), tuple(ap))
 
     def tilt(n: np.ndarray) -> float:

@@ -6,26 +6,29 @@ median over a +/-3 mm slab around the mid-sagittal plane.
 
 The body mask and the CT are resampled (trilinear) on a local grid of the frame: the slab
 is 13 parasagittal lines 0.5 mm apart, each position uses 3 AP lines 0.5 mm apart, so each
-height is the median of 39 columns. Each column's endplates come from the mask's 0.5
-crossing, refined on the HU profile where the endplate stands out of the disc
-(:mod:`kypho.measure.endplates`).
+height is the median of 39 columns. Each column's endplates come from two sources
+(:mod:`kypho.measure.endplates`): the mask's 0.5 crossing (within half a voxel of the
+surface) and the moments of the HU profile (precise, but inside the surface by about half
+the cortical thickness: an offset common to the image, estimated over all its vertebrae
+by :func:`edge_offset_mm`). :class:`EdgeColumns` combines them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kypho.measure.endplates import column_edges, refine_edges_on_hu
+from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.records import Heights, VertebraFrame
-from kypho.measure.sampling import VertebraCrop, sample_on_grid
+from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
 
 __all__ = [
     "HEIGHT_POSITIONS",
-    "HU_REFINE_ABOVE_MM",
     "SLAB_HALF_WIDTH_MM",
+    "EdgeColumns",
     "HeightProfile",
+    "edge_offset_mm",
     "measure_heights",
     "spacing_along",
 ]
@@ -35,11 +38,102 @@ __all__ = [
 HEIGHT_POSITIONS = (0.10, 0.50, 0.90)
 #: Half width of the mid-sagittal slab (mm), DESIGN.md.
 SLAB_HALF_WIDTH_MM = 3.0
-#: Voxel extent along SI (mm) above which endplates are refined on the CT values.
-HU_REFINE_ABOVE_MM = 1.5
+#: Fewest vertebrae with CT-derived endplates for the image's edge offset to be estimated.
+MIN_OFFSET_VERTEBRAE = 3
 _LR_STEP_MM = 0.5
 _AP_STEP_MM = 0.5
 _SI_STEP_MM = 0.25
+
+
+@dataclass
+class EdgeColumns:
+    """Endplate positions of every column at the Ha, Hm, Hp lines (local SI mm).
+
+    Arrays are (3, n_columns): row 0 anterior, 1 middle, 2 posterior. ``*_hu`` hold the
+    CT-derived edges (NaN where the CT could not place one), None when not computed.
+    """
+
+    bottom_mask: np.ndarray
+    top_mask: np.ndarray
+    bottom_hu: np.ndarray | None
+    top_hu: np.ndarray | None
+    #: Voxel extent along the frame's SI axis (mm).
+    voxel_mm: float
+
+    def outward_differences(self) -> np.ndarray:
+        """CT edge minus mask edge, measured outwards, over all refined column edges."""
+        if self.top_hu is None or self.bottom_hu is None:
+            return np.empty(0)
+        d = np.r_[
+            (self.top_hu - self.top_mask).ravel(), (self.bottom_mask - self.bottom_hu).ravel()
+        ]
+        return d[np.isfinite(d)]
+
+    def edges(self, offset_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        """Bottom and top edges combining the mask and the CT.
+
+        Each is an interval that holds the true surface: the mask, drawn at voxel
+        centres, within half a voxel ``h / 2`` of its 0.5 crossing; the CT moment
+        estimate, once moved out by ``offset_mm`` (half the cortical thickness ``t``,
+        :func:`edge_offset_mm`), within ``(h - t) / 2`` (a cortex inside one thick slice
+        can be anywhere in it; one straddling two slices is placed by how its mass
+        splits). The edge is the middle of their intersection; the mask edge where the
+        CT gives none.
+        """
+        if self.top_hu is None or self.bottom_hu is None:
+            return self.bottom_mask, self.top_mask
+        half = 0.5 * self.voxel_mm
+        w_ct = max(half - max(offset_mm, 0.0), 0.1 * half)
+
+        def combine(mask: np.ndarray, ct: np.ndarray) -> np.ndarray:
+            lo = np.maximum(mask - half, ct - w_ct)
+            hi = np.minimum(mask + half, ct + w_ct)
+            mid = np.where(lo <= hi, 0.5 * (lo + hi), 0.5 * (mask + ct))
+            return np.where(np.isfinite(ct), mid, mask)
+
+        top = combine(self.top_mask, self.top_hu + offset_mm)
+        bottom = combine(self.bottom_mask, self.bottom_hu - offset_mm)
+        return bottom, top
+
+    def summarise(
+        self, offset_mm: float
+    ) -> tuple[Heights, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Heights (medians), their IQR spread and the median superior / inferior edges."""
+        bottom, top = self.edges(offset_mm)
+        heights, spreads, sups, infs = [], [], [], []
+        for b, t in zip(bottom, top, strict=True):
+            h = t - b
+            good = np.isfinite(h)
+            if good.sum() < 3:
+                return None
+            heights.append(max(0.0, float(np.median(h[good]))))
+            q75, q25 = np.percentile(h[good], [75, 25])
+            spreads.append(float(q75 - q25))
+            sups.append(float(np.median(t[good])))
+            infs.append(float(np.median(b[good])))
+        return Heights(*heights), np.asarray(spreads), np.asarray(sups), np.asarray(infs)
+
+
+def edge_offset_mm(profiles: list[HeightProfile], min_edges: int = 50) -> float:
+    """How far (mm) the CT edges of this image sit inside the mask edges, as a median.
+
+    Per column, a mask drawn at voxel centres is off by up to half a voxel, but the
+    error has no sign preference over endplates that fall at every phase of the slice
+    grid; the CT edges are precise but sit inside the surface by about half the cortical
+    thickness (:func:`~kypho.measure.endplates.refine_edges_by_moments`). The median of
+    their differences over the whole image is that offset. 0 when fewer than
+    :data:`MIN_OFFSET_VERTEBRAE` vertebrae or ``min_edges`` edges contribute.
+    """
+    diffs = [p.columns.outward_differences() for p in profiles]
+    diffs = [d for d in diffs if d.size]
+    # Endplates of one vertebra share nearly one phase of the slice grid: the median is
+    # only unbiased over several vertebrae.
+    if len(diffs) < MIN_OFFSET_VERTEBRAE:
+        return 0.0
+    d = np.concatenate(diffs)
+    if d.size < min_edges:
+        return 0.0
+    return -float(np.median(d))
 
 
 @dataclass
@@ -64,8 +158,8 @@ class HeightProfile:
         Slab-mean mask in the mid-sagittal plane (for the posterior wall).
     ap_grid, si_grid : (A,), (S,) ndarray
         Local coordinates (mm) of ``section``.
-    hu_refined_fraction : float
-        Share of columns whose endplates were refined on the CT values.
+    columns : EdgeColumns
+        Per-column endplate positions behind the medians.
     """
 
     heights: Heights
@@ -80,12 +174,53 @@ class HeightProfile:
     section: np.ndarray
     ap_grid: np.ndarray
     si_grid: np.ndarray
-    hu_refined_fraction: float
+    columns: EdgeColumns
 
+    @property
+    def hu_refined_fraction(self) -> float:
+        """Share of column edges placed on the CT values rather than the mask."""
+        c = self.columns
+        if c.top_hu is None or c.bottom_hu is None:
+            return 0.0
+        return float(np.mean(np.isfinite(np.r_[c.top_hu.ravel(), c.bottom_hu.ravel()])))
 
-def spacing_along(affine: np.ndarray, direction: np.ndarray) -> float:
-    """Voxel extent (mm) along a world direction: 1 / |A^-1 d| for unit ``d``."""
-    return float(1.0 / np.linalg.norm(np.linalg.solve(affine[:3, :3], direction)))
+    def segments_ras_mm(
+        self, frame: VertebraFrame
+    ) -> dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]]:
+        """(inferior, superior) world RAS mm endpoints of Ha, Hm, Hp.
+
+        On the frame's mid-sagittal plane, at the AP line of each height, centred
+        between the median endplate positions and exactly as long as the reported height
+        (a median of column heights, which can differ by a few hundredths of a mm from
+        the difference of the median edges).
+        """
+        out = {}
+        for k, name in enumerate(("anterior", "middle", "posterior")):
+            mid = 0.5 * (self.inferior_mm[k] + self.superior_mm[k])
+            half = 0.5 * float(self.heights.as_array()[k])
+            ends = frame.to_world(
+                np.array(
+                    [
+                        [0.0, self.positions_mm[k], mid - half],
+                        [0.0, self.positions_mm[k], mid + half],
+                    ]
+                )
+            )
+            out[name] = (
+                tuple(float(v) for v in ends[0]),
+                tuple(float(v) for v in ends[1]),
+            )
+        return out  # type: ignore[return-value]
+
+    def with_edge_offset(self, offset_mm: float) -> HeightProfile:
+        """The same profile with CT-derived edges moved outwards by ``offset_mm``."""
+        summary = self.columns.summarise(offset_mm)
+        if summary is None:
+            return self
+        heights, spreads, sups, infs = summary
+        return replace(
+            self, heights=heights, spread_mm=spreads, superior_mm=sups, inferior_mm=infs
+        )
 
 
 def _row_extents(section: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,8 +234,9 @@ def measure_heights(
     frame: VertebraFrame,
     radius_mm: float,
     *,
-    refine_on_hu: bool | None = None,
+    refine_on_hu: bool = True,
     min_contrast_hu: float = 100.0,
+    bone_hu: float | None = None,
 ) -> HeightProfile | None:
     """Measure Ha, Hm, Hp of one body.
 
@@ -112,22 +248,31 @@ def measure_heights(
     radius_mm : float
         Half size of the local grid; must enclose the body.
     refine_on_hu : bool, optional
-        Refine endplate positions on the CT values. By default only when the voxels are
-        longer than :data:`HU_REFINE_ABOVE_MM` along the SI axis: with finer voxels the
-        mask edge is already within a few tenths of a mm, whereas the half-way crossing
-        is pushed outwards by the thin, bright cortical endplate (measured ~0.4 mm per
-        endplate on the phantom at 1 mm voxels).
+        Also place the endplates on the CT values (default True; False: mask only).
+        The CT edges are returned raw in :attr:`HeightProfile.columns` and the heights
+        use them with no offset; :meth:`HeightProfile.with_edge_offset` applies the
+        image's offset (:func:`edge_offset_mm`) once every vertebra is measured.
     min_contrast_hu : float
         Endplate-minus-disc contrast required before the CT refinement is trusted.
+    bone_hu : float, optional
+        The vertebra's trabecular HU (default: median HU of the body's interior).
 
     Returns
     -------
     HeightProfile or None
         None when the section through the body is empty or too small.
     """
+    si_vox = spacing_along(crop.affine, np.asarray(frame.si_axis))
+    vox = float(max(crop.spacing_mm))
+    # The local grid covers the body's extent in the frame, with room for the mask's
+    # 0.5 crossing (half a voxel out) and, along SI, for the disc-side HU window.
+    lo, hi = local_extent(crop.body_surface_world(), frame, 3.0 + vox)
+    lo = np.maximum(lo, -radius_mm)
+    hi = np.minimum(hi, radius_mm)
+    si_margin = 2.0 * si_vox + 2.0
     lr = np.arange(-SLAB_HALF_WIDTH_MM, SLAB_HALF_WIDTH_MM + 1e-9, _LR_STEP_MM)
-    ap = np.arange(-radius_mm, radius_mm + 1e-9, _AP_STEP_MM)
-    si = np.arange(-radius_mm, radius_mm + 1e-9, _SI_STEP_MM)
+    ap = np.arange(lo[1], hi[1] + 1e-9, _AP_STEP_MM)
+    si = np.arange(lo[2] - si_margin, hi[2] + si_margin + 1e-9, _SI_STEP_MM)
     body_f = crop.body.astype(np.float32)
     mask = sample_on_grid(body_f, crop.affine, frame, lr, ap, si)
     section = mask.mean(axis=0)  # (A, S)
@@ -151,49 +296,52 @@ def measure_heights(
         return None
     positions = anterior - np.asarray(HEIGHT_POSITIONS) * depth
 
-    si_vox = spacing_along(crop.affine, np.asarray(frame.si_axis))
-    if refine_on_hu is None:
-        refine_on_hu = si_vox > HU_REFINE_ABOVE_MM
     hu = (
         sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
         if refine_on_hu
         else None
     )
+    if hu is not None and bone_hu is None:
+        bone_hu = float(np.nanmedian(hu[mask >= 0.99]))
     windows = {
-        "inner_mm": max(2.0 * si_vox, 2.0),
-        "outer_mm": max(si_vox, 2.0),
-        "max_shift_mm": 0.5 * si_vox,
+        # Inside: past the cortex, the slice profile's half width and the mask's own
+        # half-voxel uncertainty; outside: to the disc, the same spread.
+        "inner_mm": si_vox + 2.5,
+        "outer_mm": si_vox + 2.5,
         "min_contrast_hu": min_contrast_hu,
     }
-    heights, spreads, sups, infs, refined, total = [], [], [], [], 0, 0
+    mask_cols, hu_cols = [], []
     for p in positions:
         j = round((p - ap[0]) / _AP_STEP_MM)
         js = np.clip([j - 1, j, j + 1], 0, len(ap) - 1)
         cols = mask[:, js, :].reshape(-1, len(si))
         bottom, top = column_edges(cols, si)
+        mask_cols.append((bottom, top))
         if hu is not None:
             hcols = hu[:, js, :].reshape(-1, len(si))
             hcols = np.where(np.isfinite(hcols), hcols, np.nanmedian(hcols))
-            top, used_t = refine_edges_on_hu(
-                hcols, si, top, +1, **windows
+            top_h, used_t = refine_edges_by_moments(
+                hcols, si, top, +1, bone_hu=float(bone_hu), **windows  # type: ignore[arg-type]
             )
-            bottom, used_b = refine_edges_on_hu(
-                hcols, si, bottom, -1, **windows
+            bottom_h, used_b = refine_edges_by_moments(
+                hcols, si, bottom, -1, bone_hu=float(bone_hu), **windows  # type: ignore[arg-type]
             )
-            refined += int(used_t.sum() + used_b.sum())
-            total += 2 * len(top)
-        h = top - bottom
-        good = np.isfinite(h)
-        if good.sum() < 3:
-            return None
-        heights.append(float(np.median(h[good])))
-        q75, q25 = np.percentile(h[good], [75, 25])
-        spreads.append(float(q75 - q25))
-        sups.append(float(np.median(top[good])))
-        infs.append(float(np.median(bottom[good])))
-
+            hu_cols.append(
+                (np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan))
+            )
+    columns = EdgeColumns(
+        bottom_mask=np.array([b for b, _ in mask_cols]),
+        top_mask=np.array([t for _, t in mask_cols]),
+        bottom_hu=np.array([b for b, _ in hu_cols]) if hu_cols else None,
+        top_hu=np.array([t for _, t in hu_cols]) if hu_cols else None,
+        voxel_mm=si_vox,
+    )
+    summary = columns.summarise(0.0)
+    if summary is None:
+        return None
+    heights, spreads, sups, infs = summary
     # Transverse width at mid-height: LR extent of the body in a 2 mm thick axial slab.
-    lr_w = np.arange(-radius_mm, radius_mm + 1e-9, _AP_STEP_MM)
+    lr_w = np.arange(lo[0], hi[0] + 1e-9, _AP_STEP_MM)
     si_mid = np.array([-1.0, 0.0, 1.0]) + 0.5 * (sups[1] + infs[1])
     axial = sample_on_grid(body_f, crop.affine, frame, lr_w, ap, si_mid).mean(axis=2)
     left, right = _row_extents(axial.T, lr_w)
@@ -201,17 +349,17 @@ def measure_heights(
     width = float(np.percentile(right[okw] - left[okw], 95)) if okw.any() else float("nan")
 
     return HeightProfile(
-        heights=Heights(*[max(0.0, h) for h in heights]),
-        spread_mm=np.asarray(spreads),
+        heights=heights,
+        spread_mm=spreads,
         ap_depth_mm=depth,
         width_mm=width,
         anterior_mm=anterior,
         posterior_mm=posterior,
         positions_mm=positions,
-        superior_mm=np.asarray(sups),
-        inferior_mm=np.asarray(infs),
+        superior_mm=sups,
+        inferior_mm=infs,
         section=section,
         ap_grid=ap,
         si_grid=si,
-        hu_refined_fraction=refined / total if total else 0.0,
+        columns=columns,
     )

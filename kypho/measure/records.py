@@ -177,6 +177,12 @@ class VertebraMeasurement:
     density_class: DensityClass | None = None
     cement_volume_ml: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: For "anterior", "middle", "posterior": the (inferior, superior) endpoints in
+    #: world RAS mm of the height actually measured, in the mid-sagittal plane (for
+    #: figures; their distance is the height in ``heights_mm``).
+    height_segments_ras_mm: (
+        dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]] | None
+    ) = None
 
     def __post_init__(self) -> None:
         self.level = Level.parse(self.level)

@@ -8,15 +8,23 @@ values are read back on regular grids laid out in a :class:`VertebraFrame` with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
-from kypho.imaging.orientation import affine_spacing, voxel_to_world, world_to_voxel
+from kypho.imaging.orientation import affine_spacing, voxel_to_world
 from kypho.measure.records import VertebraFrame
 
-__all__ = ["VertebraCrop", "crop_vertebra", "local_grid_points", "sample_on_grid"]
+__all__ = [
+    "VertebraCrop",
+    "crop_vertebra",
+    "local_extent",
+    "local_grid_points",
+    "merged_boxes",
+    "sample_on_grid",
+    "spacing_along",
+]
 
 #: Margin kept around a vertebra's bounding box when cropping (mm): room for the disc
 #: spaces above and below, needed by the HU edge refinement.
@@ -46,6 +54,8 @@ class VertebraCrop:
     hu: np.ndarray
     affine: np.ndarray
     touches_edge: bool
+    _points: np.ndarray | None = field(default=None, init=False, repr=False)
+    _surface: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
     def spacing_mm(self) -> tuple[float, float, float]:
@@ -56,8 +66,21 @@ class VertebraCrop:
         return float(abs(np.linalg.det(self.affine[:3, :3]))) / 1000.0
 
     def body_points_world(self) -> np.ndarray:
-        """(N, 3) world RAS mm of the body voxel centres."""
-        return voxel_to_world(self.affine, np.argwhere(self.body))
+        """(N, 3) world RAS mm of the body voxel centres (computed once per crop)."""
+        if self._points is None:
+            self._points = voxel_to_world(self.affine, np.argwhere(self.body))
+        return self._points
+
+    def body_surface_world(self) -> np.ndarray:
+        """(M, 3) world RAS mm of the body voxels with a face neighbour outside the body.
+
+        Extents of the body along any direction are reached on its surface, so local
+        grids are sized from these few points rather than from the whole body.
+        """
+        if self._surface is None:
+            inner = ndimage.binary_erosion(self.body, border_value=0)
+            self._surface = voxel_to_world(self.affine, np.argwhere(self.body & ~inner))
+        return self._surface
 
 
 def crop_vertebra(
@@ -113,6 +136,23 @@ def crop_vertebra(
     return VertebraCrop(body, vert, np.asarray(hu[sl], np.float32), crop_affine, touches)
 
 
+def local_extent(
+    points_ras_mm: np.ndarray, frame: VertebraFrame, margin_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding box of points in a frame's local (lr, ap, si) coordinates, plus a margin.
+
+    Local grids are laid over this box rather than a sphere around the origin: the
+    body is flat, so this halves or thirds the samples along SI.
+
+    Returns
+    -------
+    lo, hi : (3,) ndarray
+        Local mm.
+    """
+    loc = frame.to_local(points_ras_mm)
+    return loc.min(axis=0) - margin_mm, loc.max(axis=0) + margin_mm
+
+
 def local_grid_points(
     frame: VertebraFrame, lr: np.ndarray, ap: np.ndarray, si: np.ndarray
 ) -> np.ndarray:
@@ -158,8 +198,42 @@ def sample_on_grid(
     -------
     (len(lr), len(ap), len(si)) ndarray of float32
     """
-    pts = local_grid_points(frame, lr, ap, si)
-    vox = world_to_voxel(affine, pts.reshape(-1, 3)).T
+    # The grid is separable: voxel coordinates are an outer sum of the three axes, which
+    # avoids building and transforming an (N, 3) array of world points.
+    inv = np.linalg.inv(np.asarray(affine, float))
+    lin = inv[:3, :3] @ frame.rotation().T  # columns: voxel step per mm along lr, ap, si
+    origin = inv[:3, :3] @ np.asarray(frame.origin_ras_mm) + inv[:3, 3]
+    coords = (
+        origin[:, None, None, None]
+        + lin[:, 0, None, None, None] * np.asarray(lr, float)[None, :, None, None]
+        + lin[:, 1, None, None, None] * np.asarray(ap, float)[None, None, :, None]
+        + lin[:, 2, None, None, None] * np.asarray(si, float)[None, None, None, :]
+    )
     data = array if array.dtype == np.float32 else array.astype(np.float32)
-    out = ndimage.map_coordinates(data, vox, order=order, mode="constant", cval=cval)
+    out = ndimage.map_coordinates(data, coords, order=order, mode="constant", cval=cval)
     return out.reshape(len(lr), len(ap), len(si))
+
+
+def spacing_along(affine: np.ndarray, direction: np.ndarray) -> float:
+    """Voxel extent (mm) along a world direction: 1 / |A^-1 d| for unit ``d``."""
+    return float(1.0 / np.linalg.norm(np.linalg.solve(affine[:3, :3], direction)))
+
+
+def merged_boxes(
+    a: list[tuple[slice, ...] | None], b: list[tuple[slice, ...] | None]
+) -> list[tuple[slice, ...] | None]:
+    """Per label, the bounding box enclosing both label maps' boxes (None if absent)."""
+    out: list[tuple[slice, ...] | None] = []
+    for i in range(max(len(a), len(b))):
+        ba = a[i] if i < len(a) else None
+        bb = b[i] if i < len(b) else None
+        if ba is None or bb is None:
+            out.append(ba if bb is None else bb)
+        else:
+            out.append(
+                tuple(
+                    slice(min(x.start, y.start), max(x.stop, y.stop))
+                    for x, y in zip(ba, bb, strict=True)
+                )
+            )
+    return out

@@ -21,6 +21,7 @@ from kypho.imaging.volume import Volume
 from kypho.measure.alignment import (
     EndplateNormals,
     cobb_angle,
+    endplate_line_normal,
     lumbar_lordosis,
     sacral_endplate_normal,
     segmental_kyphosis,
@@ -28,17 +29,19 @@ from kypho.measure.alignment import (
 )
 from kypho.measure.calibration import BmdCalibration, default_calibration, internal_calibration
 from kypho.measure.density import (
+    TrabecularDensity,
     cement_mask,
     pickhardt_class,
     trabecular_density,
 )
 from kypho.measure.frame import FrameFit, estimate_frame
 from kypho.measure.grading import grade_spine
-from kypho.measure.heights import HeightProfile, measure_heights
+from kypho.measure.heights import HeightProfile, edge_offset_mm, measure_heights
 from kypho.measure.notes import density_summary, risk_notes
 from kypho.measure.posterior_wall import retropulsion_mm
-from kypho.measure.records import SpineMeasurement, VertebraMeasurement
-from kypho.measure.sampling import VertebraCrop, crop_vertebra
+from kypho.measure.records import SpineMeasurement, VertebraFrame, VertebraMeasurement
+from kypho.measure.reference_levels import cortical_reference, min_endplate_contrast
+from kypho.measure.sampling import VertebraCrop, crop_vertebra, merged_boxes
 
 __all__ = ["MeasurementInputError", "measure_spine"]
 
@@ -106,18 +109,6 @@ def _unmeasurable(
     )  # fmt: skip
 
 
-def _cortical_reference(crops: dict[Level, VertebraCrop]) -> float:
-    """Cortical bone level of this image: median over vertebrae of the posterior elements'
-    95th HU percentile (dense cortex; a cemented body does not move it)."""
-    vals = []
-    for c in crops.values():
-        post = c.vertebra & ~c.body
-        src = post if post.sum() >= 50 else c.vertebra
-        if src.any():
-            vals.append(float(np.percentile(c.hu[src], 95)))
-    return float(np.median(vals)) if vals else float("nan")
-
-
 def measure_spine(
     volume: Volume,
     segmentation: Segmentation,
@@ -155,7 +146,9 @@ def measure_spine(
     hu, affine = volume.hu, volume.affine
     vert_lab, body_lab = segmentation.vertebrae.labels, segmentation.bodies.labels
     infos = {info.level: info for info in segmentation.levels}
-    present = sorted(set(segmentation.vertebrae.present()) | set(segmentation.bodies.present()))
+    # One pass per label map gives every label's bounding box (and so which are present).
+    boxes = merged_boxes(ndimage.find_objects(vert_lab), ndimage.find_objects(body_lab))
+    present = [i + 1 for i, b in enumerate(boxes) if b is not None]
     levels = list(infos)
     for lab in present:
         try:
@@ -167,8 +160,6 @@ def measure_spine(
     if not levels:
         raise NoSpineFoundError("the segmentation holds no vertebra to measure")
 
-    union = np.where(vert_lab > 0, vert_lab, body_lab)
-    boxes = ndimage.find_objects(union)
     crops: dict[Level, VertebraCrop] = {}
     for lv in levels:
         box = boxes[int(lv) - 1] if int(lv) <= len(boxes) else None
@@ -189,10 +180,11 @@ def measure_spine(
     centroids = {lv: centroid_of(lv) for lv in levels}
     presacral = [lv for lv in levels if lv is not Level.S and np.all(np.isfinite(centroids[lv]))]
     hints = _si_hints(presacral, centroids)
-    cortical = _cortical_reference({k: v for k, v in crops.items() if k is not Level.S})
+    cortical = cortical_reference({k: v for k, v in crops.items() if k is not Level.S})
 
     results: dict[Level, VertebraMeasurement] = {}
     measured: dict[Level, _Measured] = {}
+    dens: dict[Level, TrabecularDensity | None] = {}
     n_total = max(len(levels), 1)
     for k, lv in enumerate(sorted(levels, key=int)):
         if progress:
@@ -218,10 +210,19 @@ def measure_spine(
                 body_volume_ml=body_ml,
             )  # fmt: skip
             continue
-        fit = estimate_frame(crop, si_hint=hints.get(lv))
-        pts = crop.body_points_world()
+        dens[lv] = trabecular_density(
+            crop, cortical_hu=cortical if np.isfinite(cortical) else None
+        )
+        bone_hu = dens[lv].median_hu if dens[lv] is not None else None  # type: ignore[union-attr]
+        contrast = min_endplate_contrast(crop)
+        fit = estimate_frame(
+            crop, si_hint=hints.get(lv), bone_hu=bone_hu, min_contrast_hu=contrast
+        )
+        pts = crop.body_surface_world()
         radius = float(np.max(np.linalg.norm(pts - fit.frame.origin_ras_mm, axis=1))) + 4.0
-        profile = measure_heights(crop, fit.frame, radius, min_contrast_hu=_min_contrast(crop))
+        profile = measure_heights(
+            crop, fit.frame, radius, min_contrast_hu=contrast, bone_hu=bone_hu
+        )
         if profile is None or min(profile.heights.as_array()) < MIN_HEIGHT_MM:
             results[lv] = _unmeasurable(
                 lv, cen, "both endplates could not be found (body too collapsed or mask "
@@ -247,14 +248,17 @@ def measure_spine(
         results[lv] = vm
         measured[lv] = _Measured(crop, fit, profile, radius)
 
-    # Density and cement.
-    trab_meds = []
-    dens = {}
+    # CT-derived endplates sit inside the surface by an amount common to the image
+    # (cortical thickness, slice profile): measured once over all endplates.
+    offset = edge_offset_mm([m.profile for m in measured.values()])
     for lv, m in measured.items():
-        d = trabecular_density(m.crop, cortical_hu=cortical if np.isfinite(cortical) else None)
-        dens[lv] = d
-        if d is not None:
-            trab_meds.append(d.median_hu)
+        m.profile = m.profile.with_edge_offset(offset)
+        results[lv].heights_mm = m.profile.heights
+        results[lv].height_segments_ras_mm = m.profile.segments_ras_mm(m.fit.frame)
+        results[lv].retropulsion_mm = retropulsion_mm(m.profile)
+
+    # Density and cement.
+    trab_meds = [d.median_hu for lv, d in dens.items() if lv in measured and d is not None]
     trab_ref = float(np.median(trab_meds)) if trab_meds else float("nan")
     cement_thr = cortical + CEMENT_MARGIN * (cortical - trab_ref) if trab_meds else float("inf")
     if calibration is None:
@@ -317,11 +321,21 @@ def measure_spine(
             vm.posterior_wall_height_loss = g.loss.posterior
             vm.notes.extend(g.notes)
 
-    # Alignment.
-    normals = [
-        EndplateNormals(lv, m.fit.superior_normal, m.fit.inferior_normal)
-        for lv, m in sorted(measured.items(), key=lambda kv: int(kv[0]))
-    ]
+    # Alignment: endplate lines through the rims (Ha and Hp points), as a Cobb line is
+    # drawn; the fitted planes give their coronal lean.
+    normals = []
+    for lv, m in sorted(measured.items(), key=lambda kv: int(kv[0])):
+        p, fr = m.profile, m.fit.frame
+        ends = (float(p.positions_mm[0]), float(p.positions_mm[2]))
+        sup = endplate_line_normal(
+            fr, ends, (float(p.superior_mm[0]), float(p.superior_mm[2])), m.fit.superior_normal
+        )
+        inf = endplate_line_normal(
+            fr, ends, (float(p.inferior_mm[0]), float(p.inferior_mm[2])), m.fit.inferior_normal
+        )
+        normals.append(EndplateNormals(lv, sup, inf))
+        results[lv].superior_endplate_tilt_deg = _tilt_in_frame(sup, fr)
+        results[lv].inferior_endplate_tilt_deg = _tilt_in_frame(inf, fr)
     cobb, cobb_levels, cobb_note = cobb_angle(normals)
     s1 = None
     if Level.S in crops and Level.L5 in measured:
@@ -355,15 +369,9 @@ def measure_spine(
     return spine
 
 
-def _min_contrast(crop: VertebraCrop) -> float:
-    """Endplate-vs-disc contrast needed before trusting the CT edge: 4 noise SD of the
-    body interior, and at least a fifth of the body-to-surroundings contrast."""
-    inner = ndimage.binary_erosion(crop.body, iterations=2)
-    vals = crop.hu[inner] if inner.sum() > 50 else crop.hu[crop.body]
-    med = float(np.median(vals))
-    # Noise from the lower half only: cement or sclerosis inflate the upper tail.
-    low = vals[vals <= med]
-    sd = float(1.4826 * np.median(med - low)) if low.size else 0.0
-    outside = crop.hu[~crop.vertebra]
-    contrast = med - float(np.median(outside)) if outside.size else 0.0
-    return max(4.0 * sd, 0.2 * abs(contrast), 20.0)
+def _tilt_in_frame(normal: np.ndarray, frame: VertebraFrame) -> float:
+    """Sagittal tilt (degrees) of an endplate normal from the frame's SI axis, positive
+    when it leans anteriorly (as :class:`~kypho.measure.frame.FrameFit` reports it)."""
+    return float(
+        np.degrees(np.arctan2(np.dot(normal, frame.ap_axis), np.dot(normal, frame.si_axis)))
+    )
