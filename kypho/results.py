@@ -75,6 +75,11 @@ def vertebra_to_json(v: VertebraMeasurement) -> dict[str, Any]:
         "bmd_mg_cm3": _num(v.bmd_mg_cm3, 1),
         "density_class": None if v.density_class is None else v.density_class.value,
         "cement_volume_ml": _num(v.cement_volume_ml),
+        "height_segments_ras_mm": {
+            k: [_vec(a), _vec(b)] for k, (a, b) in v.height_segments_ras_mm.items()
+        }
+        if v.height_segments_ras_mm
+        else None,
         "frame": v.frame.to_json() if v.frame else None,
         "notes": list(v.notes),
     }
