@@ -11,11 +11,13 @@ __all__ = [
     "EmptyInputError",
     "GantryTiltError",
     "KyphoError",
+    "MaskImportError",
     "MixedSeriesError",
     "NoSpineFoundError",
     "NotACTError",
     "NotAnImageError",
     "OutputExistsError",
+    "SegmentationOptionError",
     "SingleSliceError",
     "SliceSpacingError",
 ]
@@ -65,3 +67,11 @@ class NoSpineFoundError(KyphoError):
 
 class OutputExistsError(KyphoError):
     """An output would overwrite an existing file (or an input) without permission."""
+
+
+class MaskImportError(KyphoError):
+    """Imported masks that cannot be used with this CT (empty, no overlap, unknown layout)."""
+
+
+class SegmentationOptionError(KyphoError, ValueError):
+    """A segmentation option (``lowest``, an anchor) that cannot be used."""

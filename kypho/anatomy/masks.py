@@ -1,0 +1,169 @@
+"""Import vertebra masks made by other tools, then cross-check their level names.
+
+The voxels come from :func:`kypho.anatomy.mask_import.import_masks` (TotalSegmentator
+directory or multilabel file, VerSe ``*_msk.nii.gz``; resampled onto the CT grid, bodies
+cut with the built-in engine's code). This module adds what can be checked independently:
+
+- a VerSe centroid file beside a VerSe mask (``<subject>*_ctd.json``);
+- TotalSegmentator rib masks (ribs 10-12 must meet T10-T12).
+
+Agreements become evidence on the level; disagreements become warnings and lower the
+level's confidence to :data:`DISPUTED_CONFIDENCE`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from kypho.anatomy.crosscheck import (
+    CENTROID_TOLERANCE_MM,
+    check_centroids,
+    check_rib_levels,
+    read_verse_centroids,
+)
+from kypho.anatomy.levels import Level
+from kypho.anatomy.mask_import import import_masks as _import_voxels
+from kypho.anatomy.mask_import import resample_labels
+from kypho.anatomy.plausibility import check_column
+from kypho.anatomy.records import LevelInfo, Segmentation
+from kypho.errors import CorruptFileError
+from kypho.imaging.volume import Volume
+
+__all__ = ["DISPUTED_CONFIDENCE", "find_centroid_file", "import_masks"]
+
+#: Confidence of an imported level that independent evidence contradicts.
+DISPUTED_CONFIDENCE = 0.5
+
+
+def find_centroid_file(mask_path: str | Path) -> Path | None:
+    """The VerSe centroid JSON that belongs to a VerSe mask, if one lies beside it.
+
+    VerSe names them ``sub-verse004_seg-vert_msk.nii.gz`` and
+    ``sub-verse004_seg-subreg_ctd.json``: the subject prefix before ``_seg-`` is shared.
+    """
+    mask_path = Path(mask_path)
+    name = mask_path.name
+    prefix = name.split("_seg-")[0] if "_seg-" in name else name.split("_msk")[0]
+    candidates = sorted(mask_path.parent.glob(f"{prefix}*_ctd.json"))
+    return candidates[0] if candidates else None
+
+
+def import_masks(path: str | Path, volume: Volume) -> Segmentation:
+    """Read TotalSegmentator or VerSe masks onto the CT grid and cross-check their levels.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TotalSegmentator output directory, its multilabel NIfTI, or a VerSe
+        ``*_msk.nii.gz`` (a ``*_ctd.json`` beside it is used for a cross-check).
+    volume : Volume
+        The CT the masks belong to.
+
+    Returns
+    -------
+    Segmentation
+        As :func:`kypho.anatomy.mask_import.import_masks`, with cross-check evidence and
+        warnings added (confidence 1.0 unless independent evidence disagrees).
+
+    Raises
+    ------
+    KyphoError
+        Subclasses for missing, unreadable, empty or non-overlapping masks.
+    """
+    path = Path(path)
+    seg = _import_voxels(path, volume)
+    evidence: dict[Level, list[str]] = {}
+    disputed: set[Level] = set()
+    warnings: list[str] = []
+    if path.is_dir():
+        ribs = _ribs_on_ct(path, volume)
+        if ribs:
+            agree, disagree = check_rib_levels(seg.vertebrae.labels, volume.affine, ribs)
+            for sentence in agree:
+                evidence.setdefault(Level.parse(sentence.rsplit(" ", 1)[1]), []).append(
+                    f"rib masks agree: {sentence}"
+                )
+            if disagree:
+                warnings.extend(disagree)
+                disputed.update(info.level for info in seg.levels)
+    elif seg.method == "verse":
+        ctd = find_centroid_file(path)
+        if ctd is not None:
+            warnings.extend(_check_verse_centroids(path, ctd, seg, evidence, disputed))
+    warnings.extend(check_column(seg))
+    if not evidence and not warnings:
+        return seg
+    levels = [
+        _amend(info, evidence.get(info.level, []), info.level in disputed) for info in seg.levels
+    ]
+    return Segmentation(seg.vertebrae, seg.bodies, levels, seg.method, [*seg.warnings, *warnings])
+
+
+def _amend(info: LevelInfo, extra: list[str], disputed: bool) -> LevelInfo:
+    confidence = min(info.confidence, DISPUTED_CONFIDENCE) if disputed else info.confidence
+    return dataclasses.replace(info, evidence=(*info.evidence, *extra), confidence=confidence)
+
+
+def _ribs_on_ct(directory: Path, volume: Volume) -> dict[str, np.ndarray]:
+    """TotalSegmentator rib masks of ribs 10-12 resampled onto the CT grid."""
+    ribs: dict[str, np.ndarray] = {}
+    for p in sorted(directory.glob("rib_*_1[0-2].nii*")):
+        try:
+            img = nib.load(str(p))
+            data = np.asanyarray(img.dataobj)
+        except Exception as exc:  # nibabel raises many types for damaged files
+            raise CorruptFileError(f"cannot read rib mask {p}: {exc}") from None
+        if data.ndim != 3:
+            continue
+        mask = (data > 0).astype(np.uint8)
+        ribs[p.name.split(".")[0]] = (
+            resample_labels(mask, img.affine, volume.shape, volume.affine) > 0
+        )
+    return ribs
+
+
+def _check_verse_centroids(
+    mask_path: Path,
+    ctd_path: Path,
+    seg: Segmentation,
+    evidence: dict[Level, list[str]],
+    disputed: set[Level],
+) -> list[str]:
+    header = nib.load(str(mask_path))
+    file_points = read_verse_centroids(ctd_path, header.affine, header.shape[:3])
+    # A vertebra cut by the field of view has a shifted mask centroid: not comparable.
+    whole = {i.level: i.centroid_ras_mm for i in seg.levels if not i.cut_by_fov}
+    body = {
+        i.level: i.body_centroid_ras_mm or i.centroid_ras_mm for i in seg.levels if not i.cut_by_fov
+    }
+    comparable = {lv: p for lv, p in file_points.items() if lv in whole}
+    missing = [
+        lv.display
+        for lv in file_points
+        if lv not in whole and lv not in {i.level for i in seg.levels}
+    ]
+    # VerSe marks a point inside the vertebra; compare with whichever centroid (whole or
+    # body-only) is nearer, the two differ by ~10 mm along the AP axis.
+    nearer = {
+        lv: min((whole[lv], body[lv]), key=lambda c, p=p: float(np.linalg.norm(np.subtract(c, p))))
+        for lv, p in comparable.items()
+    }
+    result = check_centroids(nearer, comparable)
+    for lv, d in result.distance_mm.items():
+        if d <= CENTROID_TOLERANCE_MM:
+            evidence.setdefault(lv, []).append(
+                f"VerSe centroid file {ctd_path.name} agrees within {d:.1f} mm"
+            )
+        else:
+            disputed.add(lv)
+    warnings = list(result.warnings)
+    if missing:
+        warnings.append(
+            f"the centroid file {ctd_path.name} lists {', '.join(missing)} "
+            "which the mask does not hold"
+        )
+    return warnings
