@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/segmentation.py
 	$(BIN)/python benchmarks/morphometry.py
 	$(BIN)/python benchmarks/planning.py
+	$(BIN)/python benchmarks/analyze.py
 
 clean:
 	rm -rf $(VENV) kypho-demo .pytest_cache
