@@ -1,0 +1,233 @@
+"""The vertebral column on the coarse grid: filled bone, body cores and their chain.
+
+Bone (see :func:`kypho.anatomy.engine.threshold.bone_mask`) has its cavities filled, so
+the (possibly osteoporotic, ~50 HU) trabecular interior enclosed by cortex and endplates
+becomes solid while the open spinal canal stays empty. Voxels deeper than
+:data:`CORE_DEPTH_MM` inside that bone in their axial plane, and deeper than
+:data:`CORE_DEPTH_3D_MM` in 3-D, are "cores": ribs, laminae and processes are too thin
+to have any, and the intervertebral discs (not bone) cut the column into one core per
+body. The spine is the heaviest chain of cores stacked along the craniocaudal axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cc3d
+import edt
+import fill_voids
+import numpy as np
+from scipy import ndimage
+
+from kypho.anatomy.engine.bodies import inplane_distance_mm
+
+__all__ = ["CORE_DEPTH_MM", "Node", "chain_nodes", "core_components", "filled_bone"]
+
+#: In-plane depth (mm) a voxel needs inside bone to be a body core. Ribs are ~8-12 mm
+#: thick and pedicles 5-10 mm (DOMAIN.md §7.1); bodies are 35-48 mm wide (§7.3).
+CORE_DEPTH_MM = 5.0
+#: Radius (mm) of the in-plane closing before cavity filling: bridges cortex and
+#: endplate gaps left by partial volume, far below the canal's ~8 mm radius (§7.3).
+CLOSING_MM = 2.0
+#: 3-D depth (mm) a core voxel needs: half the height of a 45 %-crushed body (~13 mm)
+#: still clears it, a bony bridge across a disc does not.
+CORE_DEPTH_3D_MM = 5.0
+#: Smallest core kept (mm^3): a 45 %-crushed upper thoracic body still has ~2 cm^3.
+MIN_CORE_MM3 = 600.0
+#: A chain member smaller than this fraction of the median member is a fragment.
+MIN_FRACTION_OF_MEDIAN = 0.25
+#: Largest gap between consecutive body cores along z (mm): a disc is 4-12 mm and the
+#: core stops ~CORE_DEPTH_MM short of each endplate rim.
+MAX_CHAIN_GAP_MM = 40.0
+#: Horizontal offset allowed between consecutive cores (mm), plus a share of their z gap
+#: (scoliosis up to ~25 degrees moves centroids ~15 mm per level).
+MAX_CHAIN_SHIFT_MM = 22.0
+
+
+@dataclass
+class Node:
+    """One core (candidate vertebral body) on the coarse grid.
+
+    Parameters
+    ----------
+    label : int
+        Its id in the core label array.
+    centroid_mm : (3,) ndarray
+        Centroid in coarse-array millimetres (index x coarse spacing).
+    z_lo_mm, z_hi_mm : float
+        Extent along axis 2 in the same frame.
+    volume_mm3 : float
+        Core volume.
+    width_mm : float
+        Extent along axis 0 (left-right).
+    """
+
+    label: int
+    centroid_mm: np.ndarray
+    z_lo_mm: float
+    z_hi_mm: float
+    volume_mm3: float
+    width_mm: float
+
+    @property
+    def height_mm(self) -> float:
+        return self.z_hi_mm - self.z_lo_mm
+
+
+def filled_bone(bone: np.ndarray, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+    """Bone with its enclosed cavities filled.
+
+    Parameters
+    ----------
+    bone : (X, Y, Z) ndarray of bool
+        Bone voxels.
+    spacing_mm : tuple of 3 float
+        Voxel size.
+
+    Returns
+    -------
+    (X, Y, Z) ndarray of bool
+    """
+    # A light in-plane closing bridges cortex gaps from noise and partial volume so the
+    # trabecular interior is enclosed; it is too small to seal a 15 mm canal, and being
+    # in-plane it never bridges a thin disc between two endplates.
+    rx, ry = (max(1, round(CLOSING_MM / s)) for s in spacing_mm[:2])
+    gx, gy = np.ogrid[-rx : rx + 1, -ry : ry + 1]
+    struct = ((gx / rx) ** 2 + (gy / ry) ** 2 <= 1.0)[:, :, None]
+    closed = ndimage.binary_closing(np.pad(bone, ((rx, rx), (ry, ry), (0, 0))), structure=struct)
+    closed = closed[rx:-rx, ry:-ry, :] | bone
+    # Bone cut by the top or bottom of the field of view (a sacrum, a cut vertebra) is
+    # open to the border there; a one-slice lid, its own outline filled, closes it.
+    bottom = ndimage.binary_fill_holes(closed[:, :, 0])[:, :, None]
+    top = ndimage.binary_fill_holes(closed[:, :, -1])[:, :, None]
+    lidded = np.concatenate([bottom, closed, top], axis=2)
+    filled = fill_voids.fill(lidded, in_place=False)[:, :, 1:-1]
+    # Partial volume at 2-3 mm leaves pinholes through which a 3-D cavity leaks. A body
+    # interior is also enclosed in its sagittal and coronal planes (cortex and
+    # endplates), while the canal, an open tube along z, is open in both.
+    sag = ndimage.binary_fill_holes(lidded, structure=_plane_struct(0))[:, :, 1:-1]
+    cor = ndimage.binary_fill_holes(lidded, structure=_plane_struct(1))[:, :, 1:-1]
+    return np.ascontiguousarray(filled | sag | cor)
+
+
+def _plane_struct(axis: int) -> np.ndarray:
+    # 4-connectivity within the planes normal to ``axis``, none across them.
+    s = ndimage.generate_binary_structure(3, 1)
+    idx: list[int | slice] = [slice(None)] * 3
+    for end in (0, 2):
+        idx[axis] = end
+        s[tuple(idx)] = False
+    return s
+
+
+def core_components(
+    filled: np.ndarray, spacing_mm: tuple[float, float, float], inflation_mm: float = 0.0
+) -> tuple[np.ndarray, list[Node]]:
+    """Label the body cores and describe each.
+
+    Parameters
+    ----------
+    filled : (X, Y, Z) ndarray of bool
+        Filled bone.
+    spacing_mm : tuple of 3 float
+        Voxel size.
+    inflation_mm : float
+        How much the bone was thickened by building the grid (block maxima add up to
+        half a block on each side); added to the depth thresholds.
+
+    Returns
+    -------
+    labels : (X, Y, Z) ndarray of uint32
+        Core id per voxel (0 elsewhere); only cores of at least :data:`MIN_CORE_MM3`.
+    nodes : list of Node
+    """
+    core = inplane_distance_mm(filled, spacing_mm) > CORE_DEPTH_MM + inflation_mm
+    # Also deep in 3-D: a narrow or partly bony disc (thick slices, degeneration) leaves
+    # a thin bridge between two bodies that the in-plane depth alone keeps.
+    depth3d = edt.edt(
+        np.ascontiguousarray(filled, dtype=np.uint8),
+        anisotropy=tuple(float(s) for s in spacing_mm),
+        black_border=False,
+        parallel=1,
+    )
+    core &= depth3d > CORE_DEPTH_3D_MM + inflation_mm
+    labels = cc3d.connected_components(core, connectivity=6).astype(np.uint32)
+    stats = cc3d.statistics(labels)
+    voxel_mm3 = float(np.prod(spacing_mm))
+    sp = np.asarray(spacing_mm)
+    nodes: list[Node] = []
+    keep = np.zeros(len(stats["voxel_counts"]), dtype=bool)
+    for lab in range(1, len(stats["voxel_counts"])):
+        vol = float(stats["voxel_counts"][lab]) * voxel_mm3
+        box = stats["bounding_boxes"][lab]
+        if vol < MIN_CORE_MM3 or box is None:
+            continue
+        keep[lab] = True
+        nodes.append(
+            Node(
+                label=lab,
+                centroid_mm=np.asarray(stats["centroids"][lab]) * sp,
+                z_lo_mm=box[2].start * sp[2],
+                z_hi_mm=box[2].stop * sp[2],
+                volume_mm3=vol,
+                width_mm=(box[0].stop - box[0].start) * sp[0],
+            )
+        )
+    labels[~keep[labels]] = 0
+    return labels, nodes
+
+
+def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Node]:
+    """The heaviest craniocaudal chain of cores, returned cranial to caudal.
+
+    Consecutive members overlap or follow each other along z within
+    :data:`MAX_CHAIN_GAP_MM` and are horizontally close; the chain with the largest
+    total core volume wins, which rejects sternum, aorta and pelvic fragments.
+
+    Parameters
+    ----------
+    nodes : list of Node
+        Candidate cores.
+    z_extent_mm : float, optional
+        Height of the image (same frame as the nodes): a small core at either end of the
+        chain that touches the top or bottom of the image is a vertebra cut by the field
+        of view, not a fragment, and is kept.
+    """
+    if not nodes:
+        return []
+    order = sorted(nodes, key=lambda n: n.centroid_mm[2])
+    n = len(order)
+    best = np.array([nd.volume_mm3 for nd in order])
+    prev = np.full(n, -1)
+    for j in range(n):
+        for i in range(j):
+            lo, hi = order[i], order[j]
+            gap = hi.z_lo_mm - lo.z_hi_mm
+            dz = hi.centroid_mm[2] - lo.centroid_mm[2]
+            if dz <= 0 or gap > MAX_CHAIN_GAP_MM or gap < -0.5 * min(lo.height_mm, hi.height_mm):
+                continue
+            shift = float(np.hypot(*(hi.centroid_mm[:2] - lo.centroid_mm[:2])))
+            if shift > MAX_CHAIN_SHIFT_MM + 0.4 * dz:
+                continue
+            if best[i] + hi.volume_mm3 > best[j]:
+                best[j] = best[i] + hi.volume_mm3
+                prev[j] = i
+    j = int(np.argmax(best))
+    chain = []
+    while j >= 0:
+        chain.append(order[j])
+        j = int(prev[j])
+    # chain is built from the top down: already cranial to caudal. Fragments (a thick
+    # spot of a process, a rib head) are far smaller than the bodies around them.
+    typical = float(np.median([nd.volume_mm3 for nd in chain]))
+
+    def cut_by_fov(i: int, nd: Node) -> bool:
+        if z_extent_mm is None or 0 < i < len(chain) - 1:
+            return False
+        return nd.z_lo_mm <= 0.0 or nd.z_hi_mm >= z_extent_mm - 1e-6
+
+    return [
+        nd
+        for i, nd in enumerate(chain)
+        if nd.volume_mm3 >= MIN_FRACTION_OF_MEDIAN * typical or cut_by_fov(i, nd)
+    ]

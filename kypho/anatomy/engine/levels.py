@@ -1,0 +1,162 @@
+"""Naming the vertebrae of a found column: counting from the sacrum, the ribs or anchors.
+
+Evidence, strongest first: user anchors and a user-declared lowest level; the sacrum
+(the vertebra on it is L5); the lowest rib-bearing vertebra (T12). When sacrum and ribs
+disagree (11 or 13 rib pairs, lumbarisation) the sacrum count is kept and a warning
+says so; when neither is visible the column is counted with a low confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kypho.anatomy.levels import STANDARD_ORDER, Level
+
+__all__ = ["LevelAssignment", "assign_levels"]
+
+_PRESACRAL: tuple[Level, ...] = tuple(lv for lv in STANDARD_ORDER if lv is not Level.S)
+
+
+@dataclass
+class LevelAssignment:
+    """Levels for the presacral vertebrae found, cranial to caudal.
+
+    Parameters
+    ----------
+    levels : list of Level or None
+        One per vertebra; None where counting ran past C1.
+    confidence : float
+        0..1 for the whole count.
+    evidence : list of str
+        One sentence per vertebra.
+    warnings : list of str
+        What lowered confidence.
+    """
+
+    levels: list[Level | None]
+    confidence: float
+    evidence: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _order(lowest: Level | None) -> tuple[Level, ...]:
+    if lowest is Level.L6:
+        return (*_PRESACRAL, Level.L6)
+    return _PRESACRAL
+
+
+def _count(n: int, index: int, level: Level, order: tuple[Level, ...]) -> list[Level | None]:
+    base = order.index(level) - index
+    return [order[base + i] if 0 <= base + i < len(order) else None for i in range(n)]
+
+
+def assign_levels(
+    n: int,
+    *,
+    on_sacrum: bool,
+    rib_indices: list[int],
+    anchor_indices: dict[Level, int] | None = None,
+    lowest: Level | None = None,
+) -> LevelAssignment:
+    """Level names for ``n`` presacral vertebrae listed cranial to caudal.
+
+    Parameters
+    ----------
+    n : int
+        Vertebrae found (sacrum excluded).
+    on_sacrum : bool
+        The lowest one sits on a detected sacrum.
+    rib_indices : list of int
+        Indices of rib-bearing vertebrae.
+    anchor_indices : dict, optional
+        User anchors resolved to vertebra indices.
+    lowest : Level, optional
+        User-declared level of the lowest presacral vertebra (meaningful with a sacrum
+        or when the scan reaches it).
+    """
+    order = _order(lowest)
+    evidence = [""] * n
+    warnings: list[str] = []
+    lowest_rib = max(rib_indices) if rib_indices else None
+
+    def explain(anchor_idx: int, anchor_text: str) -> None:
+        for i in range(n):
+            steps = anchor_idx - i
+            if steps == 0:
+                evidence[i] = anchor_text
+            else:
+                where = "above" if steps > 0 else "below"
+                plural = "level" if abs(steps) == 1 else "levels"
+                evidence[i] = f"counted {abs(steps)} {plural} {where} the {anchor_text}"
+
+    if anchor_indices:
+        lv, idx = next(iter(anchor_indices.items()))
+        levels = _count(n, idx, lv, order)
+        explain(idx, f"user anchor = {lv.display}")
+        for other, oidx in list(anchor_indices.items())[1:]:
+            if levels[oidx] is not other:
+                warnings.append(
+                    f"user anchors disagree: {other.display} falls on the vertebra counted as "
+                    f"{levels[oidx].display if levels[oidx] else 'none'}; the first anchor is kept"
+                )
+        return LevelAssignment(levels, 0.9 if not warnings else 0.6, evidence, warnings)
+
+    if lowest is not None and (on_sacrum or lowest_rib is None):
+        levels = _count(n, n - 1, lowest, order)
+        explain(n - 1, f"lowest presacral vertebra declared = {lowest.display}")
+        return LevelAssignment(levels, 0.9 if on_sacrum else 0.6, evidence, warnings)
+
+    if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib == n - 5:
+        # Only four free vertebrae between the last rib and the sacrum: L5 is fused to
+        # (sacralised) or merged in the image with the sacrum. A lumbar rib on L1 is the
+        # rarer explanation, so the rib count is kept.
+        levels = _count(n, lowest_rib, Level.T12, order)
+        explain(lowest_rib, "lowest rib-bearing vertebra = T12")
+        warnings.append(
+            "only four vertebrae lie between the lowest rib and the sacrum: L5 seems fused "
+            "with the sacrum (sacralisation) or was not separated from it; levels are "
+            "counted from the ribs, confirm them on the images"
+        )
+        return LevelAssignment(levels, 0.6, evidence, warnings)
+
+    if on_sacrum:
+        l5 = lowest or Level.L5
+        levels = _count(n, n - 1, l5, order)
+        explain(n - 1, f"vertebra sitting on the sacrum = {l5.display}")
+        confidence = 0.9
+        if lowest_rib is not None:
+            rib_level = levels[lowest_rib]
+            if rib_level is Level.T12:
+                confidence = 0.97
+                evidence[lowest_rib] += "; lowest rib-bearing vertebra = T12 agrees"
+            else:
+                confidence = 0.6
+                shown = rib_level.display if rib_level else "none"
+                warnings.append(
+                    f"the lowest rib-bearing vertebra counts as {shown}, not T12, from the "
+                    "sacrum: transitional anatomy or a rib-count anomaly; the sacrum count is "
+                    "kept, confirm the levels on the images"
+                )
+        return LevelAssignment(levels, confidence, evidence, warnings)
+
+    if lowest_rib is not None:
+        levels = _count(n, lowest_rib, Level.T12, order)
+        explain(lowest_rib, "lowest rib-bearing vertebra = T12")
+        confidence = 0.8
+        if lowest is not None and levels[-1] is not lowest:
+            warnings.append(
+                f"declared lowest level {lowest.display} disagrees with the rib count "
+                f"({levels[-1].display if levels[-1] else 'none'}); the rib count is kept"
+            )
+            confidence = 0.5
+        return LevelAssignment(levels, confidence, evidence, warnings)
+
+    # Neither sacrum nor ribs: the most common scan of this kind is lumbar, so count
+    # up from L5 and say plainly that this is a guess.
+    levels = _count(n, n - 1, Level.L5, order)
+    explain(n - 1, "lowest vertebra assumed = L5 (no sacrum or ribs in view)")
+    warnings.append(
+        "no sacrum and no ribs were found, so the levels are a guess counted up from L5; "
+        "give an anchor (e.g. --anchor T12=<z mm>) or the lowest level"
+    )
+    return LevelAssignment(levels, 0.2, evidence, warnings)

@@ -1,0 +1,129 @@
+"""Anatomical landmarks that fix the level count: the sacrum and the ribs.
+
+The vertebra sitting on the sacrum is L5; the lowest vertebra bearing a rib is T12
+(DOMAIN.md §3: VerSe defines L1 as the first vertebra without a rib).
+"""
+
+from __future__ import annotations
+
+import cc3d
+import numpy as np
+
+from kypho.anatomy.engine.column import Node
+
+__all__ = ["axis_distance_mm", "is_sacrum", "rib_bearing"]
+
+#: The sacral core (S1 body plus the thick alae, often joined to the ilia) is far wider
+#: than any lumbar body core: alae span ~100 mm against a ~40-48 mm L5 body (§7.3).
+SACRUM_WIDTH_RATIO = 2.0
+#: Bone farther than this to the side of the body axis is outside the vertebra proper except the
+#: transverse processes, whose tips reach ~45 mm from the midline in the lumbar spine.
+RIB_SEARCH_MM = 35.0
+#: A rib leaves the spine for at least this length beyond RIB_SEARCH_MM (a transverse
+#: process tip is < 20 mm), stays thin (cross-section below RIB_AREA_MM2), and starts
+#: within RIB_MEDIAL_MM to the side of the body axis.
+RIB_MIN_LENGTH_MM = 40.0
+RIB_AREA_MM2 = 300.0
+RIB_MEDIAL_MM = 50.0
+#: ...and reaches at least this far to the side (a transverse process ends by ~50 mm).
+RIB_REACH_MM = 65.0
+
+
+def is_sacrum(chain: list[Node]) -> bool:
+    """True when the lowest core of the chain is much wider than the bodies above it."""
+    if len(chain) < 3:
+        return False
+    widths = np.array([n.width_mm for n in chain[:-1]])
+    return bool(chain[-1].width_mm >= SACRUM_WIDTH_RATIO * float(np.median(widths)))
+
+
+def axis_distance_mm(
+    shape: tuple[int, int, int],
+    spacing_mm: tuple[float, float, float],
+    chain: list[Node],
+) -> np.ndarray:
+    """Left-right distance (mm) of every voxel from the body axis at its slice.
+
+    The axis runs through the chain's core centroids, interpolated along z and held
+    constant beyond the ends. Only the left-right offset counts: ribs and iliac wings
+    leave the column sideways, while the spinous processes reach 60-70 mm straight back.
+
+    Returns
+    -------
+    (X, Y, Z) ndarray of float32
+    """
+    pts = np.array([n.centroid_mm for n in chain])
+    order = np.argsort(pts[:, 2])
+    zc = (np.arange(shape[2]) * spacing_mm[2]).astype(float)
+    cx = np.interp(zc, pts[order, 2], pts[order, 0]).astype(np.float32)
+    x = (np.arange(shape[0], dtype=np.float32) * spacing_mm[0])[:, None, None]
+    lateral = np.abs(x - cx[None, None, :])
+    return np.ascontiguousarray(np.broadcast_to(lateral, shape), dtype=np.float32)
+
+
+def rib_bearing(
+    filled: np.ndarray,
+    cores: np.ndarray,
+    axis_mm: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    vertebrae: list[Node],
+    floor_mm: float | None = None,
+) -> tuple[list[int], np.ndarray]:
+    """The vertebrae a rib attaches to, and the ribs.
+
+    Parameters
+    ----------
+    filled : (X, Y, Z) ndarray of bool
+        Filled bone on the coarse grid.
+    cores : (X, Y, Z) ndarray of integer
+        Core labels (thick bone), excluded from the rib search.
+    axis_mm : (X, Y, Z) ndarray of float32
+        :func:`axis_distance_mm`.
+    spacing_mm : tuple of 3 float
+        Coarse voxel size.
+    vertebrae : list of Node
+        Presacral chain members, cranial to caudal.
+    floor_mm : float, optional
+        Top of the sacrum (coarse-array z mm): bone reaching below it is pelvis, not rib.
+
+    Returns
+    -------
+    indices : list of int
+        Indices into ``vertebrae``, sorted, unique.
+    ribs : (X, Y, Z) ndarray of bool
+        The rib voxels found (lateral to :data:`RIB_SEARCH_MM`).
+    """
+    ribs = np.zeros(filled.shape, dtype=bool)
+    if not vertebrae:
+        return [], ribs
+    z_top = max(n.z_hi_mm for n in vertebrae)
+    z_bottom = min(n.z_lo_mm for n in vertebrae)
+    lateral = filled & (axis_mm > RIB_SEARCH_MM) & (cores == 0)
+    labels = cc3d.connected_components(lateral, connectivity=26)
+    stats = cc3d.statistics(labels)
+    sp = np.asarray(spacing_mm)
+    voxel_mm3 = float(np.prod(sp))
+    centres = np.array([0.5 * (n.z_lo_mm + n.z_hi_mm) for n in vertebrae])
+    found: set[int] = set()
+    for lab in range(1, len(stats["voxel_counts"])):
+        box = stats["bounding_boxes"][lab]
+        if box is None:
+            continue
+        extent = np.array([b.stop - b.start for b in box]) * sp
+        length = float(np.linalg.norm(extent))
+        volume = float(stats["voxel_counts"][lab]) * voxel_mm3
+        if length < RIB_MIN_LENGTH_MM or volume / length > RIB_AREA_MM2:
+            continue
+        sub = labels[box] == lab
+        dist = np.where(sub, axis_mm[box], np.inf)
+        k = np.unravel_index(int(np.argmin(dist)), dist.shape)
+        if float(dist[k]) > RIB_MEDIAL_MM or float(dist[sub].max()) < RIB_REACH_MM:
+            continue
+        if floor_mm is not None and box[2].start * sp[2] < floor_mm:
+            continue
+        z_medial = (box[2].start + k[2]) * sp[2]
+        if not z_bottom - 10.0 <= z_medial <= z_top + 10.0:
+            continue
+        found.add(int(np.argmin(np.abs(centres - z_medial))))
+        ribs[box] |= sub
+    return sorted(found), ribs

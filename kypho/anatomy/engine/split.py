@@ -1,0 +1,226 @@
+"""Splitting body cores that stay merged through a collapsed disc or a bridging osteophyte.
+
+A core much taller than its neighbours holds two (or more) bodies. It is cut where its
+cross-section dips (the disc planes, where only a bony bridge or a thin disc remains);
+without a dip it is cut evenly into as many pieces as its height holds typical cores.
+Short (fractured) cores are never touched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kypho.anatomy.engine.column import Node
+
+__all__ = ["split_merged", "split_sacrum_top"]
+
+#: A core this much taller than the median of the others holds more than one body...
+MERGED_HEIGHT_RATIO = 2.0
+#: A disc plane reads below this fraction of the core cross-section on either side (in
+#: a block already known to hold several bodies, a shallow dip is enough).
+DISC_DIP_RATIO = 0.97
+#: Least distance between two disc planes (mm): below the shortest vertebral pitch (upper
+#: thoracic body ~17 mm plus disc, DOMAIN.md §7.3) with margin for fractures.
+DISC_SEPARATION_MM = 15.0
+#: Half-width (mm) of the central column of the sacral core searched for a joined L5
+#: body (L5 endplate ~47 mm wide, DOMAIN.md §7.3; the alae lie outside).
+SACRAL_COLUMN_HALF_WIDTH_MM = 22.0
+#: The lumbosacral disc dip reads below this fraction of the column's widest section.
+LUMBOSACRAL_DIP_RATIO = 0.7
+#: A split-off body core is at least this long (mm) and this share of the body above.
+MIN_BODY_CORE_MM = 10.0
+MIN_BODY_SHARE = 0.4
+#: ...and at most this many vertebral pitches (the two bodies above) long, measured
+#: from the top of the sacral core, which may hold some of the arch.
+MAX_PITCH_RATIO = 1.4
+#: ...and taller than this in any case: the tallest normal bodies are ~30 mm (DOMAIN.md
+#: §7.3) and a core stops short of the endplates.
+MERGED_MIN_HEIGHT_MM = 48.0
+
+
+def _disc_slices(area: np.ndarray, window: int) -> list[int]:
+    """Slices where the bone cross-section dips clearly below both sides: disc planes.
+
+    Parameters
+    ----------
+    area : (Z,) ndarray of float
+        Filled-bone voxels per slice inside the core's footprint.
+    window : int
+        Slices searched on each side for the bone the dip is compared with; also the
+        least distance between two cuts.
+    """
+    n = len(area)
+    cuts: list[int] = []
+    for k in range(1, n - 1):  # a loop over slices (tens), not voxels
+        if area[k] > area[k - 1] or area[k] > area[k + 1]:
+            continue
+        left = area[max(0, k - window) : k].max()
+        right = area[k + 1 : k + 1 + window].max()
+        if area[k] > DISC_DIP_RATIO * min(left, right):
+            continue
+        if cuts and k - cuts[-1] < window:
+            if area[k] < area[cuts[-1]]:
+                cuts[-1] = k
+            continue
+        cuts.append(k)
+    return cuts
+
+
+def _node_from(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
+    idx = np.argwhere(mask)
+    return Node(
+        label=label,
+        centroid_mm=idx.mean(axis=0) * spacing,
+        z_lo_mm=float(idx[:, 2].min() * spacing[2]),
+        z_hi_mm=float((idx[:, 2].max() + 1) * spacing[2]),
+        volume_mm3=float(len(idx) * np.prod(spacing)),
+        width_mm=float((idx[:, 0].max() - idx[:, 0].min() + 1) * spacing[0]),
+    )
+
+
+def split_merged(
+    vertebrae: list[Node],
+    cores: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+) -> tuple[list[Node], np.ndarray, list[str]]:
+    """Cut over-tall cores at the dips of their cross-section (disc planes).
+
+    Parameters
+    ----------
+    vertebrae : list of Node
+        Presacral chain members, cranial to caudal.
+    cores : (X, Y, Z) ndarray of uint32
+        Core labels (modified copy returned).
+    spacing_mm : tuple of 3 float
+        Coarse voxel size.
+
+    Returns
+    -------
+    vertebrae : list of Node
+        With merged members replaced by their parts, cranial to caudal.
+    cores : ndarray
+        Core labels including the new parts.
+    notes : list of str
+        One sentence per split.
+    """
+    if len(vertebrae) < 3:
+        # Too few neighbours to tell a merged block from a tall body.
+        return vertebrae, cores, []
+    sp = np.asarray(spacing_mm, dtype=float)
+    out: list[Node] = []
+    notes: list[str] = []
+    next_label = int(cores.max()) + 1
+    for i, node in enumerate(vertebrae):
+        others = [n.height_mm for j, n in enumerate(vertebrae) if j != i]
+        typical = float(np.median(others))
+        pieces = round(node.height_mm / typical) if typical > 0 else 1
+        if node.height_mm < max(MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM) or pieces < 2:
+            out.append(node)
+            continue
+        mask = cores == node.label
+        idx = np.argwhere(mask)
+        pts = idx * sp
+        # Cut across the block's own long axis, not along z: in a kyphotic or lordotic
+        # segment the discs are tilted 20-30 degrees from the axial plane.
+        centre = pts.mean(axis=0)
+        axis = np.linalg.svd(pts - centre, full_matrices=False)[2][0]
+        axis = axis if axis[2] >= 0 else -axis
+        t = (pts - centre) @ axis
+        step = float(sp[2])
+        bins = np.floor((t - t.min()) / step).astype(int)
+        # Cross-section of the core along that axis: a bony bridge across a disc is
+        # far narrower than the bodies it joins.
+        area = np.bincount(bins).astype(float)
+        cuts = _disc_slices(area, max(1, round(DISC_SEPARATION_MM / step)))
+        if not cuts:
+            for k in range(1, pieces):
+                mid = k * len(area) / pieces
+                half = max(1, int(0.25 * len(area) / pieces))
+                lo, hi = int(mid - half), int(mid + half) + 1
+                cuts.append(lo + int(np.argmin(area[lo:hi])))
+        piece = np.searchsorted(np.asarray(cuts), bins, side="right")
+        on_cut = np.isin(bins, cuts)  # the cut layer stays empty: the parts separate
+        parts: list[Node] = []
+        for k in range(len(cuts) + 1):
+            sel = (piece == k) & ~on_cut
+            if not sel.any():
+                continue
+            part = np.zeros_like(mask)
+            part[tuple(idx[sel].T)] = True
+            cores[part] = next_label
+            parts.append(_node_from(part, next_label, sp))
+            next_label += 1
+        cores[mask & ~np.isin(cores, [p.label for p in parts])] = 0
+        notes.append(
+            f"one bony block {node.height_mm:.0f} mm tall was split into {len(parts)} "
+            "vertebrae at its narrowest levels (collapsed disc or bridging bone?)"
+        )
+        out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
+    return out, cores, notes
+
+
+def split_sacrum_top(
+    vertebrae: list[Node],
+    sacrum: Node,
+    cores: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+) -> tuple[Node | None, np.ndarray]:
+    """Separate a lowest lumbar body that stayed joined to the sacral core.
+
+    At thick slices or with a narrow lumbosacral disc the L5 body core runs into the
+    sacrum. Along the lumbar axis (continued from the two lowest bodies found), the
+    sacral core's central column then shows a body-sized segment, a clear dip (the
+    disc) and the sacrum below; a true sacrum starts with its widest part instead.
+
+    Parameters
+    ----------
+    vertebrae : list of Node
+        Presacral chain members, cranial to caudal (at least two).
+    sacrum : Node
+        The sacral core.
+    cores : (X, Y, Z) ndarray of uint32
+        Core labels (modified in place when a body is split off).
+    spacing_mm : tuple of 3 float
+        Coarse voxel size.
+
+    Returns
+    -------
+    node : Node or None
+        The separated body, or None.
+    cores : ndarray
+    """
+    if len(vertebrae) < 2:
+        return None, cores
+    sp = np.asarray(spacing_mm, dtype=float)
+    upper, lowest = vertebrae[-2], vertebrae[-1]
+    axis = lowest.centroid_mm - upper.centroid_mm
+    pitch = float(np.linalg.norm(axis))
+    if pitch == 0.0:
+        return None, cores
+    axis /= pitch
+    idx = np.argwhere(cores == sacrum.label)
+    pts = idx * sp
+    central = np.abs(pts[:, 0] - lowest.centroid_mm[0]) < SACRAL_COLUMN_HALF_WIDTH_MM
+    t = (pts - lowest.centroid_mm) @ axis
+    step = float(sp[2])
+    t0 = float(t[central].min()) if central.any() else 0.0
+    bins = np.floor((t - t0) / step).astype(int)
+    profile = np.bincount(bins[central & (bins >= 0)]).astype(float)
+    window = max(1, round(DISC_SEPARATION_MM / step))
+    deep = LUMBOSACRAL_DIP_RATIO * profile.max()
+    shortest = MIN_BODY_CORE_MM / step
+    cuts = [k for k in _disc_slices(profile, window) if profile[k] <= deep and k >= shortest]
+    if not cuts:
+        return None, cores
+    cut = cuts[0]
+    body = central & (bins < cut) & (bins >= 0)
+    length = cut * step
+    too_small = body.sum() * np.prod(sp) < MIN_BODY_SHARE * lowest.volume_mm3
+    if too_small or not MIN_BODY_CORE_MM <= length <= MAX_PITCH_RATIO * pitch:
+        return None, cores
+    label = int(cores.max()) + 1
+    cores[tuple(idx[body].T)] = label
+    cores[tuple(idx[central & (bins == cut)].T)] = 0  # the cut layer parts the two
+    part = np.zeros(cores.shape, dtype=bool)
+    part[tuple(idx[body].T)] = True
+    return _node_from(part, label, sp), cores

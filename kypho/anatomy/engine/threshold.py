@@ -1,0 +1,186 @@
+"""Tissue statistics of a CT, read from the image itself, and the coarse working grid.
+
+Nothing here knows a phantom's HU values: the soft-tissue level is the histogram peak of
+the patient's own non-fat soft tissue, the noise its spread, and the cortical-bone
+threshold sits far above both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cc3d
+import numpy as np
+
+__all__ = [
+    "CoarseGrid",
+    "TissueStats",
+    "body_mask",
+    "bone_mask",
+    "coarse_grid",
+    "low_bone_hu",
+    "tissue_stats",
+]
+
+#: Air / body boundary: half-way between air (-1000 HU) and fat (about -100 HU).
+AIR_BODY_HU = -500.0
+#: Target voxel size (mm) of the coarse grid on which the column is found.
+COARSE_MM = 2.0
+#: Bone connected to cortex is followed down to this margin above the soft-tissue peak:
+#: trabecular bone of all but osteoporotic patients reads 100-240 HU (DOMAIN.md §2.1),
+#: discs and muscle stay below; it recovers bodies whose thin cortex is blurred by
+#: thick slices (osteoporotic interiors are recovered by cavity filling instead).
+LOW_BONE_MARGIN_HU = 100.0
+#: Cortical bone lies at least this far above the soft-tissue peak: cortex is several
+#: hundred HU (DOMAIN.md §2), muscle and organs 30-80 HU, contrast-filled blood 150-350 HU.
+MIN_BONE_MARGIN_HU = 180.0
+
+
+@dataclass(frozen=True)
+class TissueStats:
+    """Intensity landmarks of one CT, in HU.
+
+    Parameters
+    ----------
+    soft_tissue_hu : float
+        Peak of the non-fat soft-tissue histogram inside the body.
+    noise_hu : float
+        Robust standard deviation of that peak.
+    bone_hu : float
+        Threshold above which a voxel is taken as (cortical) bone.
+    """
+
+    soft_tissue_hu: float
+    noise_hu: float
+    bone_hu: float
+
+
+def tissue_stats(hu: np.ndarray) -> TissueStats:
+    """Soft-tissue peak, noise and bone threshold of ``hu`` (any sample of the CT).
+
+    Parameters
+    ----------
+    hu : ndarray of float
+        CT values (HU); a strided sample of the volume is enough.
+    """
+    vals = hu[hu > AIR_BODY_HU]
+    vals = vals[(vals > -60.0) & (vals < 200.0)]
+    if vals.size < 100:
+        soft, noise = 40.0, 20.0
+    else:
+        # Fat (~-100 HU) is excluded by the window; muscle and organs form the peak.
+        hist, edges = np.histogram(vals, bins=np.arange(-60.0, 202.0, 4.0))
+        smooth = np.convolve(hist, np.ones(3) / 3.0, mode="same")
+        peak = int(np.argmax(smooth))
+        soft = float(0.5 * (edges[peak] + edges[peak + 1]))
+        near = vals[np.abs(vals - soft) < 60.0]
+        noise = float(1.4826 * np.median(np.abs(near - soft))) if near.size else 20.0
+    bone = soft + max(MIN_BONE_MARGIN_HU, 6.0 * noise)
+    return TissueStats(soft_tissue_hu=soft, noise_hu=noise, bone_hu=bone)
+
+
+@dataclass(frozen=True)
+class CoarseGrid:
+    """Integer block factors from the CT grid to the coarse working grid.
+
+    Parameters
+    ----------
+    factors : tuple of 3 int
+        Voxels per coarse voxel along each axis.
+    spacing_mm : tuple of 3 float
+        Coarse voxel size along each axis.
+    shape : tuple of 3 int
+        Coarse grid shape (the CT is cropped to whole blocks).
+    """
+
+    factors: tuple[int, int, int]
+    spacing_mm: tuple[float, float, float]
+    shape: tuple[int, int, int]
+
+    @property
+    def inflation_mm(self) -> float:
+        """Mean thickening of a structure by :meth:`pool_any`: half a block less half a
+        voxel, on each side, in the plane (where the depth tests are made)."""
+        full = [c / f for c, f in zip(self.spacing_mm, self.factors, strict=True)]
+        return 0.5 * max(c - s for c, s in zip(self.spacing_mm[:2], full[:2], strict=True))
+
+    def pool_any(self, mask: np.ndarray) -> np.ndarray:
+        """Block maximum of a full-resolution boolean mask: thin cortex survives."""
+        fx, fy, fz = self.factors
+        X, Y, Z = self.shape
+        m = mask[: X * fx, : Y * fy, : Z * fz]
+        return m.reshape(X, fx, Y, fy, Z, fz).any(axis=(1, 3, 5))
+
+    def pool_mean(self, hu: np.ndarray) -> np.ndarray:
+        """Block mean of full-resolution HU (float32)."""
+        fx, fy, fz = self.factors
+        X, Y, Z = self.shape
+        m = hu[: X * fx, : Y * fy, : Z * fz]
+        return m.reshape(X, fx, Y, fy, Z, fz).mean(axis=(1, 3, 5), dtype=np.float32)
+
+    def upsample(self, arr: np.ndarray, full_shape: tuple[int, ...]) -> np.ndarray:
+        """Nearest-neighbour upsampling of a coarse array to ``full_shape``."""
+        idx = [
+            np.minimum(np.arange(n) // f, s - 1)
+            for n, f, s in zip(full_shape, self.factors, self.shape, strict=True)
+        ]
+        return arr[np.ix_(*idx)]
+
+
+def coarse_grid(shape: tuple[int, int, int], spacing_mm: tuple[float, float, float]) -> CoarseGrid:
+    """Block factors bringing ``spacing_mm`` near :data:`COARSE_MM` (never finer than given)."""
+    factors = tuple(max(1, int(np.floor(COARSE_MM / s + 0.25))) for s in spacing_mm)
+    cshape = tuple(max(1, n // f) for n, f in zip(shape, factors, strict=True))
+    cspacing = tuple(s * f for s, f in zip(spacing_mm, factors, strict=True))
+    return CoarseGrid(factors, cspacing, cshape)  # type: ignore[arg-type]
+
+
+def body_mask(hu_coarse: np.ndarray) -> np.ndarray:
+    """The patient's body: the largest connected region above the air / body boundary."""
+    inside = hu_coarse > AIR_BODY_HU
+    if not inside.any():
+        return inside
+    lab, n = cc3d.connected_components(inside, connectivity=6, return_N=True)
+    if n <= 1:
+        return inside
+    counts = np.bincount(lab.ravel())
+    counts[0] = 0
+    return lab == int(np.argmax(counts))
+
+
+def low_bone_hu(stats: TissueStats) -> float:
+    """Trabecular-level threshold of the bone hysteresis (HU)."""
+    # In noisy images the level rises with the noise so soft tissue and discs do not
+    # percolate into the bone through chance bright voxels.
+    return stats.soft_tissue_hu + max(LOW_BONE_MARGIN_HU, 2.5 * stats.noise_hu)
+
+
+def bone_mask(
+    hu: np.ndarray, grid: CoarseGrid, stats: TissueStats, inside: np.ndarray
+) -> np.ndarray:
+    """Bone on the coarse grid by hysteresis: cortex-level seeds grown through
+    trabecular-level voxels connected to them.
+
+    Parameters
+    ----------
+    hu : (X, Y, Z) ndarray of float32
+        The CT on its own grid.
+    grid : CoarseGrid
+        Coarse grid.
+    stats : TissueStats
+        :func:`tissue_stats` of this CT.
+    inside : ndarray of bool
+        The body on the coarse grid.
+
+    Returns
+    -------
+    ndarray of bool
+        On the coarse grid.
+    """
+    strong = grid.pool_any(hu > stats.bone_hu) & inside
+    weak = grid.pool_any(hu > low_bone_hu(stats)) & inside
+    labels = cc3d.connected_components(weak | strong, connectivity=26)
+    seeded = np.zeros(int(labels.max()) + 1, dtype=bool)
+    seeded[np.unique(labels[strong])] = True
+    seeded[0] = False
+    return seeded[labels]
