@@ -154,7 +154,7 @@ def _run(func: Callable[[], None]) -> None:
     try:
         func()
     except KyphoError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(code=exc.exit_code) from None
 
 
