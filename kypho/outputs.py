@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -87,14 +88,29 @@ def write_analysis(
     report: bool = True,
 ) -> dict[str, Path]:
     """Write everything an analysis produced; returns the paths by role."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    protected = tuple(protected)
+    # gzip-compressing the label maps releases the GIL: overlap it with figure rendering.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        masks = pool.submit(
+            write_segmentation,
+            analysis.segmentation,
+            out_dir,
+            overwrite=overwrite,
+            protected=protected,
+        )
+        paths = _write_documents(analysis, out_dir, overwrite, protected, report)
+        paths.update(masks.result())
+    return paths
+
+
+def _write_documents(
+    analysis: Any, out_dir: Path, overwrite: bool, protected: tuple[Path, ...], report: bool
+) -> dict[str, Path]:
     from kypho.imaging.write import atomic_write_bytes, atomic_write_text
     from kypho.results import analysis_to_json
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    protected = tuple(protected)
-    paths = write_segmentation(
-        analysis.segmentation, out_dir, overwrite=overwrite, protected=protected
-    )
+    paths: dict[str, Path] = {}
     doc = analysis_to_json(analysis)
     paths["results"] = atomic_write_text(
         out_dir / "results.json", _json_text(doc), overwrite=overwrite, protected=protected

@@ -142,7 +142,7 @@ def _lateral(volume: Any, frame: Any, level_plan: Any) -> bytes:
     s = np.arange(-110.0, 55.0, 0.5)
     t = np.arange(-55.0, 55.0, 0.5)
     img = sample_plane(
-        volume.hu, volume.affine, origin, ap, si, s, t, slab_axis=lr, slab_mm=20.0, step_mm=1.0
+        volume.hu, volume.affine, origin, ap, si, s, t, slab_axis=lr, slab_mm=20.0, step_mm=2.0
     )
     fig = Figure(figsize=(6.8, 4.8))
     ax = fig.subplots()
