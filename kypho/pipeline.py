@@ -97,18 +97,11 @@ def analyze(
     warnings = list(volume.meta.get("warnings", []))
 
     t = time.perf_counter()
-    if masks is not None:
-        from kypho.anatomy.masks import import_masks
+    from kypho.anatomy.segment import segment
 
-        if progress:
-            progress(0.05, "importing masks")
-        segmentation = import_masks(masks, volume)
-    else:
-        from kypho.anatomy.segment import segment_spine
-
-        segmentation = segment_spine(
-            volume, lowest=lowest, anchors=anchors, progress=_stage(progress, 0.05, 0.5)
-        )
+    segmentation = segment(
+        volume, masks=masks, lowest=lowest, anchors=anchors, progress=_stage(progress, 0.05, 0.5)
+    )
     timings["segment"] = time.perf_counter() - t
     warnings += segmentation.warnings
 
