@@ -82,10 +82,12 @@ class LocalGrid:
 
 
 def _label_crop(labels: np.ndarray, label: int) -> tuple[tuple[slice, ...], np.ndarray]:
-    objs = ndimage.find_objects((labels == label).astype(np.uint8))
-    if not objs or objs[0] is None:
+    # One pass over the integer map, without a full-size boolean temporary.
+    objs = ndimage.find_objects(labels, max_label=label)
+    box = objs[label - 1] if len(objs) >= label else None
+    if box is None:
         raise ValueError(f"label {label} is absent from the label map")
-    return objs[0], labels[objs[0]] == label
+    return box, labels[box] == label
 
 
 def build_local_grid(
