@@ -29,6 +29,13 @@ def test_demo_writes_report_and_results(demo_dir: Path) -> None:
     html = (demo_dir / "report.html").read_text()
     assert "data:image/png;base64," in html
     assert "does not replace" in html or "do not replace" in html
+    # Each fractured level gets a plan page with its two trajectory figures.
+    planned = {p["level"]: p for p in doc["plan"]["levels"]}
+    assert set(planned) == {f["level"] for f in doc["fractures"]}
+    for level, p in planned.items():
+        assert sorted(t["side"] for t in p["trajectories"]) == ["left", "right"], level
+        assert (demo_dir / "figures" / f"plan_{level}_axial.png").is_file()
+        assert f"Plan — {level}" in html
 
 
 def test_demo_finds_the_true_fractures(demo_dir: Path) -> None:
