@@ -13,9 +13,10 @@ of the same spine when there are enough of them.
 * Hm/Hp: assumption (GAP): the normal endplate concavity makes the mid height a few per
   cent smaller than the posterior height.
 * Hp by level (only ratios between levels are used, to carry a neighbour's Hp over to
-  the vertebra being graded): lumbar Bonczar 2024 (§7.3); T12 mean of Duman 2026 men and
-  women (§7.3); thoracic from the Ha series T2 16.9 -> T9 18.8 mm (§7.3) divided by the
-  assumed 0.92 Ha/Hp, linearly interpolated.
+  the vertebra being graded): lumbar Bonczar 2024 (§7.3); T12 from L1 by the T12/L1
+  ratio of Duman 2026 men and women (§7.3), one cohort across the junction; thoracic
+  from the Ha series T2 16.9 -> T9 18.8 mm (§7.3) divided by the assumed 0.92 Ha/Hp,
+  linearly interpolated.
 """
 
 from __future__ import annotations
@@ -58,7 +59,11 @@ NORMAL_HA_HP: dict[Level, float] = {
 NORMAL_HM_HP = 0.95
 
 _HP_LUMBAR = {Level.L1: 26.57, Level.L2: 27.02, Level.L3: 26.67, Level.L4: 25.76, Level.L5: 24.11}
-_HP_T12 = 0.5 * (24.8 + 22.2)
+# T12 relative to L1 from one cohort (Duman 2026, §7.3: T12 Hp 24.8/22.2, L1 25.9/23.6 mm,
+# men/women). Taking T12 from Duman but L1 from Bonczar would put a 13 % step at the
+# thoracolumbar junction that is a difference between sources, not anatomy (the same
+# artefact §7 warns about for the Kaur/meta-analysis table).
+_HP_T12 = _HP_LUMBAR[Level.L1] * (24.8 + 22.2) / (25.9 + 23.6)
 _HP_T2, _HP_T9 = 16.9 / 0.92, 18.8 / 0.92
 
 
