@@ -6,7 +6,8 @@ centroid), per-vertebra Dice (whole vertebra, body), false vertebrae, wall time,
 memory (tracemalloc, NumPy allocations). Phantoms: suite_configs("benchmark"), cached
 under /tmp. Real: ../shared/data/totalseg_example (body reference = body_from_vertebra
 of the reference whole masks) and tptbox_lumbar (L3 complete; L2/L4 cut; scored without
-and with a user anchor at the reference L3, since the crop holds no ribs or sacrum).
+and with a user anchor at the reference L3, since the crop holds no ribs or sacrum;
+then L2-L4 with the anchor, the cut neighbours included).
 
     .venv/bin/python benchmarks/segmentation.py [--phantoms N] [--no-real] [--no-large]
 """
@@ -150,6 +151,9 @@ def real_cases() -> list[dict]:
         res = score(vol, ref, body, [int(Level.L3)], anchors={"L3": z_l3})
         _print("tptbox_lumbar L3, anchor L3", res)
         out.append(res)
+        # The vertebrae cut by the crop are still to be found, labelled and flagged.
+        cut = score(vol, ref, body, [int(Level.L2), int(Level.L3), int(Level.L4)], {"L3": z_l3})
+        _print("tptbox_lumbar L2-L4, anchor L3", cut)
     return out
 
 

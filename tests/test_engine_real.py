@@ -78,9 +78,29 @@ def test_totalseg_sacrum_and_ribs_agree() -> None:
 
 @needs_totalseg
 def test_totalseg_l5_separated_from_sacrum() -> None:
-    # The L5/S1 disc is barely resolved at 3 mm: L5's core is split off the sacral one.
+    # The L5/S1 disc is barely resolved at 3 mm: L5's core is split off the sacral one,
+    # its arch with it (measured whole Dice 0.75, body 0.86).
     vol, ref, seg = _totalseg()
-    _check(vol, ref, seg, Level.L5, whole_min=0.60, body_min=0.75)
+    _check(vol, ref, seg, Level.L5, whole_min=0.72, body_min=0.82)
+
+
+@needs_totalseg
+def test_totalseg_sacrum_identified_without_hip_bones() -> None:
+    # TotalSegmentator's "sacrum" excludes the hip bones (separate hip_left/right masks);
+    # the sacral core runs into the ilia and the pelvic ring, which must be cut away.
+    vol, ref, seg = _totalseg()
+    truth = ref == int(Level.S)
+    centre = voxel_to_world(vol.affine, np.argwhere(truth).mean(axis=0))
+    dist = float(np.linalg.norm(np.subtract(seg.info(Level.S).centroid_ras_mm, centre)))
+    assert dist < 10.0, f"sacrum centroid {dist:.1f} mm from the reference"
+    pred = seg.vertebrae.labels == int(Level.S)
+    hips = np.zeros(vol.shape, dtype=bool)
+    for side in ("left", "right"):
+        hips |= _mask(TOTALSEG / "segmentations" / f"hip_{side}.nii.gz") > 0
+    # Measured 0.53 Dice with ~27 % of the predicted sacrum in the medial ilia at the
+    # sacroiliac joints (no joint gap resolved at 3 mm).
+    assert _dice(pred, truth) >= 0.48
+    assert (pred & hips).sum() < 0.3 * pred.sum()
 
 
 @needs_tptbox
@@ -89,9 +109,14 @@ def test_tptbox_l3_with_anchor_and_low_confidence_without() -> None:
     ref = _mask(TPTBOX / "sub-ct_seg-vert_label-22_msk.nii.gz").astype(np.uint8)
     z_l3 = float(voxel_to_world(vol.affine, np.argwhere(ref == 22).mean(axis=0))[2])
     seg = segment_spine(vol, anchors={"L3": z_l3})
-    # L3 is complete; in this small noisy crop its core stays joined to the cut L2
-    # above (measured whole Dice 0.58, body 0.72): held to those, below the 0.85 goal.
-    _check(vol, ref, seg, Level.L3, whole_min=0.50, body_min=0.68)
+    # L3 is complete; in this small noisy crop its core joins the cut L2 above through
+    # a disc brighter than the osteoporotic bodies, and is cut at the disc's waist
+    # (measured whole Dice 0.69, body 0.83). The cut L4 body below is not delineated
+    # (its thin cortex is lost in the noise), so L3 still runs into L4's disc.
+    _check(vol, ref, seg, Level.L3, whole_min=0.65, body_min=0.80)
+    # The cut L2 above is found and flagged as cut (measured whole Dice 0.73).
+    _check(vol, ref, seg, Level.L2, whole_min=0.65, body_min=0.65)
+    assert seg.info(Level.L2).cut_by_fov
     bare = segment_spine(vol)
     assert all(i.confidence <= 0.3 for i in bare.levels)
     assert bare.warnings

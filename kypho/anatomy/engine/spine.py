@@ -15,6 +15,7 @@ from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
+from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 from kypho.anatomy.engine.split import split_merged, split_sacrum_top
 from kypho.anatomy.engine.threshold import (
     CoarseGrid,
@@ -302,7 +303,9 @@ def segment_spine(
         names.append(lv)
         evidence.append(ev)
         core_to_id[node.label] = int(lv)
+    sacral_core = None
     if sacrum:
+        sacral_core = cores == chain[-1].label
         names.append(Level.S)
         evidence.append("wide bone below the lowest disc, joined to the iliac wings = sacrum")
         core_to_id[chain[-1].label] = int(Level.S)
@@ -313,8 +316,14 @@ def segment_spine(
     whole_c = assign_whole(
         filled_c, cores, core_to_id, axis, _behind_column(nodes, chain), rib_mask
     )
+    if sacral_core is not None:
+        whole_c = sacrum_from_pelvis(
+            whole_c, filled_c, sacral_core, axis, grid.spacing_mm, int(Level.S)
+        )
     _tell(progress, 0.75, "refining at full resolution")
     labels = _refine(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
+    if sacral_core is not None:
+        labels = fill_sacrum(labels, int(Level.S))
     _tell(progress, 0.9, "cutting bodies at the pedicle base")
     bodies = body_from_vertebra(labels, volume.affine)
     infos = _level_infos(labels, bodies, volume.affine, names, assignment, evidence)

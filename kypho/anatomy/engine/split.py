@@ -3,7 +3,8 @@
 A core much taller than its neighbours holds two (or more) bodies. It is cut where its
 cross-section dips (the disc planes, where only a bony bridge or a thin disc remains);
 without a dip it is cut evenly into as many pieces as its height holds typical cores.
-Short (fractured) cores are never touched.
+Short (fractured) cores are never touched. In a small crop with fewer than three cores
+only a block taller than any body with a deep waist is cut.
 """
 
 from __future__ import annotations
@@ -25,8 +26,17 @@ DISC_SEPARATION_MM = 15.0
 #: Half-width (mm) of the central column of the sacral core searched for a joined L5
 #: body (L5 endplate ~47 mm wide, DOMAIN.md §7.3; the alae lie outside).
 SACRAL_COLUMN_HALF_WIDTH_MM = 22.0
+#: Half-width (mm) of the vertebral arch beside the body axis: lumbar transverse
+#: processes end ~45 mm from the midline (DOMAIN.md §7.3).
+ARCH_HALF_WIDTH_MM = 45.0
+#: The sacrum's superior articular processes rise ~10-15 mm above the S1 endplate; the
+#: vertebra's own arch parts (pedicles, transverse processes) lie higher, beside its body.
+ARCH_ABOVE_DISC_MM = 12.0
 #: The lumbosacral disc dip reads below this fraction of the column's widest section.
 LUMBOSACRAL_DIP_RATIO = 0.7
+#: End slices of a block thinner than this fraction of its widest section are a stalk
+#: of bone reaching across a disc, not body.
+STALK_RATIO = 0.25
 #: A split-off body core is at least this long (mm) and this share of the body above.
 MIN_BODY_CORE_MM = 10.0
 MIN_BODY_SHARE = 0.4
@@ -66,6 +76,13 @@ def _disc_slices(area: np.ndarray, window: int) -> list[int]:
     return cuts
 
 
+def _dip_depth(area: np.ndarray, k: int, window: int) -> float:
+    """Cross-section at slice ``k`` as a fraction of the larger one on its weaker side."""
+    left = area[max(0, k - window) : k].max()
+    right = area[k + 1 : k + 1 + window].max()
+    return float(area[k] / max(1.0, min(left, right)))
+
+
 def _node_from(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
     idx = np.argwhere(mask)
     return Node(
@@ -103,17 +120,18 @@ def split_merged(
     notes : list of str
         One sentence per split.
     """
-    if len(vertebrae) < 3:
-        # Too few neighbours to tell a merged block from a tall body.
-        return vertebrae, cores, []
+    # With fewer than three cores (a small crop) there are too few neighbours to tell a
+    # merged block from a tall body by height: only a block taller than any body, with a
+    # deep waist (a disc plane), is cut, and never evenly.
+    short = len(vertebrae) < 3
     sp = np.asarray(spacing_mm, dtype=float)
     out: list[Node] = []
     notes: list[str] = []
     next_label = int(cores.max()) + 1
     for i, node in enumerate(vertebrae):
         others = [n.height_mm for j, n in enumerate(vertebrae) if j != i]
-        typical = float(np.median(others))
-        pieces = round(node.height_mm / typical) if typical > 0 else 1
+        typical = 0.0 if short else float(np.median(others))
+        pieces = round(node.height_mm / typical) if typical > 0 else 2
         if node.height_mm < max(MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM) or pieces < 2:
             out.append(node)
             continue
@@ -131,7 +149,13 @@ def split_merged(
         # Cross-section of the core along that axis: a bony bridge across a disc is
         # far narrower than the bodies it joins.
         area = np.bincount(bins).astype(float)
-        cuts = _disc_slices(area, max(1, round(DISC_SEPARATION_MM / step)))
+        window = max(1, round(DISC_SEPARATION_MM / step))
+        cuts = _disc_slices(area, window)
+        if short:
+            cuts = [k for k in cuts if _dip_depth(area, k, window) <= LUMBOSACRAL_DIP_RATIO]
+            if not cuts:
+                out.append(node)
+                continue
         if not cuts:
             for k in range(1, pieces):
                 mid = k * len(area) / pieces
@@ -140,6 +164,11 @@ def split_merged(
                 cuts.append(lo + int(np.argmin(area[lo:hi])))
         piece = np.searchsorted(np.asarray(cuts), bins, side="right")
         on_cut = np.isin(bins, cuts)  # the cut layer stays empty: the parts separate
+        if short:
+            # A thin stalk at either end of the block is bone bridging into the next
+            # (cut) vertebra through its disc, not body: it is left to the flood.
+            thick = np.flatnonzero(area >= STALK_RATIO * area.max())
+            on_cut |= (bins < thick[0]) | (bins > thick[-1])
         parts: list[Node] = []
         for k in range(len(cuts) + 1):
             sel = (piece == k) & ~on_cut
@@ -219,8 +248,15 @@ def split_sacrum_top(
     if too_small or not MIN_BODY_CORE_MM <= length <= MAX_PITCH_RATIO * pitch:
         return None, cores
     label = int(cores.max()) + 1
+    # The arch of that vertebra (pedicles, transverse processes) joined the sacral core
+    # beside the central column. Well above the disc plane and within the arch's reach
+    # it is released from the sacral marker, so the flood gives it to whichever body it
+    # hangs on (the iliac crests lie farther out, the sacral facets lower).
+    near = np.abs(pts[:, 0] - lowest.centroid_mm[0]) < ARCH_HALF_WIDTH_MM
+    z_disc = float(pts[central & (bins == cut), 2].mean())
+    arch = near & ~central & (pts[:, 2] > z_disc + ARCH_ABOVE_DISC_MM)
     cores[tuple(idx[body].T)] = label
-    cores[tuple(idx[central & (bins == cut)].T)] = 0  # the cut layer parts the two
+    cores[tuple(idx[arch | (central & (bins == cut))].T)] = 0  # the cut layer parts the two
     part = np.zeros(cores.shape, dtype=bool)
     part[tuple(idx[body].T)] = True
     return _node_from(part, label, sp), cores

@@ -1,0 +1,62 @@
+"""The sacrum is cut out of a pelvic ring that its core ran into (engine.sacrum)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
+
+SP = (2.0, 2.0, 2.0)
+S = 26
+
+
+def _ring() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A toy pelvis on a 2 mm grid, 240 x 160 x 120 mm, axis at x = 120 mm.
+
+    Sacrum: a block 100 mm wide behind (low y), z 40-110 mm. Ilia: from the sacrum's
+    sides out to 110 mm from the axis. Pubis: a bar across the midline in front (high y)
+    and low (z 0-20 mm), reached only through the ilia. All one piece of bone.
+    """
+    shape = (120, 80, 60)
+    bone = np.zeros(shape, dtype=bool)
+    x = np.arange(shape[0]) * SP[0]
+    lateral = np.abs(x - 120.0)
+    bone[35:85, 5:25, 20:55] = True  # sacrum, |x - 120| < 50 mm
+    bone[5:35, 5:25, 10:45] = True  # right ilium
+    bone[85:115, 5:25, 10:45] = True  # left ilium
+    bone[5:15, 5:70, 0:15] = True  # ischiopubic bars running forward
+    bone[105:115, 5:70, 0:15] = True
+    bone[5:115, 60:70, 0:10] = True  # pubis across the midline, in front
+    axis = np.broadcast_to(lateral[:, None, None], shape).astype(np.float32)
+    whole = np.where(bone, S, 0).astype(np.uint8)  # the flat flood gave it all to S
+    return whole, bone, bone.copy(), axis
+
+
+def test_sacrum_keeps_the_midline_block_and_drops_ilia_and_pubis() -> None:
+    whole, bone, core, axis = _ring()
+    out = sacrum_from_pelvis(whole, bone, core, axis, SP, S)
+    sac = out == S
+    truth = np.zeros_like(sac)
+    truth[35:85, 5:25, 20:55] = True
+    assert not sac[:, 60:70, 0:10].any(), "the pubis in front was kept as sacrum"
+    assert not sac[:20].any() and not sac[100:].any(), "iliac wings were kept as sacrum"
+    dice = 2.0 * (sac & truth).sum() / (sac.sum() + truth.sum())
+    assert dice > 0.85
+
+
+def test_no_central_core_leaves_labels_unchanged() -> None:
+    whole, bone, core, axis = _ring()
+    core[30:90] = False  # no sacral core near the axis: nothing to seed from
+    out = sacrum_from_pelvis(whole, bone, core, axis, SP, S)
+    assert np.array_equal(out, whole)
+
+
+def test_fill_sacrum_fills_enclosed_body_but_not_other_labels() -> None:
+    labels = np.zeros((30, 30, 30), dtype=np.uint8)
+    labels[5:25, 5:25, 5:25] = S
+    labels[8:22, 8:22, 8:22] = 0  # a hollow shell: fatty marrow below the bone level
+    labels[12:14, 12:14, 12:14] = 24  # something else inside stays itself
+    out = fill_sacrum(labels.copy(), S)
+    assert (out[8:22, 8:22, 8:22] == S).sum() == 14**3 - 8
+    assert (out == 24).sum() == 8
+    assert (out[:5] == 0).all()
