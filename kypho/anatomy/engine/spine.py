@@ -117,15 +117,15 @@ def _refine(
     size = [max(3, 2 * round(1.5 / s) + 1) for s in spacing_mm]
     peak = ndimage.maximum_filter(crop, size=size)
     half = stats.soft_tissue_hu + 0.5 * (peak - stats.soft_tissue_hu)
-    bone = (crop > np.maximum(half, low_bone_hu(stats))) & grid.upsample(bone_c, hu.shape)[sl]
+    bone = (crop > np.maximum(half, low_bone_hu(stats))) & grid.upsample(bone_c, hu.shape, sl)
     filled = filled_bone(bone, spacing_mm)
     # The coarse fill (thin cortex kept by block maxima) is trusted in the interior,
     # where a full-resolution cortex with gaps may have left a cavity open; the surface
     # is the full-resolution one. Block maxima inflate the coarse bone by up to a block,
     # so two blocks are left to the full resolution on a pooled grid, one otherwise.
     inner = ndimage.binary_erosion(filled_c, iterations=2 if max(grid.factors) > 1 else 1)
-    filled |= grid.upsample(inner, hu.shape)[sl]
-    ids = grid.upsample(whole_c, hu.shape)[sl]
+    filled |= grid.upsample(inner, hu.shape, sl)
+    ids = grid.upsample(whole_c, hu.shape, sl)
     full[sl] = np.where(filled, ids, 0)
     return full
 

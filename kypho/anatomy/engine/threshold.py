@@ -7,6 +7,8 @@ threshold sits far above both.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cc3d
@@ -104,25 +106,55 @@ class CoarseGrid:
         full = [c / f for c, f in zip(self.spacing_mm, self.factors, strict=True)]
         return 0.5 * max(c - s for c, s in zip(self.spacing_mm[:2], full[:2], strict=True))
 
-    def pool_any(self, mask: np.ndarray) -> np.ndarray:
-        """Block maximum of a full-resolution boolean mask: thin cortex survives."""
+    def _blocks(self, arr: np.ndarray) -> Iterator[np.ndarray]:
+        """One strided view per offset inside a block, each of the coarse shape.
+
+        Reducing over these views element-wise is ~5-10x faster than reshaping to
+        (X, fx, Y, fy, Z, fz) and reducing over the short block axes.
+        """
         fx, fy, fz = self.factors
         X, Y, Z = self.shape
-        m = mask[: X * fx, : Y * fy, : Z * fz]
-        return m.reshape(X, fx, Y, fy, Z, fz).any(axis=(1, 3, 5))
+        for dx, dy, dz in itertools.product(range(fx), range(fy), range(fz)):
+            yield arr[dx : X * fx : fx, dy : Y * fy : fy, dz : Z * fz : fz]
+
+    def pool_max(self, hu: np.ndarray) -> np.ndarray:
+        """Block maximum of full-resolution HU: ``pool_max(hu) > t`` equals
+        ``pool_any(hu > t)``, so several thresholds share one pass."""
+        views = self._blocks(hu)
+        acc = np.array(next(views), dtype=np.float32)
+        for v in views:
+            np.maximum(acc, v, out=acc)
+        return acc
+
+    def pool_any(self, mask: np.ndarray) -> np.ndarray:
+        """Block maximum of a full-resolution boolean mask: thin cortex survives."""
+        views = self._blocks(mask)
+        acc = np.array(next(views), dtype=bool)
+        for v in views:
+            np.logical_or(acc, v, out=acc)
+        return acc
 
     def pool_mean(self, hu: np.ndarray) -> np.ndarray:
         """Block mean of full-resolution HU (float32)."""
-        fx, fy, fz = self.factors
-        X, Y, Z = self.shape
-        m = hu[: X * fx, : Y * fy, : Z * fz]
-        return m.reshape(X, fx, Y, fy, Z, fz).mean(axis=(1, 3, 5), dtype=np.float32)
+        acc = np.zeros(self.shape, dtype=np.float32)
+        for v in self._blocks(hu):
+            acc += v
+        acc /= np.float32(np.prod(self.factors))
+        return acc
 
-    def upsample(self, arr: np.ndarray, full_shape: tuple[int, ...]) -> np.ndarray:
-        """Nearest-neighbour upsampling of a coarse array to ``full_shape``."""
+    def upsample(
+        self,
+        arr: np.ndarray,
+        full_shape: tuple[int, ...],
+        region: tuple[slice, ...] | None = None,
+    ) -> np.ndarray:
+        """Nearest-neighbour upsampling of a coarse array to ``full_shape``, or only the
+        ``region`` of it (slices of the full grid) so that no full-size array is built."""
+        if region is None:
+            region = tuple(slice(0, n) for n in full_shape)
         idx = [
-            np.minimum(np.arange(n) // f, s - 1)
-            for n, f, s in zip(full_shape, self.factors, self.shape, strict=True)
+            np.minimum(np.arange(*r.indices(n)) // f, s - 1)
+            for r, n, f, s in zip(region, full_shape, self.factors, self.shape, strict=True)
         ]
         return arr[np.ix_(*idx)]
 
@@ -177,8 +209,9 @@ def bone_mask(
     ndarray of bool
         On the coarse grid.
     """
-    strong = grid.pool_any(hu > stats.bone_hu) & inside
-    weak = grid.pool_any(hu > low_bone_hu(stats)) & inside
+    peak = grid.pool_max(hu)
+    strong = (peak > stats.bone_hu) & inside
+    weak = (peak > low_bone_hu(stats)) & inside
     labels = cc3d.connected_components(weak | strong, connectivity=26)
     seeded = np.zeros(int(labels.max()) + 1, dtype=bool)
     seeded[np.unique(labels[strong])] = True
