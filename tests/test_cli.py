@@ -75,3 +75,18 @@ def test_analyze_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["analyze", str(tmp_path / "nope.nii.gz"), "-o", str(tmp_path)])
     assert result.exit_code != 0
     assert "nope.nii.gz" in result.output
+
+
+def test_plan_command_plans_the_chosen_levels(demo_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan"
+    ct = demo_dir / "phantom" / "ct.nii.gz"
+    result = runner.invoke(app, ["plan", str(ct), "--levels", "L2,L1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "results.json").read_text())
+    plans = {p["level"]: p for p in doc["plan"]["levels"]}
+    assert set(plans) == {"L1", "L2"}
+    # L2 is not fractured in the demo patient: no augmentation, and the reason says why.
+    assert plans["L2"]["recommendation"] == "not_suitable"
+    assert "Genant 0" in plans["L2"]["reasons"][0]
+    assert plans["L1"]["recommendation"] == "balloon_kyphoplasty"
+    assert ct.is_file()  # the input is untouched
