@@ -126,13 +126,15 @@ def _sagittal_figure(analysis: Any) -> bytes:
         if m is not None and m.genant_grade:
             text += f" G{int(m.genant_grade)}"
         ax.text(
-            p[1] + 32,
+            # Just inside the anterior (left, the axis is inverted) border of the image,
+            # level with the body, so names never fall outside the picture.
+            y1 - 2.0,
             p[2],
             text,
             color=colour,
             fontsize=9,
             fontweight="bold",
-            ha="right",
+            ha="left",
             va="center",
             bbox={"facecolor": "black", "alpha": 0.55, "pad": 1.5, "edgecolor": "none"},
         )
