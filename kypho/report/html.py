@@ -32,16 +32,6 @@ def _vec(value: Any) -> str:
     return "–" if value is None else ", ".join(f"{float(v):.1f}" for v in value)
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    if isinstance(value, list | tuple):
-        return "; ".join(_show(v) for v in value)
-    if isinstance(value, dict):
-        return ", ".join(f"{k.replace('_', ' ')}: {_show(v)}" for k, v in value.items())
-    return "–" if value is None else str(value)
-
-
 def _density_card(doc: dict[str, Any]) -> dict[str, Any] | None:
     """The spine's density summary (reference level chosen by the measurement stage)."""
     d = (doc.get("spine") or {}).get("density") or {}
@@ -69,5 +59,4 @@ def render_report(doc: dict[str, Any], figures: dict[str, bytes]) -> str:
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         fmt=_fmt,
         vec=_vec,
-        show=_show,
     )
