@@ -70,6 +70,14 @@ def genant_grade(reduction: float) -> GenantGrade:
     return GenantGrade.SEVERE
 
 
+def _neighbours(pos: np.ndarray, i: int, usable: np.ndarray) -> list[int]:
+    """Up to two usable vertebrae on each side of vertebra `i`, nearest first."""
+    cand = [j for j in range(len(pos)) if j != i and usable[j]]
+    above = sorted((j for j in cand if pos[j] < pos[i]), key=lambda j: pos[i] - pos[j])[:2]
+    below = sorted((j for j in cand if pos[j] > pos[i]), key=lambda j: pos[j] - pos[i])[:2]
+    return above + below
+
+
 def _expected_hp(
     levels: list[Level], hp: np.ndarray, healthy: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -82,10 +90,7 @@ def _expected_hp(
     out = np.full(len(levels), np.nan)
     used = np.zeros(len(levels), int)
     for i in range(len(levels)):
-        cand = [j for j in range(len(levels)) if j != i and healthy[j] and np.isfinite(hp[j])]
-        above = sorted((j for j in cand if pos[j] < pos[i]), key=lambda j: pos[i] - pos[j])[:2]
-        below = sorted((j for j in cand if pos[j] > pos[i]), key=lambda j: pos[j] - pos[i])[:2]
-        near = above + below
+        near = _neighbours(pos, i, healthy & np.isfinite(hp))
         if not near:
             continue
         # Each neighbour's Hp carried to this level by the normal level profile; the
@@ -95,6 +100,31 @@ def _expected_hp(
         out[i] = float(np.sum(w * est) / np.sum(w))
         used[i] = len(near)
     return out, used
+
+
+def _local_ratio_reference(
+    levels: list[Level], observed: np.ndarray, prior: np.ndarray, healthy: np.ndarray
+) -> np.ndarray:
+    """Normal shape ratio expected at each level: the prior, scaled by how the nearest
+    healthy neighbours deviate from their own priors.
+
+    Endplate concavity and wedging vary along one spine more than between the priors of
+    adjacent levels, so the neighbours say more than a spine-wide median; a vertebra
+    without healthy neighbours falls back to the spine-wide scale. Scales are clipped
+    to 0.9..1.1 so that a run of fractures cannot redefine normal.
+    """
+    pos = np.array([level_position(lv) for lv in levels])
+    usable = healthy & np.isfinite(observed)
+    spine_scale = adapt_ratio_scale(observed[usable], prior[usable])
+    ref = prior * spine_scale
+    for i in range(len(levels)):
+        near = _neighbours(pos, i, usable)
+        if not near:
+            continue
+        w = np.array([1.0 / abs(pos[j] - pos[i]) for j in near])
+        scale = np.sum(w * observed[near] / prior[near]) / np.sum(w)
+        ref[i] = prior[i] * float(np.clip(scale, 0.9, 1.1))
+    return ref
 
 
 def grade_spine(
@@ -141,8 +171,8 @@ def grade_spine(
             red_c = np.where(np.isfinite(exp_hp), 1.0 - hp / exp_hp, 0.0)
         worst = np.nanmax(np.c_[red_w, red_b, red_c], axis=1)
         new_healthy = worst < HEALTHY_REDUCTION
-        ref_a = prior_a * adapt_ratio_scale(r_a[new_healthy], prior_a[new_healthy])
-        ref_m = prior_m * adapt_ratio_scale(r_m[new_healthy], prior_m[new_healthy])
+        ref_a = _local_ratio_reference(levels, r_a, prior_a, new_healthy)
+        ref_m = _local_ratio_reference(levels, r_m, prior_m, new_healthy)
         if np.array_equal(new_healthy, healthy):
             break
         healthy = new_healthy
