@@ -24,24 +24,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kypho.anatomy.records import LevelInfo, Segmentation  # noqa: E402
-from kypho.measure.records import SpineMeasurement, VertebraMeasurement  # noqa: E402
-from kypho.phantom import generate, suite_configs  # noqa: E402
+from kypho.phantom import (  # noqa: E402
+    generate,
+    suite_configs,
+    truth_segmentation,
+    truth_spine,
+)
 from kypho.plan.plan import plan_levels  # noqa: E402
 
 REAL = ROOT / ".." / "shared" / "data" / "tptbox_lumbar"
-
-
-def _spine_from_truth(ph) -> SpineMeasurement:  # type: ignore[no-untyped-def]
-    return SpineMeasurement([
-        VertebraMeasurement(
-            level=v.level, centroid_ras_mm=v.centroid_ras_mm, measurable=True, frame=v.frame,
-            heights_mm=v.heights_mm, expected_heights_mm=v.expected_heights_mm,
-            genant_grade=v.genant_grade, morphotype=v.morphotype,
-            retropulsion_mm=v.retropulsion_mm, cement_volume_ml=v.cement_volume_ml,
-        )
-        for v in ph.truth.vertebrae if v.fraction_in_fov > 0.99
-    ])
 
 
 def run_phantoms(kind: str, measured: bool) -> list[dict]:
@@ -52,15 +43,13 @@ def run_phantoms(kind: str, measured: bool) -> list[dict]:
     print(header)
     for name, cfg in suite_configs(kind):
         ph = generate(cfg)
-        infos = [LevelInfo(v.level, v.centroid_ras_mm, v.body_centroid_ras_mm, 1, 1.0)
-                 for v in ph.truth.vertebrae]
-        seg = Segmentation(ph.vertebrae, ph.bodies, infos, "truth")
+        seg = truth_segmentation(ph)
         if measured:
             from kypho.measure.spine import measure_spine
 
             spine = measure_spine(ph.volume, seg)
         else:
-            spine = _spine_from_truth(ph)
+            spine = truth_spine(ph, complete_only=True)
         t0 = time.perf_counter()
         plan = plan_levels(ph.volume, seg, spine)
         dt = (time.perf_counter() - t0) / max(len(plan.levels), 1)

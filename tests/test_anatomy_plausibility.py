@@ -13,19 +13,14 @@ from kypho.anatomy.masks import import_masks
 from kypho.anatomy.plausibility import MAX_DISC_GAP_MM, body_gaps_mm, check_column
 from kypho.anatomy.records import LevelInfo, Segmentation
 from kypho.imaging.volume import LabelMap
-from kypho.phantom import generate, suite_configs
+from kypho.phantom import generate, suite_configs, truth_segmentation
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TS = DATA / "totalseg_example"
 
 
 def _truth_segmentation(name: str) -> Segmentation:
-    ph = generate(dict(suite_configs("test"))[name])
-    levels = [
-        LevelInfo(t.level, tuple(t.centroid_ras_mm), tuple(t.body_centroid_ras_mm), 1, 1.0)
-        for t in ph.truth.vertebrae
-    ]
-    return Segmentation(ph.vertebrae, ph.bodies, levels, "truth")
+    return truth_segmentation(generate(dict(suite_configs("test"))[name]))
 
 
 def _without(seg: Segmentation, drop: Level, rename: dict[Level, Level]) -> Segmentation:

@@ -5,30 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kypho.anatomy.records import LevelInfo, Segmentation
 from kypho.imaging.orientation import world_to_voxel
-from kypho.measure.records import SpineMeasurement, VertebraMeasurement
-from kypho.phantom import FractureSpec, PhantomConfig, generate
+from kypho.phantom import (
+    FractureSpec,
+    PhantomConfig,
+    generate,
+    truth_segmentation,
+    truth_spine,
+)
 from kypho.plan.plan import plan_levels
 from kypho.plan.records import Recommendation
-
-
-def _segmentation(ph) -> Segmentation:  # type: ignore[no-untyped-def]
-    infos = [LevelInfo(v.level, v.centroid_ras_mm, v.body_centroid_ras_mm, 1, 1.0)
-             for v in ph.truth.vertebrae]
-    return Segmentation(ph.vertebrae, ph.bodies, infos, "truth")
-
-
-def _spine_from_truth(ph) -> SpineMeasurement:  # type: ignore[no-untyped-def]
-    return SpineMeasurement([
-        VertebraMeasurement(
-            level=v.level, centroid_ras_mm=v.centroid_ras_mm, measurable=True, frame=v.frame,
-            heights_mm=v.heights_mm, expected_heights_mm=v.expected_heights_mm,
-            genant_grade=v.genant_grade, morphotype=v.morphotype,
-            retropulsion_mm=v.retropulsion_mm, cement_volume_ml=v.cement_volume_ml,
-        )
-        for v in ph.truth.vertebrae
-    ])
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +28,7 @@ def phantom():  # type: ignore[no-untyped-def]
         narrow_pedicles=("T12",), retropulsion_mm={"L1": 4.0},
     )
     ph = generate(cfg)
-    plan = plan_levels(ph.volume, _segmentation(ph), _spine_from_truth(ph))
+    plan = plan_levels(ph.volume, truth_segmentation(ph), truth_spine(ph))
     return ph, plan
 
 
@@ -161,8 +147,8 @@ def test_json_has_the_documented_shape(phantom) -> None:  # type: ignore[no-unty
 
 def test_requested_unfractured_level_is_not_suitable(phantom) -> None:  # type: ignore[no-untyped-def]
     ph, _ = phantom
-    spine = _spine_from_truth(ph)
-    plan = plan_levels(ph.volume, _segmentation(ph), spine, levels=["L3"])
+    spine = truth_spine(ph)
+    plan = plan_levels(ph.volume, truth_segmentation(ph), spine, levels=["L3"])
     assert plan.levels[0].recommendation is Recommendation.NOT_SUITABLE
 
 
@@ -171,7 +157,7 @@ def test_plan_from_measure_spine() -> None:
     ph = generate(PhantomConfig(top="L1", bottom="L3", spacing_mm=(1.0, 1.0, 1.25),
                                 include_sacrum=False, ribs=False,
                                 fractures=(FractureSpec("L2", "wedge", 0.35),)))
-    seg = _segmentation(ph)
+    seg = truth_segmentation(ph)
     spine = measure.measure_spine(ph.volume, seg)
     plan = plan_levels(ph.volume, seg, spine, levels=["L2"])
     lp = plan.level("L2")

@@ -1,13 +1,16 @@
-"""Per-label statistics of a label map in one pass: voxel counts, centroids, FOV contact."""
+"""Per-label statistics of label maps in one pass (voxel counts, centroids, FOV contact)
+and the LevelInfo records built from them."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
 
+from kypho.anatomy.levels import Level
+from kypho.anatomy.records import LevelInfo
 from kypho.imaging.orientation import voxel_to_world
 
-__all__ = ["LabelStats", "label_stats"]
+__all__ = ["LabelStats", "label_stats", "level_infos"]
 
 
 class LabelStats(dict[int, dict[str, object]]):
@@ -54,3 +57,58 @@ def label_stats(labels: np.ndarray, affine: np.ndarray) -> LabelStats:
             "touches_edge": bool(touches),
         }
     return out
+
+
+def level_infos(
+    vertebrae: np.ndarray,
+    bodies: np.ndarray,
+    affine: np.ndarray,
+    *,
+    evidence: tuple[str, ...] = (),
+    confidence: float = 1.0,
+) -> list[LevelInfo]:
+    """LevelInfo for every VerSe label of a whole-vertebra map, cranial to caudal.
+
+    Parameters
+    ----------
+    vertebrae, bodies : (X, Y, Z) ndarray of uint8
+        Whole-vertebra and body-only label maps on one grid (VerSe labels).
+    affine : (4, 4) ndarray
+        Voxel -> world RAS mm.
+    evidence : tuple of str
+        Sentences recorded for every level (e.g. where the labels came from).
+    confidence : float
+        Confidence given to every level.
+
+    Returns
+    -------
+    list of LevelInfo
+        Counts, centroids and field-of-view contact measured on the maps; labels that
+        are not vertebral levels are skipped.
+    """
+    whole = label_stats(vertebrae, affine)
+    body = label_stats(bodies, affine)
+    infos = []
+    for lab, st in whole.items():
+        try:
+            level = Level(lab)
+        except ValueError:
+            continue
+        notes = list(evidence)
+        if st["touches_edge"]:
+            notes.append("touches the edge of the field of view")
+        infos.append(
+            LevelInfo(
+                level=level,
+                centroid_ras_mm=st["centroid_ras_mm"],  # type: ignore[arg-type]
+                body_centroid_ras_mm=body[lab]["centroid_ras_mm"]  # type: ignore[arg-type]
+                if lab in body
+                else None,
+                voxel_count=int(st["count"]),  # type: ignore[arg-type]
+                confidence=confidence,
+                evidence=tuple(notes),
+                cut_by_fov=bool(st["touches_edge"]),
+            )
+        )
+    infos.sort(key=lambda i: -i.centroid_ras_mm[2])
+    return infos

@@ -17,9 +17,9 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from kypho.anatomy.label_stats import label_stats
+from kypho.anatomy.label_stats import level_infos
 from kypho.anatomy.levels import TOTALSEG_CLASS_TO_LEVEL, Level, level_from_totalseg_name
-from kypho.anatomy.records import LevelInfo, Segmentation
+from kypho.anatomy.records import Segmentation
 from kypho.errors import CorruptFileError, EmptyInputError, MaskImportError, NotAnImageError
 from kypho.imaging.volume import LabelMap, Volume
 
@@ -169,29 +169,10 @@ def import_masks(path: str | Path, volume: Volume) -> Segmentation:
             "they belong to this scan"
         )
     bodies = body_from_vertebra(on_ct, volume.affine, volume.hu)
-    whole_stats = label_stats(on_ct, volume.affine)
-    body_stats = label_stats(bodies, volume.affine)
     source = "TotalSegmentator" if method == "totalsegmentator" else "VerSe"
-    levels = []
-    for lab, st in whole_stats.items():
-        lv = Level(lab)
-        evidence = [f"imported from {source} masks ({path.name})"]
-        if st["touches_edge"]:
-            evidence.append("touches the edge of the field of view")
-        levels.append(
-            LevelInfo(
-                level=lv,
-                centroid_ras_mm=st["centroid_ras_mm"],  # type: ignore[arg-type]
-                body_centroid_ras_mm=body_stats[lab]["centroid_ras_mm"]  # type: ignore[arg-type]
-                if lab in body_stats
-                else None,
-                voxel_count=int(st["count"]),  # type: ignore[arg-type]
-                confidence=1.0,
-                evidence=tuple(evidence),
-                cut_by_fov=bool(st["touches_edge"]),
-            )
-        )
-    levels.sort(key=lambda i: -i.centroid_ras_mm[2])
+    levels = level_infos(
+        on_ct, bodies, volume.affine, evidence=(f"imported from {source} masks ({path.name})",)
+    )
     return Segmentation(
         LabelMap(on_ct, volume.affine), LabelMap(bodies, volume.affine), levels, method, notes
     )

@@ -9,6 +9,7 @@
 
 from kypho.phantom.config import FractureSpec, PhantomConfig, PhantomConfigError
 from kypho.phantom.generate import Phantom, generate
+from kypho.phantom.reference import truth_segmentation, truth_spine
 from kypho.phantom.suite import demo_config, suite_configs
 from kypho.phantom.truth import PhantomTruth, VertebraTruth, genant_grade_from_loss
 from kypho.phantom.write import write_case
@@ -24,5 +25,7 @@ __all__ = [
     "genant_grade_from_loss",
     "generate",
     "suite_configs",
+    "truth_segmentation",
+    "truth_spine",
     "write_case",
 ]
