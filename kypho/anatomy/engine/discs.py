@@ -1,0 +1,110 @@
+"""Intervertebral disc space: told apart from trabecular bone by geometry, not by HU.
+
+Cavity filling makes the (possibly osteoporotic, ~50 HU) trabecular interior of a body
+solid, but where two endplates nearly touch (thin, tilted thoracic discs; thick slices
+blurring the rims) it also fills the disc between them, and the filled disc then takes
+the id of one of the two vertebrae: bodies come out several millimetres too tall.
+HU cannot separate the two (osteoporotic trabecular bone can be darker than a disc);
+what does is what encloses them. Along the craniocaudal axis a trabecular interior is
+a run of non-bone between the two endplates of ONE vertebra, a disc a run of non-bone
+between the endplates of TWO vertebrae. The vertebra ids come from the coarse flood
+(one core per body, grown through the filled bone), whose boundary between two bodies
+falls in the disc between them; so a non-bone run whose own voxels carry two
+different vertebra ids is disc space.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MAX_DISC_RUN_MM", "disc_space"]
+
+#: Longest craniocaudal run (mm) taken as disc. Discs are 4-12 mm thick (thoracic to
+#: lumbar, see column.MAX_CHAIN_GAP_MM); a vertical line crosses a disc tilted by up to
+#: ~45 degrees (kyphosis, scoliosis) over at most ~1.4x that. A longer run that holds a
+#: change of id is a body cut by a misplaced coarse boundary, which must stay filled.
+MAX_DISC_RUN_MM = 17.0
+
+# Sentinel above every vertebra id, for minima over non-zero ids.
+_NO_ID = np.iinfo(np.uint8).max
+
+
+def disc_space(
+    filled: np.ndarray,
+    bone: np.ndarray,
+    ids: np.ndarray,
+    spacing_z_mm: float,
+) -> np.ndarray:
+    """Voxels of ``filled`` that are disc space between two different vertebrae.
+
+    A disc voxel is a non-bone voxel of ``filled`` in a craniocaudal run of non-bone
+    voxels (shorter than :data:`MAX_DISC_RUN_MM`) whose own voxels carry at least two
+    different non-zero vertebra ids. A change of id exactly at the bone bounding the
+    run is not enough: with thick slices the coarse boundary can sit on an endplate
+    that then bounds a trabecular interior (whose loss would be worse than a disc kept).
+
+    Parameters
+    ----------
+    filled : (X, Y, Z) ndarray of bool
+        Filled bone (cortex plus filled cavities), canonical orientation (axis 2
+        inferior -> superior).
+    bone : (X, Y, Z) ndarray of bool
+        The bone itself (cortex, endplates, dense trabecular bone); a subset of
+        ``filled`` is expected but not required.
+    ids : (X, Y, Z) ndarray of integer
+        Vertebra id per voxel (0 = none, 1..254), e.g. the coarse flood upsampled.
+    spacing_z_mm : float
+        Voxel size along axis 2.
+
+    Returns
+    -------
+    (X, Y, Z) ndarray of bool
+        Disc-space voxels (a subset of ``filled & ~bone``).
+    """
+    if filled.shape != bone.shape or filled.shape != ids.shape:
+        raise ValueError(
+            f"filled {filled.shape}, bone {bone.shape} and ids {ids.shape} differ in shape"
+        )
+    if not np.isfinite(spacing_z_mm) or spacing_z_mm <= 0:
+        raise ValueError(f"spacing_z_mm must be a positive length, got {spacing_z_mm!r}")
+    shape = filled.shape
+    nz = shape[2]
+    out = np.zeros(shape, dtype=bool)
+    if nz == 0 or not filled.any():
+        return out
+    cavity = (filled & ~bone).reshape(-1, nz)
+    # Only columns holding a cavity are worked on (a small part of the crop).
+    rows = np.flatnonzero(cavity.any(axis=1))
+    if rows.size == 0:
+        return out
+    cav = cavity[rows]
+    # Run starts and one-past-ends along each column (row-major order pairs them up).
+    col, z0 = np.nonzero(cav & ~np.pad(cav, ((0, 0), (1, 0)))[:, :-1])
+    _, z1 = np.nonzero(cav & ~np.pad(cav, ((0, 0), (0, 1)))[:, 1:])
+    z1 = z1 + 1
+    short = (z1 - z0) * spacing_z_mm <= MAX_DISC_RUN_MM
+    col, z0, z1 = col[short], z0[short], z1[short]
+    if col.size == 0:
+        return out
+    # Ids over the run itself; one sentinel column keeps every segment end a valid index.
+    width = nz + 1
+    lab = np.zeros((rows.size, width), dtype=np.uint8)
+    lab[:, :nz] = np.where(filled.reshape(-1, nz)[rows], ids.reshape(-1, nz)[rows], 0)
+    # Interleaved [start, end) bounds, every second result kept (the others reduce the
+    # bone between two runs).
+    bounds = np.stack([col * width + z0, col * width + z1], axis=1).reshape(-1)
+    top = np.maximum.reduceat(lab.reshape(-1), bounds)[::2]
+    lab[lab == 0] = _NO_ID
+    bottom = np.minimum.reduceat(lab.reshape(-1), bounds)[::2]
+    disc = (top > 0) & (bottom < _NO_ID) & (bottom != top)
+    if not disc.any():
+        return out
+    col, z0, z1 = col[disc], z0[disc], z1[disc]
+    # Mark [z0, z1) per run: +1 / -1 steps, cumulated along the column (runs of one
+    # column never overlap, so the sum is 0 or 1).
+    steps = np.zeros((rows.size, width), dtype=np.int8)
+    np.add.at(steps, (col, z0), 1)
+    np.add.at(steps, (col, z1), -1)
+    marked = np.cumsum(steps[:, :nz], axis=1, dtype=np.int8) > 0
+    out.reshape(-1, nz)[rows] = marked
+    return out

@@ -1,0 +1,105 @@
+"""Disc space is not filled into vertebral bodies (kypho.anatomy.engine.discs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kypho.anatomy.engine import segment_spine
+from kypho.anatomy.engine.discs import MAX_DISC_RUN_MM, disc_space
+from kypho.measure.spine import measure_spine
+from kypho.phantom import generate
+from kypho.phantom.config import PhantomConfig
+
+
+def _two_bodies(disc_vox: int, interior_dark: bool = True) -> tuple[np.ndarray, ...]:
+    """Two hollow boxes (cortex shells, ids 1 below and 2 above) one disc apart along z.
+
+    The coarse-flood ids change in the middle of the disc, as the engine's flood does.
+    """
+    shape = (20, 20, 30 + disc_vox)
+    bone = np.zeros(shape, dtype=bool)
+    filled = np.zeros(shape, dtype=bool)
+    ids = np.zeros(shape, dtype=np.uint8)
+    lo_top = 15
+    hi_bot = lo_top + disc_vox
+    for z0, z1 in ((0, lo_top), (hi_bot, shape[2])):
+        filled[3:17, 3:17, z0:z1] = True
+        bone[3:17, 3:17, z0:z1] = True
+        if interior_dark:
+            bone[4:16, 4:16, z0 + 1 : z1 - 1] = False
+    # The fill closed the disc between the rims: filled but not bone.
+    filled[3:17, 3:17, lo_top:hi_bot] = True
+    mid = lo_top + disc_vox // 2
+    ids[filled] = 1
+    ids[:, :, mid:][filled[:, :, mid:]] = 2
+    return filled, bone, ids, lo_top, hi_bot
+
+
+def test_disc_between_two_ids_is_found_interiors_kept() -> None:
+    filled, bone, ids, lo_top, hi_bot = _two_bodies(disc_vox=4)
+    disc = disc_space(filled, bone, ids, spacing_z_mm=1.0)
+    truth_disc = np.zeros_like(filled)
+    truth_disc[3:17, 3:17, lo_top:hi_bot] = True
+    np.testing.assert_array_equal(disc, truth_disc)
+    # The dark (osteoporotic-like) interiors, enclosed by one id each, stay bone.
+    assert not (disc & (ids == 1) & (np.arange(filled.shape[2]) < lo_top)).any()
+
+
+def test_label_change_at_bounding_bone_is_not_enough() -> None:
+    # With thick slices the coarse boundary can sit on an endplate that bounds a
+    # trabecular interior; only a change of id inside the run marks a disc.
+    filled, bone, ids, _, hi_bot = _two_bodies(disc_vox=3)
+    ids[filled] = 1
+    ids[:, :, hi_bot:][filled[:, :, hi_bot:]] = 2
+    assert not disc_space(filled, bone, ids, spacing_z_mm=2.0).any()
+
+
+def test_long_run_with_id_change_is_not_disc() -> None:
+    # A run far longer than any disc is a body cut by a misplaced boundary: kept.
+    n = int(MAX_DISC_RUN_MM / 1.0) + 6
+    filled, bone, ids, _, _ = _two_bodies(disc_vox=n)
+    assert not disc_space(filled, bone, ids, spacing_z_mm=1.0).any()
+
+
+def test_single_vertebra_interior_is_not_disc() -> None:
+    filled, bone, ids, _, _ = _two_bodies(disc_vox=4)
+    ids[ids > 0] = 1
+    assert not disc_space(filled, bone, ids, spacing_z_mm=1.0).any()
+
+
+def test_bad_input_is_refused() -> None:
+    filled, bone, ids, _, _ = _two_bodies(disc_vox=4)
+    with pytest.raises(ValueError, match="differ in shape"):
+        disc_space(filled, bone[:-1], ids, spacing_z_mm=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        disc_space(filled, bone, ids, spacing_z_mm=0.0)
+
+
+def test_thin_tilted_thoracic_discs_not_in_bodies() -> None:
+    # Mid-thoracic phantom (kyphosis, thin tilted discs, dense trabecular bone):
+    # before the disc rule the T6/T7 disc was filled into T7 (+4-6 mm heights).
+    ph = generate(
+        PhantomConfig(
+            seed=11,
+            top="T3",
+            bottom="T8",
+            include_sacrum=False,
+            spacing_mm=(1.0, 1.0, 1.0),
+            trabecular_hu=190.0,
+            noise_hu=12.0,
+        )
+    )
+    t8 = ph.truth.get("T8")
+    seg = segment_spine(ph.volume, anchors={"T8": t8.centroid_ras_mm[2]})
+    measured = {v.level: v for v in measure_spine(ph.volume, seg).vertebrae}
+    for name in ("T7", "T8"):
+        truth = ph.truth.get(name)
+        got = measured[truth.level]
+        assert got.heights_mm is not None, f"{name} not measured"
+        err = np.abs(got.heights_mm.as_array() - truth.heights_mm.as_array())
+        assert err.max() <= 1.5, f"{name} heights off by {np.round(err, 1)} mm"
+        lab = int(truth.level)
+        ours, ref = seg.bodies.labels == lab, ph.bodies.labels == lab
+        dice = 2.0 * (ours & ref).sum() / (ours.sum() + ref.sum())
+        assert dice >= 0.93, f"{name} body Dice {dice:.3f}"
