@@ -13,6 +13,8 @@ from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
+from kypho.anatomy.engine.discs import disc_space
+from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
@@ -126,6 +128,9 @@ def _refine(
     inner = ndimage.binary_erosion(filled_c, iterations=2 if max(grid.factors) > 1 else 1)
     filled |= grid.upsample(inner, hu.shape, sl)
     ids = grid.upsample(whole_c, hu.shape, sl)
+    # Both fills can close a thin disc between two endplates whose rims nearly touch;
+    # the disc is the non-bone space between the endplates of two different vertebrae.
+    filled &= ~disc_space(filled, bone, ids, spacing_mm[2])
     full[sl] = np.where(filled, ids, 0)
     return full
 
@@ -264,7 +269,24 @@ def segment_spine(
         )
     sacrum = is_sacrum(chain)
     verts = chain[:-1] if sacrum else list(chain)
+    # Cores that ran through discs (noisy osteoporotic bone darker than the discs) are
+    # cut between endplate pairs, the discs found leave the filled bone, and a body cut
+    # by the field of view beyond the column's last disc is added with its interior.
+    sep = separate_at_endplates(
+        verts,
+        cores,
+        filled_c,
+        hu_c,
+        grid.spacing_mm,
+        stats,
+        voxels_per_cell=int(np.prod(grid.factors)),
+        open_below=not sacrum,
+    )
+    verts, cores = sep.vertebrae, sep.cores
+    filled_c = (filled_c & ~sep.discs) | sep.solid
+    bone_c &= ~sep.discs
     verts, cores, split_notes = split_merged(verts, cores, grid.spacing_mm)
+    split_notes = sep.notes + split_notes
     chain = [*verts, chain[-1]] if sacrum else verts
     if not verts:
         raise NoSpineFoundError(f"only a sacrum was found in {volume.source or 'the CT'}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from kypho.anatomy.engine.column import Node
 
-__all__ = ["split_merged", "split_sacrum_top"]
+__all__ = ["node_from_mask", "split_merged", "split_sacrum_top"]
 
 #: A core this much taller than the median of the others holds more than one body...
 MERGED_HEIGHT_RATIO = 2.0
@@ -83,7 +83,8 @@ def _dip_depth(area: np.ndarray, k: int, window: int) -> float:
     return float(area[k] / max(1.0, min(left, right)))
 
 
-def _node_from(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
+def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
+    """The :class:`Node` describing core ``label`` occupying ``mask`` (coarse grid, mm)."""
     idx = np.argwhere(mask)
     return Node(
         label=label,
@@ -177,7 +178,7 @@ def split_merged(
             part = np.zeros_like(mask)
             part[tuple(idx[sel].T)] = True
             cores[part] = next_label
-            parts.append(_node_from(part, next_label, sp))
+            parts.append(node_from_mask(part, next_label, sp))
             next_label += 1
         cores[mask & ~np.isin(cores, [p.label for p in parts])] = 0
         notes.append(
@@ -259,4 +260,4 @@ def split_sacrum_top(
     cores[tuple(idx[arch | (central & (bins == cut))].T)] = 0  # the cut layer parts the two
     part = np.zeros(cores.shape, dtype=bool)
     part[tuple(idx[body].T)] = True
-    return _node_from(part, label, sp), cores
+    return node_from_mask(part, label, sp), cores
