@@ -17,6 +17,10 @@ How it is found (all in world mm):
    fit), with iterative rejection of outliers (residual > 2.5 robust SD): a local
    depression of a fractured endplate, or a mask spur, does not tilt the plane.
 4. SI = normalised mean of the two plane normals; iterate from step 2 twice.
+5. In the last round, also fit a plane to each endplate's rim (the ring
+   :data:`RIM_RING_MM` inside the footprint border). The Cobb lines use it at thick
+   slices (:func:`kypho.measure.alignment.combine_endplate_normals`): its columns meet
+   the slice grid at every phase, which two rim points alone do not.
 
 A wedge fracture has genuinely non-parallel endplates: the mean normal is then the
 contract's definition of the axis. When the endplate normals disagree by more than
@@ -41,6 +45,10 @@ __all__ = ["FrameFit", "estimate_frame", "plane_normal"]
 #: Columns closer than this to the border of the body's footprint are left out of the
 #: endplate plane fits (rounded ring apophysis, partial volume at the rim).
 RIM_MARGIN_MM = 3.0
+#: Ring of the footprint (mm inside its border) through which the endplate rim planes
+#: are fitted: past the partial-volume columns at the wall, and mostly outside the
+#: central concavity. All around the rim, its columns meet the slice grid at every phase.
+RIM_RING_MM = (2.0, 5.0)
 #: Endplates of normal vertebrae are close to parallel; beyond this the frame is less sure.
 MAX_ENDPLATE_ANGLE_DEG = 25.0
 #: Lateral / AP step (mm) of the footprint grid used for plane fits.
@@ -65,6 +73,9 @@ class FrameFit:
     quality : float
         0..1, lowered by poor plane fits, few columns or strongly diverging endplates.
     notes : list of str
+    superior_rim_normal, inferior_rim_normal : (3,) ndarray or None
+        Unit world normals (pointing superiorly) of planes through each endplate's rim
+        (:data:`RIM_RING_MM`); None when the footprint is too small for the ring.
     """
 
     frame: VertebraFrame
@@ -74,6 +85,8 @@ class FrameFit:
     inferior_tilt_deg: float
     quality: float
     notes: list[str] = field(default_factory=list)
+    superior_rim_normal: np.ndarray | None = None
+    inferior_rim_normal: np.ndarray | None = None
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -140,6 +153,30 @@ def _initial_axes(
     else:
         ap_hint = np.array([0.0, 1.0, 0.0])
     return _orthonormal(si, ap_hint)
+
+
+def _fit_rim_planes(
+    frame: VertebraFrame,
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    bottom: np.ndarray,
+    top: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """World normals of the planes through the endplate rims (the ring
+    :data:`RIM_RING_MM` inside the footprint border), or None when the ring is too small.
+    """
+    nx, ny = len(grid_x), len(grid_y)
+    footprint = np.isfinite(top).reshape(nx, ny)
+    inner = ndimage.distance_transform_edt(footprint, sampling=FOOTPRINT_STEP_MM)
+    use = ((inner >= RIM_RING_MM[0]) & (inner <= RIM_RING_MM[1])).ravel()
+    if use.sum() < 20:
+        return None
+    X, Y = np.meshgrid(grid_x, grid_y, indexing="ij")
+    xy = np.c_[X.ravel(), Y.ravel()][use]
+    ls_sup, _, _ = plane_normal(np.c_[xy, top[use]])
+    ls_inf, _, _ = plane_normal(np.c_[xy, bottom[use]])
+    rot = frame.rotation()
+    return _unit(ls_sup @ rot), _unit(ls_inf @ rot)
 
 
 def _fit_planes(
@@ -245,6 +282,8 @@ def estimate_frame(
     rms_sup = rms_inf = 0.0
     n_used = 0
 
+    rims: list[tuple[np.ndarray, np.ndarray] | None] = [None]
+
     def one_round(
         si: np.ndarray, ap: np.ndarray, on_ct: bool
     ) -> tuple[np.ndarray, np.ndarray, float, float, int] | None:
@@ -260,6 +299,8 @@ def estimate_frame(
             grid_si = np.arange(lo[2], hi[2] + 1e-9, step_si)
             m = sample_on_grid(body_f, crop.affine, frame, grid_x, grid_y, grid_si)
             bottom, top = column_edges(m.reshape(-1, len(grid_si)), grid_si)
+        # Each round overwrites the rim planes: the last (CT) round's are kept.
+        rims[0] = _fit_rim_planes(frame, grid_x, grid_y, bottom, top)
         return _fit_planes(frame, grid_x, grid_y, bottom, top)
 
     # Rounds on the mask until the axis settles, then (with bone_hu) one on the CT.
@@ -297,4 +338,9 @@ def estimate_frame(
         notes.append(f"irregular endplate surface (plane fit RMS {worst_rms:.1f} mm)")
     if n_used < 30:
         quality *= 0.7
-    return FrameFit(frame, n_sup, n_inf, tilt(n_sup), tilt(n_inf), quality, notes)
+    rim = rims[0]
+    return FrameFit(
+        frame, n_sup, n_inf, tilt(n_sup), tilt(n_inf), quality, notes,
+        superior_rim_normal=None if rim is None else rim[0],
+        inferior_rim_normal=None if rim is None else rim[1],
+    )  # fmt: skip

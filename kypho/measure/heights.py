@@ -25,9 +25,11 @@ from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, s
 
 __all__ = [
     "HEIGHT_POSITIONS",
+    "OFFSET_TRIM_PERCENT",
     "SLAB_HALF_WIDTH_MM",
     "EdgeColumns",
     "HeightProfile",
+    "ct_half_width_mm",
     "edge_offset_mm",
     "measure_heights",
     "spacing_along",
@@ -40,6 +42,9 @@ HEIGHT_POSITIONS = (0.10, 0.50, 0.90)
 SLAB_HALF_WIDTH_MM = 3.0
 #: Fewest vertebrae with CT-derived endplates for the image's edge offset to be estimated.
 MIN_OFFSET_VERTEBRAE = 3
+#: Share (%) of the mask-minus-CT edge differences cut off at each end before averaging
+#: (columns where the CT latched onto something else than the endplate).
+OFFSET_TRIM_PERCENT = 10.0
 _LR_STEP_MM = 0.5
 _AP_STEP_MM = 0.5
 _SI_STEP_MM = 0.25
@@ -83,7 +88,7 @@ class EdgeColumns:
         if self.top_hu is None or self.bottom_hu is None:
             return self.bottom_mask, self.top_mask
         half = 0.5 * self.voxel_mm
-        w_ct = max(half - max(offset_mm, 0.0), 0.1 * half)
+        w_ct = ct_half_width_mm(self.voxel_mm, offset_mm)
 
         def combine(mask: np.ndarray, ct: np.ndarray) -> np.ndarray:
             lo = np.maximum(mask - half, ct - w_ct)
@@ -114,14 +119,25 @@ class EdgeColumns:
         return Heights(*heights), np.asarray(spreads), np.asarray(sups), np.asarray(infs)
 
 
+def ct_half_width_mm(voxel_mm: float, offset_mm: float) -> float:
+    """Half width (mm) of the interval that holds the true surface around a CT edge.
+
+    A cortex of thickness ``t = 2 * offset_mm`` inside one slice of extent ``h`` can be
+    anywhere in it, so the moment edge is known to ``+/- (h - t) / 2`` (never less than
+    a tenth of the half voxel).
+    """
+    half = 0.5 * voxel_mm
+    return max(half - max(offset_mm, 0.0), 0.1 * half)
+
+
 def edge_offset_mm(profiles: list[HeightProfile], min_edges: int = 50) -> float:
-    """How far (mm) the CT edges of this image sit inside the mask edges, as a median.
+    """How far (mm) the CT edges of this image sit inside the mask edges, on average.
 
     Per column, a mask drawn at voxel centres is off by up to half a voxel, but the
     error has no sign preference over endplates that fall at every phase of the slice
     grid; the CT edges are precise but sit inside the surface by about half the cortical
-    thickness (:func:`~kypho.measure.endplates.refine_edges_by_moments`). The median of
-    their differences over the whole image is that offset. 0 when fewer than
+    thickness (:func:`~kypho.measure.endplates.refine_edges_by_moments`). The trimmed
+    mean of their differences over the whole image is that offset. 0 when fewer than
     :data:`MIN_OFFSET_VERTEBRAE` vertebrae or ``min_edges`` edges contribute.
     """
     diffs = [p.columns.outward_differences() for p in profiles]
@@ -133,7 +149,12 @@ def edge_offset_mm(profiles: list[HeightProfile], min_edges: int = 50) -> float:
     d = np.concatenate(diffs)
     if d.size < min_edges:
         return 0.0
-    return -float(np.median(d))
+    # A trimmed mean, not the median: the mask's error is spread evenly over
+    # +/- h/2 while the CT edge's is not, so the differences cluster near the two ends
+    # of that range, where the median falls on whichever cluster happens to be larger
+    # (up to ~0.5 mm off at 3 mm slices); their mean stays centred.
+    lo, hi = np.percentile(d, [OFFSET_TRIM_PERCENT, 100.0 - OFFSET_TRIM_PERCENT])
+    return -float(np.mean(d[(d >= lo) & (d <= hi)]))
 
 
 @dataclass

@@ -21,7 +21,9 @@ from kypho.imaging.volume import Volume
 from kypho.measure.alignment import (
     EndplateNormals,
     cobb_angle,
+    combine_endplate_normals,
     endplate_line_normal,
+    line_tilt_sd_deg,
     lumbar_lordosis,
     sacral_endplate_normal,
     segmental_kyphosis,
@@ -36,7 +38,12 @@ from kypho.measure.density import (
 )
 from kypho.measure.frame import FrameFit, estimate_frame
 from kypho.measure.grading import grade_spine
-from kypho.measure.heights import HeightProfile, edge_offset_mm, measure_heights
+from kypho.measure.heights import (
+    HeightProfile,
+    ct_half_width_mm,
+    edge_offset_mm,
+    measure_heights,
+)
 from kypho.measure.notes import density_summary, risk_notes
 from kypho.measure.posterior_wall import retropulsion_mm
 from kypho.measure.records import SpineMeasurement, VertebraFrame, VertebraMeasurement
@@ -322,7 +329,8 @@ def measure_spine(
             vm.notes.extend(g.notes)
 
     # Alignment: endplate lines through the rims (Ha and Hp points), as a Cobb line is
-    # drawn; the fitted planes give their coronal lean.
+    # drawn, the fitted planes giving their coronal lean; combined with the planes
+    # through the whole rims, which thick slices need.
     normals = []
     for lv, m in sorted(measured.items(), key=lambda kv: int(kv[0])):
         p, fr = m.profile, m.fit.frame
@@ -333,6 +341,18 @@ def measure_spine(
         inf = endplate_line_normal(
             fr, ends, (float(p.inferior_mm[0]), float(p.inferior_mm[2])), m.fit.inferior_normal
         )
+        # Each rim point is known to within the CT edge interval (uniform, so SD = half
+        # width / sqrt 3); the mask's half voxel where the CT placed no edge. Without an
+        # image offset (too few vertebrae) this vertebra's own sets the interval: a
+        # common shift of both points does not tilt the line.
+        si_vox = p.columns.voxel_mm
+        f_ct = p.hu_refined_fraction
+        own = p.columns.outward_differences()
+        off_sd = offset if offset > 0 or not own.size else max(-float(np.mean(own)), 0.0)
+        half_w = f_ct * ct_half_width_mm(si_vox, off_sd) + (1.0 - f_ct) * 0.5 * si_vox
+        line_sd = line_tilt_sd_deg(half_w / np.sqrt(3.0), abs(ends[0] - ends[1]))
+        sup = combine_endplate_normals(sup, line_sd, m.fit.superior_rim_normal)
+        inf = combine_endplate_normals(inf, line_sd, m.fit.inferior_rim_normal)
         normals.append(EndplateNormals(lv, sup, inf))
         results[lv].superior_endplate_tilt_deg = _tilt_in_frame(sup, fr)
         results[lv].inferior_endplate_tilt_deg = _tilt_in_frame(inf, fr)
