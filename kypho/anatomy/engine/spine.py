@@ -15,6 +15,7 @@ from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
 from kypho.anatomy.engine.discs import disc_space
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
+from kypho.anatomy.engine.endplate_slices import trim_endplate_slices
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
@@ -131,7 +132,14 @@ def _refine(
     # Both fills can close a thin disc between two endplates whose rims nearly touch;
     # the disc is the non-bone space between the endplates of two different vertebrae.
     filled &= ~disc_space(filled, bone, ids, spacing_mm[2])
-    full[sl] = np.where(filled, ids, 0)
+    # At thick slices the end slices are decided from the CT instead (the half-way
+    # rule keeps a slice holding part of a thin endplate, and one-slice discs).
+    full[sl] = trim_endplate_slices(
+        np.where(filled, ids, 0).astype(np.uint8),
+        crop,
+        spacing_mm,
+        min_contrast_hu=low_bone_hu(stats) - stats.soft_tissue_hu,
+    )
     return full
 
 

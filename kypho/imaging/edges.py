@@ -1,0 +1,107 @@
+"""Edge positions along 1-D CT profiles from the moments of the HU profile.
+
+Pure array computation shared by the segmentation (which slices an endplate keeps at
+thick slices, :mod:`kypho.anatomy.engine.endplate_slices`) and the measurement
+(sub-voxel endplates, :mod:`kypho.measure.endplates`), so both place an endplate the
+same way. Vectorised over columns: arrays are ``(n_columns, n_samples)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["refine_edges_by_moments"]
+
+
+def refine_edges_by_moments(
+    hu: np.ndarray,
+    si: np.ndarray,
+    edge: np.ndarray,
+    outward: int,
+    *,
+    bone_hu: float | np.ndarray,
+    inner_mm: float,
+    outer_mm: float,
+    min_contrast_hu: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Endplate positions from the zeroth and first moments of the HU profile.
+
+    Model along each column (outward coordinate ``z``): bone at ``bone_hu`` up to the
+    edge ``e``, a thin bright cortical endplate of excess mass ``M`` (HU mm) just inside
+    it, disc at ``D`` beyond. Partial volume and blur (any symmetric spread: slice
+    profile, reconstruction kernel) move HU around but keep the integrals
+
+        I0 = int (p - D) dz = (T - D) u + M,    J1 = int (z - a) (p - D) dz
+           = (T - D) u^2 / 2 + M u,             with u = e - a,
+
+    over a window ``[a, b]`` from inside the bone to the disc minimum. Eliminating M,
+    ``(T - D) u^2 / 2 - I0 u + J1 = 0``. The estimate does not depend on where the edge
+    falls within a voxel, unlike a threshold crossing of a thick-slice profile; it puts
+    the edge at the outer face of a cortex of zero thickness, so it sits about half the
+    cortical thickness inside the true surface (corrected per image, see
+    :func:`edge_offset_mm`).
+
+    Parameters
+    ----------
+    hu : (N, S) ndarray of float
+        CT values along the columns.
+    si : (S,) ndarray of float
+        Sample positions in mm (ascending, even steps).
+    edge : (N,) ndarray of float
+        Mask edge per column (mm) that centres the window; NaN columns pass through.
+    outward : {+1, -1}
+        +1 for a superior edge, -1 for an inferior one.
+    bone_hu : float or (N,) ndarray of float
+        The vertebra's own trabecular HU (``T``), one value or one per column.
+    inner_mm, outer_mm : float
+        Window extent inside the mask edge, and how far beyond it the disc minimum is
+        looked for.
+    min_contrast_hu : float
+        Endplate-minus-disc contrast below which the column is not refined.
+
+    Returns
+    -------
+    refined : (N,) ndarray of float
+        Edge positions (mm); the mask edge where not refined.
+    used : (N,) ndarray of bool
+    """
+    s = hu.shape[1]
+    step = float(si[1] - si[0])
+    k_in = max(1, round(inner_mm / step))
+    k_out = max(1, round(outer_mm / step))
+    ok = np.isfinite(edge)
+    e_idx = np.clip(np.round((np.nan_to_num(edge) - si[0]) / step).astype(int), 0, s - 1)
+    offsets = np.arange(-k_in, k_out + 1)
+    idx = e_idx[:, None] + outward * offsets[None, :]
+    valid = (idx >= 0) & (idx < s)
+    win = np.take_along_axis(hu, np.clip(idx, 0, s - 1), axis=1)
+    win = np.where(valid, win, np.nan)
+    outer = np.where(np.isnan(win[:, k_in:]), np.inf, win[:, k_in:])
+    j_min = k_in + np.argmin(outer, axis=1)  # disc minimum: the window's outer end
+    disc = np.take_along_axis(win, j_min[:, None], axis=1)[:, 0]
+    with np.errstate(all="ignore"):
+        peak = np.nanmax(win[:, : k_in + 1], axis=1)
+    pos = np.arange(win.shape[1])[None, :]
+    q = np.where(pos <= j_min[:, None], win - disc[:, None], 0.0)
+    complete = ~np.isnan(q).any(axis=1)
+    q = np.nan_to_num(q)
+    z = pos * step  # distance from the window's inner end a
+    # Trapezoid weights: exact integrals of the piecewise-linear (interpolated) profile.
+    w = np.where((pos == 0) | (pos == j_min[:, None]), 0.5 * step, step)
+    i0 = (w * q).sum(axis=1)
+    j1 = (w * z * q).sum(axis=1)
+    delta = bone_hu - disc
+    with np.errstate(all="ignore"):
+        root = np.sqrt(np.maximum(i0**2 - 2.0 * delta * j1, 0.0))
+        u = 2.0 * j1 / (i0 + root)
+    pos_mm = si[e_idx] + outward * (u - k_in * step)
+    used = (
+        ok
+        & complete
+        & np.isfinite(u)
+        & (i0 > 0)
+        & (peak - disc >= min_contrast_hu)
+        & (u > 0)
+        & (u < (j_min * step))
+    )
+    return np.where(used, pos_mm, edge), used
