@@ -126,7 +126,11 @@ def _refine(
     # where a full-resolution cortex with gaps may have left a cavity open; the surface
     # is the full-resolution one. Block maxima inflate the coarse bone by up to a block,
     # so two blocks are left to the full resolution on a pooled grid, one otherwise.
-    inner = ndimage.binary_erosion(filled_c, iterations=2 if max(grid.factors) > 1 else 1)
+    # The image border is not a bone surface (a cut vertebra goes on beyond it), so
+    # nothing is eroded from there.
+    inner = ndimage.binary_erosion(
+        filled_c, iterations=2 if max(grid.factors) > 1 else 1, border_value=1
+    )
     filled |= grid.upsample(inner, hu.shape, sl)
     ids = grid.upsample(whole_c, hu.shape, sl)
     # Both fills can close a thin disc between two endplates whose rims nearly touch;
