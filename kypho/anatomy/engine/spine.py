@@ -48,6 +48,9 @@ ARCH_HALF_WIDTH_MM = 45.0
 SACRUM_HALF_WIDTH_MM = 55.0
 #: A spine needs at least one body core of this volume (mm^3): a small thoracic body.
 MIN_SPINE_CORE_MM3 = 2000.0
+#: Largest gap (mm) closed in the cortex outline of a body cut by the image's top or
+#: bottom slice: a thin osteoporotic cortex in a noisy CT breaks up over a few mm.
+CUT_RING_GAP_MM = 6.0
 
 
 def _tell(progress: Progress | None, fraction: float, message: str) -> None:
@@ -98,6 +101,47 @@ def _parse_hint(value: str, what: str) -> Level:
     return lv
 
 
+
+def _cut_interior(
+    filled_c: np.ndarray,
+    inner: np.ndarray,
+    erode: int,
+    bone: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    grid: CoarseGrid,
+    full_shape: tuple[int, int, int],
+    sl: tuple[slice, slice, slice],
+) -> np.ndarray:
+    """Coarse interior kept at the image's top and bottom where a body is cut there.
+
+    The top and bottom of the image are not bone surfaces: a vertebra cut by the field
+    of view goes on beyond them, and eroding from there drops its last slices. The
+    coarse fill is continued past those borders (as its end slices) before the
+    erosion, and the extra interior is kept only inside the outline of the bone in the
+    CT's own border slice (a cut body shows its cortex there, a disc that block maxima
+    made look like bone shows none). The outline is closed over gaps of up to
+    :data:`CUT_RING_GAP_MM`, as a thin noisy cortex leaves them.
+    """
+    ext = np.pad(filled_c, ((0, 0), (0, 0), (erode, erode)), mode="edge")
+    kept = ndimage.binary_erosion(ext, iterations=erode)[:, :, erode:-erode] & ~inner
+    shape = bone.shape
+    if not kept.any():
+        return np.zeros(shape, dtype=bool)
+    ends = []
+    if sl[2].start == 0:
+        ends.append(bone[:, :, 0])
+    if sl[2].stop == full_shape[2]:
+        ends.append(bone[:, :, -1])
+    if not ends:
+        return np.zeros(shape, dtype=bool)
+    r = [max(1, round(0.5 * CUT_RING_GAP_MM / s)) for s in spacing_mm[:2]]
+    outline = np.zeros(shape[:2], dtype=bool)
+    for end in ends:
+        closed = ndimage.binary_dilation(end, structure=np.ones((2 * r[0] + 1, 2 * r[1] + 1)))
+        outline |= ndimage.binary_fill_holes(closed)
+    return grid.upsample(kept, full_shape, sl) & outline[:, :, None]
+
+
 def _refine(
     hu: np.ndarray,
     spacing_mm: tuple[float, float, float],
@@ -126,12 +170,11 @@ def _refine(
     # where a full-resolution cortex with gaps may have left a cavity open; the surface
     # is the full-resolution one. Block maxima inflate the coarse bone by up to a block,
     # so two blocks are left to the full resolution on a pooled grid, one otherwise.
-    # The image border is not a bone surface (a cut vertebra goes on beyond it), so
-    # nothing is eroded from there.
-    inner = ndimage.binary_erosion(
-        filled_c, iterations=2 if max(grid.factors) > 1 else 1, border_value=1
+    erode = 2 if max(grid.factors) > 1 else 1
+    inner = ndimage.binary_erosion(filled_c, iterations=erode)
+    filled |= grid.upsample(inner, hu.shape, sl) | _cut_interior(
+        filled_c, inner, erode, bone, spacing_mm, grid, hu.shape, sl
     )
-    filled |= grid.upsample(inner, hu.shape, sl)
     ids = grid.upsample(whole_c, hu.shape, sl)
     # Both fills can close a thin disc between two endplates whose rims nearly touch;
     # the disc is the non-bone space between the endplates of two different vertebrae.
