@@ -9,7 +9,9 @@ DESIGN.md "Genant" (DOMAIN.md §1.1): the height reduction is the largest of
 and grades are 0 (< 20 %), 1 (20-25 %), 2 (25-40 %), 3 (> 40 %).
 
 Normal ratios come from :mod:`kypho.measure.norms` and are re-scaled to this spine's own
-healthy vertebrae. The expected Hp of a level is carried over from normal neighbours
+healthy vertebrae: locally by the nearest healthy neighbours, shrunk toward the
+spine-wide scale as far as those neighbours' measurement noise (which grows with slice
+thickness) warrants. The expected Hp of a level is carried over from normal neighbours
 (up to two on each side) with the level profile of :func:`~kypho.measure.norms.normal_hp_mm`,
 weighted by closeness; neighbours found fractured are left out, which is iterated so that
 a fractured neighbour does not lower the expectation (McCloskey 1993 uses a predicted Hp
@@ -40,7 +42,8 @@ GENANT_THRESHOLDS = (0.20, 0.25, 0.40)
 #: A vertebra with every reduction below this is used as a healthy reference
 #: (half-way to grade 1, so borderline vertebrae do not set the norm).
 HEALTHY_REDUCTION = 0.12
-#: Uncertainty of a normal shape ratio (fraction), used in the grade confidence.
+#: Uncertainty of a normal shape ratio (fraction): used in the grade confidence, and as
+#: the true level-to-level variation of the shape scale when neighbour ratios are shrunk.
 RATIO_SD = 0.04
 
 
@@ -103,26 +106,62 @@ def _expected_hp(
 
 
 def _local_ratio_reference(
-    levels: list[Level], observed: np.ndarray, prior: np.ndarray, healthy: np.ndarray
+    levels: list[Level],
+    observed: np.ndarray,
+    prior: np.ndarray,
+    healthy: np.ndarray,
+    observed_sd: np.ndarray,
 ) -> np.ndarray:
     """Normal shape ratio expected at each level: the prior, scaled by how the nearest
-    healthy neighbours deviate from their own priors.
+    healthy neighbours deviate from their own priors, shrunk toward the spine-wide scale
+    in proportion to the neighbours' measurement noise.
 
     Endplate concavity and wedging vary along one spine more than between the priors of
-    adjacent levels, so the neighbours say more than a spine-wide median; a vertebra
-    without healthy neighbours falls back to the spine-wide scale. Scales are clipped
-    to 0.9..1.1 so that a run of fractures cannot redefine normal.
+    adjacent levels, so the neighbours say more than a spine-wide median -- when they are
+    measured precisely. At thick slices a neighbour's ratio carries several per cent of
+    slice-quantisation noise, so the local scale is a normal-normal shrinkage: with
+    neighbour-mean noise variance V and true level-to-level variation ``RATIO_SD**2``,
+    the local deviation from the spine-wide scale is kept by the factor
+    ``RATIO_SD**2 / (RATIO_SD**2 + V)`` (about 1 at <= 1 mm voxels). A vertebra without
+    healthy neighbours falls back to the spine-wide scale. Scales are clipped to 0.9..1.1
+    so that a run of fractures cannot redefine normal.
+
+    Parameters
+    ----------
+    levels : list of Level
+        The N vertebrae.
+    observed, prior : (N,) ndarray
+        Measured shape ratio and its level prior.
+    healthy : (N,) bool ndarray
+        Vertebrae usable as a reference.
+    observed_sd : (N,) ndarray
+        Measurement SD of each observed ratio (same units as the ratio).
+
+    Returns
+    -------
+    (N,) ndarray
+        Reference ratio per vertebra.
     """
     pos = np.array([level_position(lv) for lv in levels])
     usable = healthy & np.isfinite(observed)
     spine_scale = adapt_ratio_scale(observed[usable], prior[usable])
     ref = prior * spine_scale
+    with np.errstate(all="ignore"):
+        scale_obs = observed / prior
+        scale_var = (observed_sd / prior) ** 2
+    tau2 = RATIO_SD**2
     for i in range(len(levels)):
-        near = _neighbours(pos, i, usable)
+        near = _neighbours(pos, i, usable & np.isfinite(scale_var))
         if not near:
             continue
-        w = np.array([1.0 / abs(pos[j] - pos[i]) for j in near])
-        scale = np.sum(w * observed[near] / prior[near]) / np.sum(w)
+        # Closer neighbours say more about this level; noisier ones less (inverse of
+        # their total variance about this level's scale).
+        w = np.array([1.0 / (abs(pos[j] - pos[i]) * (scale_var[j] + tau2)) for j in near])
+        w = w / w.sum()
+        local = float(np.sum(w * scale_obs[near]))
+        noise_var = float(np.sum(w**2 * scale_var[near]))
+        keep = tau2 / (tau2 + noise_var)
+        scale = spine_scale + keep * (local - spine_scale)
         ref[i] = prior[i] * float(np.clip(scale, 0.9, 1.1))
     return ref
 
@@ -156,6 +195,10 @@ def grade_spine(
     ha, hm, hp = H[:, 0], H[:, 1], H[:, 2]
     with np.errstate(all="ignore"):
         r_a, r_m = ha / hp, hm / hp
+        # SD of a ratio of two heights, each with its own endplate noise.
+        sd_h = np.asarray(height_sd_mm, float)
+        sd_a = r_a * sd_h * np.sqrt(1.0 / ha**2 + 1.0 / hp**2)
+        sd_m = r_m * sd_h * np.sqrt(1.0 / hm**2 + 1.0 / hp**2)
     prior_a = np.array([NORMAL_HA_HP.get(lv, 1.0) for lv in levels])
     prior_m = np.full(n, NORMAL_HM_HP)
 
@@ -171,8 +214,8 @@ def grade_spine(
             red_c = np.where(np.isfinite(exp_hp), 1.0 - hp / exp_hp, 0.0)
         worst = np.nanmax(np.c_[red_w, red_b, red_c], axis=1)
         new_healthy = worst < HEALTHY_REDUCTION
-        ref_a = _local_ratio_reference(levels, r_a, prior_a, new_healthy)
-        ref_m = _local_ratio_reference(levels, r_m, prior_m, new_healthy)
+        ref_a = _local_ratio_reference(levels, r_a, prior_a, new_healthy, sd_a)
+        ref_m = _local_ratio_reference(levels, r_m, prior_m, new_healthy, sd_m)
         if np.array_equal(new_healthy, healthy):
             break
         healthy = new_healthy
