@@ -155,6 +155,18 @@ def _initial_axes(
     return _orthonormal(si, ap_hint)
 
 
+def _footprint_depth(
+    grid_x: np.ndarray, grid_y: np.ndarray, top: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Depth (mm) of each column inside the body's footprint (0 outside), and the
+    columns' local (x, y) positions; both flattened in the order of ``top``."""
+    nx, ny = len(grid_x), len(grid_y)
+    footprint = np.isfinite(top).reshape(nx, ny)
+    depth = ndimage.distance_transform_edt(footprint, sampling=FOOTPRINT_STEP_MM)
+    X, Y = np.meshgrid(grid_x, grid_y, indexing="ij")
+    return depth.ravel(), np.c_[X.ravel(), Y.ravel()]
+
+
 def _fit_rim_planes(
     frame: VertebraFrame,
     grid_x: np.ndarray,
@@ -165,14 +177,11 @@ def _fit_rim_planes(
     """World normals of the planes through the endplate rims (the ring
     :data:`RIM_RING_MM` inside the footprint border), or None when the ring is too small.
     """
-    nx, ny = len(grid_x), len(grid_y)
-    footprint = np.isfinite(top).reshape(nx, ny)
-    inner = ndimage.distance_transform_edt(footprint, sampling=FOOTPRINT_STEP_MM)
-    use = ((inner >= RIM_RING_MM[0]) & (inner <= RIM_RING_MM[1])).ravel()
+    depth, xy_all = _footprint_depth(grid_x, grid_y, top)
+    use = (depth >= RIM_RING_MM[0]) & (depth <= RIM_RING_MM[1])
     if use.sum() < 20:
         return None
-    X, Y = np.meshgrid(grid_x, grid_y, indexing="ij")
-    xy = np.c_[X.ravel(), Y.ravel()][use]
+    xy = xy_all[use]
     ls_sup, _, _ = plane_normal(np.c_[xy, top[use]])
     ls_inf, _, _ = plane_normal(np.c_[xy, bottom[use]])
     rot = frame.rotation()
@@ -191,16 +200,13 @@ def _fit_planes(
     Returns (superior normal, inferior normal, rms superior, rms inferior, inliers), or
     None when the footprint is too small.
     """
-    nx, ny = len(grid_x), len(grid_y)
-    footprint = np.isfinite(top).reshape(nx, ny)
-    inner = ndimage.distance_transform_edt(footprint, sampling=FOOTPRINT_STEP_MM)
-    use = (inner >= RIM_MARGIN_MM).ravel()
+    depth, xy_all = _footprint_depth(grid_x, grid_y, top)
+    use = depth >= RIM_MARGIN_MM
     if use.sum() < 12:  # tiny body: fall back to the whole footprint
-        use = footprint.ravel()
+        use = depth > 0
     if use.sum() < 6:
         return None
-    X, Y = np.meshgrid(grid_x, grid_y, indexing="ij")
-    xy = np.c_[X.ravel(), Y.ravel()][use]
+    xy = xy_all[use]
     ls_sup, rms_sup, k_sup = plane_normal(np.c_[xy, top[use]])
     ls_inf, rms_inf, k_inf = plane_normal(np.c_[xy, bottom[use]])
     rot = frame.rotation()  # rows lr, ap, si: local = world @ rot.T
