@@ -10,6 +10,7 @@ Usage::
     .venv/bin/python benchmarks/planning.py            # "test" suite (coarse, fast)
     .venv/bin/python benchmarks/planning.py --suite benchmark
     .venv/bin/python benchmarks/planning.py --measured # spine from measure_spine
+    .venv/bin/python benchmarks/planning.py --builtin  # end to end: built-in masks too
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from kypho.plan.plan import plan_levels  # noqa: E402
 REAL = ROOT / ".." / "shared" / "data" / "tptbox_lumbar"
 
 
-def run_phantoms(kind: str, measured: bool) -> list[dict]:
+def run_phantoms(kind: str, measured: bool, builtin: bool = False) -> list[dict]:
     rows = []
     header = (f"{'case':32s} {'lvl':4s} {'rec':20s} {'side':5s} {'w_plan':>6s} {'w_true':>6s} "
               f"{'c_med':>5s} {'c_lat':>5s} {'c_inf':>5s} {'brch':>4s} {'depth':>5s} "
@@ -43,8 +44,13 @@ def run_phantoms(kind: str, measured: bool) -> list[dict]:
     print(header)
     for name, cfg in suite_configs(kind):
         ph = generate(cfg)
-        seg = truth_segmentation(ph)
-        if measured:
+        if builtin:
+            from kypho.anatomy.engine import segment_spine
+
+            seg = segment_spine(ph.volume)
+        else:
+            seg = truth_segmentation(ph)
+        if measured or builtin:
             from kypho.measure.spine import measure_spine
 
             spine = measure_spine(ph.volume, seg)
@@ -100,7 +106,11 @@ def summarise(rows: list[dict]) -> None:
               f"max {w_err.max():.2f} mm; {len(ant)}/{len(normal)} targets in anterior third")
     if narrow:
         flagged = [r for r in narrow if r["breach"]]
-        print(f"narrow pedicles: {len(flagged)}/{len(narrow)} flagged as breach")
+        unsafe = [r for r in narrow if r["breach"] or min(r["c_med"], r["c_lat"]) < 1]
+        recs = sorted({f"{r['case']} {r['level']}: {r['rec']}" for r in narrow})
+        print(f"narrow pedicles: {len(flagged)}/{len(narrow)} flagged as breach, "
+              f"{len(unsafe)}/{len(narrow)} breach or < 1 mm (not planned); "
+              f"recommendations: {'; '.join(recs)}")
     dh = [r["dh"] for r in rows if r.get("dh") is not None]
     if dh:
         print(f"target heights vs pre-fracture truth: max |error| {max(dh):.2f} mm")
@@ -137,8 +147,10 @@ def main() -> None:
     ap.add_argument("--suite", default="test", choices=("test", "benchmark"))
     ap.add_argument("--measured", action="store_true",
                     help="use kypho.measure.spine.measure_spine instead of phantom truth")
+    ap.add_argument("--builtin", action="store_true",
+                    help="end to end: the built-in segmentation, then measure_spine")
     args = ap.parse_args()
-    rows = run_phantoms(args.suite, args.measured)
+    rows = run_phantoms(args.suite, args.measured, args.builtin)
     summarise(rows)
     run_real()
 

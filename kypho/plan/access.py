@@ -131,15 +131,19 @@ def plan_access(grid: LocalGrid, body: BodyGeometry, level: Level, volume: Volum
             continue
         paths[s] = fit_path(grid, body, seed, body_target(grid, body, s))
         out.trajectories.append(to_trajectory(grid, paths[s], volume, gauge, skin_threshold_hu))
-    ok = [t for t in out.trajectories if not t.breach]
-    for t in ok:
+    # A path with less than the safe clearance is not planned: the pedicle walls come
+    # from a segmentation good to about half a voxel, which that margin is there to
+    # absorb. It is reported, with a smaller cannula or one side as alternatives.
+    ok = [t for t in out.trajectories
+          if not t.breach and min(t.clearances().values()) >= MIN_SAFE_CLEARANCE_MM]
+    for t in out.trajectories:
         worst = min(t.clearances().values())
-        if worst < MIN_SAFE_CLEARANCE_MM:
+        if not t.breach and worst < MIN_SAFE_CLEARANCE_MM:
             out.notes.append(f"{t.side.capitalize()} path is tight: smallest clearance "
-                             f"{worst:.1f} mm (< {MIN_SAFE_CLEARANCE_MM:.0f} mm); confirm on "
-                             "the images, consider a smaller cannula.")
+                             f"{worst:.1f} mm (< {MIN_SAFE_CLEARANCE_MM:.0f} mm), not planned "
+                             "with this cannula; confirm the pedicle on the images.")
     bad = [t for t in out.trajectories if t.breach]
-    ok_sides = [s for s in paths if not out.trajectories[list(paths).index(s)].breach]
+    ok_sides = [1 if t.side == "right" else -1 for t in ok]
     out.balloon_paths = [paths[s] for s in ok_sides]
     tight = [t for t in out.trajectories if min(t.clearances().values()) < MIN_SAFE_CLEARANCE_MM]
     for t in tight:
