@@ -15,7 +15,7 @@ from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
 from kypho.anatomy.engine.discs import disc_space
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
-from kypho.anatomy.engine.endplate_slices import trim_endplate_slices
+from kypho.anatomy.engine.endplate_slices import is_thick_slice, trim_endplate_slices
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
@@ -29,6 +29,7 @@ from kypho.anatomy.engine.threshold import (
     low_bone_hu,
     tissue_stats,
 )
+from kypho.anatomy.engine.tilted_discs import tilted_disc_space
 from kypho.anatomy.engine.whole import assign_whole
 from kypho.anatomy.levels import Level
 from kypho.anatomy.records import LevelInfo, Segmentation
@@ -179,6 +180,10 @@ def _refine(
     # Both fills can close a thin disc between two endplates whose rims nearly touch;
     # the disc is the non-bone space between the endplates of two different vertebrae.
     filled &= ~disc_space(filled, bone, ids, spacing_mm[2])
+    if is_thick_slice(spacing_mm):
+        # A strongly tilted disc crossed by a coarse boundary nearly along z keeps one
+        # id, the change falling in the endplate beside it (see tilted_discs).
+        filled &= ~tilted_disc_space(filled, bone, ids, spacing_mm)
     # At thick slices the end slices are decided from the CT instead (the half-way
     # rule keeps a slice holding part of a thin endplate, and one-slice discs).
     full[sl] = trim_endplate_slices(
