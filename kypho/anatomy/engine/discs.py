@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_DISC_RUN_MM", "disc_space"]
+__all__ = [
+    "MAX_DISC_RUN_MM",
+    "NO_ID",
+    "column_runs",
+    "disc_space",
+    "mark_runs",
+    "run_id_range",
+]
 
 #: Longest craniocaudal run (mm) taken as disc. Discs are 4-12 mm thick (thoracic to
 #: lumbar, see column.MAX_CHAIN_GAP_MM); a vertical line crosses a disc tilted by up to
@@ -25,8 +32,8 @@ __all__ = ["MAX_DISC_RUN_MM", "disc_space"]
 #: change of id is a body cut by a misplaced coarse boundary, which must stay filled.
 MAX_DISC_RUN_MM = 17.0
 
-# Sentinel above every vertebra id, for minima over non-zero ids.
-_NO_ID = np.iinfo(np.uint8).max
+#: Sentinel above every vertebra id, for minima over non-zero ids.
+NO_ID = int(np.iinfo(np.uint8).max)
 
 
 def disc_space(
@@ -78,33 +85,56 @@ def disc_space(
     if rows.size == 0:
         return out
     cav = cavity[rows]
-    # Run starts and one-past-ends along each column (row-major order pairs them up).
-    col, z0 = np.nonzero(cav & ~np.pad(cav, ((0, 0), (1, 0)))[:, :-1])
-    _, z1 = np.nonzero(cav & ~np.pad(cav, ((0, 0), (0, 1)))[:, 1:])
-    z1 = z1 + 1
+    col, z0, z1 = column_runs(cav)
     short = (z1 - z0) * spacing_z_mm <= MAX_DISC_RUN_MM
     col, z0, z1 = col[short], z0[short], z1[short]
     if col.size == 0:
         return out
-    # Ids over the run itself; one sentinel column keeps every segment end a valid index.
-    width = nz + 1
-    lab = np.zeros((rows.size, width), dtype=np.uint8)
-    lab[:, :nz] = np.where(filled.reshape(-1, nz)[rows], ids.reshape(-1, nz)[rows], 0)
-    # Interleaved [start, end) bounds, every second result kept (the others reduce the
-    # bone between two runs).
-    bounds = np.stack([col * width + z0, col * width + z1], axis=1).reshape(-1)
-    top = np.maximum.reduceat(lab.reshape(-1), bounds)[::2]
-    lab[lab == 0] = _NO_ID
-    bottom = np.minimum.reduceat(lab.reshape(-1), bounds)[::2]
-    disc = (top > 0) & (bottom < _NO_ID) & (bottom != top)
+    top, bottom = run_id_range(cav, ids.reshape(-1, nz)[rows], col, z0, z1)
+    disc = (top > 0) & (bottom < NO_ID) & (bottom != top)
     if not disc.any():
         return out
-    col, z0, z1 = col[disc], z0[disc], z1[disc]
-    # Mark [z0, z1) per run: +1 / -1 steps, cumulated along the column (runs of one
-    # column never overlap, so the sum is 0 or 1).
-    steps = np.zeros((rows.size, width), dtype=np.int8)
+    out.reshape(-1, nz)[rows] = mark_runs(rows.size, nz, col[disc], z0[disc], z1[disc])
+    return out
+
+
+def column_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, first index and one-past-last index of every run of True along axis 1.
+
+    Runs come in row-major order: sorted by row, then by position.
+    """
+    col, z0 = np.nonzero(mask & ~np.pad(mask, ((0, 0), (1, 0)))[:, :-1])
+    _, z1 = np.nonzero(mask & ~np.pad(mask, ((0, 0), (0, 1)))[:, 1:])
+    return col, z0, z1 + 1
+
+
+def run_id_range(
+    runs_mask: np.ndarray, ids: np.ndarray, col: np.ndarray, z0: np.ndarray, z1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Largest and smallest non-zero id over each run ``[z0, z1)`` of row ``col``.
+
+    ``ids`` and ``runs_mask`` are (rows, nz); the smallest is :data:`NO_ID` for a run
+    without any id.
+    """
+    n, nz = runs_mask.shape
+    # One sentinel column keeps every segment end a valid index; bounds interleave
+    # [start, end), and every second result (the gap between two runs) is dropped.
+    width = nz + 1
+    lab = np.zeros((n, width), dtype=np.uint8)
+    lab[:, :nz] = np.where(runs_mask, ids, 0)
+    bounds = np.stack([col * width + z0, col * width + z1], axis=1).reshape(-1)
+    top = np.maximum.reduceat(lab.reshape(-1), bounds)[::2]
+    lab[lab == 0] = NO_ID
+    bottom = np.minimum.reduceat(lab.reshape(-1), bounds)[::2]
+    return top, bottom
+
+
+def mark_runs(
+    n_rows: int, nz: int, col: np.ndarray, z0: np.ndarray, z1: np.ndarray
+) -> np.ndarray:
+    """(n_rows, nz) bool with the runs ``[z0, z1)`` of the given rows set."""
+    # +1 / -1 steps cumulated along the row (runs of one row never overlap).
+    steps = np.zeros((n_rows, nz + 1), dtype=np.int8)
     np.add.at(steps, (col, z0), 1)
     np.add.at(steps, (col, z1), -1)
-    marked = np.cumsum(steps[:, :nz], axis=1, dtype=np.int8) > 0
-    out.reshape(-1, nz)[rows] = marked
-    return out
+    return np.cumsum(steps[:, :nz], axis=1, dtype=np.int8) > 0

@@ -22,7 +22,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from kypho.anatomy.engine.discs import MAX_DISC_RUN_MM
+from kypho.anatomy.engine.discs import (
+    MAX_DISC_RUN_MM,
+    column_runs,
+    mark_runs,
+    run_id_range,
+)
 
 __all__ = [
     "EXTEND_MM",
@@ -44,16 +49,6 @@ EXTEND_MM = 3.0
 #: body (upper thoracic ~15 mm tall) crosses more than this; shorter runs are rims and corners
 #: of a tilted body, where the two runs cannot be told apart by length.
 MIN_BODY_RUN_MM = 10.0
-
-# Sentinel above every vertebra id, for minima over non-zero ids.
-_NO_ID = np.iinfo(np.uint8).max
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row, first index and one-past-last index of every run of True along axis 1."""
-    col, z0 = np.nonzero(mask & ~np.pad(mask, ((0, 0), (1, 0)))[:, :-1])
-    _, z1 = np.nonzero(mask & ~np.pad(mask, ((0, 0), (0, 1)))[:, 1:])
-    return col, z0, z1 + 1
 
 
 def tilted_disc_space(
@@ -100,14 +95,8 @@ def tilted_disc_space(
     if rows.size == 0:
         return out
     cav = cavity[rows]
-    col, z0, z1 = _runs(cav)
-    width = nz + 1
-    lab = np.zeros((rows.size, width), dtype=np.uint8)
-    lab[:, :nz] = np.where(cav, ids.reshape(-1, nz)[rows], 0)
-    bounds = np.stack([col * width + z0, col * width + z1], axis=1).reshape(-1)
-    top = np.maximum.reduceat(lab.reshape(-1), bounds)[::2]
-    lab[lab == 0] = _NO_ID
-    bottom = np.minimum.reduceat(lab.reshape(-1), bounds)[::2]
+    col, z0, z1 = column_runs(cav)
+    top, bottom = run_id_range(cav, ids.reshape(-1, nz)[rows], col, z0, z1)
     # One id per run (runs holding two ids are disc_space's case).
     single = (top > 0) & (top == bottom)
     # Three consecutive runs of one column (np.nonzero is row-major: sorted by column,
@@ -139,13 +128,13 @@ def tilted_disc_space(
     disc = q[keep]
     if disc.size == 0:
         return out
-    seeds = _mark_runs(rows.size, nz, col[disc], z0[disc], z1[disc])
+    seeds = mark_runs(rows.size, nz, col[disc], z0[disc], z1[disc])
     # Columns without a long body run on both sides (a body cut by the crop, a body
     # whose cavity was not filled there) keep the disc; it is continued from the sure
     # columns within each slice, through short single-id runs only, as a tilted disc
     # is a band of non-bone in every slice, held between the bands of its endplates.
     cand = single & (length <= MAX_DISC_RUN_MM)
-    reach = _mark_runs(rows.size, nz, col[cand], z0[cand], z1[cand])
+    reach = mark_runs(rows.size, nz, col[cand], z0[cand], z1[cand])
     out.reshape(-1, nz)[rows] = seeds
     grow = np.zeros(shape, dtype=bool)
     grow.reshape(-1, nz)[rows] = reach
@@ -154,12 +143,3 @@ def tilted_disc_space(
     plane[:, :, 0] = True
     return ndimage.binary_dilation(out, structure=plane, iterations=steps_xy, mask=grow) | out
 
-
-def _mark_runs(
-    n_rows: int, nz: int, col: np.ndarray, z0: np.ndarray, z1: np.ndarray
-) -> np.ndarray:
-    """(n_rows, nz) bool with the runs [z0, z1) of the given rows set."""
-    steps = np.zeros((n_rows, nz + 1), dtype=np.int8)
-    np.add.at(steps, (col, z0), 1)
-    np.add.at(steps, (col, z1), -1)
-    return np.cumsum(steps[:, :nz], axis=1, dtype=np.int8) > 0
