@@ -40,19 +40,31 @@ def _centre(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return voxel_to_world(affine, np.argwhere(mask).mean(axis=0))
 
 
-@pytest.mark.parametrize(("name", "max_mm"), [("L2", 11.0), ("L3", 5.0), ("L4", 5.0)])
+@pytest.mark.parametrize(("name", "max_mm"), [("L2", 6.0), ("L3", 5.0), ("L4", 5.0)])
 def test_levels_identified_with_the_l3_anchor(name: str, max_mm: float) -> None:
     # Identified = same level, whole-vertebra centroid within 10 mm of the reference.
     # Before the endplate pairs L4 (cut by the crop, no core of its own) was missed
-    # and L3 ran through both discs. Measured: L3 2.2 mm, L4 1.0 mm, and L2 10.4 mm,
-    # short of the 10 mm criterion: its pedicles lie above the crop, so much of its arch
-    # reaches the flood through L3's facet joints and goes to L3 (L2's body centroid is
-    # within 2 mm of the reference; see test_cut_neighbour_bodies_found_and_flagged).
+    # and L3 ran through both discs. Measured: L3 0.4 mm, L4 1.5 mm, L2 3.2 mm. L2's
+    # pedicles lie above the crop, so the flood gave much of its arch to L3 through the
+    # facet joints (10.4 mm) until the cut arches were re-split at the joints.
     vol, ref, _, seg = _case()
     lv = Level.parse(name)
     truth = _centre(ref == lv, vol.affine)
     dist = float(np.linalg.norm(np.subtract(seg.info(lv).centroid_ras_mm, truth)))
     assert dist < max_mm, f"{name} centroid {dist:.1f} mm from the reference"
+
+
+def test_arch_cut_above_its_pedicles_stays_with_its_vertebra() -> None:
+    # L2's laminae, inferior articular and spinous processes are in the crop, its
+    # pedicles are not. Measured: whole-vertebra Dice L2 0.80 (0.73 when the flood gave
+    # the arch to L3), L3 0.87 (0.85); 880 voxels of L2's arch were labelled L3, now
+    # far fewer.
+    _, ref, _, seg = _case()
+    l2, l3 = int(Level.L2), int(Level.L3)
+    assert _dice(seg.vertebrae.labels == l2, ref == l2) >= 0.78
+    assert _dice(seg.vertebrae.labels == l3, ref == l3) >= 0.86
+    wrong = int(((ref == l2) & (seg.vertebrae.labels == l3)).sum())
+    assert wrong < 400, f"{wrong} voxels of L2's arch labelled L3"
 
 
 def test_l3_body_stops_at_both_discs() -> None:

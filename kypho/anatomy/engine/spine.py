@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
+from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.discs import disc_space
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
 from kypho.anatomy.engine.endplate_slices import is_thick_slice, trim_endplate_slices
@@ -404,6 +405,7 @@ def segment_spine(
         )
     _tell(progress, 0.75, "refining at full resolution")
     labels = _refine(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
+    labels = resplit_cut_arches(labels, hu, volume.spacing_mm, skip={int(Level.S)})
     if sacral_core is not None:
         labels = fill_sacrum(labels, int(Level.S))
     _tell(progress, 0.9, "cutting bodies at the pedicle base")
