@@ -124,3 +124,114 @@ def test_combined_normals_follow_the_variances():
     assert np.array_equal(combine_endplate_normals(line, 1.0, None), line)
     assert ct_half_width_mm(3.0, 1.0) == pytest.approx(0.5)
     assert ct_half_width_mm(1.0, 0.8) == pytest.approx(0.05)
+
+
+# --- Endplates found from the body's interior (thick slices) -------------------------
+
+
+def _profiles(edges_mm: np.ndarray, step: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Superior-endplate profiles: trabecular 150 HU, a 1 mm cortex of 700 HU ending at
+    ``edges_mm``, a 5 mm disc of 60 HU, then the next body's endplate and interior; blurred
+    by a 3 mm box (a thick slice) so that nothing sits on the sample grid."""
+    fine = np.arange(-30.0, 30.0, 0.05)
+    e = edges_mm[:, None]
+    p = np.full((len(edges_mm), len(fine)), 150.0)
+    p[(fine > e - 1.0) & (fine <= e)] = 700.0
+    p[(fine > e) & (fine <= e + 5.0)] = 60.0
+    p[(fine > e + 5.0) & (fine <= e + 6.0)] = 700.0
+    k = round(3.0 / 0.05)
+    blurred = np.apply_along_axis(lambda r: np.convolve(r, np.ones(k) / k, "same"), 1, p)
+    si = np.arange(-20.0, 20.0, step)
+    return np.stack([np.interp(si, fine, r) for r in blurred]), si
+
+
+def test_interior_search_finds_the_first_endplate_past_a_wrong_mask():
+    from kypho.measure.thick_endplates import edges_from_interior
+
+    truth = np.linspace(4.0, 7.0, 13)
+    hu, si = _profiles(truth)
+    start = np.zeros(13)
+    # The mask reaches 6 mm too far (into the disc and the next body): the search limit
+    # lies beyond the neighbour's endplate, yet the first endplate must be found.
+    limit = truth + 9.0
+    edge, found = edges_from_interior(
+        hu, si, start, limit, +1, bone_hu=150.0, min_contrast_hu=150.0, inner_mm=3.0
+    )
+    assert found.all()
+    # Same spread as the truth (nothing quantised to the 0.5 mm samples or the slice).
+    assert np.abs((edge - truth) - np.median(edge - truth)).max() < 0.15
+    assert np.abs(edge - truth).max() < 1.2  # sits within the cortex
+
+
+def test_interior_search_is_symmetric_for_inferior_edges():
+    from kypho.measure.thick_endplates import edges_from_interior
+
+    truth = np.linspace(4.0, 7.0, 7)
+    hu, si = _profiles(truth)
+    up, _ = edges_from_interior(
+        hu, si, np.zeros(7), truth + 3.0, +1, bone_hu=150.0, min_contrast_hu=150.0,
+        inner_mm=3.0,
+    )  # fmt: skip
+    # Mirror the profiles: the same endplates become inferior ones at -truth.
+    down, found = edges_from_interior(
+        hu[:, ::-1], -si[::-1], np.zeros(7), -truth - 3.0, -1, bone_hu=150.0,
+        min_contrast_hu=150.0, inner_mm=3.0,
+    )  # fmt: skip
+    assert found.all()
+    np.testing.assert_allclose(down, -up, atol=1e-6)
+
+
+def test_interior_search_rejects_walls_and_missing_discs():
+    from kypho.measure.thick_endplates import edges_from_interior
+
+    hu, si = _profiles(np.array([5.0, 5.0, 5.0]))
+    hu[1] = 700.0  # a column along the cortical wall: bright from its start
+    hu[2, si > 3.0] = 700.0  # no disc beyond the bright band (cement, fused level)
+    edge, found = edges_from_interior(
+        hu, si, np.zeros(3), np.full(3, 12.0), +1, bone_hu=150.0, min_contrast_hu=150.0,
+        inner_mm=3.0,
+    )  # fmt: skip
+    assert found.tolist() == [True, False, False]
+    assert np.isnan(edge[1:]).all()
+
+
+def test_voxel_extent_along_a_tilted_axis():
+    from kypho.measure.sampling import spacing_along
+    from kypho.measure.thick_endplates import voxel_extent_along
+
+    aff = np.diag([0.7, 0.7, 3.0, 1.0])
+    a = np.radians(40.0)
+    d = np.array([0.0, np.sin(a), np.cos(a)])
+    assert voxel_extent_along(aff, d) == pytest.approx(0.7 * np.sin(a) + 3.0 * np.cos(a))
+    # The spacing along it is much smaller: the staircase is not covered by one spacing.
+    assert spacing_along(aff, d) < 0.45 * voxel_extent_along(aff, d)
+    assert voxel_extent_along(np.diag([1.0, 1.0, 1.0, 1.0]), np.array([0, 0, 1.0])) == 1.0
+
+
+def test_thick_tilts_survive_a_mask_reaching_into_the_disc(crush3):
+    """A body mask whose anterior half reaches two slices (6 mm) too high, as the built-in
+    masks of steep thick-slice spines do: the endplate tilt must still follow the CT."""
+    ph, _ = crush3
+    lv = next(v.level for v in ph.truth.vertebrae if v.level.display == "L3")
+    t = ph.truth.get(lv)
+    bodies = ph.bodies.labels.copy()
+    verts = ph.vertebrae.labels.copy()
+    body = bodies == int(lv)
+    y = np.nonzero(body)[1]
+    anterior = body & (np.arange(body.shape[1])[None, :, None] > np.median(y))
+    grown = anterior.copy()
+    for k in (1, 2):
+        grown[:, :, k:] |= anterior[:, :, :-k]
+    add = grown & (verts == 0)
+    bodies[add] = int(lv)
+    verts[add] = int(lv)
+    assert add.sum() > 200
+    seg = segmentation_from_labels(
+        type(ph.vertebrae)(verts, ph.vertebrae.affine), type(ph.bodies)(bodies, ph.bodies.affine)
+    )
+    spine = measure_spine(ph.volume, seg)
+    v = next(v for v in spine.vertebrae if v.level is lv)
+    err = _world_tilt(v.superior_endplate_tilt_deg, v.frame) - sagittal_tilt_deg(
+        np.asarray(t.superior_endplate_normal)
+    )
+    assert abs(err) <= 2.0, err

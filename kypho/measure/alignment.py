@@ -21,10 +21,12 @@ from kypho.measure.sampling import VertebraCrop, sample_on_grid
 
 __all__ = [
     "COBB_RANGE",
+    "LINE_OUTLIER_SD",
     "RIM_TILT_SD_DEG",
     "EndplateNormals",
     "cobb_angle",
     "combine_endplate_normals",
+    "consistent_line_sd_deg",
     "endplate_line_normal",
     "line_tilt_sd_deg",
     "lumbar_lordosis",
@@ -42,6 +44,9 @@ COBB_RANGE = (Level.T4, Level.T12)
 #: adds nothing: rim-plane tilts alone are off by 0.4 deg on average there (0.1 deg for
 #: the two-point lines, which therefore keep ~90 % of the weight at fine voxels).
 RIM_TILT_SD_DEG = 0.5
+#: Disagreement (in combined standard deviations) between a rim line and an independent
+#: rim plane beyond which the line is taken to be wrong (3 SD: 0.3 % false alarms).
+LINE_OUTLIER_SD = 3.0
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,46 @@ def combine_endplate_normals(
     rim = np.asarray(rim_normal, float)
     if np.dot(rim, line) < 0:
         rim = -rim
-    w_line = 1.0 / max(line_sd_deg, 1e-3) ** 2
+    w_line = 1.0 / max(line_sd_deg, 1e-3) ** 2  # 0 for an infinite SD: the rim alone
     w_rim = 1.0 / max(rim_sd_deg, 1e-3) ** 2
     n = w_line * line + w_rim * rim
     return n / np.linalg.norm(n)
+
+
+def consistent_line_sd_deg(
+    line_normal: np.ndarray,
+    line_sd_deg: float,
+    rim_normal: np.ndarray | None,
+    rim_sd_deg: float = RIM_TILT_SD_DEG,
+    n_sd: float = LINE_OUTLIER_SD,
+) -> float:
+    """The rim line's SD, or infinity when the line and an independent rim plane disagree
+    by more than ``n_sd`` combined standard deviations.
+
+    At thick slices the rim plane is fitted on CT edges found from the body's interior
+    (:mod:`kypho.measure.thick_endplates`), independent of the mask, while the line's two
+    points are read near the mask's endplate. A disagreement beyond their joint noise
+    means the mask is wrong at a rim (the disc, or a corner, misassigned), which no
+    weighting of the line can repair: the plane is then used alone.
+
+    Parameters
+    ----------
+    line_normal, rim_normal : (3,) ndarray
+        Unit world normals; ``rim_normal`` may be None (the line's SD is returned).
+    line_sd_deg, rim_sd_deg : float
+        Their standard deviations (degrees).
+    n_sd : float
+        Disagreement (in combined SDs) beyond which the line is dropped.
+
+    Returns
+    -------
+    float
+        ``line_sd_deg`` or ``inf``.
+    """
+    if rim_normal is None:
+        return line_sd_deg
+    d = abs(sagittal_tilt_deg(line_normal) - sagittal_tilt_deg(rim_normal))
+    return float("inf") if d > n_sd * np.hypot(line_sd_deg, rim_sd_deg) else line_sd_deg
 
 
 def line_tilt_sd_deg(point_sd_mm: float, baseline_mm: float) -> float:

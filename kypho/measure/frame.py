@@ -20,7 +20,12 @@ How it is found (all in world mm):
 5. In the last round, also fit a plane to each endplate's rim (the ring
    :data:`RIM_RING_MM` inside the footprint border). The Cobb lines use it at thick
    slices (:func:`kypho.measure.alignment.combine_endplate_normals`): its columns meet
-   the slice grid at every phase, which two rim points alone do not.
+   the slice grid at every phase, which two rim points alone do not. At thick slices
+   (:func:`~kypho.anatomy.engine.endplate_slices.is_thick_slice`) this plane is fitted
+   instead on endplate edges found on the CT from the middle of the body outward
+   (:mod:`kypho.measure.thick_endplates`), on a wider ring (:data:`THICK_RIM_RING_MM`):
+   the mask of a steeply tilted body can be off there by more than the voxel (disc or
+   a corner misassigned), and an edge refined near the mask's edge inherits that.
 
 A wedge fracture has genuinely non-parallel endplates: the mean normal is then the
 contract's definition of the axis. When the endplate normals disagree by more than
@@ -35,10 +40,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.imaging.orientation import voxel_to_world
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.records import VertebraFrame
 from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
+from kypho.measure.thick_endplates import interior_endplate_edges
 
 __all__ = ["FrameFit", "estimate_frame", "plane_normal"]
 
@@ -49,6 +56,11 @@ RIM_MARGIN_MM = 3.0
 #: are fitted: past the partial-volume columns at the wall, and mostly outside the
 #: central concavity. All around the rim, its columns meet the slice grid at every phase.
 RIM_RING_MM = (2.0, 5.0)
+#: Ring (mm inside the footprint border) of the rim planes at thick slices, fitted on CT
+#: edges found from the body's interior. Endplates are 35-48 mm wide at T11-L5 (DOMAIN.md
+#: §7.3), smaller higher up, so 7 mm in still leaves most of the central concavity (a
+#: biconcave fracture's depression) out of the fit.
+THICK_RIM_RING_MM = (2.0, 7.0)
 #: Endplates of normal vertebrae are close to parallel; beyond this the frame is less sure.
 MAX_ENDPLATE_ANGLE_DEG = 25.0
 #: Lateral / AP step (mm) of the footprint grid used for plane fits.
@@ -75,7 +87,8 @@ class FrameFit:
     notes : list of str
     superior_rim_normal, inferior_rim_normal : (3,) ndarray or None
         Unit world normals (pointing superiorly) of planes through each endplate's rim
-        (:data:`RIM_RING_MM`); None when the footprint is too small for the ring.
+        (:data:`RIM_RING_MM`), at thick slices through its CT edges found from the body's
+        interior; None when the footprint is too small for the ring.
     """
 
     frame: VertebraFrame
@@ -188,6 +201,35 @@ def _fit_rim_planes(
     return _unit(ls_sup @ rot), _unit(ls_inf @ rot)
 
 
+def _fit_interior_planes(
+    frame: VertebraFrame,
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    mask_top: np.ndarray,
+    bottom: np.ndarray,
+    top: np.ndarray,
+    found_bottom: np.ndarray,
+    found_top: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """World normals of the endplate planes through the CT edges found from the body's
+    interior (thick slices), or None when too few columns have one.
+
+    The found columns of the ring :data:`THICK_RIM_RING_MM` inside the mask's footprint
+    are used: these edges do not depend on the mask, so the ring can reach further in
+    than :data:`RIM_RING_MM` (more columns steady the plane against the slice grid)
+    while still leaving out the central concavity.
+    """
+    depth, xy_all = _footprint_depth(grid_x, grid_y, mask_top)
+    use = (depth >= THICK_RIM_RING_MM[0]) & (depth <= THICK_RIM_RING_MM[1])
+    use_sup, use_inf = use & found_top, use & found_bottom
+    if min(int(use_sup.sum()), int(use_inf.sum())) < 20:
+        return None
+    ls_sup, _, _ = plane_normal(np.c_[xy_all[use_sup], top[use_sup]])
+    ls_inf, _, _ = plane_normal(np.c_[xy_all[use_inf], bottom[use_inf]])
+    rot = frame.rotation()
+    return _unit(ls_sup @ rot), _unit(ls_inf @ rot)
+
+
 def _fit_planes(
     frame: VertebraFrame,
     grid_x: np.ndarray,
@@ -289,6 +331,7 @@ def estimate_frame(
     n_used = 0
 
     rims: list[tuple[np.ndarray, np.ndarray] | None] = [None]
+    thick = is_thick_slice(crop.spacing_mm)
 
     def one_round(
         si: np.ndarray, ap: np.ndarray, on_ct: bool
@@ -305,8 +348,18 @@ def estimate_frame(
             grid_si = np.arange(lo[2], hi[2] + 1e-9, step_si)
             m = sample_on_grid(body_f, crop.affine, frame, grid_x, grid_y, grid_si)
             bottom, top = column_edges(m.reshape(-1, len(grid_si)), grid_si)
-        # Each round overwrites the rim planes: the last (CT) round's are kept.
-        rims[0] = _fit_rim_planes(frame, grid_x, grid_y, bottom, top)
+        # Each round overwrites the rim planes: the last (CT) round's are kept. At thick
+        # slices they are fitted on the edges found from the body's interior instead.
+        if on_ct and thick:
+            b_in, t_in, f_b, f_t = interior_endplate_edges(
+                crop, frame, grid_x, grid_y, lo[2], hi[2], float(bone_hu), min_contrast_hu
+            )
+            # Too few columns with a CT endplate (e.g. dense bone): the mask's rim instead.
+            rims[0] = _fit_interior_planes(
+                frame, grid_x, grid_y, top, b_in, t_in, f_b, f_t
+            ) or _fit_rim_planes(frame, grid_x, grid_y, bottom, top)
+        else:
+            rims[0] = _fit_rim_planes(frame, grid_x, grid_y, bottom, top)
         return _fit_planes(frame, grid_x, grid_y, bottom, top)
 
     # Rounds on the mask until the axis settles, then (with bone_hu) one on the CT.

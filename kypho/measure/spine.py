@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.anatomy.levels import Level
 from kypho.anatomy.records import Segmentation
 from kypho.errors import KyphoError, NoSpineFoundError
@@ -22,6 +23,7 @@ from kypho.measure.alignment import (
     EndplateNormals,
     cobb_angle,
     combine_endplate_normals,
+    consistent_line_sd_deg,
     endplate_line_normal,
     line_tilt_sd_deg,
     lumbar_lordosis,
@@ -48,7 +50,8 @@ from kypho.measure.notes import density_summary, risk_notes
 from kypho.measure.posterior_wall import retropulsion_mm
 from kypho.measure.records import SpineMeasurement, VertebraFrame, VertebraMeasurement
 from kypho.measure.reference_levels import cortical_reference, min_endplate_contrast
-from kypho.measure.sampling import VertebraCrop, crop_vertebra, merged_boxes
+from kypho.measure.sampling import VertebraCrop, crop_vertebra, merged_boxes, spacing_along
+from kypho.measure.thick_endplates import voxel_extent_along
 
 __all__ = ["MeasurementInputError", "measure_spine"]
 
@@ -330,8 +333,10 @@ def measure_spine(
 
     # Alignment: endplate lines through the rims (Ha and Hp points), as a Cobb line is
     # drawn, the fitted planes giving their coronal lean; combined with the planes
-    # through the whole rims, which thick slices need.
+    # through the whole rims, which thick slices need. At thick slices a line that
+    # disagrees with its (mask-independent) rim plane beyond their joint noise is dropped.
     normals = []
+    thick = is_thick_slice(affine_spacing(affine))
     for lv, m in sorted(measured.items(), key=lambda kv: int(kv[0])):
         p, fr = m.profile, m.fit.frame
         ends = (float(p.positions_mm[0]), float(p.positions_mm[2]))
@@ -350,9 +355,23 @@ def measure_spine(
         own = p.columns.outward_differences()
         off_sd = offset if offset > 0 or not own.size else max(-float(np.mean(own)), 0.0)
         half_w = f_ct * ct_half_width_mm(si_vox, off_sd) + (1.0 - f_ct) * 0.5 * si_vox
+        if thick:
+            # The rim points' CT edges are searched within a voxel spacing along the axis
+            # of the mask's edge, but a mask drawn in thick slices is only known to the
+            # voxel box's extent along that axis (its staircase on a tilted endplate,
+            # ~2.8 mm at 40 degrees and 0.7 x 0.7 x 3 mm against a ~1 mm spacing): the
+            # rest stays in the points. The rim planes at thick slices are fitted on CT
+            # edges found from the body's interior instead, free of the mask.
+            axis = np.asarray(fr.si_axis)
+            extra = voxel_extent_along(affine, axis) - spacing_along(affine, axis)
+            half_w = max(half_w, 0.5 * extra)
         line_sd = line_tilt_sd_deg(half_w / np.sqrt(3.0), abs(ends[0] - ends[1]))
-        sup = combine_endplate_normals(sup, line_sd, m.fit.superior_rim_normal)
-        inf = combine_endplate_normals(inf, line_sd, m.fit.inferior_rim_normal)
+        sd_sup = sd_inf = line_sd
+        if thick:
+            sd_sup = consistent_line_sd_deg(sup, line_sd, m.fit.superior_rim_normal)
+            sd_inf = consistent_line_sd_deg(inf, line_sd, m.fit.inferior_rim_normal)
+        sup = combine_endplate_normals(sup, sd_sup, m.fit.superior_rim_normal)
+        inf = combine_endplate_normals(inf, sd_inf, m.fit.inferior_rim_normal)
         normals.append(EndplateNormals(lv, sup, inf))
         results[lv].superior_endplate_tilt_deg = _tilt_in_frame(sup, fr)
         results[lv].inferior_endplate_tilt_deg = _tilt_in_frame(inf, fr)
