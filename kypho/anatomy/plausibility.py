@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from scipy import ndimage
 
 from kypho.anatomy.levels import Level
 from kypho.anatomy.records import Segmentation
@@ -61,18 +60,12 @@ def body_gaps_mm(seg: Segmentation) -> list[tuple[Level, Level, float]]:
     """
     points: dict[Level, np.ndarray] = {}
     present = {i.level for i in seg.levels}
-    # Bounding boxes first: one pass per map instead of one full-volume pass per level.
-    boxes = {
-        "body": ndimage.find_objects(seg.bodies.labels),
-        "whole": ndimage.find_objects(seg.vertebrae.labels),
-    }
     for lv in present:
-        kind = "whole" if lv is Level.S else "body"
-        source = seg.vertebrae.labels if kind == "whole" else seg.bodies.labels
-        box = boxes[kind][int(lv) - 1] if int(lv) <= len(boxes[kind]) else None
+        source = seg.vertebrae if lv is Level.S else seg.bodies
+        box = source.box(int(lv))
         if box is None:
             continue
-        idx = np.argwhere(source[box] == int(lv)) + [sl.start for sl in box]
+        idx = np.argwhere(source.labels[box] == int(lv)) + [sl.start for sl in box]
         points[lv] = voxel_to_world(seg.vertebrae.affine, idx)
     ordered = [i.level for i in seg.levels if i.level in points]
     out = []

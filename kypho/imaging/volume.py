@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from kypho.imaging.orientation import affine_spacing, orientation_codes, to_canonical
 
@@ -88,6 +89,9 @@ class LabelMap:
 
     labels: np.ndarray
     affine: np.ndarray
+    _boxes: list[tuple[slice, ...] | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self.affine = _check_affine(self.affine)
@@ -97,6 +101,24 @@ class LabelMap:
             if self.labels.size and (self.labels.min() < 0 or self.labels.max() > 255):
                 raise ValueError("labels must fit in 0..255")
             self.labels = self.labels.astype(np.uint8)
+        # Read-only: every stage shares the map, and its bounding boxes are cached.
+        self.labels = self.labels.view()
+        self.labels.flags.writeable = False
+
+    def boxes(self) -> list[tuple[slice, ...] | None]:
+        """Bounding box of every label (index ``label - 1``; None where absent).
+
+        One pass over the map, computed once: measurement, checks and planning all
+        need them, and each pass over a 512 x 512 x 400 map costs ~0.15 s.
+        """
+        if self._boxes is None:
+            self._boxes = ndimage.find_objects(self.labels)
+        return self._boxes
+
+    def box(self, label: int) -> tuple[slice, ...] | None:
+        """Bounding box of one label, or None when it is absent."""
+        boxes = self.boxes()
+        return boxes[label - 1] if 0 < label <= len(boxes) else None
 
     @classmethod
     def from_array(cls, labels: np.ndarray, affine: np.ndarray) -> LabelMap:

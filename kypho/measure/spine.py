@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.anatomy.levels import Level
@@ -157,7 +156,7 @@ def measure_spine(
     vert_lab, body_lab = segmentation.vertebrae.labels, segmentation.bodies.labels
     infos = {info.level: info for info in segmentation.levels}
     # One pass per label map gives every label's bounding box (and so which are present).
-    boxes = merged_boxes(ndimage.find_objects(vert_lab), ndimage.find_objects(body_lab))
+    boxes = merged_boxes(segmentation.vertebrae.boxes(), segmentation.bodies.boxes())
     present = [i + 1 for i, b in enumerate(boxes) if b is not None]
     levels = list(infos)
     for lab in present:

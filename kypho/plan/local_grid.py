@@ -81,13 +81,11 @@ class LocalGrid:
         return np.asarray(vec_local, float) @ self.frame.rotation()
 
 
-def _label_crop(labels: np.ndarray, label: int) -> tuple[tuple[slice, ...], np.ndarray]:
-    # One pass over the integer map, without a full-size boolean temporary.
-    objs = ndimage.find_objects(labels, max_label=label)
-    box = objs[label - 1] if len(objs) >= label else None
+def _label_crop(labels: LabelMap, label: int) -> tuple[tuple[slice, ...], np.ndarray]:
+    box = labels.box(label)
     if box is None:
         raise ValueError(f"label {label} is absent from the label map")
-    return box, labels[box] == label
+    return box, labels.labels[box] == label
 
 
 def build_local_grid(
@@ -122,8 +120,8 @@ def build_local_grid(
     ValueError
         When the label is absent from `vertebrae` or `bodies`.
     """
-    vsl, vmask = _label_crop(vertebrae.labels, label)
-    bsl, bmask = _label_crop(bodies.labels, label)
+    vsl, vmask = _label_crop(vertebrae, label)
+    bsl, bmask = _label_crop(bodies, label)
     # Bounding box of the vertebra in local coordinates, from its own voxels.
     ijk = np.argwhere(vmask)
     if len(ijk) > 200_000:

@@ -152,8 +152,13 @@ def _refine(
     filled_c: np.ndarray,
     bone_c: np.ndarray,
     stats: TissueStats,
-) -> np.ndarray:
-    """Coarse vertebra ids -> ids on the CT grid, boundaries from the full-resolution bone."""
+) -> tuple[np.ndarray, tuple[slice, slice, slice]]:
+    """Coarse vertebra ids -> ids on the CT grid, boundaries from the full-resolution bone.
+
+    Returns the labels and the crop (slices of the CT grid) outside which they are 0;
+    each side of the crop is either the image's border or at least a voxel clear of
+    every label.
+    """
     full = np.zeros(hu.shape, dtype=np.uint8)
     nz = np.argwhere(whole_c > 0)
     lo = np.maximum((nz.min(axis=0) - 1) * np.asarray(grid.factors), 0)
@@ -193,7 +198,7 @@ def _refine(
         spacing_mm,
         min_contrast_hu=low_bone_hu(stats) - stats.soft_tissue_hu,
     )
-    return full
+    return full, sl  # type: ignore[return-value]
 
 
 def _behind_column(nodes: list[Node], chain: list[Node]) -> set[int]:
@@ -217,43 +222,38 @@ def _behind_column(nodes: list[Node], chain: list[Node]) -> set[int]:
     return out
 
 
-def _touches_border(mask: np.ndarray) -> bool:
-    return bool(
-        mask[0].any()
-        or mask[-1].any()
-        or mask[:, 0].any()
-        or mask[:, -1].any()
-        or mask[:, :, 0].any()
-        or mask[:, :, -1].any()
-    )
+def _touches_border(mask: np.ndarray, box: tuple[slice, ...], shape: tuple[int, ...]) -> bool:
+    """Whether ``mask`` (one label inside its bounding ``box``) reaches the image border."""
+    for axis, (sl, n) in enumerate(zip(box, shape, strict=True)):
+        if sl.start == 0 and np.take(mask, 0, axis=axis).any():
+            return True
+        if sl.stop == n and np.take(mask, -1, axis=axis).any():
+            return True
+    return False
 
 
 def _level_infos(
-    labels: np.ndarray,
-    bodies: np.ndarray,
-    affine: np.ndarray,
+    vertebrae: LabelMap,
+    bodies: LabelMap,
     names: list[Level],
     assignment: LevelAssignment,
     evidence: list[str],
 ) -> list[LevelInfo]:
     out: list[LevelInfo] = []
-    idx_all = ndimage.find_objects(labels)
+    affine = vertebrae.affine
     for i, lv in enumerate(names):
         lab = int(lv)
-        box = idx_all[lab - 1] if lab - 1 < len(idx_all) else None
+        box = vertebrae.box(lab)
         if box is None:
             continue
-        mask = labels[box] == lab
+        mask = vertebrae.labels[box] == lab
         count = int(mask.sum())
-        if count == 0:
-            continue
         offset = np.array([s.start for s in box], dtype=float)
         centroid = voxel_to_world(affine, np.argwhere(mask).mean(axis=0) + offset)
         body_centroid = None
-        bmask = bodies[box] == lab
+        bmask = bodies.labels[box] == lab
         if lv is not Level.S and bmask.any():
             body_centroid = voxel_to_world(affine, np.argwhere(bmask).mean(axis=0) + offset)
-        touches = _touches_border(labels == lab) if _touches_border(mask) else False
         out.append(
             LevelInfo(
                 level=lv,
@@ -264,7 +264,7 @@ def _level_infos(
                 voxel_count=count,
                 confidence=assignment.confidence if lv is not Level.S else 0.95,
                 evidence=(evidence[i],) if evidence[i] else (),
-                cut_by_fov=touches,
+                cut_by_fov=_touches_border(mask, box, vertebrae.labels.shape),
             )
         )
     return out
@@ -404,13 +404,18 @@ def segment_spine(
             whole_c, filled_c, sacral_core, axis, grid.spacing_mm, int(Level.S)
         )
     _tell(progress, 0.75, "refining at full resolution")
-    labels = _refine(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
-    labels = resplit_cut_arches(labels, hu, volume.spacing_mm, skip={int(Level.S)})
+    labels, sl = _refine(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
+    # The last steps work inside the labels' crop: passes over the whole grid cost
+    # ~0.1-0.4 s each on a 512 x 512 x 400 CT. The crop's sides are image borders or
+    # clear of labels, so the border rules see the same borders.
+    labels[sl] = resplit_cut_arches(labels[sl], hu[sl], volume.spacing_mm, skip={int(Level.S)})
     if sacral_core is not None:
-        labels = fill_sacrum(labels, int(Level.S))
+        fill_sacrum(labels[sl], int(Level.S))
     _tell(progress, 0.9, "cutting bodies at the pedicle base")
-    bodies = body_from_vertebra(labels, volume.affine)
-    infos = _level_infos(labels, bodies, volume.affine, names, assignment, evidence)
+    bodies = np.zeros_like(labels)
+    bodies[sl] = body_from_vertebra(labels[sl], volume.affine)
+    vertebrae_map, bodies_map = LabelMap(labels, volume.affine), LabelMap(bodies, volume.affine)
+    infos = _level_infos(vertebrae_map, bodies_map, names, assignment, evidence)
     if not any(i.level is not Level.S for i in infos):
         raise NoSpineFoundError(f"no vertebra could be delineated in {volume.source or 'the CT'}")
     for info in infos:
@@ -418,8 +423,8 @@ def segment_spine(
             warnings.append(f"{info.level.display} is cut by the field of view")
     _tell(progress, 1.0, "segmentation done")
     return Segmentation(
-        vertebrae=LabelMap(labels, volume.affine),
-        bodies=LabelMap(bodies, volume.affine),
+        vertebrae=vertebrae_map,
+        bodies=bodies_map,
         levels=infos,
         method="builtin",
         warnings=warnings,
