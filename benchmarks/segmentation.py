@@ -154,6 +154,14 @@ def real_cases() -> list[dict]:
         # The vertebrae cut by the crop are still to be found, labelled and flagged.
         cut = score(vol, ref, body, [int(Level.L2), int(Level.L3), int(Level.L4)], {"L3": z_l3})
         _print("tptbox_lumbar L2-L4, anchor L3", cut)
+    if (DATA / "bonelab_verse004_L2").exists():
+        # Its labels are finite-element compartments, not a segmentation reference: the
+        # image is a density map (mg/cm3) zeroed outside one vertebra and across its
+        # endplate layers, which no CT looks like (read_ct refuses it).
+        print(
+            f"{'bonelab_verse004_L2':34s} not scored: a masked density map with FE "
+            "compartment labels, not a CT with a segmentation reference"
+        )
     return out
 
 
