@@ -34,6 +34,10 @@ CLOSING_MM = 2.0
 CORE_DEPTH_3D_MM = 5.0
 #: Smallest core kept (mm^3): a 45 %-crushed upper thoracic body still has ~2 cm^3.
 MIN_CORE_MM3 = 600.0
+#: Widest core (mm, left-right) a vertebral body can have: bodies are 33-54 mm wide
+#: from T1 to L5 (DOMAIN.md §7.1 table) and the core stops CORE_DEPTH_MM inside the
+#: cortex; wider cores weigh less in the chain (:func:`_chain_weight`).
+MAX_BODY_CORE_WIDTH_MM = 60.0
 #: A chain member smaller than this fraction of the median member is a fragment.
 MIN_FRACTION_OF_MEDIAN = 0.25
 #: Largest gap between consecutive body cores along z (mm): a disc is 4-12 mm and the
@@ -177,12 +181,29 @@ def core_components(
     return labels, nodes
 
 
+def _chain_weight(node: Node) -> float:
+    """A core's weight in the chain: its volume, discounted by the cube of how much
+    wider it is than any vertebral body core (:data:`MAX_BODY_CORE_WIDTH_MM`).
+
+    Bright soft tissue can form cores too: contrast-filled organs, bowel with oral
+    contrast, an aorta merged with them. Such a block can outweigh a whole column by
+    volume alone (measured: a 154 mm wide, 802 cm^3 block against 139 cm^3 of body
+    cores), but no vertebral body is that wide, and the wider a core the less of it
+    can be body. The steep discount keeps the choice with the stack of body-sized
+    cores; the sacrum's core, often run on into the ilia, still joins the chain below
+    the bodies, as any linked core adds to its chain.
+    """
+    return node.volume_mm3 * min(1.0, MAX_BODY_CORE_WIDTH_MM / max(node.width_mm, 1e-6)) ** 3
+
+
 def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Node]:
     """The heaviest craniocaudal chain of cores, returned cranial to caudal.
 
     Consecutive members overlap or follow each other along z within
     :data:`MAX_CHAIN_GAP_MM` and are horizontally close; the chain with the largest
-    total core volume wins, which rejects sternum, aorta and pelvic fragments.
+    total core weight (volume, discounted for cores wider than a body:
+    :func:`_chain_weight`) wins, which rejects sternum, aorta, pelvic fragments and
+    contrast-filled organs.
 
     Parameters
     ----------
@@ -197,7 +218,8 @@ def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Nod
         return []
     order = sorted(nodes, key=lambda n: n.centroid_mm[2])
     n = len(order)
-    best = np.array([nd.volume_mm3 for nd in order])
+    weight = [_chain_weight(nd) for nd in order]
+    best = np.array(weight)
     prev = np.full(n, -1)
     for j in range(n):
         for i in range(j):
@@ -209,8 +231,8 @@ def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Nod
             shift = float(np.hypot(*(hi.centroid_mm[:2] - lo.centroid_mm[:2])))
             if shift > MAX_CHAIN_SHIFT_MM + 0.4 * dz:
                 continue
-            if best[i] + hi.volume_mm3 > best[j]:
-                best[j] = best[i] + hi.volume_mm3
+            if best[i] + weight[j] > best[j]:
+                best[j] = best[i] + weight[j]
                 prev[j] = i
     j = int(np.argmax(best))
     chain = []
