@@ -57,6 +57,7 @@ def assign_levels(
     rib_indices: list[int],
     anchor_indices: dict[Level, int] | None = None,
     lowest: Level | None = None,
+    rib_doubt_indices: list[int] | None = None,
 ) -> LevelAssignment:
     """Level names for ``n`` presacral vertebrae listed cranial to caudal.
 
@@ -73,6 +74,10 @@ def assign_levels(
     lowest : Level, optional
         User-declared level of the lowest presacral vertebra (meaningful with a sacrum
         or when the scan reaches it).
+    rib_doubt_indices : list of int, optional
+        Vertebrae below the lowest rib found that a rib-like but too thick bone leaves
+        (:class:`~kypho.anatomy.engine.ribs_sacrum.RibSearch`): when the ribs alone
+        fix the count, it is then in doubt.
     """
     order = _order(lowest)
     evidence = [""] * n
@@ -143,6 +148,16 @@ def assign_levels(
         levels = _count(n, lowest_rib, Level.T12, order)
         explain(lowest_rib, "lowest rib-bearing vertebra = T12")
         confidence = 0.8
+        doubt = [i for i in rib_doubt_indices or () if i > lowest_rib and levels[i] is not None]
+        if doubt:
+            shown = ", ".join(levels[i].display for i in doubt)  # type: ignore[union-attr]
+            warnings.append(
+                f"bone leaves the column sideways like a rib at {shown} (counted below T12), "
+                "but too thick for a rib alone (merged with contrast-enhanced tissue or "
+                "another rib?): the lowest rib, and so every level, may be lower than "
+                "counted; confirm the levels on the images or give an anchor"
+            )
+            confidence = 0.4
         if lowest is not None and levels[-1] is not lowest:
             warnings.append(
                 f"declared lowest level {lowest.display} disagrees with the rib count "

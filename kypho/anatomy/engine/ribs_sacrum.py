@@ -6,12 +6,14 @@ The vertebra sitting on the sacrum is L5; the lowest vertebra bearing a rib is T
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cc3d
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
 
-__all__ = ["axis_distance_mm", "is_sacrum", "rib_bearing"]
+__all__ = ["RibSearch", "axis_distance_mm", "is_sacrum", "rib_bearing"]
 
 #: The sacral core (S1 body plus the thick alae, often joined to the ilia) is far wider
 #: than any lumbar body core: alae span ~100 mm against a ~40-48 mm L5 body (§7.3).
@@ -27,6 +29,32 @@ RIB_AREA_MM2 = 300.0
 RIB_MEDIAL_MM = 50.0
 #: ...and reaches at least this far to the side (a transverse process ends by ~50 mm).
 RIB_REACH_MM = 65.0
+#: Vertebrae below the lowest rib found where a rib-like but thick lateral bone puts the
+#: rib count in doubt (T12's rib merged with bright soft tissue); the iliac wings, the
+#: other thick lateral bone, lie four or more levels below T12.
+RIB_DOUBT_LEVELS = 3
+
+
+@dataclass
+class RibSearch:
+    """What the rib search found.
+
+    Parameters
+    ----------
+    indices : list of int
+        Indices of the rib-bearing vertebrae (into the presacral chain), sorted.
+    ribs : (X, Y, Z) ndarray of bool
+        The rib voxels found.
+    doubtful : list of int
+        Vertebrae just below the lowest rib found (within :data:`RIB_DOUBT_LEVELS`) that
+        a bone leaves sideways like a rib, too thick to be one alone: a rib merged with
+        contrast-enhanced soft tissue or with another rib, so the lowest rib may be
+        lower than found.
+    """
+
+    indices: list[int]
+    ribs: np.ndarray
+    doubtful: list[int]
 
 
 def is_sacrum(chain: list[Node]) -> bool:
@@ -68,7 +96,7 @@ def rib_bearing(
     spacing_mm: tuple[float, float, float],
     vertebrae: list[Node],
     floor_mm: float | None = None,
-) -> tuple[list[int], np.ndarray]:
+) -> RibSearch:
     """The vertebrae a rib attaches to, and the ribs.
 
     Parameters
@@ -88,14 +116,11 @@ def rib_bearing(
 
     Returns
     -------
-    indices : list of int
-        Indices into ``vertebrae``, sorted, unique.
-    ribs : (X, Y, Z) ndarray of bool
-        The rib voxels found (lateral to :data:`RIB_SEARCH_MM`).
+    RibSearch
     """
     ribs = np.zeros(filled.shape, dtype=bool)
     if not vertebrae:
-        return [], ribs
+        return RibSearch([], ribs, [])
     z_top = max(n.z_hi_mm for n in vertebrae)
     z_bottom = min(n.z_lo_mm for n in vertebrae)
     lateral = filled & (axis_mm > RIB_SEARCH_MM) & (cores == 0)
@@ -105,6 +130,7 @@ def rib_bearing(
     voxel_mm3 = float(np.prod(sp))
     centres = np.array([0.5 * (n.z_lo_mm + n.z_hi_mm) for n in vertebrae])
     found: set[int] = set()
+    thick: set[int] = set()
     for lab in range(1, len(stats["voxel_counts"])):
         box = stats["bounding_boxes"][lab]
         if box is None:
@@ -112,7 +138,7 @@ def rib_bearing(
         extent = np.array([b.stop - b.start for b in box]) * sp
         length = float(np.linalg.norm(extent))
         volume = float(stats["voxel_counts"][lab]) * voxel_mm3
-        if length < RIB_MIN_LENGTH_MM or volume / length > RIB_AREA_MM2:
+        if length < RIB_MIN_LENGTH_MM:
             continue
         sub = labels[box] == lab
         dist = np.where(sub, axis_mm[box], np.inf)
@@ -124,6 +150,17 @@ def rib_bearing(
         z_medial = (box[2].start + k[2]) * sp[2]
         if not z_bottom - 10.0 <= z_medial <= z_top + 10.0:
             continue
-        found.add(int(np.argmin(np.abs(centres - z_medial))))
+        index = int(np.argmin(np.abs(centres - z_medial)))
+        if volume / length > RIB_AREA_MM2:
+            # Shaped like a rib but too thick for one: look at every vertebra it spans.
+            z_lo, z_hi = box[2].start * sp[2], box[2].stop * sp[2]
+            thick.update(int(i) for i in np.flatnonzero((centres >= z_lo) & (centres <= z_hi)))
+            thick.add(index)
+            continue
+        found.add(index)
         ribs[box] |= sub
-    return sorted(found), ribs
+    doubtful: list[int] = []
+    if found:
+        low = max(found)
+        doubtful = sorted(i for i in thick if low < i <= low + RIB_DOUBT_LEVELS)
+    return RibSearch(sorted(found), ribs, doubtful)

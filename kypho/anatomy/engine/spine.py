@@ -354,7 +354,8 @@ def segment_spine(
     axis = axis_distance_mm(filled_c.shape, grid.spacing_mm, chain)
     _tell(progress, 0.45, "naming levels")
     floor = chain[-1].z_hi_mm if sacrum else None
-    ribs, rib_mask = rib_bearing(filled_c, cores, axis, grid.spacing_mm, verts, floor)
+    rib_search = rib_bearing(filled_c, cores, axis, grid.spacing_mm, verts, floor)
+    ribs, rib_mask = rib_search.indices, rib_search.ribs
     if sacrum and ribs and max(ribs) == len(verts) - 5:
         # Four free vertebrae between the last rib and the sacrum: L5 may be hidden in
         # the sacral core (narrow lumbosacral disc). Only then is it looked for, since
@@ -374,6 +375,7 @@ def segment_spine(
         rib_indices=ribs,
         anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
         lowest=lowest_level,
+        rib_doubt_indices=rib_search.doubtful,
     )
     names: list[Level] = []
     core_to_id: dict[int, int] = {}
