@@ -44,7 +44,13 @@ from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.imaging.orientation import voxel_to_world
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.records import VertebraFrame
-from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
+from kypho.measure.sampling import (
+    VertebraCrop,
+    local_extent,
+    sample_body_columns,
+    sample_on_grid,
+    spacing_along,
+)
 from kypho.measure.thick_endplates import interior_endplate_edges
 
 __all__ = ["FrameFit", "estimate_frame", "plane_normal"]
@@ -270,12 +276,8 @@ def _ct_edges(
     si_vox = spacing_along(crop.affine, np.asarray(frame.si_axis))
     pad = si_vox + 3.0  # the disc-side window of the moment estimate
     grid_si = np.arange(lo_si - pad, hi_si + pad + 1e-9, CT_STEP_MM)
-    m = sample_on_grid(crop.body.astype(np.float32), crop.affine, frame, grid_x, grid_y, grid_si)
-    ns = len(grid_si)
-    bottom, top = column_edges(m.reshape(-1, ns), grid_si)
-    hu = sample_on_grid(crop.hu, crop.affine, frame, grid_x, grid_y, grid_si, cval=np.nan)
-    hu = hu.reshape(-1, ns)
-    hu = np.where(np.isfinite(hu), hu, np.nanmedian(hu))
+    mask, hu = sample_body_columns(crop, frame, grid_x, grid_y, grid_si)
+    bottom, top = column_edges(mask, grid_si)
     window = {"inner_mm": si_vox + 2.5, "outer_mm": si_vox + 2.5}
     out = []
     for edge, outward in ((bottom, -1), (top, +1)):

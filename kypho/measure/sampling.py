@@ -214,6 +214,27 @@ def sample_on_grid(
     return out.reshape(len(lr), len(ap), len(si))
 
 
+def sample_body_columns(
+    crop: VertebraCrop,
+    frame: VertebraFrame,
+    grid_x: np.ndarray,
+    grid_y: np.ndarray,
+    grid_si: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Body mask and CT along the SI columns of a local grid, one row per column.
+
+    Returns
+    -------
+    mask, hu : (NX * NY, NS) ndarray of float
+        Trilinear body-mask fraction and HU; HU outside the crop is the columns' median.
+    """
+    ns = len(grid_si)
+    m = sample_on_grid(crop.body.astype(np.float32), crop.affine, frame, grid_x, grid_y, grid_si)
+    hu = sample_on_grid(crop.hu, crop.affine, frame, grid_x, grid_y, grid_si, cval=np.nan)
+    hu = hu.reshape(-1, ns)
+    return m.reshape(-1, ns), np.where(np.isfinite(hu), hu, np.nanmedian(hu))
+
+
 def spacing_along(affine: np.ndarray, direction: np.ndarray) -> float:
     """Voxel extent (mm) along a world direction: 1 / |A^-1 d| for unit ``d``."""
     return float(1.0 / np.linalg.norm(np.linalg.solve(affine[:3, :3], direction)))

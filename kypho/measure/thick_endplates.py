@@ -20,7 +20,7 @@ import numpy as np
 
 from kypho.measure.endplates import column_edges
 from kypho.measure.records import VertebraFrame
-from kypho.measure.sampling import VertebraCrop, sample_on_grid, spacing_along
+from kypho.measure.sampling import VertebraCrop, sample_body_columns, spacing_along
 
 __all__ = ["edges_from_interior", "interior_endplate_edges", "voxel_extent_along"]
 
@@ -195,12 +195,8 @@ def interior_endplate_edges(
     reach = voxel_extent_along(crop.affine, si_axis) + 2.5
     pad = reach + DISC_ROOM_MM
     grid_si = np.arange(lo_si - pad, hi_si + pad + 1e-9, CT_STEP_MM)
-    m = sample_on_grid(crop.body.astype(np.float32), crop.affine, frame, grid_x, grid_y, grid_si)
-    ns = len(grid_si)
-    bottom, top = column_edges(m.reshape(-1, ns), grid_si)
-    hu = sample_on_grid(crop.hu, crop.affine, frame, grid_x, grid_y, grid_si, cval=np.nan)
-    hu = hu.reshape(-1, ns)
-    hu = np.where(np.isfinite(hu), hu, np.nanmedian(hu))
+    mask, hu = sample_body_columns(crop, frame, grid_x, grid_y, grid_si)
+    bottom, top = column_edges(mask, grid_si)
     # The middle of each column is inside the body even where the mask's endplate is
     # several millimetres off: the search starts there.
     mid = 0.5 * (bottom + top)
