@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
+from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.anatomy.engine.threshold import AIR_BODY_HU
 from kypho.imaging.orientation import affine_spacing
 
@@ -86,6 +87,41 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
     return lab == int(np.argmax(counts))
 
 
+def _column_axis(centroids_mm: np.ndarray, present: np.ndarray, index: int) -> np.ndarray:
+    """Unit craniocaudal direction of the column at vertebra ``index`` (mm space).
+
+    The line through its two nearest neighbours when they lie on either side of it, else
+    the line to the nearest one; +z (the image axis) when it has no neighbour. Sign-free.
+    """
+    others = np.flatnonzero(present)
+    others = others[others != index]
+    if others.size == 0:
+        return np.array([0.0, 0.0, 1.0])
+    offsets = centroids_mm[others] - centroids_mm[index]
+    order = np.argsort(np.linalg.norm(offsets, axis=1))
+    axis = offsets[order[0]]
+    if order.size > 1 and float(np.dot(offsets[order[0]], offsets[order[1]])) < 0.0:
+        axis = offsets[order[0]] - offsets[order[1]]
+    norm = float(np.linalg.norm(axis))
+    return axis / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
+
+
+def _line_structure(
+    axis: np.ndarray, half_length_mm: float, spacing: tuple[float, float, float]
+) -> np.ndarray:
+    """Boolean structuring element: the voxels of a segment of ``2 * half_length_mm``
+    along ``axis`` (unit, mm space) through the centre, on a grid of ``spacing``."""
+    # Samples every half of the smallest voxel size: no voxel along the line is skipped.
+    step = 0.5 * min(spacing)
+    t = np.arange(-half_length_mm, half_length_mm + 0.5 * step, step)
+    voxels = np.round(t[:, None] * axis[None, :] / np.asarray(spacing)).astype(int)
+    offsets = np.unique(voxels, axis=0)
+    half = np.abs(offsets).max(axis=0)
+    structure = np.zeros(tuple(2 * half + 1), dtype=bool)
+    structure[tuple((offsets + half).T)] = True
+    return structure
+
+
 def body_from_vertebra(
     labels: np.ndarray, affine: npt.ArrayLike, hu: np.ndarray | None = None
 ) -> np.ndarray:
@@ -121,7 +157,14 @@ def body_from_vertebra(
     if not labels.any():
         return out
     pad = [int(np.ceil(2.0 * BODY_OPENING_RADIUS_MM / s)) + 1 for s in spacing]
-    boxes = cc3d.statistics(np.ascontiguousarray(labels.astype(np.uint8)))["bounding_boxes"]
+    thick = is_thick_slice(spacing)
+    stats = cc3d.statistics(np.ascontiguousarray(labels.astype(np.uint8)))
+    boxes = stats["bounding_boxes"]
+    # Neighbours that define the column's direction: vertebrae with a body (the
+    # sacrum's centroid lies far behind and below the column's line).
+    present = np.asarray(stats["voxel_counts"]) > 0
+    present[[0, *(v for v in _NO_BODY_LABELS if v < present.size)]] = False
+    centroids_mm = np.nan_to_num(np.asarray(stats["centroids"], dtype=float)) * np.asarray(spacing)
     for lab_value, box in enumerate(boxes):
         if lab_value == 0 or box is None or lab_value in _NO_BODY_LABELS:
             continue
@@ -143,8 +186,25 @@ def body_from_vertebra(
         body = _largest_component(body)
         # Near a depressed (biconcave) or wedged endplate an axial slice cuts the body
         # as a thin rim that the opening removes; the rim lies straight above or below
-        # the opened body, while the pedicles and processes lie behind it.
+        # the opened body, while the pedicles and processes lie behind it. Where the
+        # column is tilted (kyphosis, scoliosis) and the slices are thick, the few
+        # slices within reach straight above hold little of it: the rim is also taken
+        # back along the column's own axis.
         reach = max(1, round(ENDPLATE_RIM_MM / spacing[2]))
         column = ndimage.binary_dilation(body, structure=np.ones((1, 1, 2 * reach + 1), dtype=bool))
+        if thick:
+            axis = _column_axis(centroids_mm, present, lab_value)
+            tilted = ndimage.binary_dilation(
+                body, structure=_line_structure(axis, ENDPLATE_RIM_MM, spacing)
+            )
+            # Only within the opened body's own extent along the column: the rims are
+            # part of its height, what lies beyond its endplates is disc or a neighbour.
+            ii, jj, kk = (
+                (np.arange(n, dtype=np.float32) * float(s * a))
+                for n, s, a in zip(body.shape, spacing, axis, strict=True)
+            )
+            along = ii[:, None, None] + jj[None, :, None] + kk[None, None, :]
+            lo, hi = float(along[body].min()), float(along[body].max())
+            column |= tilted & (along >= lo) & (along <= hi)
         out[sl][body | (column & mask_seed)] = lab_value
     return out
