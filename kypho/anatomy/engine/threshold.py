@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import cc3d
 import numpy as np
+from scipy.stats import norm
 
 __all__ = [
     "CoarseGrid",
@@ -33,6 +34,8 @@ COARSE_MM = 2.0
 #: discs and muscle stay below; it recovers bodies whose thin cortex is blurred by
 #: thick slices (osteoporotic interiors are recovered by cavity filling instead).
 LOW_BONE_MARGIN_HU = 100.0
+#: Soft tissue stays this many noise SDs below the trabecular-level threshold.
+NOISE_MARGIN_SD = 2.5
 #: Cortical bone lies at least this far above the soft-tissue peak: cortex is several
 #: hundred HU (DOMAIN.md §2), muscle and organs 30-80 HU, contrast-filled blood 150-350 HU.
 MIN_BONE_MARGIN_HU = 180.0
@@ -184,7 +187,7 @@ def low_bone_hu(stats: TissueStats) -> float:
     """Trabecular-level threshold of the bone hysteresis (HU)."""
     # In noisy images the level rises with the noise so soft tissue and discs do not
     # percolate into the bone through chance bright voxels.
-    return stats.soft_tissue_hu + max(LOW_BONE_MARGIN_HU, 2.5 * stats.noise_hu)
+    return stats.soft_tissue_hu + max(LOW_BONE_MARGIN_HU, NOISE_MARGIN_SD * stats.noise_hu)
 
 
 def bone_mask(
@@ -211,7 +214,19 @@ def bone_mask(
     """
     peak = grid.pool_max(hu)
     strong = (peak > stats.bone_hu) & inside
-    weak = (peak > low_bone_hu(stats)) & inside
+    low = low_bone_hu(stats)
+    # A block's maximum reads its noise high, by the expected maximum of its voxels
+    # (Blom's approximation: ~1.4 sigma for 8 voxels). Soft tissue's block maxima must
+    # stay below the trabecular level by the margin a single voxel has (2.5 sigma);
+    # in a noisy CT (~40 HU) they otherwise reach it, and discs fuse the column. The
+    # block mean, its noise averaged down, still finds the trabecular interiors.
+    n = int(np.prod(grid.factors))
+    excess = float(norm.ppf((n - 0.375) / (n + 0.25))) * stats.noise_hu if n > 1 else 0.0
+    low_peak = max(low, stats.soft_tissue_hu + excess + NOISE_MARGIN_SD * stats.noise_hu)
+    weak = peak > low_peak
+    if low_peak > low:  # (a block's mean never exceeds its maximum)
+        weak |= grid.pool_mean(hu) > low
+    weak &= inside
     labels = cc3d.connected_components(weak | strong, connectivity=26)
     seeded = np.zeros(int(labels.max()) + 1, dtype=bool)
     seeded[np.unique(labels[strong])] = True
