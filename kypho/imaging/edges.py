@@ -10,7 +10,38 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["refine_edges_by_moments"]
+__all__ = ["edge_from_moments", "refine_edges_by_moments"]
+
+
+def edge_from_moments(
+    excess: np.ndarray, z: np.ndarray, weights: np.ndarray, delta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edge of a blurred step plus thin layer from the first two moments of a profile.
+
+    Parameters
+    ----------
+    excess : (N, S) ndarray of float
+        Profile minus its outer (disc) level, 0 outside each column's window.
+    z : (N, S) or (S,) ndarray of float
+        Distance (mm) of each sample from the window's inner end.
+    weights : (N, S) ndarray of float
+        Integration weights (trapezoid, mm).
+    delta : (N,) ndarray of float
+        Inner (bone) level minus outer level.
+
+    Returns
+    -------
+    u : (N,) ndarray of float
+        Edge distance (mm) from the window's inner end; NaN where the moments admit none.
+    m0 : (N,) ndarray of float
+        Zeroth moment (HU mm), positive where there is anything above the outer level.
+    """
+    m0 = (weights * excess).sum(axis=1)
+    m1 = (weights * z * excess).sum(axis=1)
+    with np.errstate(all="ignore"):
+        root = np.sqrt(np.maximum(m0**2 - 2.0 * delta * m1, 0.0))
+        u = 2.0 * m1 / (m0 + root)
+    return u, m0
 
 
 def refine_edges_by_moments(
@@ -88,12 +119,7 @@ def refine_edges_by_moments(
     z = pos * step  # distance from the window's inner end a
     # Trapezoid weights: exact integrals of the piecewise-linear (interpolated) profile.
     w = np.where((pos == 0) | (pos == j_min[:, None]), 0.5 * step, step)
-    i0 = (w * q).sum(axis=1)
-    j1 = (w * z * q).sum(axis=1)
-    delta = bone_hu - disc
-    with np.errstate(all="ignore"):
-        root = np.sqrt(np.maximum(i0**2 - 2.0 * delta * j1, 0.0))
-        u = 2.0 * j1 / (i0 + root)
+    u, i0 = edge_from_moments(q, z, w, bone_hu - disc)
     pos_mm = si[e_idx] + outward * (u - k_in * step)
     used = (
         ok

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kypho.imaging.edges import edge_from_moments
 from kypho.measure.endplates import column_edges
 from kypho.measure.records import VertebraFrame
 from kypho.measure.sampling import VertebraCrop, sample_body_columns, spacing_along
@@ -132,12 +133,7 @@ def edges_from_interior(
     q = np.where(win, p - disc[:, None], 0.0)
     z = (k - a[:, None]) * step
     w = np.where((k == a[:, None]) | (k == j_min[:, None]), 0.5 * step, step)
-    m0 = (w * q).sum(axis=1)
-    m1 = (w * z * q).sum(axis=1)
-    delta = bone_hu - disc
-    with np.errstate(all="ignore"):
-        root = np.sqrt(np.maximum(m0**2 - 2.0 * delta * m1, 0.0))
-        u = 2.0 * m1 / (m0 + root)
+    u, m0 = edge_from_moments(q, z, w, bone_hu - disc)
     span = (j_min - a) * step
     found = (
         ok
