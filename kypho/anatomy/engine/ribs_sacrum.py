@@ -33,6 +33,9 @@ RIB_REACH_MM = 65.0
 #: rib count in doubt (T12's rib merged with bright soft tissue); the iliac wings, the
 #: other thick lateral bone, lie four or more levels below T12.
 RIB_DOUBT_LEVELS = 3
+#: Cortex-level bone (mm^3) a thick rib-shaped bone needs to put the count in doubt: a
+#: rib's cortex over a few cm is several hundred mm^3; an enhanced organ has none.
+MIN_RIB_CORTEX_MM3 = 300.0
 
 
 @dataclass
@@ -44,7 +47,7 @@ class RibSearch:
     indices : list of int
         Indices of the rib-bearing vertebrae (into the presacral chain), sorted.
     ribs : (X, Y, Z) ndarray of bool
-        The rib voxels found.
+        The thin rib voxels found (ribs found only at cortex level are counted, not drawn).
     doubtful : list of int
         Vertebrae just below the lowest rib found (within :data:`RIB_DOUBT_LEVELS`) that
         a bone leaves sideways like a rib, too thick to be one alone: a rib merged with
@@ -89,6 +92,46 @@ def axis_distance_mm(
     return np.ascontiguousarray(np.broadcast_to(lateral, shape), dtype=np.float32)
 
 
+def _rib_candidates(
+    mask: np.ndarray,
+    axis_mm: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    z_range_mm: tuple[float, float],
+    floor_mm: float | None,
+) -> list[tuple[tuple[slice, ...], np.ndarray, float, bool]]:
+    """Components of ``mask`` that leave the column sideways like a rib.
+
+    Returns (box, component mask in the box, z of its medial end in mm, thin) per
+    component long enough, starting near the column and reaching far enough to the
+    side; ``thin`` when its cross-section is a rib's (below :data:`RIB_AREA_MM2`).
+    """
+    labels = cc3d.connected_components(mask, connectivity=26)
+    stats = cc3d.statistics(labels)
+    sp = np.asarray(spacing_mm)
+    voxel_mm3 = float(np.prod(sp))
+    out = []
+    for lab in range(1, len(stats["voxel_counts"])):
+        box = stats["bounding_boxes"][lab]
+        if box is None:
+            continue
+        length = float(np.linalg.norm(np.array([b.stop - b.start for b in box]) * sp))
+        if length < RIB_MIN_LENGTH_MM:
+            continue
+        sub = labels[box] == lab
+        dist = np.where(sub, axis_mm[box], np.inf)
+        k = np.unravel_index(int(np.argmin(dist)), dist.shape)
+        if float(dist[k]) > RIB_MEDIAL_MM or float(dist[sub].max()) < RIB_REACH_MM:
+            continue
+        if floor_mm is not None and box[2].start * sp[2] < floor_mm:
+            continue
+        z_medial = (box[2].start + k[2]) * sp[2]
+        if not z_range_mm[0] - 10.0 <= z_medial <= z_range_mm[1] + 10.0:
+            continue
+        thin = float(stats["voxel_counts"][lab]) * voxel_mm3 / length <= RIB_AREA_MM2
+        out.append((box, sub, z_medial, thin))
+    return out
+
+
 def rib_bearing(
     filled: np.ndarray,
     cores: np.ndarray,
@@ -96,6 +139,7 @@ def rib_bearing(
     spacing_mm: tuple[float, float, float],
     vertebrae: list[Node],
     floor_mm: float | None = None,
+    cortex: np.ndarray | None = None,
 ) -> RibSearch:
     """The vertebrae a rib attaches to, and the ribs.
 
@@ -113,6 +157,10 @@ def rib_bearing(
         Presacral chain members, cranial to caudal.
     floor_mm : float, optional
         Top of the sacrum (coarse-array z mm): bone reaching below it is pelvis, not rib.
+    cortex : (X, Y, Z) ndarray of bool, optional
+        Coarse voxels at cortical-bone level. A rib-shaped bone too thick for one rib is
+        searched again within it: contrast-enhanced kidney, liver or spleen touching
+        the lowest ribs reads as bone at the trabecular level, but not at the cortex's.
 
     Returns
     -------
@@ -121,44 +169,54 @@ def rib_bearing(
     ribs = np.zeros(filled.shape, dtype=bool)
     if not vertebrae:
         return RibSearch([], ribs, [])
-    z_top = max(n.z_hi_mm for n in vertebrae)
-    z_bottom = min(n.z_lo_mm for n in vertebrae)
-    lateral = filled & (axis_mm > RIB_SEARCH_MM) & (cores == 0)
-    labels = cc3d.connected_components(lateral, connectivity=26)
-    stats = cc3d.statistics(labels)
-    sp = np.asarray(spacing_mm)
-    voxel_mm3 = float(np.prod(sp))
+    z_range = (min(n.z_lo_mm for n in vertebrae), max(n.z_hi_mm for n in vertebrae))
     centres = np.array([0.5 * (n.z_lo_mm + n.z_hi_mm) for n in vertebrae])
+    sp = np.asarray(spacing_mm)
+    lateral = filled & (axis_mm > RIB_SEARCH_MM) & (cores == 0)
     found: set[int] = set()
     thick: set[int] = set()
-    for lab in range(1, len(stats["voxel_counts"])):
-        box = stats["bounding_boxes"][lab]
-        if box is None:
-            continue
-        extent = np.array([b.stop - b.start for b in box]) * sp
-        length = float(np.linalg.norm(extent))
-        volume = float(stats["voxel_counts"][lab]) * voxel_mm3
-        if length < RIB_MIN_LENGTH_MM:
-            continue
-        sub = labels[box] == lab
-        dist = np.where(sub, axis_mm[box], np.inf)
-        k = np.unravel_index(int(np.argmin(dist)), dist.shape)
-        if float(dist[k]) > RIB_MEDIAL_MM or float(dist[sub].max()) < RIB_REACH_MM:
-            continue
-        if floor_mm is not None and box[2].start * sp[2] < floor_mm:
-            continue
-        z_medial = (box[2].start + k[2]) * sp[2]
-        if not z_bottom - 10.0 <= z_medial <= z_top + 10.0:
-            continue
-        index = int(np.argmin(np.abs(centres - z_medial)))
-        if volume / length > RIB_AREA_MM2:
+    for box, sub, z_medial, thin in _rib_candidates(
+        lateral, axis_mm, spacing_mm, z_range, floor_mm
+    ):
+        parts = [(box, sub, z_medial)] if thin else []
+        if not thin and cortex is not None:
+            # The inner search runs in ``box``: its boxes and z are relative to it.
+            offset = box[2].start * sp[2]
+            inner = _rib_candidates(
+                sub & cortex[box],
+                axis_mm[box],
+                spacing_mm,
+                (z_range[0] - offset, z_range[1] - offset),
+                floor_mm=None,
+            )
+            parts = [
+                (
+                    tuple(
+                        slice(b.start + o.start, b.stop + o.start)
+                        for b, o in zip(ib, box, strict=True)
+                    ),
+                    isub,
+                    iz + offset,
+                )
+                for ib, isub, iz, ithin in inner
+                if ithin and (floor_mm is None or (ib[2].start + box[2].start) * sp[2] >= floor_mm)
+            ]
+        if not parts and cortex is not None:
+            bone_mm3 = float((sub & cortex[box]).sum()) * float(np.prod(sp))
+            if bone_mm3 < MIN_RIB_CORTEX_MM3:
+                continue  # no cortex in it at all: enhanced soft tissue (a kidney), not bone
+        if not parts:
             # Shaped like a rib but too thick for one: look at every vertebra it spans.
             z_lo, z_hi = box[2].start * sp[2], box[2].stop * sp[2]
             thick.update(int(i) for i in np.flatnonzero((centres >= z_lo) & (centres <= z_hi)))
-            thick.add(index)
+            thick.add(int(np.argmin(np.abs(centres - z_medial))))
             continue
-        found.add(index)
-        ribs[box] |= sub
+        for pbox, psub, pz in parts:
+            found.add(int(np.argmin(np.abs(centres - pz))))
+            if thin:
+                # Only whole thin ribs seed "not spine" for the flood; a rib found at
+                # cortex level inside tissue is counted, but its outline is unsure.
+                ribs[pbox] |= psub
     doubtful: list[int] = []
     if found:
         low = max(found)

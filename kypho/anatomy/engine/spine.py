@@ -27,6 +27,7 @@ from kypho.anatomy.engine.threshold import (
     body_mask,
     bone_mask,
     coarse_grid,
+    cortex_hu,
     low_bone_hu,
     tissue_stats,
 )
@@ -312,8 +313,9 @@ def segment_spine(
     stride = np.s_[:: grid.factors[0], :: grid.factors[1], :: grid.factors[2]]
     stats = tissue_stats(hu[stride])
     hu_c = grid.pool_mean(hu)
+    peak_c = grid.pool_max(hu)
     inside = ndimage.binary_dilation(body_mask(hu_c), iterations=2)
-    bone_c = bone_mask(hu, grid, stats, inside)
+    bone_c = bone_mask(hu, grid, stats, inside, peak_c)
     if not bone_c.any():
         raise NoSpineFoundError(
             f"no bone (nothing above {stats.bone_hu:.0f} HU inside the body) in "
@@ -354,7 +356,9 @@ def segment_spine(
     axis = axis_distance_mm(filled_c.shape, grid.spacing_mm, chain)
     _tell(progress, 0.45, "naming levels")
     floor = chain[-1].z_hi_mm if sacrum else None
-    rib_search = rib_bearing(filled_c, cores, axis, grid.spacing_mm, verts, floor)
+    rib_search = rib_bearing(
+        filled_c, cores, axis, grid.spacing_mm, verts, floor, peak_c > cortex_hu(stats)
+    )
     ribs, rib_mask = rib_search.indices, rib_search.ribs
     if sacrum and ribs and max(ribs) == len(verts) - 5:
         # Four free vertebrae between the last rib and the sacrum: L5 may be hidden in

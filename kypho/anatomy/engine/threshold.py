@@ -183,6 +183,12 @@ def body_mask(hu_coarse: np.ndarray) -> np.ndarray:
     return lab == int(np.argmax(counts))
 
 
+def cortex_hu(stats: TissueStats) -> float:
+    """Cortical-bone level (HU): the bone threshold plus the bone-to-soft-tissue contrast
+    again. Enhanced organs and blood (a few hundred HU) stay below it."""
+    return stats.bone_hu + (stats.bone_hu - stats.soft_tissue_hu)
+
+
 def low_bone_hu(stats: TissueStats) -> float:
     """Trabecular-level threshold of the bone hysteresis (HU)."""
     # In noisy images the level rises with the noise so soft tissue and discs do not
@@ -191,7 +197,11 @@ def low_bone_hu(stats: TissueStats) -> float:
 
 
 def bone_mask(
-    hu: np.ndarray, grid: CoarseGrid, stats: TissueStats, inside: np.ndarray
+    hu: np.ndarray,
+    grid: CoarseGrid,
+    stats: TissueStats,
+    inside: np.ndarray,
+    peak: np.ndarray | None = None,
 ) -> np.ndarray:
     """Bone on the coarse grid by hysteresis: cortex-level seeds grown through
     trabecular-level voxels connected to them.
@@ -206,13 +216,16 @@ def bone_mask(
         :func:`tissue_stats` of this CT.
     inside : ndarray of bool
         The body on the coarse grid.
+    peak : ndarray of float, optional
+        ``grid.pool_max(hu)``, when the caller has it.
 
     Returns
     -------
     ndarray of bool
         On the coarse grid.
     """
-    peak = grid.pool_max(hu)
+    if peak is None:
+        peak = grid.pool_max(hu)
     strong = (peak > stats.bone_hu) & inside
     low = low_bone_hu(stats)
     # A block's maximum reads its noise high, by the expected maximum of its voxels
