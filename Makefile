@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/segmentation.py
 	$(BIN)/python benchmarks/morphometry.py
 	$(BIN)/python benchmarks/planning.py
+	$(BIN)/python benchmarks/robustness.py
 	$(BIN)/python benchmarks/analyze.py
 
 clean:
