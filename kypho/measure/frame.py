@@ -192,42 +192,27 @@ def _fit_rim_planes(
     grid_y: np.ndarray,
     bottom: np.ndarray,
     top: np.ndarray,
+    *,
+    ring_mm: tuple[float, float] = RIM_RING_MM,
+    footprint_top: np.ndarray | None = None,
+    found_bottom: np.ndarray | None = None,
+    found_top: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """World normals of the planes through the endplate rims (the ring
-    :data:`RIM_RING_MM` inside the footprint border), or None when the ring is too small.
+    """World normals of the planes through the endplate rims (the ring ``ring_mm``
+    inside the footprint border), or None when the ring has too few columns.
+
+    By default the edges are the mask's (or refined near it) and the footprint is
+    theirs. At thick slices they are the CT edges found from the body's interior: the
+    footprint is then the mask's (``footprint_top``), only the columns where an edge was
+    found (``found_*``) count, and the ring (:data:`THICK_RIM_RING_MM`) can reach
+    further in, since these edges do not depend on the mask (more columns steady the
+    plane against the slice grid) while still leaving out the central concavity.
     """
-    depth, xy_all = _footprint_depth(grid_x, grid_y, top)
-    use = (depth >= RIM_RING_MM[0]) & (depth <= RIM_RING_MM[1])
-    if use.sum() < 20:
-        return None
-    xy = xy_all[use]
-    ls_sup, _, _ = plane_normal(np.c_[xy, top[use]])
-    ls_inf, _, _ = plane_normal(np.c_[xy, bottom[use]])
-    rot = frame.rotation()
-    return _unit(ls_sup @ rot), _unit(ls_inf @ rot)
-
-
-def _fit_interior_planes(
-    frame: VertebraFrame,
-    grid_x: np.ndarray,
-    grid_y: np.ndarray,
-    mask_top: np.ndarray,
-    bottom: np.ndarray,
-    top: np.ndarray,
-    found_bottom: np.ndarray,
-    found_top: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """World normals of the endplate planes through the CT edges found from the body's
-    interior (thick slices), or None when too few columns have one.
-
-    The found columns of the ring :data:`THICK_RIM_RING_MM` inside the mask's footprint
-    are used: these edges do not depend on the mask, so the ring can reach further in
-    than :data:`RIM_RING_MM` (more columns steady the plane against the slice grid)
-    while still leaving out the central concavity.
-    """
-    depth, xy_all = _footprint_depth(grid_x, grid_y, mask_top)
-    use = (depth >= THICK_RIM_RING_MM[0]) & (depth <= THICK_RIM_RING_MM[1])
-    use_sup, use_inf = use & found_top, use & found_bottom
+    footprint = top if footprint_top is None else footprint_top
+    depth, xy_all = _footprint_depth(grid_x, grid_y, footprint)
+    use = (depth >= ring_mm[0]) & (depth <= ring_mm[1])
+    use_sup = use if found_top is None else use & found_top
+    use_inf = use if found_bottom is None else use & found_bottom
     if min(int(use_sup.sum()), int(use_inf.sum())) < 20:
         return None
     ls_sup, _, _ = plane_normal(np.c_[xy_all[use_sup], top[use_sup]])
@@ -357,9 +342,10 @@ def estimate_frame(
                 crop, frame, grid_x, grid_y, lo[2], hi[2], float(bone_hu), min_contrast_hu
             )
             # Too few columns with a CT endplate (e.g. dense bone): the mask's rim instead.
-            rims[0] = _fit_interior_planes(
-                frame, grid_x, grid_y, top, b_in, t_in, f_b, f_t
-            ) or _fit_rim_planes(frame, grid_x, grid_y, bottom, top)
+            rims[0] = _fit_rim_planes(
+                frame, grid_x, grid_y, b_in, t_in, ring_mm=THICK_RIM_RING_MM,
+                footprint_top=top, found_bottom=f_b, found_top=f_t,
+            ) or _fit_rim_planes(frame, grid_x, grid_y, bottom, top)  # fmt: skip
         else:
             rims[0] = _fit_rim_planes(frame, grid_x, grid_y, bottom, top)
         return _fit_planes(frame, grid_x, grid_y, bottom, top)
