@@ -23,7 +23,7 @@ from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.records import Heights, VertebraFrame
 from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
-from kypho.measure.thick_endplates import edges_from_interior, voxel_extent_along
+from kypho.measure.thick_endplates import mask_free_edges, voxel_extent_along
 
 __all__ = [
     "HEIGHT_POSITIONS",
@@ -241,73 +241,7 @@ class HeightProfile:
         if summary is None:
             return self
         heights, spreads, sups, infs = summary
-        return replace(
-            self, heights=heights, spread_mm=spreads, superior_mm=sups, inferior_mm=infs
-        )
-
-
-def _mask_free_edges(
-    hu: np.ndarray,
-    si: np.ndarray,
-    bottom: np.ndarray,
-    top: np.ndarray,
-    bottom_hu: np.ndarray,
-    top_hu: np.ndarray,
-    used_b: np.ndarray,
-    used_t: np.ndarray,
-    bone_hu: float,
-    min_contrast_hu: float,
-    reach_mm: float,
-    si_vox: float,
-) -> tuple[np.ndarray, ...]:
-    """At thick slices, columns whose mask edge is off by more than a voxel take the
-    endplate found on the CT from the middle of the body outward.
-
-    A body mask drawn in thick slices can keep a disc, or lose a corner, over several
-    mm at a steep endplate; the CT refinement near the mask's edge then finds nothing or
-    the neighbour's endplate (:mod:`kypho.measure.thick_endplates`). Where the first
-    endplate band out from the interior lies more than the voxel box's extent along the
-    axis (``reach_mm``) from the mask's edge, and the CT does not fall outward across
-    the mask's edge (:func:`_outward_rise`), both edges of the column are replaced by
-    it.
-    """
-    mid = 0.5 * (bottom + top)
-    kw = {"bone_hu": bone_hu, "min_contrast_hu": min_contrast_hu, "inner_mm": si_vox + 2.5}
-    out = []
-    for mask_edge, ct_edge, used, outward in (
-        (bottom, bottom_hu, used_b, -1), (top, top_hu, used_t, +1)
-    ):
-        found_edge, found = edges_from_interior(
-            hu, si, mid, mask_edge + outward * (reach_mm + 2.5), outward, **kw
-        )
-        off = found & (np.abs(found_edge - mask_edge) > reach_mm)
-        # A mask edge at this body's endplate has the bright band inside and the disc
-        # outside: the CT falls outward across it. Where it rises instead, the edge lies
-        # in the disc (in front of the neighbour's endplate) or in the body short of its
-        # endplate; a dense band inside the body, with the mask right beyond the real
-        # endplate, keeps the mask.
-        off &= _outward_rise(hu, si, mask_edge, outward, reach_mm) > 0
-        out.append(
-            (
-                np.where(off, found_edge, mask_edge),
-                np.where(off, found_edge, ct_edge),
-                used | off,
-            )
-        )
-    (b, bh, ub), (t, th, ut) = out
-    return b, t, bh, th, ub, ut
-
-
-def _outward_rise(
-    hu: np.ndarray, si: np.ndarray, edge: np.ndarray, outward: int, width_mm: float
-) -> np.ndarray:
-    """Mean HU over ``width_mm`` outside each column's ``edge`` minus the mean over
-    ``width_mm`` inside it (NaN where either is empty)."""
-    d = (si[None, :] - edge[:, None]) * outward
-    out_w = (d > 0) & (d <= width_mm)
-    in_w = (d <= 0) & (d > -width_mm)
-    with np.errstate(invalid="ignore"):
-        return (hu * out_w).sum(1) / out_w.sum(1) - (hu * in_w).sum(1) / in_w.sum(1)
+        return replace(self, heights=heights, spread_mm=spreads, superior_mm=sups, inferior_mm=infs)
 
 
 def _row_extents(section: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -410,20 +344,28 @@ def measure_heights(
             hcols = hu[:, js, :].reshape(-1, len(si))
             hcols = np.where(np.isfinite(hcols), hcols, np.nanmedian(hcols))
             top_h, used_t = refine_edges_by_moments(
-                hcols, si, top, +1, bone_hu=float(bone_hu), **windows  # type: ignore[arg-type]
+                hcols,
+                si,
+                top,
+                +1,
+                bone_hu=float(bone_hu),
+                **windows,  # type: ignore[arg-type]
             )
             bottom_h, used_b = refine_edges_by_moments(
-                hcols, si, bottom, -1, bone_hu=float(bone_hu), **windows  # type: ignore[arg-type]
+                hcols,
+                si,
+                bottom,
+                -1,
+                bone_hu=float(bone_hu),
+                **windows,  # type: ignore[arg-type]
             )
             if thick:
-                bottom, top, bottom_h, top_h, used_b, used_t = _mask_free_edges(
+                bottom, top, bottom_h, top_h, used_b, used_t = mask_free_edges(
                     hcols, si, bottom, top, bottom_h, top_h, used_b, used_t,
                     float(bone_hu), min_contrast_hu, reach_mm, si_vox,
                 )  # fmt: skip
                 mask_cols[-1] = (bottom, top)
-            hu_cols.append(
-                (np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan))
-            )
+            hu_cols.append((np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan)))
     columns = EdgeColumns(
         bottom_mask=np.array([b for b, _ in mask_cols]),
         top_mask=np.array([t for _, t in mask_cols]),

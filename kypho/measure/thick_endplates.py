@@ -10,6 +10,8 @@ least ``min_contrast_hu`` above the body's own trabecular HU), and the disc the 
 minimum beyond it. The edge is then placed from the moments of the profile between the
 interior and that minimum, the same model as
 :func:`kypho.imaging.edges.refine_edges_by_moments` with a per-column window.
+Heights (:func:`mask_free_edges`) and the endplate rim planes of the frame use these
+edges where the mask is off by more than its voxel.
 
 Pure array computation, vectorised over columns: arrays are ``(n_columns, n_samples)``.
 """
@@ -23,7 +25,13 @@ from kypho.measure.endplates import column_edges
 from kypho.measure.records import VertebraFrame
 from kypho.measure.sampling import VertebraCrop, sample_body_columns, spacing_along
 
-__all__ = ["edges_from_interior", "interior_endplate_edges", "voxel_extent_along"]
+__all__ = [
+    "edges_from_interior",
+    "interior_endplate_edges",
+    "mask_free_edges",
+    "outward_rise",
+    "voxel_extent_along",
+]
 
 #: Room (mm) sampled beyond the farthest endplate peak for the disc minimum, in the
 #: thick-slice search from the interior (only the first minimum past the peak is used).
@@ -200,3 +208,68 @@ def interior_endplate_edges(
     b_ct, b_found = edges_from_interior(hu, grid_si, mid, bottom - reach, -1, **kw)
     t_ct, t_found = edges_from_interior(hu, grid_si, mid, top + reach, +1, **kw)
     return b_ct, t_ct, b_found, t_found
+
+
+def mask_free_edges(
+    hu: np.ndarray,
+    si: np.ndarray,
+    bottom: np.ndarray,
+    top: np.ndarray,
+    bottom_hu: np.ndarray,
+    top_hu: np.ndarray,
+    used_b: np.ndarray,
+    used_t: np.ndarray,
+    bone_hu: float,
+    min_contrast_hu: float,
+    reach_mm: float,
+    si_vox: float,
+) -> tuple[np.ndarray, ...]:
+    """At thick slices, columns whose mask edge is off by more than a voxel take the
+    endplate found on the CT from the middle of the body outward.
+
+    A body mask drawn in thick slices can keep a disc, or lose a corner, over several
+    mm at a steep endplate; the CT refinement near the mask's edge then finds nothing or
+    the neighbour's endplate (see this module's docstring). Where the first
+    endplate band out from the interior lies more than the voxel box's extent along the
+    axis (``reach_mm``) from the mask's edge, and the CT does not fall outward across
+    the mask's edge (:func:`outward_rise`), both edges of the column are replaced by
+    it.
+    """
+    mid = 0.5 * (bottom + top)
+    kw = {"bone_hu": bone_hu, "min_contrast_hu": min_contrast_hu, "inner_mm": si_vox + 2.5}
+    out = []
+    for mask_edge, ct_edge, used, outward in (
+        (bottom, bottom_hu, used_b, -1),
+        (top, top_hu, used_t, +1),
+    ):
+        found_edge, found = edges_from_interior(
+            hu, si, mid, mask_edge + outward * (reach_mm + 2.5), outward, **kw
+        )
+        off = found & (np.abs(found_edge - mask_edge) > reach_mm)
+        # A mask edge at this body's endplate has the bright band inside and the disc
+        # outside: the CT falls outward across it. Where it rises instead, the edge lies
+        # in the disc (in front of the neighbour's endplate) or in the body short of its
+        # endplate; a dense band inside the body, with the mask right beyond the real
+        # endplate, keeps the mask.
+        off &= outward_rise(hu, si, mask_edge, outward, reach_mm) > 0
+        out.append(
+            (
+                np.where(off, found_edge, mask_edge),
+                np.where(off, found_edge, ct_edge),
+                used | off,
+            )
+        )
+    (b, bh, ub), (t, th, ut) = out
+    return b, t, bh, th, ub, ut
+
+
+def outward_rise(
+    hu: np.ndarray, si: np.ndarray, edge: np.ndarray, outward: int, width_mm: float
+) -> np.ndarray:
+    """Mean HU over ``width_mm`` outside each column's ``edge`` minus the mean over
+    ``width_mm`` inside it (NaN where either is empty)."""
+    d = (si[None, :] - edge[:, None]) * outward
+    out_w = (d > 0) & (d <= width_mm)
+    in_w = (d <= 0) & (d > -width_mm)
+    with np.errstate(invalid="ignore"):
+        return (hu * out_w).sum(1) / out_w.sum(1) - (hu * in_w).sum(1) / in_w.sum(1)
