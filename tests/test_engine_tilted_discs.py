@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import kypho.anatomy.engine.spine as spine_module
+import kypho.anatomy.engine.refine as refine_module
 from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.engine.tilted_discs import tilted_disc_space
 from kypho.measure.spine import measure_spine
@@ -99,7 +99,7 @@ def test_thin_slices_do_not_use_the_rule(monkeypatch: pytest.MonkeyPatch) -> Non
     def refuse(*_args: object) -> np.ndarray:
         raise AssertionError("tilted_disc_space called on thin slices")
 
-    monkeypatch.setattr(spine_module, "tilted_disc_space", refuse)
+    monkeypatch.setattr(refine_module, "tilted_disc_space", refuse)
     ph = generate(
         PhantomConfig(
             seed=3, top="T11", bottom="L2", include_sacrum=False, spacing_mm=(1.0, 1.0, 1.0)

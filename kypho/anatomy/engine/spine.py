@@ -14,24 +14,20 @@ from scipy import ndimage
 from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
-from kypho.anatomy.engine.discs import disc_space
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
-from kypho.anatomy.engine.endplate_slices import is_thick_slice, trim_endplate_slices
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
+from kypho.anatomy.engine.refine import refine_labels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 from kypho.anatomy.engine.split import split_merged, split_sacrum_top
 from kypho.anatomy.engine.threshold import (
     CoarseGrid,
-    TissueStats,
     body_mask,
     bone_mask,
     coarse_grid,
     cortex_hu,
-    low_bone_hu,
     tissue_stats,
 )
-from kypho.anatomy.engine.tilted_discs import tilted_disc_space
 from kypho.anatomy.engine.whole import assign_whole
 from kypho.anatomy.levels import Level
 from kypho.anatomy.records import LevelInfo, Segmentation
@@ -51,9 +47,6 @@ ARCH_HALF_WIDTH_MM = 45.0
 SACRUM_HALF_WIDTH_MM = 55.0
 #: A spine needs at least one body core of this volume (mm^3): a small thoracic body.
 MIN_SPINE_CORE_MM3 = 2000.0
-#: Largest gap (mm) closed in the cortex outline of a body cut by the image's top or
-#: bottom slice: a thin osteoporotic cortex in a noisy CT breaks up over a few mm.
-CUT_RING_GAP_MM = 6.0
 
 
 def _tell(progress: Progress | None, fraction: float, message: str) -> None:
@@ -102,104 +95,6 @@ def _parse_hint(value: str, what: str) -> Level:
     if lv is Level.S:
         raise SegmentationOptionError(f"{what} {value!r} must name a vertebra, not the sacrum")
     return lv
-
-
-
-def _cut_interior(
-    filled_c: np.ndarray,
-    inner: np.ndarray,
-    erode: int,
-    bone: np.ndarray,
-    spacing_mm: tuple[float, float, float],
-    grid: CoarseGrid,
-    full_shape: tuple[int, int, int],
-    sl: tuple[slice, slice, slice],
-) -> np.ndarray:
-    """Coarse interior kept at the image's top and bottom where a body is cut there.
-
-    The top and bottom of the image are not bone surfaces: a vertebra cut by the field
-    of view goes on beyond them, and eroding from there drops its last slices. The
-    coarse fill is continued past those borders (as its end slices) before the
-    erosion, and the extra interior is kept only inside the outline of the bone in the
-    CT's own border slice (a cut body shows its cortex there, a disc that block maxima
-    made look like bone shows none). The outline is closed over gaps of up to
-    :data:`CUT_RING_GAP_MM`, as a thin noisy cortex leaves them.
-    """
-    ext = np.pad(filled_c, ((0, 0), (0, 0), (erode, erode)), mode="edge")
-    kept = ndimage.binary_erosion(ext, iterations=erode)[:, :, erode:-erode] & ~inner
-    shape = bone.shape
-    if not kept.any():
-        return np.zeros(shape, dtype=bool)
-    ends = []
-    if sl[2].start == 0:
-        ends.append(bone[:, :, 0])
-    if sl[2].stop == full_shape[2]:
-        ends.append(bone[:, :, -1])
-    if not ends:
-        return np.zeros(shape, dtype=bool)
-    r = [max(1, round(0.5 * CUT_RING_GAP_MM / s)) for s in spacing_mm[:2]]
-    outline = np.zeros(shape[:2], dtype=bool)
-    for end in ends:
-        closed = ndimage.binary_dilation(end, structure=np.ones((2 * r[0] + 1, 2 * r[1] + 1)))
-        outline |= ndimage.binary_fill_holes(closed)
-    return grid.upsample(kept, full_shape, sl) & outline[:, :, None]
-
-
-def _refine(
-    hu: np.ndarray,
-    spacing_mm: tuple[float, float, float],
-    grid: CoarseGrid,
-    whole_c: np.ndarray,
-    filled_c: np.ndarray,
-    bone_c: np.ndarray,
-    stats: TissueStats,
-) -> tuple[np.ndarray, tuple[slice, slice, slice]]:
-    """Coarse vertebra ids -> ids on the CT grid, boundaries from the full-resolution bone.
-
-    Returns the labels and the crop (slices of the CT grid) outside which they are 0;
-    each side of the crop is either the image's border or at least a voxel clear of
-    every label.
-    """
-    full = np.zeros(hu.shape, dtype=np.uint8)
-    nz = np.argwhere(whole_c > 0)
-    lo = np.maximum((nz.min(axis=0) - 1) * np.asarray(grid.factors), 0)
-    hi = np.minimum((nz.max(axis=0) + 2) * np.asarray(grid.factors), hu.shape)
-    sl = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    # The bone surface sits half-way between soft tissue and the bone next to it: the
-    # local peak (3 mm neighbourhood) is ~800 HU at thin sharp cortex but only 300-400 HU
-    # where thick slices blur it, so one global level would be too tight or too loose.
-    crop = hu[sl]
-    size = [max(3, 2 * round(1.5 / s) + 1) for s in spacing_mm]
-    peak = ndimage.maximum_filter(crop, size=size)
-    half = stats.soft_tissue_hu + 0.5 * (peak - stats.soft_tissue_hu)
-    bone = (crop > np.maximum(half, low_bone_hu(stats))) & grid.upsample(bone_c, hu.shape, sl)
-    filled = filled_bone(bone, spacing_mm)
-    # The coarse fill (thin cortex kept by block maxima) is trusted in the interior,
-    # where a full-resolution cortex with gaps may have left a cavity open; the surface
-    # is the full-resolution one. Block maxima inflate the coarse bone by up to a block,
-    # so two blocks are left to the full resolution on a pooled grid, one otherwise.
-    erode = 2 if max(grid.factors) > 1 else 1
-    inner = ndimage.binary_erosion(filled_c, iterations=erode)
-    filled |= grid.upsample(inner, hu.shape, sl) | _cut_interior(
-        filled_c, inner, erode, bone, spacing_mm, grid, hu.shape, sl
-    )
-    ids = grid.upsample(whole_c, hu.shape, sl)
-    # Both fills can close a thin disc between two endplates whose rims nearly touch;
-    # the disc is the non-bone space between the endplates of two different vertebrae.
-    filled &= ~disc_space(filled, bone, ids, spacing_mm[2])
-    if is_thick_slice(spacing_mm):
-        # A strongly tilted disc crossed by a coarse boundary nearly along z keeps one
-        # id, the change falling in the endplate beside it (see tilted_discs).
-        filled &= ~tilted_disc_space(filled, bone, ids, spacing_mm)
-    # At thick slices the end slices are decided from the CT instead (the half-way
-    # rule keeps a slice holding part of a thin endplate, and one-slice discs).
-    full[sl] = trim_endplate_slices(
-        np.where(filled, ids, 0).astype(np.uint8),
-        crop,
-        spacing_mm,
-        min_contrast_hu=low_bone_hu(stats) - stats.soft_tissue_hu,
-    )
-    return full, sl  # type: ignore[return-value]
 
 
 def _behind_column(nodes: list[Node], chain: list[Node]) -> set[int]:
@@ -410,7 +305,7 @@ def segment_spine(
             whole_c, filled_c, sacral_core, axis, grid.spacing_mm, int(Level.S)
         )
     _tell(progress, 0.75, "refining at full resolution")
-    labels, sl = _refine(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
+    labels, sl = refine_labels(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
     # The last steps work inside the labels' crop: passes over the whole grid cost
     # ~0.1-0.4 s each on a 512 x 512 x 400 CT. The crop's sides are image borders or
     # clear of labels, so the border rules see the same borders.
