@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from morphometry import score
 
-from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.levels import Level
+from kypho.anatomy.segment import segment
 from kypho.measure.spine import measure_spine
 from kypho.phantom import FractureSpec, PhantomConfig, generate, truth_segmentation
 
@@ -72,7 +72,7 @@ def random_config(rng: np.random.Generator) -> PhantomConfig:
 def run_case(cfg: PhantomConfig) -> dict:
     ph = generate(cfg)
     t0 = time.perf_counter()
-    seg = segment_spine(ph.volume)
+    seg = segment(ph.volume)  # as kypho segment / analyze run it, with its checks
     wall = time.perf_counter() - t0
     truth = truth_segmentation(ph)
     dice = []

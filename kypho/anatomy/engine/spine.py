@@ -15,6 +15,7 @@ from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
+from kypho.anatomy.engine.enhanced_tissue import enhanced_tissue_cores
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.refine import refine_labels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
@@ -219,6 +220,12 @@ def segment_spine(
     filled_c = filled_bone(bone_c, grid.spacing_mm)
     _tell(progress, 0.25, "finding vertebral bodies")
     cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
+    # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
+    # body: they are no candidates for the column (see enhanced_tissue).
+    soft = enhanced_tissue_cores(
+        cores, nodes, filled_c, hu_c, peak_c, stats, grid.spacing_mm, grid.inflation_mm
+    )
+    nodes = [n for n in nodes if n.label not in soft]
     chain = chain_nodes(nodes, filled_c.shape[2] * grid.spacing_mm[2])
     if not chain or max(n.volume_mm3 for n in chain) < MIN_SPINE_CORE_MM3:
         raise NoSpineFoundError(
