@@ -262,6 +262,7 @@ def segment_spine(
         filled_c, cores, axis, grid.spacing_mm, verts, floor, peak_c > cortex_hu(stats)
     )
     ribs, rib_mask = rib_search.indices, rib_search.ribs
+    del peak_c  # last use: the full refinement that follows is the memory peak
     if sacrum and ribs and max(ribs) == len(verts) - 5:
         # Four free vertebrae between the last rib and the sacrum: L5 may be hidden in
         # the sacral core (narrow lumbosacral disc). Only then is it looked for, since
