@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "MAX_DISC_RUN_MM",
     "NO_ID",
+    "cavity_runs",
     "column_runs",
     "disc_space",
     "mark_runs",
@@ -79,13 +80,9 @@ def disc_space(
     out = np.zeros(shape, dtype=bool)
     if nz == 0 or not filled.any():
         return out
-    cavity = (filled & ~bone).reshape(-1, nz)
-    # Only columns holding a cavity are worked on (a small part of the crop).
-    rows = np.flatnonzero(cavity.any(axis=1))
+    rows, cav, (col, z0, z1) = cavity_runs(filled, bone)
     if rows.size == 0:
         return out
-    cav = cavity[rows]
-    col, z0, z1 = column_runs(cav)
     short = (z1 - z0) * spacing_z_mm <= MAX_DISC_RUN_MM
     col, z0, z1 = col[short], z0[short], z1[short]
     if col.size == 0:
@@ -96,6 +93,29 @@ def disc_space(
         return out
     out.reshape(-1, nz)[rows] = mark_runs(rows.size, nz, col[disc], z0[disc], z1[disc])
     return out
+
+
+def cavity_runs(
+    filled: np.ndarray, bone: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The non-bone runs along z inside filled bone, on the columns that hold one.
+
+    Only those columns are worked on (a small part of the crop).
+
+    Returns
+    -------
+    rows : (R,) ndarray of int
+        Indices of those columns in ``filled.reshape(-1, Z)``.
+    cavity : (R, Z) ndarray of bool
+        Their filled, non-bone voxels.
+    runs : tuple of (K,) ndarrays
+        :func:`column_runs` of ``cavity`` (row within ``rows``, first z, end z).
+    """
+    nz = filled.shape[2]
+    cavity = (filled & ~bone).reshape(-1, nz)
+    rows = np.flatnonzero(cavity.any(axis=1))
+    cav = cavity[rows]
+    return rows, cav, column_runs(cav)
 
 
 def column_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -129,9 +149,7 @@ def run_id_range(
     return top, bottom
 
 
-def mark_runs(
-    n_rows: int, nz: int, col: np.ndarray, z0: np.ndarray, z1: np.ndarray
-) -> np.ndarray:
+def mark_runs(n_rows: int, nz: int, col: np.ndarray, z0: np.ndarray, z1: np.ndarray) -> np.ndarray:
     """(n_rows, nz) bool with the runs ``[z0, z1)`` of the given rows set."""
     # +1 / -1 steps cumulated along the row (runs of one row never overlap).
     steps = np.zeros((n_rows, nz + 1), dtype=np.int8)

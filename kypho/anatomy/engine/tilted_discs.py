@@ -24,7 +24,7 @@ from scipy import ndimage
 
 from kypho.anatomy.engine.discs import (
     MAX_DISC_RUN_MM,
-    column_runs,
+    cavity_runs,
     mark_runs,
     run_id_range,
 )
@@ -90,12 +90,9 @@ def tilted_disc_space(
     out = np.zeros(shape, dtype=bool)
     if nz < 3 or not filled.any():
         return out
-    cavity = (filled & ~bone).reshape(-1, nz)
-    rows = np.flatnonzero(cavity.any(axis=1))
+    rows, cav, (col, z0, z1) = cavity_runs(filled, bone)
     if rows.size == 0:
         return out
-    cav = cavity[rows]
-    col, z0, z1 = column_runs(cav)
     top, bottom = run_id_range(cav, ids.reshape(-1, nz)[rows], col, z0, z1)
     # One id per run (runs holding two ids are disc_space's case).
     single = (top > 0) & (top == bottom)
@@ -142,4 +139,3 @@ def tilted_disc_space(
     plane = np.zeros((3, 3, 1), dtype=bool)
     plane[:, :, 0] = True
     return ndimage.binary_dilation(out, structure=plane, iterations=steps_xy, mask=grow) | out
-
