@@ -8,11 +8,18 @@ says so; when neither is visible the column is counted with a low confidence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kypho.anatomy.levels import STANDARD_ORDER, Level
 
 __all__ = ["LevelAssignment", "assign_levels"]
+
+#: Rib-bearing vertebrae counted from the first rib to the last that are read as a
+#: thoracic spine (12, or the 11 and 13 of transitional anatomy); a shorter run between
+#: a rib-free vertebra above and one below means ribs were missed, and the last rib
+#: (T12) is the better anchor.
+RIB_PAIR_VARIANTS = (11, 12, 13)
 
 _PRESACRAL: tuple[Level, ...] = tuple(lv for lv in STANDARD_ORDER if lv is not Level.S)
 
@@ -58,6 +65,7 @@ def assign_levels(
     anchor_indices: dict[Level, int] | None = None,
     lowest: Level | None = None,
     rib_doubt_indices: list[int] | None = None,
+    seen_whole: list[bool] | None = None,
 ) -> LevelAssignment:
     """Level names for ``n`` presacral vertebrae listed cranial to caudal.
 
@@ -78,11 +86,19 @@ def assign_levels(
         Vertebrae below the lowest rib found that a rib-like but too thick bone leaves
         (:class:`~kypho.anatomy.engine.ribs_sacrum.RibSearch`): when the ribs alone
         fix the count, it is then in doubt.
+    seen_whole : list of bool, optional
+        Per vertebra, whether enough of it lies in the field of view to tell that it
+        bears no rib. The lowest rib marks T12 only when a rib-free vertebra is seen
+        below it, the highest marks T1 only when a rib-free vertebra (C7) is seen above
+        it: at a field-of-view edge the next rib may lie just out of view. Default:
+        every vertebra is seen whole.
     """
     order = _order(lowest)
     evidence = [""] * n
     warnings: list[str] = []
-    lowest_rib = max(rib_indices) if rib_indices else None
+    seen = list(seen_whole) if seen_whole is not None else [True] * n
+    ribs = _rib_anchors(n, rib_indices, seen, on_sacrum)
+    lowest_rib = ribs.last if ribs.last_valid else None
 
     def explain(anchor_idx: int, anchor_text: str) -> None:
         for i in range(n):
@@ -144,6 +160,9 @@ def assign_levels(
                 )
         return LevelAssignment(levels, confidence, evidence, warnings)
 
+    if ribs.first_valid and (not ribs.last_valid or ribs.pairs in RIB_PAIR_VARIANTS):
+        return _from_first_rib(n, ribs, order, evidence, warnings, explain)
+
     if lowest_rib is not None:
         levels = _count(n, lowest_rib, Level.T12, order)
         explain(lowest_rib, "lowest rib-bearing vertebra = T12")
@@ -166,12 +185,87 @@ def assign_levels(
             confidence = 0.5
         return LevelAssignment(levels, confidence, evidence, warnings)
 
+    if ribs.last is not None:
+        # Ribs reach the field of view's lower edge and no first rib is in view: every
+        # vertebra with ribs is thoracic, but which ones is unknown.
+        levels = _count(n, ribs.last, Level.T12, order)
+        explain(ribs.last, "lowest rib-bearing vertebra in view, assumed T12")
+        warnings.append(
+            "the ribs continue to the edge of the field of view and no first rib (T1) is "
+            "in view, so no vertebra can be numbered from anatomy: the names are a guess "
+            "counted up from T12; give the level of one vertebra with --level NAME@Z"
+        )
+        return LevelAssignment(levels, 0.2, evidence, warnings)
+
     # Neither sacrum nor ribs: the most common scan of this kind is lumbar, so count
     # up from L5 and say plainly that this is a guess.
     levels = _count(n, n - 1, Level.L5, order)
     explain(n - 1, "lowest vertebra assumed = L5 (no sacrum or ribs in view)")
     warnings.append(
         "no sacrum and no ribs were found, so the levels are a guess counted up from L5; "
-        "give an anchor (e.g. --anchor T12=<z mm>) or the lowest level"
+        "give the level of one vertebra with --level NAME@Z (e.g. --level L3@<z mm>) or "
+        "the lowest level with --lowest"
     )
     return LevelAssignment(levels, 0.2, evidence, warnings)
+
+
+@dataclass(frozen=True)
+class _RibAnchors:
+    """The highest and lowest rib-bearing vertebrae and whether each marks its level."""
+
+    first: int | None
+    last: int | None
+    first_valid: bool
+    last_valid: bool
+
+    @property
+    def pairs(self) -> int:
+        """Rib-bearing vertebrae from the first to the last, inclusive."""
+        return 0 if self.first is None or self.last is None else self.last - self.first + 1
+
+
+def _rib_anchors(
+    n: int, rib_indices: list[int], seen: list[bool], on_sacrum: bool
+) -> _RibAnchors:
+    if not rib_indices:
+        return _RibAnchors(None, None, False, False)
+    first, last = min(rib_indices), max(rib_indices)
+    # A rib-free vertebra must be seen beyond the rib-bearing ones: at the edge of the
+    # field of view a vertebra's rib can lie just outside it.
+    last_valid = on_sacrum or (last + 1 < n and seen[last + 1])
+    first_valid = first > 0 and seen[first - 1]
+    return _RibAnchors(first, last, first_valid, last_valid)
+
+
+def _from_first_rib(
+    n: int,
+    ribs: _RibAnchors,
+    order: tuple[Level, ...],
+    evidence: list[str],
+    warnings: list[str],
+    explain: Callable[[int, str], None],
+) -> LevelAssignment:
+    """Count down from the first rib (T1), checked against the last rib when in view."""
+    assert ribs.first is not None and ribs.last is not None
+    levels = _count(n, ribs.first, Level.T1, order)
+    explain(ribs.first, "highest rib-bearing vertebra = T1")
+    if not ribs.last_valid:
+        return LevelAssignment(levels, 0.8, evidence, warnings)
+    pairs = ribs.pairs
+    if pairs == 12:
+        evidence[ribs.last] += "; lowest rib-bearing vertebra = T12 agrees"
+        return LevelAssignment(levels, 0.95, evidence, warnings)
+    if pairs == 13:
+        # A thirteenth rib-bearing vertebra: T13 (VerSe 28) between T12 and L1.
+        levels = [
+            *levels[: ribs.last],
+            Level.T13,
+            *_count(n - ribs.last - 1, -1, Level.T12, order),
+        ][:n]
+        evidence[ribs.last] = "thirteenth rib-bearing vertebra counted from T1 = T13"
+    warnings.append(
+        f"{pairs} rib-bearing vertebrae were counted from the first rib to the last "
+        "(12 expected): transitional anatomy or a rib missed or merged; the levels are "
+        "counted from the first rib (T1), confirm them on the images"
+    )
+    return LevelAssignment(levels, 0.6, evidence, warnings)

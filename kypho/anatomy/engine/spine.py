@@ -46,6 +46,9 @@ Progress = Callable[[float, str], None]
 ARCH_HALF_WIDTH_MM = 45.0
 #: Half-width (mm) of the sacrum at its alae (S1 ~100-110 mm wide); the ilia lie beyond.
 SACRUM_HALF_WIDTH_MM = 55.0
+#: A body cut by the field of view is seen whole enough to lack a rib when its core
+#: holds this share of its neighbours' core volume.
+SEEN_WHOLE_SHARE = 0.7
 #: A spine needs at least one body core of this volume (mm^3): a small thoracic body.
 MIN_SPINE_CORE_MM3 = 2000.0
 
@@ -58,6 +61,12 @@ def _tell(progress: Progress | None, fraction: float, message: str) -> None:
 def _coarse_to_full_index(grid: CoarseGrid, coarse_mm: np.ndarray) -> np.ndarray:
     f = np.asarray(grid.factors, dtype=float)
     return coarse_mm / np.asarray(grid.spacing_mm) * f + 0.5 * (f - 1.0)
+
+
+def _coarse_mm_to_index(grid: CoarseGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Scale and offset from coarse-array mm to full-resolution voxel indices."""
+    f = np.asarray(grid.factors, dtype=float)
+    return f / np.asarray(grid.spacing_mm), 0.5 * (f - 1.0)
 
 
 def _anchor_indices(
@@ -96,6 +105,23 @@ def _parse_hint(value: str, what: str) -> Level:
     if lv is Level.S:
         raise SegmentationOptionError(f"{what} {value!r} must name a vertebra, not the sacrum")
     return lv
+
+
+def _seen_whole(vertebrae: list[Node], z_extent_mm: float) -> list[bool]:
+    """Per vertebra, whether enough of it is in view to tell it bears no rib.
+
+    A body core cut by the image's top or bottom slice counts as seen when it holds at
+    least SEEN_WHOLE_SHARE of its neighbours' core volume (its pedicle and transverse
+    process level, where a rib articulates, is then in view).
+    """
+    vols = np.array([n.volume_mm3 for n in vertebrae])
+    out: list[bool] = []
+    for i, n in enumerate(vertebrae):
+        cut = n.z_lo_mm <= 0.0 or n.z_hi_mm >= z_extent_mm - 1e-6
+        near = np.concatenate([vols[max(0, i - 2) : i], vols[i + 1 : i + 3]])
+        big = near.size > 0 and n.volume_mm3 >= SEEN_WHOLE_SHARE * float(np.median(near))
+        out.append(not cut or big)
+    return out
 
 
 def _behind_column(nodes: list[Node], chain: list[Node]) -> set[int]:
@@ -250,7 +276,11 @@ def segment_spine(
     verts, cores = sep.vertebrae, sep.cores
     filled_c = (filled_c & ~sep.discs) | sep.solid
     bone_c &= ~sep.discs
-    verts, cores, split_notes = split_merged(verts, cores, grid.spacing_mm)
+    verts, cores, split_discs, split_notes = split_merged(
+        verts, cores, grid.spacing_mm, hu, _coarse_mm_to_index(grid), spacing, stats
+    )
+    filled_c &= ~(split_discs & False)
+    bone_c &= ~split_discs
     split_notes = sep.notes + split_notes
     chain = [*verts, chain[-1]] if sacrum else verts
     if not verts:
@@ -283,6 +313,7 @@ def segment_spine(
         anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
         lowest=lowest_level,
         rib_doubt_indices=rib_search.doubtful,
+        seen_whole=_seen_whole(verts, filled_c.shape[2] * grid.spacing_mm[2]),
     )
     names: list[Level] = []
     core_to_id: dict[int, int] = {}

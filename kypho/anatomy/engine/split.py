@@ -9,9 +9,13 @@ only a block taller than any body with a deep waist is cut.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts, disc_slabs
+from kypho.anatomy.engine.threshold import TissueStats
 
 __all__ = ["node_from_mask", "split_merged", "split_sacrum_top"]
 
@@ -20,6 +24,12 @@ MERGED_HEIGHT_RATIO = 2.0
 #: A disc plane reads below this fraction of the core cross-section on either side (in
 #: a block already known to hold several bodies, a shallow dip is enough).
 DISC_DIP_RATIO = 0.97
+#: Beyond the body core, a disc reaches this far (mm) to the rim: the core lies
+#: CORE_DEPTH_MM (5 mm) inside the bone surface, plus the ring apophysis.
+DISC_RIM_MM = 8.0
+#: A piece beyond a block's end cut is a body only with at least this share of its
+#: neighbour's cross-section.
+END_PIECE_SHARE = 0.5
 #: Least distance between two disc planes (mm): below the shortest vertebral pitch (upper
 #: thoracic body ~17 mm plus disc, DOMAIN.md §7.3) with margin for fractures.
 DISC_SEPARATION_MM = 15.0
@@ -96,12 +106,69 @@ def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
     )
 
 
+def _block_touches(mask_idx: np.ndarray, shape: tuple[int, ...]) -> tuple[bool, bool]:
+    """Whether a block reaches the lowest / highest slice of the image."""
+    return bool(mask_idx[:, 2].min() == 0), bool(mask_idx[:, 2].max() == shape[2] - 1)
+
+
+def _pieces(pts: np.ndarray, found: DiscCuts, keep: np.ndarray) -> np.ndarray:
+    """Piece index per block voxel: how many kept disc planes it lies above."""
+    d = np.einsum(
+        "nkc,kc->nk",
+        pts[:, None, :] - found.points_mm[keep][None, :, :],
+        found.tangents[keep],
+    )
+    return (d > 0).sum(axis=1)
+
+
+def _body_like_ends(pts: np.ndarray, found: DiscCuts, keep: np.ndarray) -> np.ndarray:
+    """Drop end cuts that would leave a piece thinner than a body beyond them.
+
+    Above a block's top body the core can run on into thick arch bone, whose outer
+    endplate then reads like a disc: a piece beyond the last cut with less than
+    END_PIECE_SHARE of the neighbouring piece's cross-section is no body.
+    """
+    while keep.sum() >= 1:
+        piece = _pieces(pts, found, keep)
+        along = pts @ np.array([0.0, 0.0, 1.0])
+        count = np.bincount(piece, minlength=int(keep.sum()) + 1).astype(float)
+        length = np.array(
+            [np.ptp(along[piece == k]) + 1.0 if count[k] else 1.0 for k in range(len(count))]
+        )
+        area = count / length
+        kept = np.flatnonzero(keep)
+        if area[0] < END_PIECE_SHARE * area[1]:
+            keep[kept[0]] = False
+        elif area[-1] < END_PIECE_SHARE * area[-2]:
+            keep[kept[-1]] = False
+        else:
+            break
+    return keep
+
+
+def _separate_pitch(vertebrae: list[Node], merged: int, typical: float) -> float | None:
+    """Median centroid distance between consecutive bodies of normal height, if known."""
+    if typical <= 0.0:
+        return None
+    ok = [n.height_mm < MERGED_HEIGHT_RATIO * typical for n in vertebrae]
+    steps = [
+        float(np.linalg.norm(a.centroid_mm - b.centroid_mm))
+        for k, (a, b) in enumerate(itertools.pairwise(vertebrae))
+        if ok[k] and ok[k + 1] and merged not in (k, k + 1)
+    ]
+    return float(np.median(steps)) if len(steps) >= 2 else None
+
+
 def split_merged(
     vertebrae: list[Node],
     cores: np.ndarray,
     spacing_mm: tuple[float, float, float],
-) -> tuple[list[Node], np.ndarray, list[str]]:
-    """Cut over-tall cores at the dips of their cross-section (disc planes).
+    hu: np.ndarray,
+    mm_to_index: tuple[np.ndarray, np.ndarray],
+    voxel_mm: tuple[float, float, float],
+    stats: TissueStats,
+) -> tuple[list[Node], np.ndarray, np.ndarray, list[str]]:
+    """Cut over-tall cores at the disc planes their CT profile shows.
 
     Parameters
     ----------
@@ -111,6 +178,14 @@ def split_merged(
         Core labels (modified copy returned).
     spacing_mm : tuple of 3 float
         Coarse voxel size.
+    hu : (X, Y, Z) ndarray of float
+        The CT at full resolution.
+    mm_to_index : tuple of two (3,) ndarray
+        Scale and offset from coarse-array mm to full-resolution voxel indices.
+    voxel_mm : tuple of 3 float
+        Full-resolution voxel size.
+    stats : TissueStats
+        The image's own soft-tissue level and noise.
 
     Returns
     -------
@@ -118,60 +193,66 @@ def split_merged(
         With merged members replaced by their parts, cranial to caudal.
     cores : ndarray
         Core labels including the new parts.
+    discs : (X, Y, Z) ndarray of bool
+        Disc space between the parts (to be taken out of the filled bone).
     notes : list of str
-        One sentence per split.
+        One sentence per split, and per block that could not be split with evidence.
     """
     # With fewer than three cores (a small crop) there are too few neighbours to tell a
-    # merged block from a tall body by height: only a block taller than any body, with a
-    # deep waist (a disc plane), is cut, and never evenly.
+    # merged block from a tall body by height: only a block taller than any body is cut.
     short = len(vertebrae) < 3
     sp = np.asarray(spacing_mm, dtype=float)
     out: list[Node] = []
     notes: list[str] = []
+    discs = np.zeros(cores.shape, dtype=bool)
     next_label = int(cores.max()) + 1
     for i, node in enumerate(vertebrae):
         others = [n.height_mm for j, n in enumerate(vertebrae) if j != i]
         typical = 0.0 if short else float(np.median(others))
-        pieces = round(node.height_mm / typical) if typical > 0 else 2
-        if node.height_mm < max(MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM) or pieces < 2:
+        if node.height_mm < max(MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM):
             out.append(node)
             continue
         mask = cores == node.label
         idx = np.argwhere(mask)
         pts = idx * sp
-        # Cut across the block's own long axis, not along z: in a kyphotic or lordotic
-        # segment the discs are tilted 20-30 degrees from the axial plane.
-        centre = pts.mean(axis=0)
-        axis = np.linalg.svd(pts - centre, full_matrices=False)[2][0]
-        axis = axis if axis[2] >= 0 else -axis
-        t = (pts - centre) @ axis
-        step = float(sp[2])
-        bins = np.floor((t - t.min()) / step).astype(int)
-        # Cross-section of the core along that axis: a bony bridge across a disc is
-        # far narrower than the bodies it joins.
-        area = np.bincount(bins).astype(float)
-        window = max(1, round(DISC_SEPARATION_MM / step))
-        cuts = _disc_slices(area, window)
-        if short:
-            cuts = [k for k in cuts if _dip_depth(area, k, window) <= LUMBOSACRAL_DIP_RATIO]
-            if not cuts:
-                out.append(node)
-                continue
-        if not cuts:
-            for k in range(1, pieces):
-                mid = k * len(area) / pieces
-                half = max(1, int(0.25 * len(area) / pieces))
-                lo, hi = int(mid - half), int(mid + half) + 1
-                cuts.append(lo + int(np.argmin(area[lo:hi])))
-        piece = np.searchsorted(np.asarray(cuts), bins, side="right")
-        on_cut = np.isin(bins, cuts)  # the cut layer stays empty: the parts separate
-        if short:
-            # A thin stalk at either end of the block is bone bridging into the next
-            # (cut) vertebra through its disc, not body: it is left to the flood.
-            thick = np.flatnonzero(area >= STALK_RATIO * area.max())
-            on_cut |= (bins < thick[0]) | (bins > thick[-1])
+        below, above = _block_touches(idx, cores.shape)
+        found = disc_cuts(
+            hu,
+            pts,
+            mm_to_index,
+            slice_mm=float(sp[2]),
+            cut_below=below,
+            cut_above=above,
+            voxel_mm=voxel_mm,
+            soft_tissue_hu=stats.soft_tissue_hu,
+            noise_hu=stats.noise_hu,
+            pitch_mm=_separate_pitch(vertebrae, i, typical),
+        )
+        keep = _body_like_ends(pts, found, found.evidence.copy())
+        if not keep.any():
+            out.append(node)
+            notes.append(
+                f"one bony block {node.height_mm:.0f} mm tall shows no disc in its CT "
+                "profile and was left whole (fused or bridged vertebrae?); the levels "
+                "across it are uncertain"
+            )
+            continue
+        # Signed distance of every voxel to each disc plane (normal = the centre line's
+        # direction there): a voxel belongs to the piece above as many planes as it lies
+        # above; the layer on a plane stays empty so the pieces part.
+        d = np.einsum(
+            "nkc,kc->nk",
+            pts[:, None, :] - found.points_mm[keep][None, :, :],
+            found.tangents[keep],
+        )
+        piece = (d > 0).sum(axis=1)  # as _pieces; d is needed for the parting layer
+        half = np.maximum(found.half_width_mm[keep], 0.5 * sp[2])
+        on_cut = (np.abs(d) < half[None, :]).any(axis=1)
+        # The core lies CORE_DEPTH_MM inside the bone surface; the disc reaches the rim.
+        radius = float(np.sqrt(len(idx) * np.prod(sp) / node.height_mm / np.pi))
+        discs |= disc_slabs(found, keep, cores.shape, sp, radius + DISC_RIM_MM)
         parts: list[Node] = []
-        for k in range(len(cuts) + 1):
+        for k in range(int(keep.sum()) + 1):
             sel = (piece == k) & ~on_cut
             if not sel.any():
                 continue
@@ -181,12 +262,14 @@ def split_merged(
             parts.append(node_from_mask(part, next_label, sp))
             next_label += 1
         cores[mask & ~np.isin(cores, [p.label for p in parts])] = 0
+        weak = int((~keep).sum())
         notes.append(
             f"one bony block {node.height_mm:.0f} mm tall was split into {len(parts)} "
-            "vertebrae at its narrowest levels (collapsed disc or bridging bone?)"
+            f"vertebrae at the discs its CT profile shows"
+            + (f"; {weak} more disc plane(s) lacked evidence and were not cut" if weak else "")
         )
         out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
-    return out, cores, notes
+    return out, cores, discs, notes
 
 
 def split_sacrum_top(

@@ -1,0 +1,530 @@
+"""Disc planes of a merged bony block, read from the CT along the block's own curved axis.
+
+When discs are thin (upper and mid thoracic discs are 3-5 mm, one or two slices at
+2-3 mm spacing), or collapsed, or bridged by osteophytes, the filled bone runs through
+them and one core spans several bodies. Its cross-section then barely narrows at the
+discs, so the narrowest levels are no evidence. The endplates are: across the body's
+central footprint, every disc shows as a short excursion of the mean CT value away
+from the trabecular level of the bodies around it, brighter where two cortical
+endplates sandwich a thin disc, darker where a thick or vacuum disc separates them.
+
+The block's centre line is followed slice by slice and smoothed (scoliosis and
+kyphosis bend it), the CT is sampled at full resolution on discs perpendicular to it,
+and the excursion profile is searched for a sequence of disc planes spaced as
+vertebrae are: consecutive pitches within the anatomical range and changing slowly
+along the column (a dynamic programme over pairs of consecutive cuts). Only cuts whose
+excursion stands clear of the profile's own noise count as evidence; a stretch that
+holds no such cut stays one block and is reported, never cut at a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["DiscCuts", "disc_cuts", "disc_slabs"]
+
+#: Vertebral pitch (body plus disc, mm) along the column: upper thoracic bodies are
+#: ~15-17 mm tall with 3-4 mm discs, lumbar bodies ~27 mm with ~10 mm discs (DOMAIN.md
+#: §7.3); the bounds leave room for a moderately fractured body and for C7.
+PITCH_MIN_MM = 13.0
+PITCH_MAX_MM = 48.0
+#: With the pitch of the separate bodies beside a block known, the block's pitches lie
+#: within this range of it (a grade-3 fracture takes 40 % of a body, ~1/3 of its pitch).
+PITCH_PRIOR_RANGE = (0.65, 1.5)
+#: Neighbouring pitches differ by at most this fraction (heights change gradually along
+#: the column; a grade-3 fracture halves a body but its disc and the next body stay).
+PITCH_CHANGE = 0.45
+#: Cost of a change of pitch between consecutive vertebrae, per unit of |log ratio|,
+#: in units of the evidence threshold.
+PITCH_CHANGE_COST = 1.0
+#: Sagittal tilts (degrees) of the sampling planes against the centre line: wedged
+#: bodies in a kyphosis or lordosis tilt their discs by up to ~30 degrees to it.
+TILTS_DEG = (0.0,)
+#: Orientations tried for each disc plane near its cut (degrees against the centre
+#: line, sagittal and coronal), on a profile reaching PLANE_REACH_MM either side.
+PLANE_TILTS_DEG = (-24.0, -16.0, -8.0, 0.0, 8.0, 16.0, 24.0)
+PLANE_ROLLS_DEG = (-10.0, 0.0, 10.0)
+PLANE_REACH_MM = 10.0
+#: ...and replaces the centre line's plane only when it reads the disc this much sharper.
+PLANE_GAIN = 1.25
+#: Sampling step along the centre line and in the sampling disc (mm).
+STEP_MM = 1.0
+#: Radius of the sampling disc as a fraction of the block's equivalent radius: the
+#: central trabecular region, clear of cortex and of the canal behind.
+SAMPLE_RADIUS_FRACTION = 0.55
+#: Centre-line smoothing (mm, Gaussian sigma): bends over a few vertebrae are kept,
+#: the slice-to-slice wobble of the core's centroid is not.
+CENTRELINE_SIGMA_MM = 8.0
+#: Trabecular baseline: running mode over this window (mm), about two vertebrae, on a
+#: histogram of MODE_BIN_HU bins smoothed over MODE_SMOOTH_BINS.
+MODE_BIN_HU = 5.0
+MODE_SMOOTH_BINS = 1.5
+BASELINE_WINDOW_MM = 41.0
+#: Excursion smoothing (mm, Gaussian sigma): a disc band is one feature, not three.
+EXCURSION_SIGMA_MM = 2.5
+#: A disc departs from the trabecular level by at least this share of the contrast
+#: between the bodies and soft tissue (a disc is soft tissue between cortical plates,
+#: partial volume at thick slices keeps a fraction of it); the bodies' own texture
+#: (basivertebral veins, trabecular pattern) departs less.
+EVIDENCE_CONTRAST = 0.2
+#: ...and by this many noise SDs of a mean over a quadrant of the sampling disc.
+NOISE_K = 4.0
+#: Each cut costs this share of the evidence threshold: the bodies' own texture
+#: (departing by ~0.3-0.5 of it) does not pay for a cut, a weak disc (0.8) does.
+CUT_COST = 0.9
+#: A cut the pitch sequence calls for counts as a disc when its departure reaches this
+#: share of the threshold above; weaker, it would be a guess and the block is not cut.
+EVIDENCE_MIN = 0.75
+#: The endplates around a disc are searched this far (mm) on either side of its cut
+#: (a lumbar disc is ~10-12 mm thick, DOMAIN.md §7.3), on the departure smoothed by
+#: FINE_SIGMA_MM; an endplate with its subchondral bone is ~ENDPLATE_MM thick.
+DISC_SEARCH_MM = 8.0
+FINE_SIGMA_MM = 0.7
+ENDPLATE_MM = 1.0
+#: The first and last cut lie at least this far (mm) inside a block that the field of
+#: view does not cut: the block's ends are its outer bodies' outer endplates.
+END_BODY_MIN_MM = 10.0
+#: At an end the field of view cuts, a shorter stub beyond the last disc is left with
+#: the block's end vertebra (which is then cut by the field of view and not measured):
+#: an endplate at the image edge reads like a disc, and a sliver holds nothing to measure.
+FOV_END_MIN_MM = 12.0
+
+
+@dataclass(frozen=True)
+class DiscCuts:
+    """Disc planes found along a block's centre line.
+
+    Parameters
+    ----------
+    positions_mm : (K,) ndarray of float
+        Arc length (mm) of each cut from the block's lower end.
+    points_mm : (K, 3) ndarray of float
+        Each cut's centre in the block's frame (coarse-array mm).
+    tangents : (K, 3) ndarray of float
+        Unit centre-line direction at each cut (the disc plane's normal).
+    evidence : (K,) ndarray of bool
+        Whether each cut stands clear of the profile's noise.
+    score : (K,) ndarray of float
+        Each cut's excursion as a multiple of the bodies' typical excursion.
+    half_width_mm : (K,) ndarray of float
+        Half the distance between the two endplates around each cut, less their own
+        thickness: the disc to take out of the filled bone (0 where the two endplates
+        are not resolved apart).
+    """
+
+    positions_mm: np.ndarray
+    points_mm: np.ndarray
+    tangents: np.ndarray
+    evidence: np.ndarray
+    score: np.ndarray
+    half_width_mm: np.ndarray
+
+
+def _centre_line(pts: np.ndarray, step_z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed per-slice centroids of a block and its per-slice equivalent radius.
+
+    Parameters
+    ----------
+    pts : (N, 3) ndarray of float
+        Block voxel centres (mm), axis 2 the slice axis.
+    step_z : float
+        Slice spacing (mm).
+
+    Returns
+    -------
+    line : (S, 3) ndarray of float
+        Smoothed centroid per slice, lowest first.
+    radius : (S,) ndarray of float
+        Equivalent radius (mm) per slice, smoothed.
+    """
+    k = np.round((pts[:, 2] - pts[:, 2].min()) / step_z).astype(int)
+    counts = np.bincount(k).astype(float)
+    filled = counts > 0
+    cx = np.bincount(k, weights=pts[:, 0])
+    cy = np.bincount(k, weights=pts[:, 1])
+    slices = np.arange(len(counts))
+    # Slices with no voxel (the block is connected, but may be thin at a bridge) are
+    # interpolated from their neighbours.
+    cx = np.interp(slices, slices[filled], cx[filled] / counts[filled])
+    cy = np.interp(slices, slices[filled], cy[filled] / counts[filled])
+    sigma = CENTRELINE_SIGMA_MM / step_z
+    weights = ndimage.gaussian_filter1d(counts, sigma, mode="nearest")
+    sx = ndimage.gaussian_filter1d(cx * counts, sigma, mode="nearest") / weights
+    sy = ndimage.gaussian_filter1d(cy * counts, sigma, mode="nearest") / weights
+    z = pts[:, 2].min() + slices * step_z
+    return np.stack([sx, sy, z], axis=1), counts
+
+
+def _resample_arc(line: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points at equal arc length along a polyline, and the unit tangents there."""
+    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    s = np.arange(0.0, arc[-1] + 1e-9, step)
+    pts = np.stack([np.interp(s, arc, line[:, i]) for i in range(3)], axis=1)
+    tang = np.gradient(pts, axis=0)
+    tang /= np.maximum(np.linalg.norm(tang, axis=1, keepdims=True), 1e-9)
+    return pts, tang
+
+
+def _disc_offsets(radius_mm: float, step: float) -> np.ndarray:
+    """(M, 2) in-plane offsets (mm) filling a disc of ``radius_mm``."""
+    r = max(radius_mm, step)
+    g = np.arange(-r, r + 1e-9, step)
+    u, v = np.meshgrid(g, g, indexing="ij")
+    keep = u**2 + v**2 <= r**2
+    return np.stack([u[keep], v[keep]], axis=1)
+
+
+def _sample_profiles(
+    hu: np.ndarray,
+    to_index: np.ndarray,
+    centres: np.ndarray,
+    tangents: np.ndarray,
+    radius_mm: float,
+) -> np.ndarray:
+    """Mean CT value per quadrant of a disc perpendicular to the centre line.
+
+    ``to_index`` maps block-frame mm to full-resolution voxel indices
+    (``index = mm * to_index[0] + to_index[1]``). Returns (4, S): the left-posterior,
+    right-posterior, left-anterior and right-anterior quadrants. A disc crosses all
+    four; a vein, a rib head or a Schmorl's node departs in one or two.
+    """
+    offs = _disc_offsets(radius_mm, STEP_MM)
+    ref = np.where(np.abs(tangents[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    e1 = ref - np.sum(ref * tangents, axis=1, keepdims=True) * tangents
+    e1 /= np.linalg.norm(e1, axis=1, keepdims=True)
+    e2 = np.cross(tangents, e1)
+    pts = (
+        centres[:, None, :]
+        + offs[None, :, :1] * e1[:, None, :]
+        + offs[None, :, 1:] * e2[:, None, :]
+    )
+    idx = pts * to_index[0] + to_index[1]
+    vals = ndimage.map_coordinates(
+        hu, idx.reshape(-1, 3).T, order=1, mode="nearest", prefilter=False
+    ).reshape(len(centres), -1)
+    quadrant = (offs[:, 0] >= 0).astype(int) + 2 * (offs[:, 1] >= 0).astype(int)
+    return np.stack([vals[:, quadrant == q].mean(axis=1) for q in range(4)])
+
+
+def _tilted(tangents: np.ndarray) -> list[np.ndarray]:
+    """The centre line's directions tilted by each of TILTS_DEG in its sagittal plane."""
+    lateral = np.array([1.0, 0.0, 0.0])
+    e1 = lateral - tangents[:, :1] * tangents
+    e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-9)
+    e2 = np.cross(tangents, e1)  # anterior, square to the line
+    out = []
+    for deg in TILTS_DEG:
+        a = np.radians(deg)
+        out.append(np.cos(a) * tangents + np.sin(a) * e2)
+    return out
+
+
+def _refine_plane(
+    hu: np.ndarray,
+    to_index: np.ndarray,
+    point: np.ndarray,
+    normal: np.ndarray,
+    radius_mm: float,
+    half_mm: float,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The disc plane's own orientation near a cut, and its centre and half-width.
+
+    A wedged body or a scoliotic segment tilts its disc against the smoothed centre
+    line; the disc reads sharpest on sampling planes parallel to it. Planes tilted by
+    PLANE_TILTS_DEG (sagittal) x PLANE_ROLLS_DEG (coronal) are tried on a short profile
+    across the cut; the sharpest departure from the outer (body) samples wins.
+    """
+    e1 = np.array([1.0, 0.0, 0.0]) - normal[0] * normal
+    e1 /= max(float(np.linalg.norm(e1)), 1e-9)
+    e2 = np.cross(normal, e1)
+    reach = round(PLANE_REACH_MM / STEP_MM)
+    offsets = np.arange(-reach, reach + 1) * STEP_MM
+    best = (-1.0, normal, point, half_mm)
+    square = -1.0
+    for tilt in PLANE_TILTS_DEG:
+        for roll in PLANE_ROLLS_DEG:
+            a, b = np.radians(tilt), np.radians(roll)
+            n = np.cos(a) * np.cos(b) * normal + np.sin(a) * e2 + np.sin(b) * e1
+            n /= np.linalg.norm(n)
+            line = point[None, :] + offsets[:, None] * n[None, :]
+            prof = _sample_profiles(
+                hu, to_index, line, np.repeat(n[None, :], len(line), axis=0), radius_mm
+            ).mean(axis=0)
+            body = float(np.median(np.concatenate([prof[:3], prof[-3:]])))
+            dev = ndimage.gaussian_filter1d(prof - body, FINE_SIGMA_MM / STEP_MM)
+            centre = slice(reach - round(4 / STEP_MM), reach + round(4 / STEP_MM) + 1)
+            sharp = float(np.abs(dev[centre]).max())
+            if tilt == 0.0 and roll == 0.0:
+                square = sharp
+            if sharp > best[0]:
+                mid, hw = _endplates_around(dev, reach)
+                at = point + (mid - reach) * STEP_MM * n
+                best = (sharp, n, at, hw * STEP_MM)
+    # A tilted plane must read the disc clearly sharper than the square one: thin discs
+    # read about as sharp on several planes, and the centre line is right for them.
+    if best[0] < PLANE_GAIN * square:
+        return point, normal, half_mm
+    return best[2], best[1], best[3]
+
+
+def _along(arr: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Rows of ``arr`` (S, 3) interpolated at fractional indices ``at``."""
+    steps = np.arange(len(arr))
+    return np.stack([np.interp(at, steps, arr[:, i]) for i in range(3)], axis=1)
+
+
+def _baseline(profile: np.ndarray) -> np.ndarray:
+    """Trabecular level of a profile: its most frequent value in a sliding window.
+
+    The bodies fill most of the column's length with a flat level while endplates and
+    discs are short excursions, brighter or darker depending on density and slice
+    thickness: the mode is the bodies' level even where a window holds two discs, which
+    a median is not (osteoporotic bodies with bright endplate pairs pull it up).
+    """
+    window = max(3, round(BASELINE_WINDOW_MM / STEP_MM) | 1)
+    lo, hi = float(profile.min()), float(profile.max())
+    width = max(MODE_BIN_HU, (hi - lo) / 100.0)
+    nbins = int((hi - lo) / width) + 1
+    bins = np.minimum(((profile - lo) / width).astype(int), nbins - 1)
+    onehot = np.zeros((len(profile), nbins))
+    onehot[np.arange(len(profile)), bins] = 1.0
+    counts = ndimage.uniform_filter1d(onehot, size=window, axis=0, mode="nearest")
+    counts = ndimage.gaussian_filter1d(counts, MODE_SMOOTH_BINS, axis=1, mode="constant")
+    return lo + (np.argmax(counts, axis=1) + 0.5) * width
+
+
+def _endplates_around(dev: np.ndarray, cut: int) -> tuple[float, float]:
+    """Centre and half-width (profile steps) of the disc between two endplate peaks.
+
+    The two brightest local maxima of the departure within DISC_SEARCH_MM on either
+    side of ``cut`` are the endplates; the disc lies between them, less an endplate's
+    own thickness. Where they are not resolved apart (a thin disc at thick slices) the
+    cut stays and the half-width is 0.
+    """
+    reach = round(DISC_SEARCH_MM / STEP_MM)
+    lo, hi = max(1, cut - reach), min(len(dev) - 1, cut + reach + 1)
+    seg = dev[lo - 1 : hi + 1]
+    peaks = np.flatnonzero((seg[1:-1] > seg[:-2]) & (seg[1:-1] >= seg[2:]) & (seg[1:-1] > 0))
+    peaks = peaks + lo
+    below, above = peaks[peaks < cut], peaks[peaks > cut]
+    if below.size == 0 or above.size == 0:
+        return float(cut), 0.0
+    a = int(below[np.argmax(dev[below])])
+    b = int(above[np.argmax(dev[above])])
+    half = 0.5 * (b - a) - ENDPLATE_MM / STEP_MM
+    if half <= 0.0:
+        return float(cut), 0.0
+    return 0.5 * (a + b), half
+
+
+def _best_cuts(
+    reward: np.ndarray,
+    start_free: bool,
+    end_free: bool,
+    pitch_mm: tuple[float, float] = (PITCH_MIN_MM, PITCH_MAX_MM),
+) -> list[int]:
+    """Cut positions (profile indices) covering the block, spaced as vertebrae.
+
+    A dynamic programme over (cut, previous cut) that maximises the summed ``reward``
+    less the cost of pitch changes: consecutive gaps lie in ``pitch_mm`` and change by
+    at most PITCH_CHANGE; no stretch longer than the largest pitch is left without a
+    cut (so a stretch without evidence still gets its best-placed cut, which the
+    caller then judges). The first and last cut keep END_BODY_MIN_MM (closed end) or
+    FOV_END_MIN_MM (an end the field of view cuts) from the block's ends.
+    """
+    n = len(reward)
+    gmin = round(pitch_mm[0] / STEP_MM)
+    gmax = round(pitch_mm[1] / STEP_MM)
+    first_min = round((FOV_END_MIN_MM if start_free else END_BODY_MIN_MM) / STEP_MM)
+    last_min = round((FOV_END_MIN_MM if end_free else END_BODY_MIN_MM) / STEP_MM)
+    if n - 1 <= gmax:
+        # One body's pitch or less: cut only where it pays.
+        inner = np.arange(first_min, n - last_min)
+        if inner.size and reward[inner].max() > 0:
+            return [int(inner[np.argmax(reward[inner])])]
+        return []
+    neg = -np.inf
+    gg = np.arange(gmax + 1)
+    with np.errstate(divide="ignore"):
+        change = np.abs(np.log(np.maximum(gg[:, None], 1) / np.maximum(gg[None, :], 1)))
+    change[:, 0] = 0.0
+    # best[i][g]: best total with a cut at i whose previous cut lies g steps below
+    # (g = 0: i is the first cut).
+    best: dict[int, np.ndarray] = {}
+    back: dict[int, np.ndarray] = {}
+    for i in range(first_min, n - last_min):  # profile steps (hundreds), not voxels
+        cur = np.full(gmax + 1, neg)
+        arg = np.full(gmax + 1, -1, dtype=int)
+        if i <= gmax:
+            cur[0] = reward[i]
+        for g in range(gmin, min(gmax, i) + 1):
+            prev = best.get(i - g)
+            if prev is None:
+                continue
+            lo, hi = g / (1 + PITCH_CHANGE), g * (1 + PITCH_CHANGE)
+            ok = (gg >= max(lo, gmin)) & (gg <= hi)
+            ok[0] = True  # i - g was the first cut: the end body below may be partial
+            # Pitches change gradually along the column: a change costs in proportion
+            # to its log ratio, so an extra cut inside a body (two half pitches) must
+            # be paid for by clear evidence.
+            cand = np.where(ok, prev - PITCH_CHANGE_COST * change[g], neg)
+            k = int(np.argmax(cand))
+            if cand[k] > neg:
+                cur[g] = cand[k] + reward[i]
+                arg[g] = k
+        best[i], back[i] = cur, arg
+    top_i, top_g, top = -1, -1, neg
+    for i, cur in best.items():
+        if n - 1 - i > gmax:
+            continue
+        g = int(np.argmax(cur))
+        if cur[g] > top:
+            top_i, top_g, top = i, g, float(cur[g])
+    if top_i < 0:
+        return []
+    cuts = [top_i]
+    i, g = top_i, top_g
+    while g > 0:
+        j = i - g
+        g = int(back[i][g])
+        i = j
+        cuts.append(i)
+    return sorted(cuts)
+
+
+def disc_cuts(
+    hu: np.ndarray,
+    block_mm: np.ndarray,
+    mm_to_index: tuple[np.ndarray, np.ndarray],
+    *,
+    slice_mm: float,
+    cut_below: bool,
+    cut_above: bool,
+    voxel_mm: tuple[float, float, float],
+    soft_tissue_hu: float,
+    noise_hu: float,
+    pitch_mm: float | None = None,
+) -> DiscCuts:
+    """Disc planes of a merged block of vertebral bodies.
+
+    Parameters
+    ----------
+    hu : (X, Y, Z) ndarray of float
+        The CT at full resolution.
+    block_mm : (N, 3) ndarray of float
+        The block's voxel centres on the coarse grid (coarse-array mm).
+    mm_to_index : tuple of two (3,) ndarray
+        Scale and offset from coarse-array mm to full-resolution voxel indices.
+    slice_mm : float
+        Coarse slice spacing along axis 2 (mm).
+    cut_below, cut_above : bool
+        Whether the field of view cuts the block at its lower / upper end.
+    voxel_mm : tuple of 3 float
+        Full-resolution voxel size.
+    soft_tissue_hu, noise_hu : float
+        The image's own soft-tissue level and noise (:class:`TissueStats`).
+    pitch_mm : float, optional
+        The pitch of the column's separate bodies next to the block, when known: the
+        block's pitches then stay within PITCH_PRIOR_RANGE of it.
+
+    Returns
+    -------
+    DiscCuts
+    """
+    line, counts = _centre_line(block_mm, slice_mm)
+    centres, tangents = _resample_arc(line, STEP_MM)
+    radius = SAMPLE_RADIUS_FRACTION * float(
+        np.sqrt(np.median(counts[counts > 0]) * slice_mm * slice_mm / np.pi)
+    )
+    # Discs of a kyphotic, lordotic or wedged segment need not be square to the smoothed
+    # centre line: each is read on planes tilted in the sagittal plane too, and the
+    # tilt that shows it sharpest is kept.
+    normals = _tilted(tangents)
+    voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
+    floor = NOISE_K * noise_hu / np.sqrt(max(voxels, 1.0))
+    ratios, devs = [], []
+    for normal in normals:
+        profiles = _sample_profiles(hu, np.asarray(mm_to_index), centres, normal, radius)
+        base = np.stack([_baseline(p) for p in profiles])
+        dev = profiles - base
+        exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
+        # What a disc must show, from this image: a share of the contrast between the
+        # bodies and soft tissue (a disc is soft tissue between cortical plates), and
+        # well above the noise of a mean over a quadrant of the sampling disc.
+        need = np.maximum(EVIDENCE_CONTRAST * np.abs(base - soft_tissue_hu), floor)
+        # A disc crosses the whole body: the weakest quadrant's departure is its evidence.
+        ratios.append((exc / need).min(axis=0))
+        devs.append(dev.mean(axis=0))
+    best_tilt = np.argmax(np.stack(ratios), axis=0)
+    ratio = np.max(np.stack(ratios), axis=0)
+    bounds = (PITCH_MIN_MM, PITCH_MAX_MM)
+    if pitch_mm is not None:
+        bounds = (
+            max(PITCH_MIN_MM, PITCH_PRIOR_RANGE[0] * pitch_mm),
+            min(PITCH_MAX_MM, PITCH_PRIOR_RANGE[1] * pitch_mm),
+        )
+    cuts = _best_cuts(
+        ratio - CUT_COST, start_free=cut_below, end_free=cut_above, pitch_mm=bounds
+    )
+    cuts_arr = np.asarray(cuts, dtype=int)
+    score = ratio[cuts_arr] if cuts else np.zeros(0)
+    found = []
+    for c in cuts:
+        fine = ndimage.gaussian_filter1d(devs[best_tilt[c]], FINE_SIGMA_MM / STEP_MM)
+        found.append(_endplates_around(fine, c))
+    at = np.array([f[0] for f in found]) if cuts else np.zeros(0)
+    half = np.array([f[1] for f in found]) * STEP_MM if cuts else np.zeros(0)
+    points = _along(centres, at) if cuts else np.zeros((0, 3))
+    tang = (
+        np.stack([normals[best_tilt[c]][c] for c in cuts]) if cuts else np.zeros((0, 3))
+    )
+    for k in range(len(cuts)):
+        points[k], tang[k], half[k] = _refine_plane(
+            hu, np.asarray(mm_to_index), points[k], tang[k], radius, half[k]
+        )
+    return DiscCuts(
+        positions_mm=at * STEP_MM,
+        points_mm=points,
+        tangents=tang,
+        evidence=score >= EVIDENCE_MIN,
+        score=score,
+        half_width_mm=half,
+    )
+
+
+def disc_slabs(
+    found: DiscCuts,
+    keep: np.ndarray,
+    shape: tuple[int, int, int],
+    spacing_mm: np.ndarray,
+    radius_mm: float,
+) -> np.ndarray:
+    """Coarse voxels of the discs between kept cuts: slabs across the column.
+
+    Each slab is centred on its cut plane, ``half_width_mm`` thick on either side,
+    and reaches ``radius_mm`` from the centre line in the plane (the body and its rim).
+    """
+    out = np.zeros(shape, dtype=bool)
+    sp = np.asarray(spacing_mm, dtype=float)
+    for point, normal, half in zip(
+        found.points_mm[keep], found.tangents[keep], found.half_width_mm[keep], strict=True
+    ):
+        if half <= 0.0:
+            continue
+        reach = np.sqrt(radius_mm**2 + half**2)
+        lo = np.maximum(np.floor((point - reach) / sp).astype(int), 0)
+        hi = np.minimum(np.ceil((point + reach) / sp).astype(int) + 1, shape)
+        if np.any(hi <= lo):
+            continue
+        grids = np.meshgrid(*[np.arange(a, b) * s for a, b, s in zip(lo, hi, sp, strict=True)],
+                            indexing="ij")
+        rel = np.stack(grids, axis=-1) - point
+        d = rel @ normal
+        radial = np.linalg.norm(rel - d[..., None] * normal, axis=-1)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
+        out[box] |= (np.abs(d) < half) & (radial <= radius_mm)
+    return out
