@@ -137,23 +137,24 @@ def derive(volume: Volume, readings: dict) -> list[dict]:
 
 def _evidence(name: str, rib: dict | None, cut: bool) -> str:
     if name == "C7":
-        return ("no rib: the vertebra above the first rib's vertebra; no cervical rib on "
-                "either side (transverse processes only); long single spinous process")
+        return ("no rib: the vertebra above the first rib's; no cervical rib on either side "
+                "(transverse processes only); long single spinous process")
     if name == "C6":
-        return ("lower body only, cut by the top of the field of view; bifid spinous "
-                "process and uncinate lips; named by counting up from T1")
+        return ("lower body only, cut by the top of the field of view; uncinate lips and a "
+                "bifid spinous process; named by counting up from T1")
     if rib is None:
-        return ("upper few mm of the body, cut by the bottom of the field of view, below "
-                "the T11/T12 disc; its rib (12) lies below the field of view; named by "
-                "counting down from T1")
+        return ("upper few mm of the body below the T11/T12 disc, cut by the bottom of the "
+                "field of view; its rib (12) lies below the field of view; named by counting "
+                "down from T1")
     n = rib["rib"]
-    where = ("one facet on its own body" if n in (1, 10, 11, 12)
-             else f"head at the T{n - 1}/T{n} disc (demifacets of both bodies)")
-    text = f"rib pair {n} attached ({where}), counted from the first rib"
     if n == 1:
-        text = ("rib pair 1: the innermost arc of the thoracic inlet under the clavicles, "
-                "from this body to the manubrium")
-    return text + ("; cut by the field of view" if cut else "")
+        return ("rib pair 1, head on the upper body just below the C7/T1 disc: the innermost "
+                "arc of the thoracic inlet, under the clavicles, from this body to the "
+                "manubrium")
+    where = ("head on its own body only" if n in (10, 11, 12)
+             else f"head at the T{n - 1}/T{n} disc, on the demifacets of both bodies")
+    return f"rib pair {n}, counted from the first rib: {where}" + (
+        "; cut by the field of view" if cut else "")
 
 
 def _document(rows: list[dict], readings: dict, volume: Volume) -> dict:

@@ -6,7 +6,9 @@ found, vertebrae named right (the right name and a centroid within 20 mm of the
 reference, the VerSe identification distance, DOMAIN.md §3), wrong names with their
 confidence and the reference vertebra nearest to them, every grade, the grades >= 1 given
 to vertebrae whose shape is normal (false positives), wall time and peak memory (peak RSS
-of the process, which includes Python and the imports).
+of the process, which includes Python and the imports). Where the reference gives body
+centroids (the chest CT), it also prints which reference centroids each body label holds,
+which shows merged vertebrae and pieces cut between discs.
 
 Cases and references:
 
@@ -119,6 +121,24 @@ def score(levels: list[dict], ref: dict) -> dict:
             "missed": [k for k in cents if k not in right]}
 
 
+def held_centroids(bodies: np.ndarray, affine: np.ndarray, ref: dict) -> dict[int, list[str]]:
+    """Body label -> the reference vertebrae whose body centroid lies inside it.
+
+    A body label that holds two reference centroids has merged vertebrae, one that holds
+    none is a piece cut between them; the centroid rule alone misses both.
+    """
+    from kypho.imaging.orientation import world_to_voxel
+
+    out: dict[int, list[str]] = {}
+    for name, c in ref["centroids"].items():
+        i, j, k = np.rint(world_to_voxel(affine, c)).astype(int)
+        patch = bodies[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2, max(k, 0):k + 1]
+        labs, counts = np.unique(patch[patch > 0], return_counts=True)
+        if len(labs):
+            out.setdefault(int(labs[np.argmax(counts)]), []).append(name)
+    return out
+
+
 def run_one(case: str, plan: bool) -> dict:
     """One case in this process: analyze as the CLI does, then score."""
     from kypho.pipeline import analyze
@@ -128,6 +148,11 @@ def run_one(case: str, plan: bool) -> dict:
     analysis = analyze(ref["ct"], plan=plan, anchors=ref["anchors"])
     wall = time.perf_counter() - t0
     levels = [i.to_json() for i in analysis.segmentation.levels]
+    if ref["kind"] == "body":
+        held = held_centroids(analysis.segmentation.bodies.labels,
+                              analysis.segmentation.bodies.affine, ref)
+        for lv in levels:
+            lv["holds"] = held.get(lv["label"], [])
     grades = []
     for v in analysis.spine.vertebrae if analysis.spine else []:
         grade = None if v.genant_grade is None else int(v.genant_grade)
@@ -156,6 +181,16 @@ def _print(res: dict) -> None:
     for w in s["wrong"]:
         print(f"  wrong name     {w['name']} at confidence {w['confidence']:.2f}: nearest "
               f"reference {w['nearest']} at {w['nearest_mm']} mm")
+    holds = [f"{lv['level']} holds {'+'.join(lv['holds']) or 'none'}"
+             for lv in res["levels"] if "holds" in lv and lv["holds"] != [lv["level"]]]
+    if holds:
+        print(f"  body labels    {'; '.join(holds)} (reference body centroids inside)")
+    if any("holds" in lv for lv in res["levels"]):
+        held = {n for lv in res["levels"] for n in lv.get("holds", [])}
+        loose = [n for n in res["reference"] if n not in held]
+        if loose:
+            print(f"  in no body     {', '.join(loose)} (reference centroid outside every "
+                  "body label)")
     graded = [g for g in res["grades"] if g["grade"] is not None]
     text = ", ".join(f"{g['name']} {g['grade']}{' ' + g['morphotype'] if g['grade'] else ''}"
                      for g in graded)

@@ -17,6 +17,7 @@ import pytest
 
 from kypho import read_ct
 from kypho.anatomy.levels import Level
+from kypho.imaging.orientation import world_to_voxel
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE = ROOT / ".." / "shared" / "data" / "itkelastix_chest" / "dicom"
@@ -113,6 +114,13 @@ def test_engine_names_every_chest_vertebra() -> None:
     # Vertebrae cut by the field of view (C6, T12) need not be reported, but if they are
     # their name must be right.
     assert not missed and not wrong, f"missed {missed}, wrongly named {wrong}"
+    # The centroid rule misses merged bodies: each reference body centroid must lie in the
+    # body label of its own name.
+    bodies = seg.bodies.labels
+    for name, r in ref.items():
+        i, j, k = np.rint(world_to_voxel(seg.bodies.affine, r["body_centroid_ras_mm"])).astype(int)
+        if name in found or not r["cut_by_fov"]:
+            assert bodies[i, j, k] == r["label"], f"{name}'s centre lies in label {bodies[i, j, k]}"
 
 
 @needs_case
