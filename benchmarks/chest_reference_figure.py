@@ -214,6 +214,98 @@ def _curved_sagittal(volume: Volume, discs: list[dict]) -> tuple[np.ndarray, lis
     return img, extent
 
 
+def _outline() -> list:
+    """A dark outline that keeps labels readable over bright bone."""
+    from matplotlib import patheffects
+
+    return [patheffects.withStroke(linewidth=2, foreground="black")]
+
+
+def _panel_sagittal(ax, volume: Volume, ref: dict) -> list[float]:  # type: ignore[no-untyped-def]
+    """Curved mid-sagittal reformat with the disc planes and the names; its extent."""
+    discs = ref["readings"]["discs"]
+    img, ext = _curved_sagittal(volume, discs)
+    ax.imshow(np.clip(img.T, -150, 900), cmap="gray", origin="lower", extent=ext, aspect=1)
+    for d in discs:
+        y = np.array([-15.0, 15.0]) + d["centre_ras_mm"][1]
+        ax.plot(y, _plane_z(d, y), color="#00d0ff", lw=1)
+    for r in ref["vertebrae"]:
+        cy, cz = r["body_centroid_ras_mm"][1:]
+        color = "#ffb000" if r["cut_by_fov"] else "#ffff40"
+        ax.text(cy + 20, cz, r["name"] + (" (cut)" if r["cut_by_fov"] else ""), color=color,
+                fontsize=8, va="center", fontweight="bold", path_effects=_outline())
+    ax.set_xlim(-175, -40)
+    ax.set_ylim(ext[2], ext[3])
+    ax.set_title("mid-sagittal reformat along the column\n(anterior right; discs cyan)", fontsize=9)
+    ax.set_xlabel("y (RAS mm)", fontsize=8)
+    ax.set_ylabel("z (RAS mm)", fontsize=8)
+    return ext
+
+
+def _panel_ribs(ax, volume: Volume, ref: dict, zlim: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+    """Coronal MIP of the slab behind the bodies, rib pairs numbered at the column."""
+    aff = volume.affine
+    j0, j1 = (round(float(world_to_voxel(aff, [0, y, 0])[1])) for y in (-170.0, -100.0))
+    mip = volume.hu[:, j0:j1, :].max(axis=1)
+    ext = [aff[0, 3] - aff[0, 0] / 2, aff[0, 3] + aff[0, 0] * (volume.shape[0] - 0.5), *zlim]
+    ax.imshow(np.clip(mip.T, 0, 1300), cmap="gray", origin="lower", extent=ext, aspect=1)
+    for rib in ref["readings"]["ribs"]:
+        for key, dx in (("right_ras_mm", -1), ("left_ras_mm", 1)):
+            x, _, z = rib[key]
+            ax.annotate(str(rib["rib"]), (x, z), (x + dx * 42, z + 4), color="#ff6060",
+                        fontsize=8, fontweight="bold", ha="center", va="center",
+                        path_effects=_outline(),
+                        arrowprops={"arrowstyle": "-", "color": "#ff6060", "lw": 0.7})
+    for r in ref["vertebrae"]:
+        cx, _, cz = r["body_centroid_ras_mm"]
+        ax.text(cx, cz, r["name"], color="#ffff40", fontsize=7, ha="center", va="center",
+                fontweight="bold", path_effects=_outline())
+    ax.set_xlim(-150, 165)
+    ax.set_ylim(*zlim)
+    ax.set_title("coronal MIP, slab y -170..-100 mm (patient right on the left)\n"
+                 "rib pairs 1-11 (red) at the column, vertebrae (yellow)", fontsize=9)
+    ax.set_xlabel("x (RAS mm)", fontsize=8)
+
+
+def _panel_inlet(ax, volume: Volume, ref: dict) -> None:  # type: ignore[no-untyped-def]
+    """The thoracic inlet from above: the first rib ring, T1 to the manubrium."""
+    aff = volume.affine
+    k0, k1 = (round(float(world_to_voxel(aff, [0, 0, z])[2])) for z in (64.0, 92.0))
+    top = volume.hu[:, :, k0:k1 + 1].max(axis=2)
+    ext = [aff[0, 3] - aff[0, 0] / 2, aff[0, 3] + aff[0, 0] * (volume.shape[0] - 0.5),
+           aff[1, 3] - aff[1, 1] / 2, aff[1, 3] + aff[1, 1] * (volume.shape[1] - 0.5)]
+    ax.imshow(np.clip(top.T, 0, 1300), cmap="gray", origin="lower", extent=ext, aspect=1)
+    r1 = ref["readings"]["ribs"][0]
+    for key in ("right_ras_mm", "left_ras_mm"):
+        x, y, _ = r1[key]
+        ax.annotate("rib 1", (x, y), (x + np.sign(x - 8) * 45, y - 35), color="#ff6060",
+                    fontsize=8, fontweight="bold", ha="center", path_effects=_outline(),
+                    arrowprops={"arrowstyle": "->", "color": "#ff6060", "lw": 0.8})
+    ax.text(8, 12, "manubrium", color="#ffff40", fontsize=8, ha="center", path_effects=_outline())
+    ax.set_xlim(-110, 125)
+    ax.set_ylim(-175, 40)
+    ax.set_title("axial MIP z 64..92 mm from above (anterior up):\n"
+                 "first ribs from T1 to the manubrium, under the clavicles", fontsize=9)
+    ax.set_xlabel("x (RAS mm)", fontsize=8)
+
+
+def _small_png(png: bytes) -> bytes:
+    """The figure on a palette of 120 greys plus the annotation colours: under 500 kB at
+    a readable size (CT noise defeats PNG compression of full RGB)."""
+    import io
+
+    from PIL import Image
+
+    colours = [(255, 255, 64), (255, 176, 0), (255, 96, 96), (0, 208, 255)]
+    greys = [(round(g), round(g), round(g)) for g in np.linspace(0, 255, 120)]
+    pal = Image.new("P", (1, 1))
+    pal.putpalette([c for rgb in greys + colours for c in rgb])
+    out = io.BytesIO()
+    rgb = Image.open(io.BytesIO(png)).convert("RGB")
+    rgb.quantize(palette=pal, dither=Image.Dither.NONE).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def draw(volume: Volume, ref: dict, out: Path) -> None:
     """Sagittal reformat with discs and names, posterior coronal slab with rib numbers,
     and the thoracic inlet seen from above with the first rib."""
@@ -223,68 +315,10 @@ def draw(volume: Volume, ref: dict, out: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    discs = ref["readings"]["discs"]
-    rows = ref["vertebrae"]
-    aff = volume.affine
     fig, axes = plt.subplots(1, 3, figsize=(15, 8.6), gridspec_kw={"width_ratios": [1, 1.9, 1.15]})
-    # 1: curved mid-sagittal reformat
-    ax = axes[0]
-    img, ext = _curved_sagittal(volume, discs)
-    ax.imshow(np.clip(img.T, -150, 900), cmap="gray", origin="lower", extent=ext, aspect=1)
-    for d in discs:
-        y = np.array([-15.0, 15.0]) + d["centre_ras_mm"][1]
-        ax.plot(y, _plane_z(d, y), color="#00d0ff", lw=1)
-    for r in rows:
-        cy, cz = r["body_centroid_ras_mm"][1:]
-        color = "#ffb000" if r["cut_by_fov"] else "#ffff40"
-        ax.text(cy + 20, cz, r["name"] + (" (cut)" if r["cut_by_fov"] else ""), color=color,
-                fontsize=8, va="center", fontweight="bold")
-    ax.set_xlim(-175, -40)
-    ax.set_ylim(ext[2], ext[3])
-    ax.set_title("mid-sagittal reformat along the column\n(anterior right; discs cyan)", fontsize=9)
-    ax.set_xlabel("y (RAS mm)", fontsize=8)
-    ax.set_ylabel("z (RAS mm)", fontsize=8)
-    # 2: coronal slab MIP behind the bodies: ribs at the column
-    ax = axes[1]
-    j0, j1 = (round(float(world_to_voxel(aff, [0, y, 0])[1])) for y in (-170.0, -100.0))
-    mip = volume.hu[:, j0:j1, :].max(axis=1)
-    cext = [aff[0, 3] - aff[0, 0] / 2, aff[0, 3] + aff[0, 0] * (volume.shape[0] - 0.5),
-            ext[2], ext[3]]
-    ax.imshow(np.clip(mip.T, 0, 1300), cmap="gray", origin="lower", extent=cext, aspect=1)
-    for rib in ref["readings"]["ribs"]:
-        for key, dx in (("right_ras_mm", -1), ("left_ras_mm", 1)):
-            x, _, z = rib[key]
-            ax.annotate(str(rib["rib"]), (x, z), (x + dx * 42, z + 4), color="#ff6060",
-                        fontsize=8, fontweight="bold", ha="center", va="center",
-                        arrowprops={"arrowstyle": "-", "color": "#ff6060", "lw": 0.7})
-    for r in rows:
-        cx, _, cz = r["body_centroid_ras_mm"]
-        ax.text(cx, cz, r["name"], color="#ffff40", fontsize=7, ha="center", va="center",
-                fontweight="bold")
-    ax.set_xlim(-150, 165)
-    ax.set_ylim(ext[2], ext[3])
-    ax.set_title("coronal MIP, slab y -170..-100 mm (patient right on the left)\n"
-                 "rib pairs 1-11 (red) at the column, vertebrae (yellow)", fontsize=9)
-    ax.set_xlabel("x (RAS mm)", fontsize=8)
-    # 3: the thoracic inlet from above: the first rib ring, T1 to the manubrium
-    ax = axes[2]
-    k0, k1 = (round(float(world_to_voxel(aff, [0, 0, z])[2])) for z in (64.0, 92.0))
-    top = volume.hu[:, :, k0:k1 + 1].max(axis=2)
-    aext = [cext[0], cext[1], ext[0], ext[1]]
-    ax.imshow(np.clip(top.T, 0, 1300), cmap="gray", origin="lower", extent=aext, aspect=1)
-    r1 = ref["readings"]["ribs"][0]
-    for key in ("right_ras_mm", "left_ras_mm"):
-        x, y, _ = r1[key]
-        ax.annotate("rib 1", (x, y), (x + np.sign(x - 8) * 45, y - 35), color="#ff6060",
-                    fontsize=8, fontweight="bold", ha="center",
-                    arrowprops={"arrowstyle": "->", "color": "#ff6060", "lw": 0.8})
-    ax.text(8, 12, "manubrium", color="#ffff40", fontsize=8, ha="center")
-    ax.set_xlim(-110, 125)
-    ax.set_ylim(-175, 40)
-    ax.set_title("axial MIP z 64..92 mm from above (anterior up):\n"
-                 "first ribs from T1 to the manubrium, under the clavicles", fontsize=9)
-    ax.set_xlabel("x (RAS mm)", fontsize=8)
+    ext = _panel_sagittal(axes[0], volume, ref)
+    _panel_ribs(axes[1], volume, ref, (ext[2], ext[3]))
+    _panel_inlet(axes[2], volume, ref)
     for a in axes:
         a.tick_params(labelsize=7)
     fig.suptitle("itkelastix_chest: reference numbering by counting ribs from the first (T1). "
@@ -292,9 +326,9 @@ def draw(volume: Volume, ref: dict, out: Path) -> None:
                  fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=76)
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    atomic_write_bytes(out, buf.getvalue(), overwrite=True)
+    atomic_write_bytes(out, _small_png(buf.getvalue()), overwrite=True)
 
 
 def main() -> None:
