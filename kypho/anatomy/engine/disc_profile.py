@@ -24,32 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["DiscCuts", "disc_cuts", "disc_slabs"]
+from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, best_cuts
 
-#: Vertebral pitch (body plus disc, mm) along the column: upper thoracic bodies are
-#: ~15-17 mm tall with 3-4 mm discs, lumbar bodies ~27 mm with ~10 mm discs (DOMAIN.md
-#: §7.3); the bounds leave room for a moderately fractured body and for C7.
-PITCH_MIN_MM = 13.0
-PITCH_MAX_MM = 48.0
+__all__ = ["DiscCuts", "disc_cuts"]
+
 #: With the pitch of the separate bodies beside a block known, the block's pitches lie
 #: within this range of it (a grade-3 fracture takes 40 % of a body, ~1/3 of its pitch).
 PITCH_PRIOR_RANGE = (0.65, 1.5)
-#: Neighbouring pitches differ by at most this fraction (heights change gradually along
-#: the column; a grade-3 fracture halves a body but its disc and the next body stay).
-PITCH_CHANGE = 0.45
-#: Cost of a change of pitch between consecutive vertebrae, per unit of |log ratio|,
-#: in units of the evidence threshold.
-PITCH_CHANGE_COST = 1.0
-#: Sagittal tilts (degrees) of the sampling planes against the centre line: wedged
-#: bodies in a kyphosis or lordosis tilt their discs by up to ~30 degrees to it.
-TILTS_DEG = (0.0,)
-#: Orientations tried for each disc plane near its cut (degrees against the centre
-#: line, sagittal and coronal), on a profile reaching PLANE_REACH_MM either side.
-PLANE_TILTS_DEG = (-24.0, -16.0, -8.0, 0.0, 8.0, 16.0, 24.0)
-PLANE_ROLLS_DEG = (-10.0, 0.0, 10.0)
-PLANE_REACH_MM = 10.0
-#: ...and replaces the centre line's plane only when it reads the disc this much sharper.
-PLANE_GAIN = 1.25
 #: Sampling step along the centre line and in the sampling disc (mm).
 STEP_MM = 1.0
 #: Radius of the sampling disc as a fraction of the block's equivalent radius: the
@@ -84,13 +65,8 @@ EVIDENCE_MIN = 0.75
 DISC_SEARCH_MM = 8.0
 FINE_SIGMA_MM = 0.7
 ENDPLATE_MM = 1.0
-#: The first and last cut lie at least this far (mm) inside a block that the field of
-#: view does not cut: the block's ends are its outer bodies' outer endplates.
-END_BODY_MIN_MM = 10.0
-#: At an end the field of view cuts, a shorter stub beyond the last disc is left with
-#: the block's end vertebra (which is then cut by the field of view and not measured):
-#: an endplate at the image edge reads like a disc, and a sliver holds nothing to measure.
-FOV_END_MIN_MM = 12.0
+#: Half the thickest disc (lumbar discs are ~10-12 mm, DOMAIN.md §7.3).
+DISC_MAX_HALF_MM = 6.0
 
 
 @dataclass(frozen=True)
@@ -111,8 +87,8 @@ class DiscCuts:
         Each cut's excursion as a multiple of the bodies' typical excursion.
     half_width_mm : (K,) ndarray of float
         Half the distance between the two endplates around each cut, less their own
-        thickness: the disc to take out of the filled bone (0 where the two endplates
-        are not resolved apart).
+        thickness (0 where the two endplates are not resolved apart): the cores part
+        over it.
     """
 
     positions_mm: np.ndarray
@@ -210,65 +186,30 @@ def _sample_profiles(
     return np.stack([vals[:, quadrant == q].mean(axis=1) for q in range(4)])
 
 
-def _tilted(tangents: np.ndarray) -> list[np.ndarray]:
-    """The centre line's directions tilted by each of TILTS_DEG in its sagittal plane."""
-    lateral = np.array([1.0, 0.0, 0.0])
-    e1 = lateral - tangents[:, :1] * tangents
-    e1 /= np.maximum(np.linalg.norm(e1, axis=1, keepdims=True), 1e-9)
-    e2 = np.cross(tangents, e1)  # anterior, square to the line
-    out = []
-    for deg in TILTS_DEG:
-        a = np.radians(deg)
-        out.append(np.cos(a) * tangents + np.sin(a) * e2)
-    return out
+def _local_axes(
+    block_mm: np.ndarray, centres: np.ndarray, tangents: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """Each disc's normal: the line joining the centroids of the two bodies it parts.
 
-
-def _refine_plane(
-    hu: np.ndarray,
-    to_index: np.ndarray,
-    point: np.ndarray,
-    normal: np.ndarray,
-    radius_mm: float,
-    half_mm: float,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The disc plane's own orientation near a cut, and its centre and half-width.
-
-    A wedged body or a scoliotic segment tilts its disc against the smoothed centre
-    line; the disc reads sharpest on sampling planes parallel to it. Planes tilted by
-    PLANE_TILTS_DEG (sagittal) x PLANE_ROLLS_DEG (coronal) are tried on a short profile
-    across the cut; the sharpest departure from the outer (body) samples wins.
+    The smoothed centre line bends with every irregular slice of the core; the disc
+    between two bodies lies square to the line through their centres (DESIGN.md: a
+    vertebra's axis is the mean of its endplates' normals). Each body is the block's
+    voxels between this cut and the next (or the block's end), at most one pitch away.
     """
-    e1 = np.array([1.0, 0.0, 0.0]) - normal[0] * normal
-    e1 /= max(float(np.linalg.norm(e1)), 1e-9)
-    e2 = np.cross(normal, e1)
-    reach = round(PLANE_REACH_MM / STEP_MM)
-    offsets = np.arange(-reach, reach + 1) * STEP_MM
-    best = (-1.0, normal, point, half_mm)
-    square = -1.0
-    for tilt in PLANE_TILTS_DEG:
-        for roll in PLANE_ROLLS_DEG:
-            a, b = np.radians(tilt), np.radians(roll)
-            n = np.cos(a) * np.cos(b) * normal + np.sin(a) * e2 + np.sin(b) * e1
-            n /= np.linalg.norm(n)
-            line = point[None, :] + offsets[:, None] * n[None, :]
-            prof = _sample_profiles(
-                hu, to_index, line, np.repeat(n[None, :], len(line), axis=0), radius_mm
-            ).mean(axis=0)
-            body = float(np.median(np.concatenate([prof[:3], prof[-3:]])))
-            dev = ndimage.gaussian_filter1d(prof - body, FINE_SIGMA_MM / STEP_MM)
-            centre = slice(reach - round(4 / STEP_MM), reach + round(4 / STEP_MM) + 1)
-            sharp = float(np.abs(dev[centre]).max())
-            if tilt == 0.0 and roll == 0.0:
-                square = sharp
-            if sharp > best[0]:
-                mid, hw = _endplates_around(dev, reach)
-                at = point + (mid - reach) * STEP_MM * n
-                best = (sharp, n, at, hw * STEP_MM)
-    # A tilted plane must read the disc clearly sharper than the square one: thin discs
-    # read about as sharp on several planes, and the centre line is right for them.
-    if best[0] < PLANE_GAIN * square:
-        return point, normal, half_mm
-    return best[2], best[1], best[3]
+    order = np.argsort(centres[:, 2])
+    near = order[np.clip(np.searchsorted(centres[order, 2], block_mm[:, 2]), 0, len(centres) - 1)]
+    s = near + np.einsum("nc,nc->n", block_mm - centres[near], tangents[near]) / STEP_MM
+    bounds = np.concatenate([[-np.inf], at, [np.inf]])
+    out = np.empty((len(at), 3))
+    for k, cut in enumerate(at):
+        below = (s > max(bounds[k], cut - PITCH_MAX_MM / STEP_MM)) & (s < cut)
+        above = (s > cut) & (s < min(bounds[k + 2], cut + PITCH_MAX_MM / STEP_MM))
+        if below.sum() < 10 or above.sum() < 10:
+            t = _along(tangents, np.array([cut]))[0]
+        else:
+            t = block_mm[above].mean(axis=0) - block_mm[below].mean(axis=0)
+        out[k] = t / max(float(np.linalg.norm(t)), 1e-9)
+    return out
 
 
 def _along(arr: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -316,84 +257,10 @@ def _endplates_around(dev: np.ndarray, cut: int) -> tuple[float, float]:
     a = int(below[np.argmax(dev[below])])
     b = int(above[np.argmax(dev[above])])
     half = 0.5 * (b - a) - ENDPLATE_MM / STEP_MM
-    if half <= 0.0:
+    if half <= 0.0 or half > DISC_MAX_HALF_MM / STEP_MM:
+        # Farther apart than a disc is thick: the peaks are not its two endplates.
         return float(cut), 0.0
     return 0.5 * (a + b), half
-
-
-def _best_cuts(
-    reward: np.ndarray,
-    start_free: bool,
-    end_free: bool,
-    pitch_mm: tuple[float, float] = (PITCH_MIN_MM, PITCH_MAX_MM),
-) -> list[int]:
-    """Cut positions (profile indices) covering the block, spaced as vertebrae.
-
-    A dynamic programme over (cut, previous cut) that maximises the summed ``reward``
-    less the cost of pitch changes: consecutive gaps lie in ``pitch_mm`` and change by
-    at most PITCH_CHANGE; no stretch longer than the largest pitch is left without a
-    cut (so a stretch without evidence still gets its best-placed cut, which the
-    caller then judges). The first and last cut keep END_BODY_MIN_MM (closed end) or
-    FOV_END_MIN_MM (an end the field of view cuts) from the block's ends.
-    """
-    n = len(reward)
-    gmin = round(pitch_mm[0] / STEP_MM)
-    gmax = round(pitch_mm[1] / STEP_MM)
-    first_min = round((FOV_END_MIN_MM if start_free else END_BODY_MIN_MM) / STEP_MM)
-    last_min = round((FOV_END_MIN_MM if end_free else END_BODY_MIN_MM) / STEP_MM)
-    if n - 1 <= gmax:
-        # One body's pitch or less: cut only where it pays.
-        inner = np.arange(first_min, n - last_min)
-        if inner.size and reward[inner].max() > 0:
-            return [int(inner[np.argmax(reward[inner])])]
-        return []
-    neg = -np.inf
-    gg = np.arange(gmax + 1)
-    with np.errstate(divide="ignore"):
-        change = np.abs(np.log(np.maximum(gg[:, None], 1) / np.maximum(gg[None, :], 1)))
-    change[:, 0] = 0.0
-    # best[i][g]: best total with a cut at i whose previous cut lies g steps below
-    # (g = 0: i is the first cut).
-    best: dict[int, np.ndarray] = {}
-    back: dict[int, np.ndarray] = {}
-    for i in range(first_min, n - last_min):  # profile steps (hundreds), not voxels
-        cur = np.full(gmax + 1, neg)
-        arg = np.full(gmax + 1, -1, dtype=int)
-        if i <= gmax:
-            cur[0] = reward[i]
-        for g in range(gmin, min(gmax, i) + 1):
-            prev = best.get(i - g)
-            if prev is None:
-                continue
-            lo, hi = g / (1 + PITCH_CHANGE), g * (1 + PITCH_CHANGE)
-            ok = (gg >= max(lo, gmin)) & (gg <= hi)
-            ok[0] = True  # i - g was the first cut: the end body below may be partial
-            # Pitches change gradually along the column: a change costs in proportion
-            # to its log ratio, so an extra cut inside a body (two half pitches) must
-            # be paid for by clear evidence.
-            cand = np.where(ok, prev - PITCH_CHANGE_COST * change[g], neg)
-            k = int(np.argmax(cand))
-            if cand[k] > neg:
-                cur[g] = cand[k] + reward[i]
-                arg[g] = k
-        best[i], back[i] = cur, arg
-    top_i, top_g, top = -1, -1, neg
-    for i, cur in best.items():
-        if n - 1 - i > gmax:
-            continue
-        g = int(np.argmax(cur))
-        if cur[g] > top:
-            top_i, top_g, top = i, g, float(cur[g])
-    if top_i < 0:
-        return []
-    cuts = [top_i]
-    i, g = top_i, top_g
-    while g > 0:
-        j = i - g
-        g = int(back[i][g])
-        i = j
-        cuts.append(i)
-    return sorted(cuts)
 
 
 def disc_cuts(
@@ -440,91 +307,39 @@ def disc_cuts(
     radius = SAMPLE_RADIUS_FRACTION * float(
         np.sqrt(np.median(counts[counts > 0]) * slice_mm * slice_mm / np.pi)
     )
-    # Discs of a kyphotic, lordotic or wedged segment need not be square to the smoothed
-    # centre line: each is read on planes tilted in the sagittal plane too, and the
-    # tilt that shows it sharpest is kept.
-    normals = _tilted(tangents)
+    profiles = _sample_profiles(hu, np.asarray(mm_to_index), centres, tangents, radius)
+    base = np.stack([_baseline(p) for p in profiles])
+    dev = profiles - base
+    exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
+    # What a disc must show, from this image: a share of the contrast between the
+    # bodies and soft tissue (a disc is soft tissue between cortical plates), and well
+    # above the noise of a mean over a quadrant of the sampling disc.
     voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
     floor = NOISE_K * noise_hu / np.sqrt(max(voxels, 1.0))
-    ratios, devs = [], []
-    for normal in normals:
-        profiles = _sample_profiles(hu, np.asarray(mm_to_index), centres, normal, radius)
-        base = np.stack([_baseline(p) for p in profiles])
-        dev = profiles - base
-        exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
-        # What a disc must show, from this image: a share of the contrast between the
-        # bodies and soft tissue (a disc is soft tissue between cortical plates), and
-        # well above the noise of a mean over a quadrant of the sampling disc.
-        need = np.maximum(EVIDENCE_CONTRAST * np.abs(base - soft_tissue_hu), floor)
-        # A disc crosses the whole body: the weakest quadrant's departure is its evidence.
-        ratios.append((exc / need).min(axis=0))
-        devs.append(dev.mean(axis=0))
-    best_tilt = np.argmax(np.stack(ratios), axis=0)
-    ratio = np.max(np.stack(ratios), axis=0)
+    need = np.maximum(EVIDENCE_CONTRAST * np.abs(base - soft_tissue_hu), floor)
+    # A disc crosses the whole body: the weakest quadrant's departure is its evidence.
+    ratio = (exc / need).min(axis=0)
     bounds = (PITCH_MIN_MM, PITCH_MAX_MM)
     if pitch_mm is not None:
         bounds = (
             max(PITCH_MIN_MM, PITCH_PRIOR_RANGE[0] * pitch_mm),
             min(PITCH_MAX_MM, PITCH_PRIOR_RANGE[1] * pitch_mm),
         )
-    cuts = _best_cuts(
-        ratio - CUT_COST, start_free=cut_below, end_free=cut_above, pitch_mm=bounds
-    )
-    cuts_arr = np.asarray(cuts, dtype=int)
-    score = ratio[cuts_arr] if cuts else np.zeros(0)
-    found = []
-    for c in cuts:
-        fine = ndimage.gaussian_filter1d(devs[best_tilt[c]], FINE_SIGMA_MM / STEP_MM)
-        found.append(_endplates_around(fine, c))
-    at = np.array([f[0] for f in found]) if cuts else np.zeros(0)
-    half = np.array([f[1] for f in found]) * STEP_MM if cuts else np.zeros(0)
-    points = _along(centres, at) if cuts else np.zeros((0, 3))
-    tang = (
-        np.stack([normals[best_tilt[c]][c] for c in cuts]) if cuts else np.zeros((0, 3))
-    )
-    for k in range(len(cuts)):
-        points[k], tang[k], half[k] = _refine_plane(
-            hu, np.asarray(mm_to_index), points[k], tang[k], radius, half[k]
-        )
+    cuts = best_cuts(ratio - CUT_COST, start_free=cut_below, end_free=cut_above, pitch_mm=bounds)
+    if not cuts:
+        empty = np.zeros(0)
+        return DiscCuts(empty, np.zeros((0, 3)), np.zeros((0, 3)), empty.astype(bool), empty, empty)
+    score = ratio[np.asarray(cuts)]
+    # Each cut moves to the middle of the disc between its two endplates, where they
+    # are resolved apart, and parts the two bodies square to the line joining them.
+    fine = ndimage.gaussian_filter1d(dev.mean(axis=0), FINE_SIGMA_MM / STEP_MM)
+    found = np.array([_endplates_around(fine, c) for c in cuts])
+    at, half = found[:, 0], found[:, 1] * STEP_MM
     return DiscCuts(
         positions_mm=at * STEP_MM,
-        points_mm=points,
-        tangents=tang,
+        points_mm=_along(centres, at),
+        tangents=_local_axes(block_mm, centres, tangents, at),
         evidence=score >= EVIDENCE_MIN,
         score=score,
         half_width_mm=half,
     )
-
-
-def disc_slabs(
-    found: DiscCuts,
-    keep: np.ndarray,
-    shape: tuple[int, int, int],
-    spacing_mm: np.ndarray,
-    radius_mm: float,
-) -> np.ndarray:
-    """Coarse voxels of the discs between kept cuts: slabs across the column.
-
-    Each slab is centred on its cut plane, ``half_width_mm`` thick on either side,
-    and reaches ``radius_mm`` from the centre line in the plane (the body and its rim).
-    """
-    out = np.zeros(shape, dtype=bool)
-    sp = np.asarray(spacing_mm, dtype=float)
-    for point, normal, half in zip(
-        found.points_mm[keep], found.tangents[keep], found.half_width_mm[keep], strict=True
-    ):
-        if half <= 0.0:
-            continue
-        reach = np.sqrt(radius_mm**2 + half**2)
-        lo = np.maximum(np.floor((point - reach) / sp).astype(int), 0)
-        hi = np.minimum(np.ceil((point + reach) / sp).astype(int) + 1, shape)
-        if np.any(hi <= lo):
-            continue
-        grids = np.meshgrid(*[np.arange(a, b) * s for a, b, s in zip(lo, hi, sp, strict=True)],
-                            indexing="ij")
-        rel = np.stack(grids, axis=-1) - point
-        d = rel @ normal
-        radial = np.linalg.norm(rel - d[..., None] * normal, axis=-1)
-        box = tuple(slice(a, b) for a, b in zip(lo, hi, strict=True))
-        out[box] |= (np.abs(d) < half) & (radial <= radius_mm)
-    return out

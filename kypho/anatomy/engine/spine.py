@@ -7,6 +7,7 @@ the labels are then refined on the CT's own grid inside a crop around the spine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from scipy import ndimage
@@ -49,6 +50,8 @@ SACRUM_HALF_WIDTH_MM = 55.0
 #: A body cut by the field of view is seen whole enough to lack a rib when its core
 #: holds this share of its neighbours' core volume.
 SEEN_WHOLE_SHARE = 0.7
+#: Level confidence at most, when a bony block could not be split wholly at discs.
+UNSPLIT_CONFIDENCE = 0.4
 #: A spine needs at least one body core of this volume (mm^3): a small thoracic body.
 MIN_SPINE_CORE_MM3 = 2000.0
 
@@ -108,19 +111,21 @@ def _parse_hint(value: str, what: str) -> Level:
 
 
 def _seen_whole(vertebrae: list[Node], z_extent_mm: float) -> list[bool]:
-    """Per vertebra, whether enough of it is in view to tell it bears no rib.
+    """Per vertebra, whether enough of it is in view to tell that it bears no rib.
 
-    A body core cut by the image's top or bottom slice counts as seen when it holds at
-    least SEEN_WHOLE_SHARE of its neighbours' core volume (its pedicle and transverse
-    process level, where a rib articulates, is then in view).
+    A rib articulates with the upper part of its vertebra and runs down and out from
+    there. A vertebra cut by the image's lower edge may keep its rib below the image,
+    so it does not count as seen; one cut by the upper edge counts when its core holds
+    at least SEEN_WHOLE_SHARE of its neighbours' (most of it, upper part included).
     """
     vols = np.array([n.volume_mm3 for n in vertebrae])
     out: list[bool] = []
     for i, n in enumerate(vertebrae):
-        cut = n.z_lo_mm <= 0.0 or n.z_hi_mm >= z_extent_mm - 1e-6
+        cut_below = n.z_lo_mm <= 0.0
+        cut_above = n.z_hi_mm >= z_extent_mm - 1e-6
         near = np.concatenate([vols[max(0, i - 2) : i], vols[i + 1 : i + 3]])
         big = near.size > 0 and n.volume_mm3 >= SEEN_WHOLE_SHARE * float(np.median(near))
-        out.append(not cut or big)
+        out.append(not cut_below and (not cut_above or big))
     return out
 
 
@@ -276,11 +281,10 @@ def segment_spine(
     verts, cores = sep.vertebrae, sep.cores
     filled_c = (filled_c & ~sep.discs) | sep.solid
     bone_c &= ~sep.discs
-    verts, cores, split_discs, split_notes = split_merged(
+    merged = split_merged(
         verts, cores, grid.spacing_mm, hu, _coarse_mm_to_index(grid), spacing, stats
     )
-    filled_c &= ~(split_discs & False)
-    bone_c &= ~split_discs
+    verts, cores, split_notes = merged.vertebrae, merged.cores, merged.notes
     split_notes = sep.notes + split_notes
     chain = [*verts, chain[-1]] if sacrum else verts
     if not verts:
@@ -315,6 +319,10 @@ def segment_spine(
         rib_doubt_indices=rib_search.doubtful,
         seen_whole=_seen_whole(verts, filled_c.shape[2] * grid.spacing_mm[2]),
     )
+    if merged.uncertain and assignment.confidence > UNSPLIT_CONFIDENCE:
+        # A block that may hold more vertebrae than were cut from it shifts every
+        # level counted across it.
+        assignment = replace(assignment, confidence=UNSPLIT_CONFIDENCE)
     names: list[Level] = []
     core_to_id: dict[int, int] = {}
     evidence: list[str] = []

@@ -10,23 +10,21 @@ only a block taller than any body with a deep waist is cut.
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
-from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts, disc_slabs
+from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts
 from kypho.anatomy.engine.threshold import TissueStats
 
-__all__ = ["node_from_mask", "split_merged", "split_sacrum_top"]
+__all__ = ["MergedSplit", "node_from_mask", "split_merged", "split_sacrum_top"]
 
 #: A core this much taller than the median of the others holds more than one body...
 MERGED_HEIGHT_RATIO = 2.0
 #: A disc plane reads below this fraction of the core cross-section on either side (in
 #: a block already known to hold several bodies, a shallow dip is enough).
 DISC_DIP_RATIO = 0.97
-#: Beyond the body core, a disc reaches this far (mm) to the rim: the core lies
-#: CORE_DEPTH_MM (5 mm) inside the bone surface, plus the ring apophysis.
-DISC_RIM_MM = 8.0
 #: A piece beyond a block's end cut is a body only with at least this share of its
 #: neighbour's cross-section.
 END_PIECE_SHARE = 0.5
@@ -111,6 +109,29 @@ def _block_touches(mask_idx: np.ndarray, shape: tuple[int, ...]) -> tuple[bool, 
     return bool(mask_idx[:, 2].min() == 0), bool(mask_idx[:, 2].max() == shape[2] - 1)
 
 
+@dataclass(frozen=True)
+class MergedSplit:
+    """Result of :func:`split_merged`.
+
+    Parameters
+    ----------
+    vertebrae : list of Node
+        With merged members replaced by their parts, cranial to caudal.
+    cores : (X, Y, Z) ndarray of uint32
+        Core labels including the new parts.
+    notes : list of str
+        One sentence per split, and per block that could not be split with evidence.
+    uncertain : bool
+        A block was left whole, or a disc plane its pitch calls for lacked evidence:
+        the number of vertebrae across it, and so the levels, are in doubt.
+    """
+
+    vertebrae: list[Node]
+    cores: np.ndarray
+    notes: list[str]
+    uncertain: bool
+
+
 def _pieces(pts: np.ndarray, found: DiscCuts, keep: np.ndarray) -> np.ndarray:
     """Piece index per block voxel: how many kept disc planes it lies above."""
     d = np.einsum(
@@ -167,7 +188,7 @@ def split_merged(
     mm_to_index: tuple[np.ndarray, np.ndarray],
     voxel_mm: tuple[float, float, float],
     stats: TissueStats,
-) -> tuple[list[Node], np.ndarray, np.ndarray, list[str]]:
+) -> MergedSplit:
     """Cut over-tall cores at the disc planes their CT profile shows.
 
     Parameters
@@ -189,14 +210,7 @@ def split_merged(
 
     Returns
     -------
-    vertebrae : list of Node
-        With merged members replaced by their parts, cranial to caudal.
-    cores : ndarray
-        Core labels including the new parts.
-    discs : (X, Y, Z) ndarray of bool
-        Disc space between the parts (to be taken out of the filled bone).
-    notes : list of str
-        One sentence per split, and per block that could not be split with evidence.
+    MergedSplit
     """
     # With fewer than three cores (a small crop) there are too few neighbours to tell a
     # merged block from a tall body by height: only a block taller than any body is cut.
@@ -204,7 +218,7 @@ def split_merged(
     sp = np.asarray(spacing_mm, dtype=float)
     out: list[Node] = []
     notes: list[str] = []
-    discs = np.zeros(cores.shape, dtype=bool)
+    uncertain = False
     next_label = int(cores.max()) + 1
     for i, node in enumerate(vertebrae):
         others = [n.height_mm for j, n in enumerate(vertebrae) if j != i]
@@ -231,6 +245,7 @@ def split_merged(
         keep = _body_like_ends(pts, found, found.evidence.copy())
         if not keep.any():
             out.append(node)
+            uncertain = True
             notes.append(
                 f"one bony block {node.height_mm:.0f} mm tall shows no disc in its CT "
                 "profile and was left whole (fused or bridged vertebrae?); the levels "
@@ -248,9 +263,8 @@ def split_merged(
         piece = (d > 0).sum(axis=1)  # as _pieces; d is needed for the parting layer
         half = np.maximum(found.half_width_mm[keep], 0.5 * sp[2])
         on_cut = (np.abs(d) < half[None, :]).any(axis=1)
-        # The core lies CORE_DEPTH_MM inside the bone surface; the disc reaches the rim.
-        radius = float(np.sqrt(len(idx) * np.prod(sp) / node.height_mm / np.pi))
-        discs |= disc_slabs(found, keep, cores.shape, sp, radius + DISC_RIM_MM)
+        # Only the cores part here: the disc space itself is found later, column by
+        # column, between the bodies these cores seed (discs.py, tilted_discs.py).
         parts: list[Node] = []
         for k in range(int(keep.sum()) + 1):
             sel = (piece == k) & ~on_cut
@@ -263,13 +277,14 @@ def split_merged(
             next_label += 1
         cores[mask & ~np.isin(cores, [p.label for p in parts])] = 0
         weak = int((~keep).sum())
+        uncertain |= weak > 0
         notes.append(
             f"one bony block {node.height_mm:.0f} mm tall was split into {len(parts)} "
             f"vertebrae at the discs its CT profile shows"
             + (f"; {weak} more disc plane(s) lacked evidence and were not cut" if weak else "")
         )
         out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
-    return out, cores, discs, notes
+    return MergedSplit(out, cores, notes, uncertain)
 
 
 def split_sacrum_top(
