@@ -173,7 +173,7 @@ class PhantomConfig:
         for name, lo, hi in (
             ("kyphosis_deg", 0.0, 90.0),
             ("lordosis_deg", 0.0, 90.0),
-            ("scoliosis_deg", -40.0, 40.0),
+            ("scoliosis_deg", -60.0, 60.0),
             ("axial_rotation_deg", -30.0, 30.0),
             ("noise_hu", 0.0, 200.0),
             ("blur_mm", 0.0, 5.0),

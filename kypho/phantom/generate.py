@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from kypho.phantom.pelvis_ribs import sacrum_bounds, sacrum_sdf
 from kypho.phantom.raster import Grid, make_grid
 from kypho.phantom.render import render
 from kypho.phantom.truth import PhantomTruth, _sample, spine_angles, vertebra_truth
+
+if TYPE_CHECKING:
+    from kypho.phantom.variation import Variation
 
 __all__ = ["Phantom", "generate"]
 
@@ -37,8 +41,14 @@ class Phantom:
     stored_affine: np.ndarray
 
 
-def _field_of_view(cfg: PhantomConfig, column: Column) -> tuple[np.ndarray, np.ndarray]:
-    """World box [lo, hi] of the scan: trunk width, rendered levels plus margins."""
+def _field_of_view(
+    cfg: PhantomConfig, column: Column, pad_mm: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """World box [lo, hi] of the scan: trunk width, rendered levels plus margins.
+
+    `pad_mm` ((3, 2): low and high side per axis) widens it before any crop, for what a
+    family phantom adds outside the trunk (arms, table).
+    """
     rendered = [column.get(lv) for lv in cfg.levels]
     top, bottom = rendered[0], rendered[-1]
     # Up to the tips of the top vertebra's superior articular processes.
@@ -56,6 +66,8 @@ def _field_of_view(cfg: PhantomConfig, column: Column) -> tuple[np.ndarray, np.n
     _, _, cx, cy, a, b = trunk.at(zs)
     lo = np.array([float(np.min(cx - a)) - 6.0, float(np.min(cy - b)) - 6.0, z_lo])
     hi = np.array([float(np.max(cx + a)) + 6.0, float(np.max(cy + b)) + 6.0, z_hi])
+    if pad_mm is not None:
+        lo, hi = lo - pad_mm[:, 0], hi + pad_mm[:, 1]
     if cfg.fov_crop_mm is not None:
         box = np.asarray(cfg.fov_crop_mm, float)
         lo, hi = np.maximum(lo, box[:, 0]), np.minimum(hi, box[:, 1])
@@ -80,13 +92,16 @@ def _in_fov(grid: Grid):  # type: ignore[no-untyped-def]
     return inside
 
 
-def generate(config: PhantomConfig) -> Phantom:
+def generate(config: PhantomConfig, variation: Variation | None = None) -> Phantom:
     """Generate the phantom described by `config` (deterministic for ``config.seed``).
 
     Parameters
     ----------
     config : PhantomConfig
         What to build.
+    variation : Variation, optional
+        Patient variation of a family phantom (:mod:`kypho.phantom.family`); None, the
+        default, renders exactly the fixed phantom of `config`.
 
     Returns
     -------
@@ -102,10 +117,11 @@ def generate(config: PhantomConfig) -> Phantom:
     ['L1', 'L2']
     """
     rng = np.random.default_rng(config.seed)
-    column = build_column(config)
-    lo, hi = _field_of_view(config, column)
+    column = build_column(config, variation)
+    pad = None if variation is None else np.asarray(variation.fov_pad_mm, float)
+    lo, hi = _field_of_view(config, column, pad)
     grid = make_grid(lo, hi, config.spacing_mm, config.orientation, config.oblique_deg)
-    out = render(config, column, grid, rng)
+    out = render(config, column, grid, rng, variation)
     volume = Volume.from_array(out.hu, grid.affine, source="phantom", phantom_seed=config.seed)
     vert = LabelMap.from_array(out.vertebrae, grid.affine)
     bodies = LabelMap.from_array(out.bodies, grid.affine)

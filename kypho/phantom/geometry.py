@@ -12,7 +12,8 @@ resulting endplate normals, never from the intended angles.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from kypho.phantom.anatomy import disc_height_mm, level_dims
 from kypho.phantom.config import PHANTOM_LEVELS, PhantomConfig
 from kypho.phantom.shapes import Pose, rot_x, rot_y, rot_z
 from kypho.phantom.vertebra import SLAB_SAMPLES_MM, VertebraModel
+
+if TYPE_CHECKING:
+    from kypho.phantom.variation import Variation
 
 __all__ = ["Column", "SacrumModel", "build_column"]
 
@@ -67,9 +71,22 @@ class Column:
         raise KeyError(level)
 
 
-def _make_vertebra(cfg: PhantomConfig, level: Level) -> VertebraModel:
+def _make_vertebra(cfg: PhantomConfig, level: Level, var: Variation | None = None) -> VertebraModel:
     d = level_dims(level)
     conc0 = 1.0 if d.is_lumbar else 0.7  # normal endplate concavity per side (mm)
+    disc = disc_height_mm(level)
+    if var is not None:
+        # Family phantoms: this patient's own body size and disc state (variation.py).
+        sw, sd, sh = var.body_scale.get(level, (1.0, 1.0, 1.0))
+        d = replace(
+            d,
+            width_mm=sw * d.width_mm,
+            depth_mm=sd * d.depth_mm,
+            hp_mm=sh * d.hp_mm,
+            ha_mm=sh * d.ha_mm,
+        )
+        conc0 *= var.concavity_scale
+        disc *= var.disc_scale.get(level, 1.0)
     ha, hp, conc = d.ha_mm, d.hp_mm, conc0
     normal = VertebraModel(
         level,
@@ -83,7 +100,7 @@ def _make_vertebra(cfg: PhantomConfig, level: Level) -> VertebraModel:
         d.pedicle_height_mm,
         0.0,
         False,
-        disc_height_mm(level),
+        disc,
     )
     expected = normal.heights()
     morph = Morphotype.NONE
@@ -112,7 +129,7 @@ def _make_vertebra(cfg: PhantomConfig, level: Level) -> VertebraModel:
         d.pedicle_height_mm,
         float(cfg.retropulsion_mm.get(level, 0.0)),
         level in cfg.cement_levels,
-        disc_height_mm(level),
+        disc,
     )
 
 
@@ -151,9 +168,12 @@ def _coronal_angles(cfg: PhantomConfig) -> dict[Level, float]:
     return out
 
 
-def build_column(cfg: PhantomConfig) -> Column:
-    """Pose T1..L5 and the sacrum; the rendered span is upright and centred on the trunk."""
-    verts = {lv: _make_vertebra(cfg, lv) for lv in PHANTOM_LEVELS}
+def build_column(cfg: PhantomConfig, variation: Variation | None = None) -> Column:
+    """Pose T1..L5 and the sacrum; the rendered span is upright and centred on the trunk.
+
+    `variation` (family phantoms only) changes body sizes, concavity and disc heights.
+    """
+    verts = {lv: _make_vertebra(cfg, lv, variation) for lv in PHANTOM_LEVELS}
     kyph = _disc_angles(cfg, verts)
     coronal = _coronal_angles(cfg)
     # Sacrum: S1 segment frame at the origin, then S2..S5 curving posteriorly/caudally.

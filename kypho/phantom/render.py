@@ -8,6 +8,7 @@ Labels take the voxel centre: a voxel is a vertebra's when its centre is inside.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
@@ -26,6 +27,9 @@ from kypho.phantom.pelvis_ribs import (
 from kypho.phantom.raster import Grid, paint, union_on_grid
 from kypho.phantom.shapes import elliptic_capsule
 from kypho.phantom.vertebra import VertebraModel
+
+if TYPE_CHECKING:
+    from kypho.phantom.variation import Variation
 
 __all__ = ["Rendered", "render"]
 
@@ -91,8 +95,19 @@ def _chain_points(column: Column, levels: list[Level], local: Array) -> Array:
     return np.array([column.get(lv).pose.to_world(local(column.get(lv))) for lv in levels])
 
 
-def render(cfg: PhantomConfig, column: Column, grid: Grid, rng: np.random.Generator) -> Rendered:
-    """Render `column` (rendered levels only) and its surroundings on `grid`."""
+def render(
+    cfg: PhantomConfig,
+    column: Column,
+    grid: Grid,
+    rng: np.random.Generator,
+    variation: Variation | None = None,
+) -> Rendered:
+    """Render `column` (rendered levels only) and its surroundings on `grid`.
+
+    `variation` (family phantoms) changes tissue HU and cortex and adds what
+    :mod:`kypho.phantom.variation` paints; None renders the fixed phantom unchanged.
+    """
+    var = variation
     img = np.full(grid.shape, HU["air"], np.float32)
     vert = np.zeros(grid.shape, np.uint8)
     body = np.zeros(grid.shape, np.uint8)
@@ -100,12 +115,16 @@ def render(cfg: PhantomConfig, column: Column, grid: Grid, rng: np.random.Genera
     hu = dict(HU)
     if cfg.contrast:
         hu.update(CONTRAST_HU)
+    if var is not None:
+        hu.update(var.tissue_hu)
     full = tuple(slice(0, n) for n in grid.shape)
     for ch in grid.chunks(full):
         x, y, z = grid.world(ch)
         paint(img, ch, trunk.sdf(x, y, z), hu["fat"])
         paint(img, ch, trunk.sdf(x, y, z, inset=14.0), hu["soft"])
     _paint_soft_tissue(cfg, column, trunk, grid, img, hu, rng)
+    if var is not None:
+        var.paint_soft(cfg, column, trunk, grid, img, hu)
     trab = {}
     base = float(cfg.trabecular_hu)
     for v in column.vertebrae:
@@ -116,17 +135,24 @@ def render(cfg: PhantomConfig, column: Column, grid: Grid, rng: np.random.Genera
         # A compressed body is denser: impacted trabeculae (recorded in truth).
         trab[v.level] = (base + jitter) * (1.0 + 0.3 * loss)
     levels = list(cfg.levels)
-    _paint_discs(cfg, column, grid, img)
+    _paint_discs(cfg, column, grid, img, hu["disc"])
     cortex = _cortex_hu(base)
+    shell = (CORTEX_MM, ENDPLATE_MM, CEMENT_HU)
+    if var is not None:
+        var.paint_discs(cfg, column, grid, img)
+        cortex += var.cortex_hu_offset
+        shell = (var.cortex_mm, var.endplate_mm, var.cement_hu)
     for v in column.vertebrae:
         if v.level in trab:
-            _paint_vertebra(v, grid, img, vert, body, trab[v.level], cortex, rng)
+            _paint_vertebra(v, grid, img, vert, body, trab[v.level], cortex, rng, shell)
     if cfg.has_sacrum:
         _paint_pelvis(column, grid, img, vert, base, cortex)
     if cfg.ribs:
         for _lv, _s, pts, radii in rib_centrelines(column, trunk, cfg.rib_count_lowest):
             _tube(grid, img, pts, radii, cortex)
             _tube(grid, img, pts, radii, base + 30.0, inset=1.2)
+    if var is not None:
+        var.paint_bone(cfg, column, grid, img, base, cortex)
     del levels
     if cfg.blur_mm > 0:
         img = ndimage.gaussian_filter(img, cfg.blur_mm / grid.spacing, mode="nearest")
@@ -217,7 +243,9 @@ def _paint_soft_tissue(
     _tube(grid, img, pts, np.full(len(pts), 4.5), hu["cord"])
 
 
-def _paint_discs(cfg: PhantomConfig, column: Column, grid: Grid, img: Array) -> None:
+def _paint_discs(
+    cfg: PhantomConfig, column: Column, grid: Grid, img: Array, disc_hu: float
+) -> None:
     verts = column.vertebrae
     for i, up in enumerate(verts):
         if up.level not in cfg.levels:
@@ -250,7 +278,7 @@ def _paint_discs(cfg: PhantomConfig, column: Column, grid: Grid, img: Array) -> 
             zl_sup = 12.0 if low is None else low.z_sup(lx, ly)
             cross = up.body_sdf(ux, uy, np.zeros_like(uz), inset=-0.8)
             sdf = np.maximum(np.maximum(zl_sup - lz, uz + up.z_sup(ux, uy)), cross)
-            paint(img, ch, sdf, HU["disc"])
+            paint(img, ch, sdf, disc_hu)
 
 
 def _paint_vertebra(
@@ -262,7 +290,9 @@ def _paint_vertebra(
     trab: float,
     cortex: float,
     rng: np.random.Generator,
+    shell: tuple[float, float, float] = (CORTEX_MM, ENDPLATE_MM, CEMENT_HU),
 ) -> None:
+    cortex_mm, endplate_mm, cement_hu = shell
     lo, hi = v.local_bounds()
     corners = np.array(np.meshgrid(*zip(lo, hi, strict=True))).reshape(3, -1).T
     pts = v.pose.to_world(corners)
@@ -284,7 +314,7 @@ def _paint_vertebra(
         paint(img, ch, outer, cortex, fpm)
         paint(img, ch, union(v.posterior_primitives(inset=1.3)), trab + 50.0, fpm)
         b_in = union(
-            [(lambda a, b, c: v.body_sdf(a, b, c, inset=CORTEX_MM, inset_z=ENDPLATE_MM), blo, bhi)]
+            [(lambda a, b, c: v.body_sdf(a, b, c, inset=cortex_mm, inset_z=endplate_mm), blo, bhi)]
         )
         inside = b_in < grid.margin
         tex = (
@@ -294,7 +324,7 @@ def _paint_vertebra(
         )
         paint(img, ch, b_in, trab + tex, fpm)
         if v.cement:
-            paint(img, ch, union([(v.cement_sdf, blo, bhi)]), CEMENT_HU, fpm)
+            paint(img, ch, union([(v.cement_sdf, blo, bhi)]), cement_hu, fpm)
         vsub, bsub = vert[ch], body[ch]
         vsub[(outer < 0) & (vsub == 0)] = lab
         bsub[(b_out < 0) & (bsub == 0)] = lab

@@ -1,0 +1,151 @@
+"""Scoring of one family case against its truth, and the aggregate tables.
+
+Used by ``benchmarks/robustness.py``. A truth vertebra counts (the denominator) when at
+least half of it lies in the field of view; it is *identified* when the engine reports
+its name with a centroid < 20 mm from the truth centroid (of its voxels in view). A
+reported name is *wrong* when no truth vertebra of that name lies within 20 mm.
+Fractures are matched by place, not name (the nearest reported vertebra within 20 mm),
+so a misnamed column is not counted twice: truth grade >= 1 vs reported grade >= 1;
+a fractured vertebra that is missing or "not measurable" counts as missed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+
+from kypho.anatomy.levels import Level
+from kypho.imaging.orientation import voxel_to_world
+
+MATCH_MM = 20.0
+CONFIDENT = 0.5
+
+
+def _centroids(labels: np.ndarray, affine: np.ndarray) -> dict[int, np.ndarray]:
+    from scipy import ndimage
+
+    present = [int(v) for v in np.unique(labels) if v]
+    cents = ndimage.center_of_mass(np.ones(labels.shape, np.float32), labels, present)
+    return {
+        lab: voxel_to_world(affine, np.asarray(c)) for lab, c in zip(present, cents, strict=True)
+    }
+
+
+def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
+    """Per-case figures (plain JSON) for phantom `ph` and a pipeline Analysis."""
+    sacrum = int(Level.S)
+    truth = {int(v.label): v for v in ph.truth.vertebrae}
+    refs = {
+        k: c for k, c in _centroids(ph.vertebrae.labels, ph.volume.affine).items() if k != sacrum
+    }
+    counted = [k for k in refs if k in truth and truth[k].fraction_in_fov >= 0.5]
+    seg = analysis.segmentation
+    found = {
+        int(i.level): (np.asarray(i.centroid_ras_mm, float), float(i.confidence))
+        for i in seg.levels
+        if int(i.level) != sacrum
+    }
+    ident = [k for k in counted if k in found and np.linalg.norm(found[k][0] - refs[k]) < MATCH_MM]
+    wrong = [
+        (Level(k).display, round(conf, 3))
+        for k, (c, conf) in found.items()
+        if k not in refs or np.linalg.norm(c - refs[k]) >= MATCH_MM
+    ]
+    dice = {}
+    for k in counted:
+        a, b = ph.bodies.labels == k, seg.bodies.labels == k
+        dice[Level(k).display] = round(
+            2.0 * float((a & b).sum()) / max(1, int(a.sum()) + int(b.sum())), 4
+        )
+    fr = {"tp": 0, "fn": 0, "tn": 0, "fp": 0, "fn_not_measurable": 0, "fn_missing": 0}
+    not_meas: list[str] = []
+    graded = []
+    meas = list(analysis.spine.vertebrae) if analysis.spine is not None else []
+    for k in counted:
+        t = truth[k]
+        best, dist = None, MATCH_MM
+        for m in meas:
+            d = float(np.linalg.norm(np.asarray(m.centroid_ras_mm) - refs[k]))
+            if d < dist:
+                best, dist = m, d
+        frac_t = int(t.genant_grade) >= 1
+        if best is None or not best.measurable or best.genant_grade is None:
+            if best is not None and not best.measurable:
+                not_meas.append(f"{best.level.display}: {best.reason}")
+            if frac_t:
+                fr["fn"] += 1
+                fr["fn_not_measurable" if best is not None else "fn_missing"] += 1
+            continue
+        frac_m = int(best.genant_grade) >= 1
+        graded.append((Level(k).display, int(t.genant_grade), int(best.genant_grade)))
+        fr["tp" if frac_t and frac_m else "fn" if frac_t else "fp" if frac_m else "tn"] += 1
+    return {
+        "n_truth": len(counted),
+        "identified": len(ident),
+        "missed": sorted(Level(k).display for k in counted if k not in ident),
+        "wrong_names": wrong,
+        "wrong_confident": sum(c >= CONFIDENT for _, c in wrong),
+        "dice": dice,
+        "dice_mean": float(np.mean(list(dice.values()))) if dice else float("nan"),
+        "fractures": fr,
+        "grades_truth_vs_reported": graded,
+        "not_measurable": not_meas,
+        "min_confidence": min((c for _, c in found.values()), default=float("nan")),
+    }
+
+
+def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in rows if r.get("score")]
+    s = [r["score"] for r in ok]
+    n_t = sum(x["n_truth"] for x in s)
+    fr = Counter()
+    for x in s:
+        fr.update(x["fractures"])
+    dices = [d for x in s for d in x["dice"].values()]
+    return {
+        "cases": len(rows),
+        "identified_pct": 100.0 * sum(x["identified"] for x in s) / max(1, n_t),
+        "vertebrae": n_t,
+        "wrong_names": sum(len(x["wrong_names"]) for x in s),
+        "wrong_confident": sum(x["wrong_confident"] for x in s),
+        "dice_mean": float(np.mean(dices)) if dices else float("nan"),
+        "sens_pct": 100.0 * fr["tp"] / max(1, fr["tp"] + fr["fn"]),
+        "spec_pct": 100.0 * fr["tn"] / max(1, fr["tn"] + fr["fp"]),
+        "fractures": dict(fr),
+        "not_measurable": sum(len(x["not_measurable"]) for x in s),
+        "exceptions": sum(1 for r in rows if r.get("error")),
+        "time_s_mean": float(np.mean([r["time_s"] for r in ok])) if ok else float("nan"),
+    }
+
+
+def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Overall figures, exception types, and the same figures per tag value."""
+    by: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        for k, v in r["tags"].items():
+            by[k][v].append(r)
+    errors = Counter(f"{r['error']['stage']}: {r['error']['type']}" for r in rows if r.get("error"))
+    return {
+        "overall": _agg(rows),
+        "exceptions_by_type": dict(errors),
+        "by_variation": {
+            k: {v: _agg(rs) for v, rs in sorted(vals.items())} for k, vals in by.items()
+        },
+    }
+
+
+def format_row(name: str, a: dict[str, Any]) -> str:
+    return (
+        f"{name:30s} {a['cases']:4d} {a['identified_pct']:6.1f} {a['wrong_names']:5d} "
+        f"{a['wrong_confident']:5d} {a['dice_mean']:6.3f} {a['sens_pct']:6.1f} "
+        f"{a['spec_pct']:6.1f} "
+        f"{a['not_measurable']:5d} {a['exceptions']:4d} {a['time_s_mean']:6.1f}"
+    )
+
+
+HEADER = (
+    f"{'variation':30s} {'cases':>4s} {'ident%':>6s} {'wrong':>5s} {'wr>=.5':>5s} {'Dice':>6s} "
+    f"{'sens%':>6s} {'spec%':>6s} {'n.m.':>5s} {'exc':>4s} {'s/case':>6s}"
+)
