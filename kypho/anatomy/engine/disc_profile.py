@@ -89,6 +89,9 @@ class DiscCuts:
         Half the distance between the two endplates around each cut, less their own
         thickness (0 where the two endplates are not resolved apart): the cores part
         over it.
+    body_hu, disc_hu : (K,) ndarray of float
+        The bodies' level around each cut and the mean CT value at the disc's middle
+        (darker than the bodies where the disc is resolved at this slice thickness).
     """
 
     positions_mm: np.ndarray
@@ -97,6 +100,8 @@ class DiscCuts:
     evidence: np.ndarray
     score: np.ndarray
     half_width_mm: np.ndarray
+    body_hu: np.ndarray
+    disc_hu: np.ndarray
 
 
 def _centre_line(pts: np.ndarray, step_z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -328,13 +333,17 @@ def disc_cuts(
     cuts = best_cuts(ratio - CUT_COST, start_free=cut_below, end_free=cut_above, pitch_mm=bounds)
     if not cuts:
         empty = np.zeros(0)
-        return DiscCuts(empty, np.zeros((0, 3)), np.zeros((0, 3)), empty.astype(bool), empty, empty)
+        none3 = np.zeros((0, 3))
+        return DiscCuts(empty, none3, none3, empty.astype(bool), empty, empty, empty, empty)
     score = ratio[np.asarray(cuts)]
     # Each cut moves to the middle of the disc between its two endplates, where they
     # are resolved apart, and parts the two bodies square to the line joining them.
     fine = ndimage.gaussian_filter1d(dev.mean(axis=0), FINE_SIGMA_MM / STEP_MM)
     found = np.array([_endplates_around(fine, c) for c in cuts])
     at, half = found[:, 0], found[:, 1] * STEP_MM
+    steps = np.arange(profiles.shape[1])
+    body_hu = np.interp(at, steps, base.mean(axis=0))
+    disc_hu = np.interp(at, steps, profiles.mean(axis=0))
     return DiscCuts(
         positions_mm=at * STEP_MM,
         points_mm=_along(centres, at),
@@ -342,4 +351,6 @@ def disc_cuts(
         evidence=score >= EVIDENCE_MIN,
         score=score,
         half_width_mm=half,
+        body_hu=body_hu,
+        disc_hu=disc_hu,
     )

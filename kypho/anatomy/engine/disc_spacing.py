@@ -29,7 +29,7 @@ END_BODY_MIN_MM = 10.0
 #: At an end the field of view cuts, a shorter stub beyond the last disc is left with
 #: the block's end vertebra (which is then cut by the field of view and not measured):
 #: an endplate at the image edge reads like a disc, and a sliver holds nothing to measure.
-FOV_END_MIN_MM = 12.0
+FOV_END_MIN_MM = 6.0
 
 #: Profile step (mm) the positions are counted in (as disc_profile.STEP_MM).
 STEP_MM = 1.0

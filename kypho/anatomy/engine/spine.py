@@ -30,6 +30,7 @@ from kypho.anatomy.engine.threshold import (
     cortex_hu,
     tissue_stats,
 )
+from kypho.anatomy.engine.trunk import outside_trunk_midline
 from kypho.anatomy.engine.whole import assign_whole
 from kypho.anatomy.levels import Level
 from kypho.anatomy.records import LevelInfo, Segmentation
@@ -241,7 +242,8 @@ def segment_spine(
     stats = tissue_stats(hu[stride])
     hu_c = grid.pool_mean(hu)
     peak_c = grid.pool_max(hu)
-    inside = ndimage.binary_dilation(body_mask(hu_c), iterations=2)
+    body_c = body_mask(hu_c, grid.spacing_mm)
+    inside = ndimage.binary_dilation(body_c, iterations=2)
     bone_c = bone_mask(hu, grid, stats, inside, peak_c)
     if not bone_c.any():
         raise NoSpineFoundError(
@@ -256,6 +258,9 @@ def segment_spine(
     soft = enhanced_tissue_cores(
         cores, nodes, filled_c, hu_c, peak_c, stats, grid.spacing_mm, grid.inflation_mm
     )
+    # Arms, the sternum and vessels beside or in front of the column are no candidates
+    # whatever their intensity (see trunk).
+    soft |= outside_trunk_midline(nodes, body_c, grid.spacing_mm)
     nodes = [n for n in nodes if n.label not in soft]
     chain = chain_nodes(nodes, filled_c.shape[2] * grid.spacing_mm[2])
     if not chain or max(n.volume_mm3 for n in chain) < MIN_SPINE_CORE_MM3:
@@ -285,6 +290,8 @@ def segment_spine(
         verts, cores, grid.spacing_mm, hu, _coarse_mm_to_index(grid), spacing, stats
     )
     verts, cores, split_notes = merged.vertebrae, merged.cores, merged.notes
+    filled_c &= ~merged.discs
+    bone_c &= ~merged.discs
     split_notes = sep.notes + split_notes
     chain = [*verts, chain[-1]] if sacrum else verts
     if not verts:

@@ -16,6 +16,7 @@ import numpy as np
 
 from kypho.anatomy.engine.column import Node
 from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts
+from kypho.anatomy.engine.disc_space import dark_disc_space
 from kypho.anatomy.engine.threshold import TissueStats
 
 __all__ = ["MergedSplit", "node_from_mask", "split_merged", "split_sacrum_top"]
@@ -124,12 +125,16 @@ class MergedSplit:
     uncertain : bool
         A block was left whole, or a disc plane its pitch calls for lacked evidence:
         the number of vertebrae across it, and so the levels, are in doubt.
+    discs : (X, Y, Z) ndarray of bool
+        Disc space found around the cuts (to leave the filled bone), where the discs
+        read darker than the bodies.
     """
 
     vertebrae: list[Node]
     cores: np.ndarray
     notes: list[str]
     uncertain: bool
+    discs: np.ndarray
 
 
 def _pieces(pts: np.ndarray, found: DiscCuts, keep: np.ndarray) -> np.ndarray:
@@ -219,6 +224,7 @@ def split_merged(
     out: list[Node] = []
     notes: list[str] = []
     uncertain = False
+    discs = np.zeros(cores.shape, dtype=bool)
     next_label = int(cores.max()) + 1
     for i, node in enumerate(vertebrae):
         others = [n.height_mm for j, n in enumerate(vertebrae) if j != i]
@@ -263,8 +269,16 @@ def split_merged(
         piece = (d > 0).sum(axis=1)  # as _pieces; d is needed for the parting layer
         half = np.maximum(found.half_width_mm[keep], 0.5 * sp[2])
         on_cut = (np.abs(d) < half[None, :]).any(axis=1)
-        # Only the cores part here: the disc space itself is found later, column by
-        # column, between the bodies these cores seed (discs.py, tilted_discs.py).
+        discs |= dark_disc_space(
+            hu,
+            mm_to_index,
+            found,
+            keep,
+            cores.shape,
+            sp,
+            radius_mm=float(np.sqrt(len(idx) * np.prod(sp) / node.height_mm / np.pi)),
+            noise_hu=stats.noise_hu,
+        )
         parts: list[Node] = []
         for k in range(int(keep.sum()) + 1):
             sel = (piece == k) & ~on_cut
@@ -284,7 +298,7 @@ def split_merged(
             + (f"; {weak} more disc plane(s) lacked evidence and were not cut" if weak else "")
         )
         out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
-    return MergedSplit(out, cores, notes, uncertain)
+    return MergedSplit(out, cores, notes, uncertain, discs)
 
 
 def split_sacrum_top(

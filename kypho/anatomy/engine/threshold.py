@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cc3d
+import edt
 import numpy as np
 from scipy.stats import norm
 
@@ -27,6 +28,9 @@ __all__ = [
 
 #: Air / body boundary: half-way between air (-1000 HU) and fat (about -100 HU).
 AIR_BODY_HU = -500.0
+#: Radius (mm) of the opening that parts the trunk from the table and the arms: the
+#: table top and skin contacts are a few mm thick, the trunk is > 150 mm across.
+TRUNK_OPENING_MM = 10.0
 #: Target voxel size (mm) of the coarse grid on which the column is found.
 COARSE_MM = 2.0
 #: Bone connected to cortex is followed down to this margin above the soft-tissue peak:
@@ -170,17 +174,44 @@ def coarse_grid(shape: tuple[int, int, int], spacing_mm: tuple[float, float, flo
     return CoarseGrid(factors, cspacing, cshape)  # type: ignore[arg-type]
 
 
-def body_mask(hu_coarse: np.ndarray) -> np.ndarray:
-    """The patient's body: the largest connected region above the air / body boundary."""
+def body_mask(
+    hu_coarse: np.ndarray, spacing_mm: tuple[float, float, float] | None = None
+) -> np.ndarray:
+    """The patient's trunk: the largest region above the air / body boundary once thin
+    bridges are opened.
+
+    The table, blankets and arms resting on the table touch the trunk through a few
+    millimetres of plastic or skin; with those bridges intact the largest region holds
+    the arms, whose humeri are long straight tubes of cortical bone, as column-like as a
+    spine. An opening of TRUNK_OPENING_MM radius parts them; the trunk is then grown
+    back to its own surface (not into what the opening removed).
+
+    Parameters
+    ----------
+    hu_coarse : (X, Y, Z) ndarray of float
+        CT values on the coarse grid.
+    spacing_mm : tuple of 3 float, optional
+        Its voxel size; without it, the plain largest region is returned.
+    """
     inside = hu_coarse > AIR_BODY_HU
     if not inside.any():
         return inside
-    lab, n = cc3d.connected_components(inside, connectivity=6, return_N=True)
-    if n <= 1:
+    core = inside
+    if spacing_mm is not None:
+        depth = edt.edt(inside, anisotropy=spacing_mm, black_border=False)
+        core = depth > TRUNK_OPENING_MM
+        if not core.any():
+            core = inside
+    lab, n = cc3d.connected_components(core, connectivity=6, return_N=True)
+    if n > 1:
+        counts = np.bincount(lab.ravel())
+        counts[0] = 0
+        core = lab == int(np.argmax(counts))
+    if core is inside:
         return inside
-    counts = np.bincount(lab.ravel())
-    counts[0] = 0
-    return lab == int(np.argmax(counts))
+    # Grow back by the opening radius, inside the body only.
+    reach = edt.edt(~core, anisotropy=spacing_mm, black_border=False)
+    return inside & (reach <= TRUNK_OPENING_MM + max(spacing_mm))
 
 
 def cortex_hu(stats: TissueStats) -> float:
