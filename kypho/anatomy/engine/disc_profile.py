@@ -192,7 +192,11 @@ def _sample_profiles(
 
 
 def _local_axes(
-    block_mm: np.ndarray, centres: np.ndarray, tangents: np.ndarray, at: np.ndarray
+    block_mm: np.ndarray,
+    centres: np.ndarray,
+    tangents: np.ndarray,
+    at: np.ndarray,
+    cut_ends: tuple[bool, bool] = (False, False),
 ) -> np.ndarray:
     """Each disc's normal: the line joining the centroids of the two bodies it parts.
 
@@ -200,7 +204,11 @@ def _local_axes(
     between two bodies lies square to the line through their centres (DESIGN.md: a
     vertebra's axis is the mean of its endplates' normals). Each body is the block's
     voxels between this cut and the next (or the block's end), at most one pitch away.
+    Beyond an end the field of view cuts (``cut_ends``: lower, upper) the piece is part
+    of a body, its centroid off that body's axis: the whole body on the other side then
+    gives the axis, as the line between its own two disc centres.
     """
+    points = _along(centres, at)
     order = np.argsort(centres[:, 2])
     near = order[np.clip(np.searchsorted(centres[order, 2], block_mm[:, 2]), 0, len(centres) - 1)]
     s = near + np.einsum("nc,nc->n", block_mm - centres[near], tangents[near]) / STEP_MM
@@ -209,7 +217,11 @@ def _local_axes(
     for k, cut in enumerate(at):
         below = (s > max(bounds[k], cut - PITCH_MAX_MM / STEP_MM)) & (s < cut)
         above = (s > cut) & (s < min(bounds[k + 2], cut + PITCH_MAX_MM / STEP_MM))
-        if below.sum() < 10 or above.sum() < 10:
+        stub_below = k == 0 and cut_ends[0]
+        stub_above = k == len(at) - 1 and cut_ends[1]
+        if (stub_below or stub_above) and len(at) > 1 and not (stub_below and stub_above):
+            t = points[1] - points[0] if stub_below else points[-1] - points[-2]
+        elif below.sum() < 10 or above.sum() < 10:
             t = _along(tangents, np.array([cut]))[0]
         else:
             t = block_mm[above].mean(axis=0) - block_mm[below].mean(axis=0)
@@ -347,7 +359,7 @@ def disc_cuts(
     return DiscCuts(
         positions_mm=at * STEP_MM,
         points_mm=_along(centres, at),
-        tangents=_local_axes(block_mm, centres, tangents, at),
+        tangents=_local_axes(block_mm, centres, tangents, at, (cut_below, cut_above)),
         evidence=score >= EVIDENCE_MIN,
         score=score,
         half_width_mm=half,

@@ -53,10 +53,12 @@ def outside_trunk_midline(
     Returns
     -------
     set of int
+        Empty along an axis where the field of view cuts the trunk (a crop around the
+        spine): its middle or back is then unknown.
     """
     sp = np.asarray(spacing_mm, dtype=float)
     out: set[int] = set()
-    cache: dict[int, tuple[float, float, float, float] | None] = {}
+    cache: dict[int, tuple[float, float, float, float, bool, bool] | None] = {}
     for node in nodes:
         k = int(np.clip(round(node.centroid_mm[2] / sp[2]), 0, body.shape[2] - 1))
         if k not in cache:
@@ -64,22 +66,27 @@ def outside_trunk_midline(
             if trunk.any():
                 xs = np.flatnonzero(trunk.any(axis=1))
                 ys = np.flatnonzero(trunk.any(axis=0))
+                # A trunk the field of view cuts has no middle or back to measure from.
+                whole_x = xs[0] > 0 and xs[-1] < body.shape[0] - 1
+                whole_y = ys[0] > 0 and ys[-1] < body.shape[1] - 1
                 cache[k] = (
                     xs[0] * sp[0],
                     (xs[-1] + 1) * sp[0],
                     ys[0] * sp[1],
                     (ys[-1] + 1) * sp[1],
+                    whole_x,
+                    whole_y,
                 )
             else:
                 cache[k] = None
         box = cache[k]
         if box is None:
             continue
-        x0, x1, y0, y1 = box
+        x0, x1, y0, y1, whole_x, whole_y = box
         x, y = node.centroid_mm[0], node.centroid_mm[1]
         # Canonical axis 1 runs posterior -> anterior: y0 is the back.
-        off_midline = abs(x - 0.5 * (x0 + x1)) > MIDLINE_HALF_WIDTH * (x1 - x0)
-        too_anterior = y - y0 > POSTERIOR_DEPTH * (y1 - y0)
+        off_midline = whole_x and abs(x - 0.5 * (x0 + x1)) > MIDLINE_HALF_WIDTH * (x1 - x0)
+        too_anterior = whole_y and y - y0 > POSTERIOR_DEPTH * (y1 - y0)
         if off_midline or too_anterior:
             out.add(node.label)
     return out
