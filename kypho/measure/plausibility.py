@@ -144,7 +144,8 @@ def _range_problems(b: MeasuredBody) -> list[Implausibility]:
         ))  # fmt: skip
     shift = np.asarray(b.line_shift_mm, float)
     if np.isnan(shift).any():
-        names = [n for n, s in zip(("anterior", "middle", "posterior"), shift) if np.isnan(s)]
+        lines = ("anterior", "middle", "posterior")
+        names = [n for n, s in zip(lines, shift, strict=True) if np.isnan(s)]
         out.append(Implausibility(
             Gate.HEIGHT_LINE,
             f"the {' and '.join(names)} height line cannot be placed inside the body "
