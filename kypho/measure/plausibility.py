@@ -60,7 +60,7 @@ DENSITY_RATIO = 1.6
 DENSITY_MIN_DIFF_HU = 80.0
 #: Tolerance (mm, at least) of the morphotype order (Hm between Ha and Hp): about the
 #: measurement noise of one height at 1-3 mm voxels (README "Ha/Hm/Hp error").
-MORPHOTYPE_TOL_MM = 1.5
+MORPHOTYPE_TOL_MM = 1.0
 #: A crush loses height at all three points (DOMAIN.md §1.1): each of Ha and Hm must
 #: have lost at least this share of the posterior loss.
 CRUSH_SHARE = 0.5
@@ -162,7 +162,8 @@ def _neighbour_problems(bodies: list[MeasuredBody], i: int) -> list[Implausibili
     out = []
     ref_hp = [_scaled_hp(bodies[j], b.level) for j in near]
     tallest = float(b.heights_mm.as_array().max())
-    if all(r > 0 and tallest > NEIGHBOUR_TALL_FACTOR * r for r in ref_hp):
+    # Both neighbours must agree: next to one crushed vertebra any normal body is tall.
+    if len(ref_hp) == 2 and all(r > 0 and tallest > NEIGHBOUR_TALL_FACTOR * r for r in ref_hp):
         out.append(Implausibility(
             Gate.NEIGHBOURS,
             f"{tallest:.0f} mm tall against {', '.join(f'{r:.0f}' for r in ref_hp)} mm "
@@ -275,7 +276,7 @@ def _morphotype_problem(
     heights: Heights, loss: Heights, morphotype: Morphotype
 ) -> Implausibility | None:
     ha, hm, hp = heights.as_array()
-    tol = max(MORPHOTYPE_TOL_MM, 0.05 * float(max(ha, hm, hp)))
+    tol = MORPHOTYPE_TOL_MM
     text = f"Ha {ha:.1f}, Hm {hm:.1f}, Hp {hp:.1f} mm"
     if morphotype is Morphotype.WEDGE and not (ha - tol <= hm <= hp + tol):
         return Implausibility(
