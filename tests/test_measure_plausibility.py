@@ -170,8 +170,11 @@ def test_grade_2_needs_the_ct():
     ct = CtConfirmation((25.0, 25.0, 25.0), (0.9, 0.9, 0.9), (False, True, True))
     probs = check_graded(h, Heights(0.36, 0.15, 0.0), GenantGrade.MODERATE, Morphotype.WEDGE, ct)
     assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
-    # Grade 1 is not held back by the CT check.
+    # Grade 1 is not held to the CT's precision, only to its seeing an endplate at all.
     assert check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, ct) == []
+    blind = CtConfirmation((np.nan, 25.0, 25.0), (0.0, 0.9, 0.9), (False, True, True))
+    probs = check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, blind)
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
 
 
 @pytest.mark.parametrize("lab", [21])

@@ -329,8 +329,21 @@ def check_graded(
     p = _morphotype_problem(heights, loss, morphotype)
     if p is not None:
         out.append(p)
+    lines = _GRADING_LINES.get(morphotype, (0, 1, 2))
+    # A mild grade is not held to the CT's precision, but it needs the CT to show an
+    # endplate somewhere along its line: none at all is a mask ending inside bone.
+    if (
+        grade == GenantGrade.MILD
+        and confirmation is not None
+        and all(confirmation.column_fraction[k] == 0.0 for k in lines)
+    ):
+        names = "/".join(_LINE_NAMES[k] for k in lines)
+        out.append(Implausibility(
+            Gate.CT_UNCONFIRMED,
+            f"grade 1 {morphotype.value}: the CT shows no endplate along the {names} "
+            "line (the mask may end inside the bone)",
+        ))  # fmt: skip
     if grade >= GenantGrade.MODERATE:
-        lines = _GRADING_LINES.get(morphotype, (0, 1, 2))
         if confirmation is None:
             out.append(Implausibility(
                 Gate.CT_UNCONFIRMED, "grade >= 2 but the CT was not read along the height lines"
