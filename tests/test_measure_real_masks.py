@@ -58,3 +58,25 @@ def test_malekosh_graded_vertebrae_are_plausible():
     # Healthy-looking lower lumbar bodies (figure reviewed) stay normal.
     for name in ("L3", "L4", "L5", "T5", "T6", "T7", "T8", "T9", "T10", "T11"):
         assert by[name].genant_grade == GenantGrade.NORMAL, name
+
+
+HEALTHIVERT = DATA / "real_masks" / "healthivert_0007" / "0007_msk.nii.gz"
+
+
+@pytest.mark.skipif(not HEALTHIVERT.exists(), reason="../shared/data not available")
+def test_healthivert_graded_vertebrae_are_plausible():
+    # L1-L3 of this mask are biconcave in every parasagittal plane from -12 to +12 mm
+    # (reviewed on figures): their biconcave grades are the mask's shape. L4's posterior
+    # line (Hp 13 mm, Ha 21 mm) used to make a grade 2 "crush".
+    vol = _painted(HEALTHIVERT)
+    spine = measure_spine(vol, import_masks(HEALTHIVERT, vol))
+    by = {v.level.display: v for v in spine.vertebrae}
+    for v in spine.vertebrae:
+        if v.genant_grade is None or v.genant_grade == GenantGrade.NORMAL:
+            continue
+        ha, hm, hp = v.heights_mm.as_array()
+        assert v.morphotype is Morphotype.BICONCAVE, v.level.display
+        assert hm < min(ha, hp), v.level.display
+    assert by["T12"].genant_grade == GenantGrade.NORMAL
+    assert by["L5"].genant_grade == GenantGrade.NORMAL
+    assert by["L4"].genant_grade is None and "not measurable" in by["L4"].reason
