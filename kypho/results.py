@@ -43,6 +43,7 @@ def vertebra_to_json(v: VertebraMeasurement) -> dict[str, Any]:
         "centroid_ras_mm": _vec(v.centroid_ras_mm),
         "measurable": bool(v.measurable),
         "reason": v.reason,
+        "failed_checks": list(v.failed_checks),
         "heights_mm": v.heights_mm.to_json() if v.heights_mm else None,
         "expected_heights_mm": v.expected_heights_mm.to_json() if v.expected_heights_mm else None,
         "height_loss_pct": {k: round(100.0 * x, 1) for k, x in v.height_loss.to_json(4).items()}

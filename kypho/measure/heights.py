@@ -15,12 +15,13 @@ by :func:`edge_offset_mm`). :class:`EdgeColumns` combines them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
+from kypho.measure.height_lines import inside_positions
 from kypho.measure.records import Heights, VertebraFrame
 from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
 from kypho.measure.thick_endplates import mask_free_edges, voxel_extent_along
@@ -183,6 +184,9 @@ class HeightProfile:
         Local coordinates (mm) of ``section``.
     columns : EdgeColumns
         Per-column endplate positions behind the medians.
+    line_shift_mm : (3,) ndarray
+        How far each line was moved inwards from its nominal AP position to lie inside
+        the body (:func:`inside_positions`); NaN where no such position was found.
     """
 
     heights: Heights
@@ -198,6 +202,7 @@ class HeightProfile:
     ap_grid: np.ndarray
     si_grid: np.ndarray
     columns: EdgeColumns
+    line_shift_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     @property
     def hu_refined_fraction(self) -> float:
@@ -315,7 +320,9 @@ def measure_heights(
     depth = anterior - posterior
     if depth < 4 * _AP_STEP_MM:
         return None
-    positions = anterior - np.asarray(HEIGHT_POSITIONS) * depth
+    positions, line_shift = inside_positions(
+        section, ap, si, anterior - np.asarray(HEIGHT_POSITIONS) * depth, depth
+    )
 
     hu = (
         sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
@@ -399,4 +406,5 @@ def measure_heights(
         ap_grid=ap,
         si_grid=si,
         columns=columns,
+        line_shift_mm=line_shift,
     )

@@ -177,6 +177,9 @@ class VertebraMeasurement:
     density_class: DensityClass | None = None
     cement_volume_ml: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: Sanity checks the measurement failed (:class:`kypho.measure.plausibility.Gate`
+    #: values); empty when it passed them or was never measured.
+    failed_checks: list[str] = field(default_factory=list)
     #: For "anterior", "middle", "posterior": the (inferior, superior) endpoints in
     #: world RAS mm of the height actually measured, in the mid-sagittal plane (for
     #: figures; their distance is the height in ``heights_mm``).

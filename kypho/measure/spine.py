@@ -46,6 +46,13 @@ from kypho.measure.heights import (
     measure_heights,
 )
 from kypho.measure.notes import density_summary, risk_notes
+from kypho.measure.plausibility import (
+    MeasuredBody,
+    check_before_grading,
+    check_graded,
+    ct_confirmation,
+    mark_not_measurable,
+)
 from kypho.measure.posterior_wall import retropulsion_mm
 from kypho.measure.records import SpineMeasurement, VertebraFrame, VertebraMeasurement
 from kypho.measure.reference_levels import cortical_reference, min_endplate_contrast
@@ -302,6 +309,18 @@ def measure_spine(
                     "cement or sclerosis) left out of the trabecular density"
                 )
     measured = {lv: m for lv, m in measured.items() if results[lv].measurable}
+    # Numbers that fail an anatomical sanity check are not graded (and not used as
+    # anyone's healthy neighbour).
+    bodies = [
+        MeasuredBody(
+            lv, results[lv].heights_mm, float(results[lv].body_volume_ml or 0.0),  # type: ignore[arg-type]
+            results[lv].trabecular_hu_median, tuple(m.profile.line_shift_mm),  # type: ignore[arg-type]
+        )
+        for lv, m in measured.items()
+    ]  # fmt: skip
+    for lv, problems in check_before_grading(bodies).items():
+        mark_not_measurable(results[lv], problems)
+    measured = {lv: m for lv, m in measured.items() if results[lv].measurable}
 
     if progress:
         progress(0.85, "grading")
@@ -329,6 +348,11 @@ def measure_spine(
             vm.grade_confidence = float(np.clip(conf, 0.0, 1.0))
             vm.posterior_wall_height_loss = g.loss.posterior
             vm.notes.extend(g.notes)
+            confirmation = ct_confirmation(measured[lv].profile.columns, offset, vm.heights_mm)
+            problems = check_graded(vm.heights_mm, g.loss, g.grade, g.morphotype, confirmation)  # type: ignore[arg-type]
+            if problems:
+                mark_not_measurable(vm, problems)
+        measured = {lv: m for lv, m in measured.items() if results[lv].measurable}
 
     # Alignment: endplate lines through the rims (Ha and Hp points), as a Cobb line is
     # drawn, the fitted planes giving their coronal lean; combined with the planes

@@ -41,6 +41,19 @@ def _deg(a: float, b: float) -> float:
     return float(np.degrees(np.arctan2(a, b)))
 
 
+def _table_deg(a: float, b: float, *, flip_a: bool) -> float:
+    """Angle from the vertical (world A-P) of a path component ``a`` over ``b``.
+
+    A path pointing to world posterior (a patient scanned prone, or a flipped world
+    orientation) is read as the patient turned about the body axis: the angle from the
+    vertical is the same, so it stays within +/-90 degrees instead of near 180.
+    ``flip_a``: the component turns with the patient (left-right), unlike cranio-caudal.
+    """
+    if b < 0.0:
+        a, b = (-a if flip_a else a), -b
+    return _deg(a, b)
+
+
 def to_trajectory(grid: LocalGrid, path: PathGeometry, volume: Volume, gauge: int,
                   skin_threshold_hu: float | None,
                   approach: Approach = Approach.TRANSPEDICULAR) -> Trajectory:
@@ -82,8 +95,8 @@ def to_trajectory(grid: LocalGrid, path: PathGeometry, volume: Volume, gauge: in
         # axes; table angles use world axes (patient prone: world A-P is vertical).
         medial_angle_deg=_deg(-s * d[0], d[1]),
         craniocaudal_angle_deg=_deg(d[2], d[1]),
-        medial_angle_table_deg=_deg(-s * dw[0], dw[1]),
-        craniocaudal_angle_table_deg=_deg(dw[2], dw[1]),
+        medial_angle_table_deg=_table_deg(-s * dw[0], dw[1], flip_a=True),
+        craniocaudal_angle_table_deg=_table_deg(dw[2], dw[1], flip_a=False),
         path_length_mm=float(np.linalg.norm(target_w - entry_w)),
         isthmus_width_mm=path.isthmus_width_mm,
         isthmus_height_mm=path.isthmus_height_mm,

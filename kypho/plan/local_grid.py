@@ -24,6 +24,11 @@ __all__ = ["LocalGrid", "build_local_grid"]
 DEFAULT_STEP_MM = 0.5
 #: Context kept around the vertebra mask (soft tissue for density statistics).
 CROP_MARGIN_MM = 6.0
+#: Largest extent (mm) of a whole vertebra along any of its axes. Bodies are at most
+#: 54 mm wide (L5, DOMAIN.md §7.3) and about 30 mm tall; with transverse and spinous
+#: processes a lumbar vertebra spans about twice its body width and depth. 150 mm
+#: holds any vertebra and caps the local grid at ~(162 / 0.5)^3 samples.
+MAX_VERTEBRA_EXTENT_MM = 150.0
 
 
 @dataclass(eq=False)
@@ -129,6 +134,14 @@ def build_local_grid(
     ijk = ijk + np.array([s.start for s in vsl])
     local = frame.to_local(voxel_to_world(vertebrae.affine, ijk))
     half_vox = 0.5 * max(affine_spacing(vertebrae.affine))
+    extent = local.max(axis=0) - local.min(axis=0)
+    if float(extent.max()) > MAX_VERTEBRA_EXTENT_MM:
+        # The grid's cost grows with the cube of the extent: a mask this large holds more
+        # than a vertebra (a vessel, the heart) and is not planned.
+        raise ValueError(
+            f"the vertebra mask spans {extent.max():.0f} mm, more than any vertebra "
+            f"({MAX_VERTEBRA_EXTENT_MM:.0f} mm): not plannable"
+        )
     lo = local.min(axis=0) - CROP_MARGIN_MM - half_vox
     hi = local.max(axis=0) + CROP_MARGIN_MM + half_vox
     n = np.ceil((hi - lo) / step_mm).astype(int) + 1

@@ -138,7 +138,8 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
                          c.cautions, c.prerequisites)
 
     if vm is None or not vm.measurable or vm.frame is None:
-        return unsuitable(f"{level.display} was not measured: no plan from imaging.")
+        why = f" ({vm.reason})" if vm is not None and vm.reason else ""
+        return unsuitable(f"{level.display} was not measured{why}: no plan from imaging.")
     try:
         grid = build_local_grid(volume, seg.vertebrae, seg.bodies, int(level), vm.frame)
         body = body_geometry(grid)
@@ -147,8 +148,13 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
     findings = imaging_findings(grid, body)
     if "thr" not in skin_cache:
         skin_cache["thr"] = skin_threshold_hu(volume, findings.soft_tissue_hu)
-    access = plan_access(grid, body, level, volume, gauge, skin_cache["thr"])
-    balloon = plan_balloon(grid, body, access.balloon_paths, vm) if access.access_ok else None
+    try:
+        access = plan_access(grid, body, level, volume, gauge, skin_cache["thr"])
+        balloon = plan_balloon(grid, body, access.balloon_paths, vm) if access.access_ok else None
+    except ValueError as exc:
+        # A path or balloon that fails its record's own checks (an angle beyond 90
+        # degrees, a path shorter than a pedicle) means the geometry is not a vertebra's.
+        return unsuitable(f"{level.display} is not plannable: {exc}.")
     cand = assess_candidacy(level, vm, findings, access_ok=access.access_ok,
                             access_notes=access.notes, balloon_fits=balloon is not None)
     rec = cand.recommendation

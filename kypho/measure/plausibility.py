@@ -1,0 +1,392 @@
+"""Anatomical plausibility of a measured vertebra: is the number safe to grade?
+
+A height that fails an anatomical sanity check is a measurement failure (a body mask cut
+inside a body, two vertebrae merged, a contrast-filled vessel taken for bone, a height
+line off the body), not a fracture. Such a vertebra is reported "not measurable" with the
+reason instead of a Genant grade (DESIGN.md "Genant"; DOMAIN.md §1.1). Checks:
+
+* before grading (:func:`check_before_grading`): heights within the anatomical range of
+  the level, height, trabecular density and body volume consistent with the measured
+  neighbours, height lines inside the body;
+* after grading (:func:`check_graded`): the heights form a real morphotype (DOMAIN.md
+  §1.1 "Morphotypes": a wedge loses height anteriorly, so Hm lies between Ha and Hp; a
+  crush loses height at all three points), and a grade >= 2 is confirmed by the
+  endplates seen in the CT along the same lines (:func:`ct_confirmation`).
+
+Pure computation on measured values; every reason is one sentence with its numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from kypho.anatomy.levels import Level
+from kypho.measure.heights import EdgeColumns
+from kypho.measure.norms import level_position, normal_hp_mm
+from kypho.measure.records import GenantGrade, Heights, Morphotype, VertebraMeasurement
+
+__all__ = [
+    "CtConfirmation",
+    "Gate",
+    "Implausibility",
+    "MeasuredBody",
+    "check_before_grading",
+    "check_graded",
+    "ct_confirmation",
+    "mark_not_measurable",
+]
+
+#: Largest height (any of Ha, Hm, Hp) as a multiple of the level's typical adult Hp
+#: (:func:`~kypho.measure.norms.normal_hp_mm`, DOMAIN.md §7.3): adult body heights vary by
+#: about +/-15 % (sex, stature; Duman 2026 men vs women, §7.3), so 1.5x is beyond any
+#: body; two bodies and a disc merged read > 2x.
+MAX_HEIGHT_FACTOR = 1.5
+#: A vertebra taller than this multiple of both neighbours (level-scaled) holds more than
+#: one body: a fracture only shortens (DOMAIN.md §1.1), and a grade 3 neighbour at 40 %
+#: loss alone makes a normal body 1.67x taller than it, so both neighbours must agree.
+NEIGHBOUR_TALL_FACTOR = 1.7
+#: Body volume beyond this multiple of the neighbours' median is not one body (fractures
+#: lose volume; adjacent levels differ by < 15 %, DOMAIN.md §7.3 widths and heights).
+NEIGHBOUR_VOLUME_FACTOR = 2.0
+#: Trabecular HU beyond this ratio (or below its inverse) of the neighbours' median, and
+#: by at least :data:`DENSITY_MIN_DIFF_HU`, is not the same bone: density changes slowly
+#: along the spine (about -2.5 HU per year of age at L1, DOMAIN.md §2.1 Jang 2019; T12-L5
+#: within a few tens of HU), while a mask holding contrast-filled vessel or heart (250-450
+#: HU) or soft tissue (30-60 HU) differs by far more.
+DENSITY_RATIO = 1.6
+DENSITY_MIN_DIFF_HU = 80.0
+#: Tolerance (mm, at least) of the morphotype order (Hm between Ha and Hp): about the
+#: measurement noise of one height at 1-3 mm voxels (README "Ha/Hm/Hp error").
+MORPHOTYPE_TOL_MM = 1.0
+#: A crush loses height at all three points (DOMAIN.md §1.1): each of Ha and Hm must
+#: have lost at least this share of the posterior loss.
+CRUSH_SHARE = 0.5
+#: Share of a line's columns whose two endplates the CT must show for the line to count
+#: as seen in the CT. At 3 mm slices a 40-degree tilted thoracic endplate leaves the CT
+#: edge on about a third of the columns (fixed suite, multi_fracture_osteoporotic T7, a
+#: true grade 2 wedge: 33 %); a mask cut inside a body leaves it on none.
+MIN_CT_COLUMNS = 0.25
+#: Largest gap (mm) between the CT height and the reported height of a line: two
+#: voxel-scale endplate errors (DOMAIN.md §1.1: 5 % height steps between grades are
+#: ~1.3 mm on a 26 mm body, so 2 mm cannot turn normal into grade 2).
+CT_HEIGHT_TOL_MM = 2.0
+
+
+class Gate(StrEnum):
+    """Which sanity check a measurement failed."""
+
+    HEIGHT_RANGE = "height_range"
+    HEIGHT_LINE = "height_line"
+    NEIGHBOURS = "neighbours"
+    DENSITY = "density"
+    VOLUME = "volume"
+    MORPHOTYPE = "morphotype"
+    CT_UNCONFIRMED = "ct_unconfirmed"
+
+
+@dataclass(frozen=True)
+class Implausibility:
+    """One failed check: the gate and a sentence with the numbers."""
+
+    gate: Gate
+    reason: str
+
+
+@dataclass(frozen=True)
+class MeasuredBody:
+    """What the checks need of one measured vertebra (mm, mL, HU)."""
+
+    level: Level
+    heights_mm: Heights
+    body_volume_ml: float
+    trabecular_hu: float | None
+    #: Inward shift of the (anterior, middle, posterior) lines, NaN where none was inside.
+    line_shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class CtConfirmation:
+    """Heights seen in the CT along the three lines, and whether they confirm."""
+
+    ct_heights_mm: tuple[float, float, float]
+    column_fraction: tuple[float, float, float]
+    confirmed: tuple[bool, bool, bool]
+
+
+def _neighbours(bodies: list[MeasuredBody], i: int) -> list[int]:
+    """Nearest measured vertebra on each side of ``i`` (by position along the column)."""
+    pos = [level_position(b.level) for b in bodies]
+    above = [j for j in range(len(bodies)) if pos[j] < pos[i]]
+    below = [j for j in range(len(bodies)) if pos[j] > pos[i]]
+    out = []
+    if above:
+        out.append(max(above, key=lambda j: pos[j]))
+    if below:
+        out.append(min(below, key=lambda j: pos[j]))
+    return out
+
+
+def _scaled_hp(b: MeasuredBody, to: Level) -> float:
+    """A neighbour's Hp carried to level ``to`` by the normal level profile."""
+    return b.heights_mm.posterior * normal_hp_mm(to) / normal_hp_mm(b.level)
+
+
+def _range_problems(b: MeasuredBody) -> list[Implausibility]:
+    out = []
+    top = MAX_HEIGHT_FACTOR * normal_hp_mm(b.level)
+    h = b.heights_mm.as_array()
+    if float(h.max()) > top:
+        out.append(Implausibility(
+            Gate.HEIGHT_RANGE,
+            f"height {h.max():.0f} mm exceeds the anatomical range of {b.level.display} "
+            f"(at most {top:.0f} mm): the mask is not one vertebral body",
+        ))  # fmt: skip
+    shift = np.asarray(b.line_shift_mm, float)
+    if np.isnan(shift).any():
+        lines = ("anterior", "middle", "posterior")
+        names = [n for n, s in zip(lines, shift, strict=True) if np.isnan(s)]
+        out.append(Implausibility(
+            Gate.HEIGHT_LINE,
+            f"the {' and '.join(names)} height line cannot be placed inside the body "
+            "(rim, concave wall or an irregular mask)",
+        ))  # fmt: skip
+    return out
+
+
+def _neighbour_problems(bodies: list[MeasuredBody], i: int) -> list[Implausibility]:
+    b = bodies[i]
+    near = _neighbours(bodies, i)
+    if not near:
+        return []
+    out = []
+    ref_hp = [_scaled_hp(bodies[j], b.level) for j in near]
+    tallest = float(b.heights_mm.as_array().max())
+    # Both neighbours must agree: next to one crushed vertebra any normal body is tall.
+    if len(ref_hp) == 2 and all(r > 0 and tallest > NEIGHBOUR_TALL_FACTOR * r for r in ref_hp):
+        out.append(Implausibility(
+            Gate.NEIGHBOURS,
+            f"{tallest:.0f} mm tall against {', '.join(f'{r:.0f}' for r in ref_hp)} mm "
+            "expected from its neighbours: more than one body in the mask",
+        ))  # fmt: skip
+    vols = [bodies[j].body_volume_ml for j in near]
+    if vols and b.body_volume_ml > NEIGHBOUR_VOLUME_FACTOR * float(np.median(vols)):
+        out.append(Implausibility(
+            Gate.VOLUME,
+            f"body volume {b.body_volume_ml:.0f} mL against {np.median(vols):.0f} mL of "
+            "its neighbours: the mask holds more than the vertebral body",
+        ))  # fmt: skip
+    dens = [bodies[j].trabecular_hu for j in near if bodies[j].trabecular_hu is not None]
+    if b.trabecular_hu is not None and dens:
+        ref = float(np.median(dens))
+        hu = float(b.trabecular_hu)
+        ratio = hu / ref if ref > 0 else np.inf
+        if abs(hu - ref) > DENSITY_MIN_DIFF_HU and (
+            ratio > DENSITY_RATIO or ratio < 1.0 / DENSITY_RATIO
+        ):
+            out.append(Implausibility(
+                Gate.DENSITY,
+                f"interior {hu:.0f} HU against {ref:.0f} HU in its neighbours: the mask "
+                "holds something other than its bone (contrast-filled vessel, soft tissue)",
+            ))  # fmt: skip
+    return out
+
+
+def check_before_grading(bodies: list[MeasuredBody]) -> dict[Level, list[Implausibility]]:
+    """Checks that need no grade: anatomical range, height lines, neighbours.
+
+    A vertebra failing the range check is left out as a neighbour of the others (its
+    numbers are not a body's), so one merged block does not condemn its neighbours.
+
+    Parameters
+    ----------
+    bodies : list of MeasuredBody
+        Every measured vertebra of the spine, any order.
+
+    Returns
+    -------
+    dict
+        Level -> problems found (levels without problems are absent).
+    """
+    problems: dict[Level, list[Implausibility]] = {}
+    for b in bodies:
+        p = _range_problems(b)
+        if p:
+            problems[b.level] = p
+    sane = [b for b in bodies if b.level not in problems]
+    for i, b in enumerate(sane):
+        p = _neighbour_problems(sane, i)
+        if p:
+            problems.setdefault(b.level, []).extend(p)
+    return problems
+
+
+def ct_confirmation(
+    columns: EdgeColumns, offset_mm: float, heights: Heights
+) -> CtConfirmation:
+    """Heights seen in the CT along the Ha, Hm, Hp lines versus the reported ones.
+
+    Each column's CT edges (:mod:`kypho.measure.endplates`: a bright endplate with disc
+    beyond it, placed on the HU profile) are moved out by the image's edge offset. Where
+    a mask was cut inside a body, its edge has bone on both sides and the CT places no
+    endplate there; where the mask ends short of a real endplate, the CT edge lies
+    farther out.
+
+    Parameters
+    ----------
+    columns : EdgeColumns
+        Per-column mask and CT edges of the three lines.
+    offset_mm : float
+        The image's CT edge offset (:func:`~kypho.measure.heights.edge_offset_mm`).
+    heights : Heights
+        Reported Ha, Hm, Hp (mm).
+
+    Returns
+    -------
+    CtConfirmation
+    """
+    reported = heights.as_array()
+    ct_h, frac, ok = [], [], []
+    for k in range(3):
+        if columns.top_hu is None or columns.bottom_hu is None:
+            ct_h.append(float("nan"))
+            frac.append(0.0)
+            ok.append(False)
+            continue
+        top, bottom = columns.top_hu[k], columns.bottom_hu[k]
+        both = np.isfinite(top) & np.isfinite(bottom)
+        f = float(both.mean()) if both.size else 0.0
+        h = float(np.median(top[both] - bottom[both]) + 2.0 * offset_mm) if both.any() else np.nan
+        ct_h.append(h)
+        frac.append(f)
+        ok.append(bool(f >= MIN_CT_COLUMNS and abs(h - reported[k]) <= CT_HEIGHT_TOL_MM))
+    return CtConfirmation(tuple(ct_h), tuple(frac), tuple(ok))  # type: ignore[arg-type]
+
+
+#: Lines whose height carries each morphotype's grade (DOMAIN.md §1.1).
+_GRADING_LINES = {
+    Morphotype.WEDGE: (0,),
+    Morphotype.BICONCAVE: (1,),
+    Morphotype.CRUSH: (0, 1, 2),
+}
+_LINE_NAMES = ("Ha", "Hm", "Hp")
+
+
+def _morphotype_problem(
+    heights: Heights, loss: Heights, morphotype: Morphotype
+) -> Implausibility | None:
+    ha, hm, hp = heights.as_array()
+    tol = MORPHOTYPE_TOL_MM
+    text = f"Ha {ha:.1f}, Hm {hm:.1f}, Hp {hp:.1f} mm"
+    if morphotype is Morphotype.WEDGE and not (ha - tol <= hm <= hp + tol):
+        return Implausibility(
+            Gate.MORPHOTYPE,
+            f"{text}: a short anterior height with the middle height outside Ha..Hp is not "
+            "a wedge (the anterior line left the body)",
+        )
+    if morphotype is Morphotype.BICONCAVE and hm > min(ha, hp) + tol:
+        return Implausibility(
+            Gate.MORPHOTYPE, f"{text}: a biconcave body has its smallest height in the middle"
+        )
+    if morphotype is Morphotype.CRUSH:
+        la, lm, lp = loss.as_array()
+        if la < CRUSH_SHARE * lp or lm < CRUSH_SHARE * lp:
+            return Implausibility(
+                Gate.MORPHOTYPE,
+                f"{text}: only the posterior height is short (losses {100 * la:.0f}/"
+                f"{100 * lm:.0f}/{100 * lp:.0f} %), not a crush, which loses height at all "
+                "three points",
+            )
+    return None
+
+
+def check_graded(
+    heights: Heights,
+    loss: Heights,
+    grade: GenantGrade,
+    morphotype: Morphotype,
+    confirmation: CtConfirmation | None,
+) -> list[Implausibility]:
+    """Checks of a graded vertebra: a real morphotype, and a grade >= 2 seen in the CT.
+
+    Parameters
+    ----------
+    heights, loss : Heights
+        Reported heights (mm) and relative losses against the expected heights.
+    grade : GenantGrade
+    morphotype : Morphotype
+    confirmation : CtConfirmation or None
+        The CT's view of the same lines (None: the CT was not read).
+
+    Returns
+    -------
+    list of Implausibility
+        Empty when the grade stands.
+    """
+    if grade < GenantGrade.MILD:
+        return []
+    out = []
+    p = _morphotype_problem(heights, loss, morphotype)
+    if p is not None:
+        out.append(p)
+    lines = _GRADING_LINES.get(morphotype, (0, 1, 2))
+    # A mild grade is not held to the CT's precision, but it needs the CT to show an
+    # endplate somewhere along its line: none at all is a mask ending inside bone.
+    if (
+        grade == GenantGrade.MILD
+        and confirmation is not None
+        and all(confirmation.column_fraction[k] == 0.0 for k in lines)
+    ):
+        names = "/".join(_LINE_NAMES[k] for k in lines)
+        out.append(Implausibility(
+            Gate.CT_UNCONFIRMED,
+            f"grade 1 {morphotype.value}: the CT shows no endplate along the {names} "
+            "line (the mask may end inside the bone)",
+        ))  # fmt: skip
+    if grade >= GenantGrade.MODERATE:
+        if confirmation is None:
+            out.append(Implausibility(
+                Gate.CT_UNCONFIRMED, "grade >= 2 but the CT was not read along the height lines"
+            ))  # fmt: skip
+        else:
+            bad = [k for k in lines if not confirmation.confirmed[k]]
+            if bad:
+                seen = ", ".join(
+                    f"{_LINE_NAMES[k]} {heights.as_array()[k]:.1f} mm vs CT "
+                    + (
+                        f"{confirmation.ct_heights_mm[k]:.1f} mm"
+                        if np.isfinite(confirmation.ct_heights_mm[k])
+                        else "no endplates"
+                    )
+                    + f" ({100 * confirmation.column_fraction[k]:.0f} % of columns)"
+                    for k in bad
+                )
+                out.append(Implausibility(
+                    Gate.CT_UNCONFIRMED,
+                    f"grade {int(grade)} {morphotype.value} not confirmed by the endplates "
+                    f"in the CT: {seen}",
+                ))  # fmt: skip
+    return out
+
+
+#: Gates after which the mask is not a vertebral body, so its density is not the bone's.
+_NOT_A_BODY = frozenset({Gate.HEIGHT_RANGE, Gate.NEIGHBOURS, Gate.VOLUME, Gate.DENSITY})
+
+
+def mark_not_measurable(vm: VertebraMeasurement, problems: list[Implausibility]) -> None:
+    """Turn a measured vertebra into a "not measurable" one, in place.
+
+    The grade and everything derived from it are removed; the measured heights stay for
+    review. When the mask is not a vertebral body at all, its density goes too (it must
+    not reach the density summary).
+    """
+    vm.measurable = False
+    vm.reason = "not measurable: " + "; ".join(p.reason for p in problems)
+    vm.failed_checks = [p.gate.value for p in problems]
+    vm.genant_grade = vm.morphotype = vm.grade_confidence = None
+    vm.expected_heights_mm = vm.height_loss = vm.posterior_wall_height_loss = None
+    if any(p.gate in _NOT_A_BODY for p in problems):
+        vm.trabecular_hu_mean = vm.trabecular_hu_median = vm.bmd_mg_cm3 = None
+        vm.density_class = None

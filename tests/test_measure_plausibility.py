@@ -1,0 +1,193 @@
+"""Never grade what was not measured: plausibility gates on synthetic columns.
+
+Each case is a failure seen on real scans, rebuilt with exact geometry: a rim lip that
+drew the anterior line off the body, a mask cut inside a body, two bodies merged into one
+label, a "body" filled with contrast. Every case graded >= 1 (or measurable) before the
+gates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from kypho.imaging.volume import LabelMap, Volume
+from kypho.measure.plausibility import (
+    CtConfirmation,
+    Gate,
+    check_graded,
+)
+from kypho.measure.records import GenantGrade, Heights, Morphotype
+from kypho.measure.spine import measure_spine
+
+from .measure_helpers import segmentation_from_labels
+
+#: Column of five lumbar-like bodies (VerSe labels 19-23: T12..L4), 1 mm voxels.
+LABELS = (19, 20, 21, 22, 23)
+BODY_H, DISC_H, WIDTH, DEPTH = 26.0, 9.0, 40.0, 32.0
+TRAB_HU, CORTEX_HU, SOFT_HU = 160.0, 600.0, 40.0
+
+
+def _column(edit=None, seed=0):
+    """Painted CT and label maps of the column; ``edit(k, body, x, y, z)`` reshapes body k.
+
+    Returns (hu, vertebrae, bodies, body_masks_true) on a RAS 1 mm grid.
+    """
+    nz = int(len(LABELS) * (BODY_H + DISC_H) + 2 * DISC_H)
+    shape = (64, 72, nz)
+    x, y, z = np.meshgrid(*(np.arange(n, dtype=float) for n in shape), indexing="ij")
+    x, y = x - 32.0, y - 40.0  # body centre; posterior elements at y < -16
+    vert = np.zeros(shape, np.uint8)
+    bodies = np.zeros(shape, np.uint8)
+    bone = np.zeros(shape, bool)
+    for k, lab in enumerate(LABELS[::-1]):  # caudal first, from z = DISC_H
+        z0 = DISC_H + k * (BODY_H + DISC_H)
+        body = ((x / (WIDTH / 2)) ** 2 + (y / (DEPTH / 2)) ** 2 <= 1) & (z >= z0) & (
+            z < z0 + BODY_H
+        )
+        if edit is not None:
+            body = edit(lab, body, x, y, z - z0)
+        post = (np.abs(x) <= 6) & (y < -DEPTH / 2 + 1) & (y > -DEPTH / 2 - 18)
+        post &= np.abs(z - z0 - BODY_H / 2) < 7
+        bone |= body | post
+        vert[body | post] = lab
+        bodies[body] = lab
+    inner = ndimage.binary_erosion(bone, iterations=1)
+    hu = np.full(shape, SOFT_HU, np.float32)
+    hu[bone] = CORTEX_HU
+    hu[inner] = TRAB_HU
+    hu += np.random.default_rng(seed).normal(0, 8, shape).astype(np.float32)
+    return hu, vert, bodies
+
+
+def _measure(hu, vert, bodies):
+    vol = Volume(hu, np.eye(4))
+    seg = segmentation_from_labels(LabelMap(vert, np.eye(4)), LabelMap(bodies, np.eye(4)))
+    spine = measure_spine(vol, seg)
+    return {v.label: v for v in spine.vertebrae}
+
+
+def test_healthy_column_all_graded_normal():
+    by = _measure(*_column())
+    for lab in LABELS[1:-1]:
+        assert by[lab].measurable, by[lab].reason
+        assert by[lab].genant_grade == GenantGrade.NORMAL
+
+
+def test_rim_lip_does_not_make_a_wedge():
+    # An anterior lip (rim, osteophyte) 6 mm tall sticking out 5 mm at the inferior corner
+    # of L2: the line at 10 % depth used to run through the lip alone (Ha ~ 6 mm, grade 3).
+    def lip(lab, body, x, y, zr):
+        if lab != 21:
+            return body
+        ell = (x / (WIDTH / 2)) ** 2 + (y / (DEPTH / 2 + 5)) ** 2 <= 1
+        return body | (ell & (zr >= 0) & (zr < 6) & (y > 0))
+
+    by = _measure(*_column(lip))
+    v = by[21]
+    assert v.measurable, v.reason
+    assert v.heights_mm.anterior > 0.85 * BODY_H
+    assert v.genant_grade == GenantGrade.NORMAL
+
+
+def test_mask_cut_inside_body_is_not_graded():
+    # The segmentation cut L2 8 mm above its inferior endplate: the mask keeps the lower
+    # 8 mm, the CT shows bone continuing above (the chest CT failure: Ha 10-13 mm graded
+    # 3 crush). The rest of the body belongs to no label.
+    hu, vert, bodies = _column()
+    k = np.argwhere(bodies == 21)
+    z0 = k[:, 2].min()
+    cut = (bodies == 21) & (np.arange(hu.shape[2])[None, None, :] >= z0 + 8)
+    vert[cut | ((vert == 21) & (bodies == 0))] = 0
+    bodies[cut] = 0
+    by = _measure(hu, vert, bodies)
+    v = by[21]
+    assert v.genant_grade is None or v.genant_grade < GenantGrade.MODERATE
+    assert not v.measurable
+    assert Gate.CT_UNCONFIRMED.value in v.failed_checks, v.reason
+    assert "not confirmed by the endplates" in v.reason
+    for lab in (20, 22):  # neighbours stay normal
+        assert by[lab].genant_grade == GenantGrade.NORMAL
+
+
+def test_merged_bodies_not_graded_and_neighbours_not_fractured():
+    # L2 and L3 in one label (a disc missed): 61 mm "vertebra". Its height used to raise
+    # the expected Hp of its neighbours, so normal L1 and L4 read as crush fractures.
+    hu, vert, bodies = _column()
+    vert[vert == 22] = 21
+    bodies[bodies == 22] = 21
+    by = _measure(hu, vert, bodies)
+    v = by[21]
+    assert not v.measurable
+    assert {Gate.HEIGHT_RANGE.value} & set(v.failed_checks), v.reason
+    for lab in (20, 23):
+        assert by[lab].measurable and by[lab].genant_grade == GenantGrade.NORMAL
+
+
+def test_contrast_filled_body_not_measurable():
+    # L2's mask holds contrast-enhanced blood (380 HU), not trabecular bone (160 HU).
+    hu, vert, bodies = _column()
+    inner = ndimage.binary_erosion(bodies == 21, iterations=2)
+    hu[inner] = 380.0
+    by = _measure(hu, vert, bodies)
+    v = by[21]
+    assert not v.measurable
+    assert Gate.DENSITY.value in v.failed_checks, v.reason
+    assert v.trabecular_hu_mean is None  # kept out of the density summary
+
+
+def test_posterior_only_loss_is_not_a_crush():
+    # Real thick-slice mask (malekosh L2): Ha 22.5, Hm 20.8, Hp 17.7 mm graded 2 crush.
+    h = Heights(22.5, 20.8, 17.7)
+    probs = check_graded(
+        h, Heights(0.17, 0.20, 0.37), GenantGrade.MODERATE, Morphotype.CRUSH, _confirmed()
+    )
+    assert [p.gate for p in probs] == [Gate.MORPHOTYPE]
+    h = Heights(15.0, 14.0, 16.0)
+    ok = CtConfirmation((15.0, 14.0, 16.0), (1.0, 1.0, 1.0), (True, True, True))
+    loss = Heights(0.4, 0.42, 0.38)
+    assert check_graded(h, loss, GenantGrade.MODERATE, Morphotype.CRUSH, ok) == []
+
+
+def _confirmed():
+    return CtConfirmation((12.0, 27.0, 26.0), (1.0, 1.0, 1.0), (True, True, True))
+
+
+def test_short_ha_with_hm_above_hp_is_not_a_wedge():
+    h = Heights(12.5, 26.5, 25.0)
+    loss = Heights(0.52, 0.0, 0.0)
+    probs = check_graded(h, loss, GenantGrade.SEVERE, Morphotype.WEDGE, _confirmed())
+    assert [p.gate for p in probs] == [Gate.MORPHOTYPE]
+    # A real wedge (Hm between Ha and Hp) confirmed by the CT stands.
+    h = Heights(12.5, 19.0, 25.0)
+    ok = CtConfirmation((12.5, 19.0, 25.0), (1.0, 1.0, 1.0), (True, True, True))
+    assert check_graded(h, Heights(0.5, 0.25, 0.0), GenantGrade.SEVERE, Morphotype.WEDGE, ok) == []
+
+
+def test_grade_2_needs_the_ct():
+    h = Heights(16.0, 20.0, 25.0)
+    ct = CtConfirmation((25.0, 25.0, 25.0), (0.9, 0.9, 0.9), (False, True, True))
+    probs = check_graded(h, Heights(0.36, 0.15, 0.0), GenantGrade.MODERATE, Morphotype.WEDGE, ct)
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+    # Grade 1 is not held to the CT's precision, only to its seeing an endplate at all.
+    assert check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, ct) == []
+    blind = CtConfirmation((np.nan, 25.0, 25.0), (0.0, 0.9, 0.9), (False, True, True))
+    probs = check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, blind)
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+
+
+@pytest.mark.parametrize("lab", [21])
+def test_implausible_vertebra_is_not_planned(lab):
+    from kypho.plan.plan import plan_levels
+
+    hu, vert, bodies = _column()
+    vert[vert == 22] = 21
+    bodies[bodies == 22] = 21
+    vol = Volume(hu, np.eye(4))
+    seg = segmentation_from_labels(LabelMap(vert, np.eye(4)), LabelMap(bodies, np.eye(4)))
+    spine = measure_spine(vol, seg)
+    plan = plan_levels(vol, seg, spine, levels=["L2"])
+    (lp,) = plan.levels
+    assert lp.recommendation.value == "not_suitable"
+    assert "could not be measured" in lp.reasons[0] and "not measurable" in lp.reasons[0]
