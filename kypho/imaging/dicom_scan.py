@@ -65,6 +65,7 @@ class SliceHeader:
     extra: tuple[tuple[str, str], ...] = ()
     #: Index of this frame inside a multi-frame file; -1 for a classic one-slice file.
     frame: int = -1
+    photometric: str = ""
 
     @property
     def has_pixels(self) -> bool:
@@ -182,6 +183,7 @@ def _header_from_dataset(ds: pydicom.Dataset, path: Path) -> SliceHeader:
         signed=bool(ds.get("PixelRepresentation") or 0),
         samples_per_pixel=int(ds.get("SamplesPerPixel") or 1),
         extra=extra,
+        photometric=str(ds.get("PhotometricInterpretation", "") or "").upper(),
     )
 
 
@@ -308,6 +310,6 @@ def choose_series(
             f"{'axial ' if _is_axial(chosen) else ''}CT series with most slices: "
             f"{_series_label(chosen)}. Others: "
             + "; ".join(_series_label(s) for s in groups.values() if s is not chosen)
-            + ". Pass series= to choose another."
+            + ". Pass --series UID-or-number to choose another."
         )
     return chosen, warnings

@@ -48,7 +48,7 @@ def _check_destination(
             raise OutputExistsError(f"Refusing to write onto an input file: {dest}")
     if dest.exists() and not overwrite:
         raise OutputExistsError(
-            f"Output {dest} already exists; pass overwrite=True to replace it."
+            f"Output {dest} already exists; pass --force (overwrite=True) to replace it."
         )
     if dest.is_dir():
         raise OutputExistsError(f"Output {dest} is a folder, not a file.")

@@ -172,6 +172,6 @@ def assign_levels(
     explain(n - 1, "lowest vertebra assumed = L5 (no sacrum or ribs in view)")
     warnings.append(
         "no sacrum and no ribs were found, so the levels are a guess counted up from L5; "
-        "give an anchor (e.g. --anchor T12=<z mm>) or the lowest level"
+        "give an anchor (e.g. --level T12@<z mm>) or the lowest level (--lowest)"
     )
     return LevelAssignment(levels, 0.2, evidence, warnings)
