@@ -56,6 +56,13 @@ def _check_destination(
     return dest
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_replace(dest: Path, write_temp, suffix: str) -> Path:  # type: ignore[no-untyped-def]
     """Call ``write_temp(tmp_path)`` on a temp file next to `dest`, then move it in place."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{suffix}",
@@ -64,6 +71,8 @@ def _atomic_replace(dest: Path, write_temp, suffix: str) -> Path:  # type: ignor
     tmp = Path(tmp_name)
     try:
         write_temp(tmp)
+        # mkstemp creates 0600; the output should get the permissions the umask allows.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)
     finally:
         # On success the temp name no longer exists; on failure it must not linger.
