@@ -110,6 +110,18 @@ def _calibration(text: str | None) -> Any:
     return BmdCalibration(slope=slope, intercept=intercept, source="user phantom calibration")
 
 
+_UNEVEN_HELP = "DICOM: interpolate unevenly spaced slices onto a regular grid."
+
+
+def _read_input(ct: Path, series: str | None, resample_uneven: bool) -> Any:
+    """The CT path for the pipeline, or the CT read here when a reader option needs it."""
+    if not resample_uneven:
+        return ct
+    from kypho.imaging.read import read_ct
+
+    return read_ct(ct, series=series, resample_uneven=True)
+
+
 def _summary_table(doc: dict[str, Any]) -> Table:
     table = Table(title="Vertebrae", show_lines=False)
     for col in ("level", "Ha", "Hm", "Hp", "expected Hp", "grade", "type", "HU", "note"):
@@ -186,6 +198,7 @@ def analyze(
     level: Annotated[list[str] | None, typer.Option(help="Anchor LEVEL@Z (world S mm).")] = None,
     calibration: Annotated[str | None, typer.Option(help="BMD phantom SLOPE,INTERCEPT.")] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+    resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
 ) -> None:
     """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
 
@@ -200,7 +213,7 @@ def analyze(
         with output_folder(out, OUTPUT_NAMES, overwrite=force, protected=inputs) as stage, \
                 _progress() as progress:
             analysis = run(
-                ct,
+                _read_input(ct, series, resample_uneven),
                 masks=masks,
                 plan=plan,
                 plan_levels=_parse_levels(levels),
@@ -228,6 +241,7 @@ def segment(
     ] = None,
     level: Annotated[list[str] | None, typer.Option(help="Anchor LEVEL@Z (world S mm).")] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+    resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
 ) -> None:
     """Label every vertebra: labels.nii.gz, bodies.nii.gz and levels.json."""
 
@@ -241,7 +255,7 @@ def segment(
         with output_folder(out, names, overwrite=force, protected=inputs) as stage, \
                 _progress() as progress:
             analysis = run(
-                ct,
+                _read_input(ct, series, resample_uneven),
                 masks=masks,
                 measure=False,
                 series=series,
@@ -289,6 +303,7 @@ def plan_command(
         level=None,
         calibration=None,
         force=force,
+        resample_uneven=False,
     )
 
 
@@ -302,6 +317,7 @@ def phantom(*args: Any, **kwargs: Any) -> None:
 def info(
     ct: Annotated[Path, typer.Argument(help="CT to describe.")],
     series: Annotated[str | None, typer.Option(help="DICOM series.")] = None,
+    resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
 ) -> None:
     """Read a CT and print its geometry and provenance."""
 
@@ -311,7 +327,7 @@ def info(
         from kypho.imaging.orientation import orientation_codes
         from kypho.imaging.read import read_ct
 
-        vol = read_ct(ct, series=series)
+        vol = read_ct(ct, series=series, resample_uneven=resample_uneven)
         console.print(f"source: {vol.source}", markup=False)
         console.print(
             f"shape: {vol.shape}  spacing mm: {tuple(round(s, 3) for s in vol.spacing_mm)}"

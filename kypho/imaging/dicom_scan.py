@@ -28,6 +28,7 @@ _TAGS = [
     "RescaleSlope", "RescaleIntercept", "InstanceNumber", "NumberOfFrames",
     "BitsAllocated", "PixelRepresentation", "SamplesPerPixel", "SliceThickness",
     "Manufacturer", "ConvolutionKernel", "KVP", "GantryDetectorTilt",
+    "PhotometricInterpretation",
 ]
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _CT_CLASSES = {"1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1"}  # CT, Enhanced CT

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from pathlib import Path
@@ -45,9 +46,11 @@ def _load(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:
     would otherwise decode to garbage voxels without any error.
     """
     with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic != b"\x1f\x8b" and path.name.lower().endswith(".nii"):
-        return nib.load(path)
+        head = fh.read(540)
+    if head[:2] != b"\x1f\x8b" and path.name.lower().endswith(".nii"):
+        img = nib.load(path)
+        img._kypho_raw_pixdim = _raw_pixdim(head)  # type: ignore[union-attr]
+        return img
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
         try:
@@ -58,7 +61,19 @@ def _load(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:
                 "truncated, re-copy or re-export it."
             ) from exc
     kind = nib.Nifti2Image if data[4:8] == b"n+2\x00" else nib.Nifti1Image
-    return kind.from_bytes(data)
+    img = kind.from_bytes(data)
+    img._kypho_raw_pixdim = _raw_pixdim(data[:540])  # type: ignore[union-attr]
+    return img
+
+
+def _raw_pixdim(head: bytes) -> np.ndarray | None:
+    """pixdim[1:4] as stored: nibabel replaces a zero by 1 mm when it loads a header."""
+    kind = nib.Nifti2Header if head[4:8] in (b"n+2\x00", b"ni2\x00") else nib.Nifti1Header
+    try:
+        hdr = kind.from_fileobj(io.BytesIO(head), check=False)
+        return np.asarray(hdr["pixdim"][1:4], dtype=float)
+    except _HEADER_ERRORS:
+        return None
 
 
 def path_name(img: nib.Nifti1Image | nib.Nifti2Image) -> str:
@@ -90,7 +105,8 @@ def _choose_affine(img: nib.Nifti1Image, shape: tuple[int, ...]) -> tuple[np.nda
             "The NIfTI header has neither sform nor qform; the voxel grid was placed "
             "from the voxel sizes alone (ANALYZE convention), so left/right is uncertain."
         )
-    pixdim = np.asarray(hdr["pixdim"][1:4], dtype=float)
+    pixdim = getattr(img, "_kypho_raw_pixdim", None)
+    pixdim = np.asarray(hdr["pixdim"][1:4], dtype=float) if pixdim is None else pixdim
     if used != "sform" and not np.all(np.isfinite(pixdim) & (pixdim != 0)):
         # nibabel silently reads a zero voxel size as 1 mm.
         raise CorruptFileError(
