@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fault_helpers import (  # noqa: E402
+from tests.fault_helpers import (
     interrupt,
     leftovers,
     make_analyses,
@@ -51,7 +51,7 @@ def full_disk_case(pickled: Path, work: Path, refs: dict[str, dict], limit: int)
     try:
         shutil.copytree(work / "ref-A", out)
         proc = start_writer(pickled, out, None if mounted else limit)
-        _, err = proc.communicate(timeout=300)
+        proc.communicate(timeout=300)
         state = snapshot(out)
         ok = state in refs.values()
         return ("tmpfs" if mounted else "rlimit") + (" ok" if ok else " PARTIAL")

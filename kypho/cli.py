@@ -94,9 +94,9 @@ def _parse_levels(text: str | None) -> list[str] | None:
 def _calibration(text: str | None) -> Any:
     if not text:
         return None
-    from kypho.measure.calibration import BmdCalibration
-
     import math
+
+    from kypho.measure.calibration import BmdCalibration
 
     try:
         slope, intercept = (float(x) for x in text.split(","))
@@ -157,7 +157,8 @@ def _print_summary(doc: dict[str, Any], out_dir: Path) -> None:
         console.print(f"Fractures: {fx}; spinal deformity index {spine['spinal_deformity_index']}")
         if spine.get("cobb_deg") is not None:
             console.print(
-                f"Kyphosis (Cobb): {spine['cobb_deg']:.1f} deg {escape(spine.get('cobb_note') or '')}"
+                f"Kyphosis (Cobb): {spine['cobb_deg']:.1f} deg "
+                f"{escape(spine.get('cobb_note') or '')}"
             )
     plan = doc.get("plan") or {}
     for lv in plan.get("levels", []):

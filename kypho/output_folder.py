@@ -26,7 +26,8 @@ from pathlib import Path
 
 from kypho.errors import KyphoError, OutputExistsError
 
-__all__ = ["KYPHO_OUTPUTS", "OutputLockedError", "OutputWriteError", "output_folder", "stage_prefix"]
+__all__ = ["KYPHO_OUTPUTS", "OutputLockedError", "OutputWriteError", "output_folder",
+           "stage_prefix"]
 
 _RENAME_EXCHANGE = 2
 #: Everything any kypho command writes at the top of an output folder: never carried

@@ -10,6 +10,7 @@ Used by tests/test_output_faults.py (a few cases) and benchmarks/faults.py (200)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -91,7 +92,7 @@ def start_writer(pickled: Path, target: Path, fsize_limit: int | None = None
 
 def write_fully(pickled: Path, target: Path) -> None:
     proc = start_writer(pickled, target)
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     if proc.returncode != 0:
         raise RuntimeError(f"writer failed: {err[-2000:]}")
 
@@ -102,10 +103,8 @@ def interrupt(pickled: Path, target: Path, delay_s: float, signum: int) -> int:
     assert proc.stdout is not None
     proc.stdout.readline()  # "ready": imports done, the write starts now
     time.sleep(delay_s)
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it may have finished already
         os.kill(proc.pid, signum)
-    except ProcessLookupError:
-        pass
     proc.communicate(timeout=120)
     return proc.returncode
 

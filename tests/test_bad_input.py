@@ -197,3 +197,41 @@ def test_bracketed_series_description_and_path_are_printed_intact(series, tmp_pa
     assert result.exit_code == 0, result.output
     assert "CT [/] abdomen [bold]x" in result.output
     assert "a[/]b" in result.output
+
+
+# ---------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("value", ["0,0", "nan,nan", "-1,0", "inf,3"])
+def test_bad_calibration_is_a_usage_error_before_any_work(tmp_path, value):
+    result = runner.invoke(app, ["analyze", str(_nifti(tmp_path)), "-o", str(tmp_path / "o"),
+                                 "--calibration", value])
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "--calibration" in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def _cli_options() -> set[str]:
+    import typer.main
+
+    cmd = typer.main.get_command(app)
+    opts: set[str] = set()
+    for sub in cmd.commands.values():  # type: ignore[attr-defined]
+        for param in sub.params:
+            opts.update(o for o in [*param.opts, *getattr(param, "secondary_opts", [])]
+                        if o.startswith("--"))
+    return opts
+
+
+def test_every_option_named_in_a_message_exists():
+    """User-visible strings in kypho name real CLI options, not Python keywords."""
+    root = Path(__file__).resolve().parents[1] / "kypho"
+    text = "\n".join(p.read_text() for p in root.rglob("*.py"))
+    for stale in ("--anchor", "pass resample_uneven=True", "Pass series=",
+                  "read it with correct_tilt=True", "pass overwrite=True to"):
+        assert stale not in text, stale
+    options = _cli_options()
+    named = set(re.findall(r"(--[a-z][a-z-]+)", text))
+    # Options of other programs or prose ("--" inside words) would not match here.
+    assert named <= options | {"--help"}, sorted(named - options)

@@ -57,7 +57,7 @@ def test_masks_moved_30_mm_are_refused(ct, tmp_path, shift):
 
 
 def test_masks_on_a_6_mm_grid_are_refused(ct, tmp_path):
-    with pytest.raises(MaskImportError, match="6.0 mm grid"):
+    with pytest.raises(MaskImportError, match=r"6\.0 mm grid"):
         import_masks(_rewrite(tmp_path, grid_mm=6.0), ct)
 
 

@@ -56,10 +56,10 @@ def test_failure_inside_keeps_the_previous_set(tmp_path):
 
 def test_second_run_into_the_same_folder_fails_fast(tmp_path):
     out = tmp_path / "out"
-    with output_folder(out, OUTPUT_NAMES, overwrite=False):
-        with pytest.raises(OutputLockedError, match="Another kypho run"):
-            with output_folder(out, OUTPUT_NAMES, overwrite=True):
-                pass
+    with output_folder(out, OUTPUT_NAMES, overwrite=False), \
+            pytest.raises(OutputLockedError, match="Another kypho run"), \
+            output_folder(out, OUTPUT_NAMES, overwrite=True):
+        pass
 
 
 def test_leftover_stage_of_a_killed_run_is_removed(tmp_path):
@@ -101,9 +101,9 @@ def test_read_only_target(tmp_path):
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o555)
     try:
-        with pytest.raises(OutputWriteError, match="Read-only|Permission"):
-            with output_folder(ro / "out", OUTPUT_NAMES, overwrite=False):
-                pass
+        with pytest.raises(OutputWriteError, match=r"Read-only|Permission"), \
+                output_folder(ro / "out", OUTPUT_NAMES, overwrite=False):
+            pass
     finally:
         if os.geteuid() == 0:
             subprocess.run(["umount", str(ro)], check=False)

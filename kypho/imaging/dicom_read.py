@@ -42,8 +42,8 @@ from kypho.imaging.dicom_scan import (
     scan_headers,
 )
 from kypho.imaging.orientation import LPS_TO_RAS
-from kypho.imaging.sanity import check_dicom_series, check_rescale
 from kypho.imaging.resample import regular_positions, resample_along_stack, shift_slices
+from kypho.imaging.sanity import check_dicom_series, check_rescale
 from kypho.imaging.volume import Volume
 
 __all__ = ["read_dicom"]

@@ -91,12 +91,11 @@ def _choose_affine(img: nib.Nifti1Image, shape: tuple[int, ...]) -> tuple[np.nda
         affine, used = hdr.get_sform(), "sform"
         gap = _corner_distance_mm(affine, hdr.get_qform(), shape) if q_code > 0 else None
         warnings += check_shear(affine, gap, path_name(img))
-        if gap is not None:
-            if gap > _FORM_DISAGREEMENT_MM:
-                warnings.append(
-                    f"The NIfTI sform and qform disagree by up to {gap:.1f} mm; "
-                    "the sform was used (as nibabel and ITK do)."
-                )
+        if gap is not None and gap > _FORM_DISAGREEMENT_MM:
+            warnings.append(
+                f"The NIfTI sform and qform disagree by up to {gap:.1f} mm; "
+                "the sform was used (as nibabel and ITK do)."
+            )
     elif q_code > 0:
         affine, used = hdr.get_qform(), "qform"
     else:

@@ -14,7 +14,8 @@ import numpy as np
 
 from kypho.errors import CorruptFileError, NotACTError, SingleSliceError
 
-__all__ = ["check_dicom_series", "check_geometry", "check_hu_histogram", "check_rescale", "check_shear"]
+__all__ = ["check_dicom_series", "check_geometry", "check_hu_histogram", "check_rescale",
+           "check_shear", "shear_deg"]
 
 # Clinical CT voxels are 0.2-1 mm in-plane and 0.5-5 mm thick (DOMAIN.md, acquisition);
 # micro-CT reaches 0.1 mm. Outside 0.1-10 mm the header is wrong, not the scanner.
