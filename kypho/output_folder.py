@@ -138,7 +138,8 @@ def output_folder(
     ------
     OutputExistsError, OutputLockedError, OutputWriteError
     """
-    target = Path(target).expanduser().absolute()
+    # Resolved: a symlinked -o is written where it points, the link itself is kept.
+    target = Path(target).expanduser().resolve()
     names = set(names)
     ours = set(KYPHO_OUTPUTS) | names
     if target.exists() and not target.is_dir():
@@ -150,7 +151,7 @@ def output_folder(
             "--force to replace them"
         )
     for p in protected:
-        p = Path(p).expanduser().absolute()
+        p = Path(p).expanduser().resolve()
         if p.parent == target and p.name in ours:
             raise OutputExistsError(f"Refusing to write onto an input file: {p}")
     parent = target.parent
