@@ -60,6 +60,12 @@ def run(cases: int, rng_seed: int, work: Path) -> list[tuple[str, str, str]]:
         outcome, message = classify(path)
         results.append((outcome, what, message))
         shutil.rmtree(case, ignore_errors=True)
+        if len(results) % 500 == 0:
+            counts = Counter(o for o, _, _ in results)
+            print(f"  {len(results)} cases: {dict(counts)}", flush=True)
+            for o, w, m in results[-500:]:
+                if o in ("traceback", "implausible"):
+                    print(f"    {o}: {w} -> {m[:300]}", flush=True)
 
     def build(case, kind, nifti, mutation, cut):  # type: ignore[no-untyped-def]
         if kind == "nifti":
