@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -42,7 +43,7 @@ def _progress(enabled: bool = True) -> Iterator[Callable[[float, str], None]]:
         def plain(fraction: float, message: str) -> None:
             if message != last[0]:
                 last[0] = message
-                err_console.print(f"[dim]{fraction:4.0%} {message}[/dim]")
+                err_console.print(f"[dim]{fraction:4.0%} {escape(message)}[/dim]")
 
         yield plain
         return
@@ -93,16 +94,32 @@ def _parse_levels(text: str | None) -> list[str] | None:
 def _calibration(text: str | None) -> Any:
     if not text:
         return None
+    import math
+
     from kypho.measure.calibration import BmdCalibration
 
     try:
         slope, intercept = (float(x) for x in text.split(","))
+        if not (math.isfinite(slope) and math.isfinite(intercept)) or slope <= 0:
+            raise ValueError
     except ValueError:
         raise typer.BadParameter(
-            f"--calibration expects SLOPE,INTERCEPT (BMD mg/cm3 = slope*HU + intercept), "
-            f"got {text!r}"
+            f"--calibration expects SLOPE,INTERCEPT (BMD mg/cm3 = slope*HU + intercept) "
+            f"with a finite positive slope and a finite intercept, got {text!r}"
         ) from None
     return BmdCalibration(slope=slope, intercept=intercept, source="user phantom calibration")
+
+
+_UNEVEN_HELP = "DICOM: interpolate unevenly spaced slices onto a regular grid."
+
+
+def _read_input(ct: Path, series: str | None, resample_uneven: bool) -> Any:
+    """The CT path for the pipeline, or the CT read here when a reader option needs it."""
+    if not resample_uneven:
+        return ct
+    from kypho.imaging.read import read_ct
+
+    return read_ct(ct, series=series, resample_uneven=True)
 
 
 def _summary_table(doc: dict[str, Any]) -> Table:
@@ -120,7 +137,7 @@ def _summary_table(doc: dict[str, Any]) -> Table:
             f"[{colours.get(grade, 'white')}]{grade}[/]" if grade is not None else "-",
             v["morphotype"] or "-",
             f"{v['trabecular_hu']:.0f}" if v["trabecular_hu"] is not None else "-",
-            "" if v["measurable"] else (v["reason"] or ""),
+            "" if v["measurable"] else escape(v["reason"] or ""),
         )
     return table
 
@@ -140,22 +157,32 @@ def _print_summary(doc: dict[str, Any], out_dir: Path) -> None:
         console.print(f"Fractures: {fx}; spinal deformity index {spine['spinal_deformity_index']}")
         if spine.get("cobb_deg") is not None:
             console.print(
-                f"Kyphosis (Cobb): {spine['cobb_deg']:.1f} deg {spine.get('cobb_note') or ''}"
+                f"Kyphosis (Cobb): {spine['cobb_deg']:.1f} deg "
+                f"{escape(spine.get('cobb_note') or '')}"
             )
     plan = doc.get("plan") or {}
     for lv in plan.get("levels", []):
         console.print(f"Plan {lv['level']}: {lv['recommendation'].replace('_', ' ')}")
     for w in doc.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {w}")
-    console.print(f"Wrote results to [bold]{out_dir}[/]")
+        console.print(f"[yellow]warning:[/] {escape(w)}")
+    console.print(f"Wrote results to [bold]{escape(str(out_dir))}[/]")
 
 
 def _run(func: Callable[[], None]) -> None:
     try:
         func()
     except KyphoError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(code=exc.exit_code) from None
+    except OSError as exc:
+        # Output folders are probed before the work; this catches what fails later.
+        where = exc.filename or "an output file"
+        err_console.print(
+            f"[bold red]error:[/] cannot write {escape(str(where))}: "
+            f"{escape(exc.strerror or str(exc))}; choose a writable folder with -o.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(code=2) from None
 
 
 @app.command()
@@ -172,31 +199,33 @@ def analyze(
     level: Annotated[list[str] | None, typer.Option(help="Anchor LEVEL@Z (world S mm).")] = None,
     calibration: Annotated[str | None, typer.Option(help="BMD phantom SLOPE,INTERCEPT.")] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+    resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
 ) -> None:
     """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
 
     def go() -> None:
-        from kypho.outputs import check_output_dir, write_analysis
+        from kypho.output_folder import output_folder
+        from kypho.outputs import write_analysis
         from kypho.pipeline import analyze as run
         from kypho.results import analysis_to_json
 
-        check_output_dir(out, OUTPUT_NAMES, overwrite=force)
-        with _progress() as progress:
+        inputs = [ct] + ([masks] if masks else [])
+        calib = _calibration(calibration)
+        with output_folder(out, OUTPUT_NAMES, overwrite=force, protected=inputs) as stage, \
+                _progress() as progress:
             analysis = run(
-                ct,
+                _read_input(ct, series, resample_uneven),
                 masks=masks,
                 plan=plan,
                 plan_levels=_parse_levels(levels),
                 series=series,
                 lowest=lowest,
                 anchors=_parse_anchors(level),
-                calibration=_calibration(calibration),
+                calibration=calib,
                 progress=progress,
             )
             progress(1.0, "writing outputs")
-            write_analysis(
-                analysis, out, overwrite=force, protected=[ct] + ([masks] if masks else [])
-            )
+            write_analysis(analysis, stage, protected=inputs)
         _print_summary(analysis_to_json(analysis), out)
 
     _run(go)
@@ -213,17 +242,21 @@ def segment(
     ] = None,
     level: Annotated[list[str] | None, typer.Option(help="Anchor LEVEL@Z (world S mm).")] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+    resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
 ) -> None:
     """Label every vertebra: labels.nii.gz, bodies.nii.gz and levels.json."""
 
     def go() -> None:
-        from kypho.outputs import check_output_dir, write_segmentation
+        from kypho.output_folder import output_folder
+        from kypho.outputs import write_segmentation
         from kypho.pipeline import analyze as run
 
-        check_output_dir(out, ("labels.nii.gz", "bodies.nii.gz", "levels.json"), overwrite=force)
-        with _progress() as progress:
+        inputs = [ct] + ([masks] if masks else [])
+        names = ("labels.nii.gz", "bodies.nii.gz", "levels.json")
+        with output_folder(out, names, overwrite=force, protected=inputs) as stage, \
+                _progress() as progress:
             analysis = run(
-                ct,
+                _read_input(ct, series, resample_uneven),
                 masks=masks,
                 measure=False,
                 series=series,
@@ -231,9 +264,7 @@ def segment(
                 anchors=_parse_anchors(level),
                 progress=progress,
             )
-        write_segmentation(
-            analysis.segmentation, out, overwrite=force, protected=[ct] + ([masks] if masks else [])
-        )
+            write_segmentation(analysis.segmentation, stage, protected=inputs)
         table = Table(title="Levels")
         for col in ("level", "centroid RAS mm", "voxels", "confidence", "evidence"):
             table.add_column(col)
@@ -243,12 +274,12 @@ def segment(
                 ", ".join(f"{c:.1f}" for c in info.centroid_ras_mm),
                 str(info.voxel_count),
                 f"{info.confidence:.2f}",
-                "; ".join(info.evidence),
+                escape("; ".join(info.evidence)),
             )
         console.print(table)
         for w in analysis.warnings:
-            console.print(f"[yellow]warning:[/] {w}")
-        console.print(f"Wrote labels to [bold]{out}[/]")
+            console.print(f"[yellow]warning:[/] {escape(w)}")
+        console.print(f"Wrote labels to [bold]{escape(str(out))}[/]")
 
     _run(go)
 
@@ -273,6 +304,7 @@ def plan_command(
         level=None,
         calibration=None,
         force=force,
+        resample_uneven=False,
     )
 
 
@@ -286,6 +318,7 @@ def phantom(*args: Any, **kwargs: Any) -> None:
 def info(
     ct: Annotated[Path, typer.Argument(help="CT to describe.")],
     series: Annotated[str | None, typer.Option(help="DICOM series.")] = None,
+    resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
 ) -> None:
     """Read a CT and print its geometry and provenance."""
 
@@ -295,19 +328,19 @@ def info(
         from kypho.imaging.orientation import orientation_codes
         from kypho.imaging.read import read_ct
 
-        vol = read_ct(ct, series=series)
-        console.print(f"source: {vol.source}")
+        vol = read_ct(ct, series=series, resample_uneven=resample_uneven)
+        console.print(f"source: {vol.source}", markup=False)
         console.print(
             f"shape: {vol.shape}  spacing mm: {tuple(round(s, 3) for s in vol.spacing_mm)}"
         )
         console.print(f"orientation (held): {orientation_codes(vol.affine)}")
-        console.print(f"affine (RAS):\n{np.array2string(vol.affine, precision=3)}")
+        console.print(f"affine (RAS):\n{np.array2string(vol.affine, precision=3)}", markup=False)
         console.print(f"HU range: {float(vol.hu.min()):.0f} .. {float(vol.hu.max()):.0f}")
         for k, v in vol.meta.items():
             if k != "warnings":
-                console.print(f"{k}: {v}")
+                console.print(f"{k}: {v}", markup=False)
         for w in vol.meta.get("warnings", []):
-            console.print(f"[yellow]warning:[/] {w}")
+            console.print(f"[yellow]warning:[/] {escape(w)}")
 
     _run(go)
 
@@ -334,7 +367,8 @@ def demo(
                 if v["genant_grade"]
             )
         )
-        console.print(f"Open {out / 'report.html'}  ({time.perf_counter() - t:.1f} s)")
+        console.print(f"Open {out / 'report.html'}  ({time.perf_counter() - t:.1f} s)",
+                      markup=False)
 
     _run(go)
 
@@ -343,6 +377,7 @@ def main() -> None:
     """Console entry point."""
     try:
         app()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        # SIGTERM arrives here too (kypho.output_folder turns it into KeyboardInterrupt).
         err_console.print("[red]interrupted[/]")
-        sys.exit(130)
+        sys.exit(143 if "signal" in str(exc) else 130)

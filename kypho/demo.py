@@ -23,18 +23,21 @@ def run_demo(
     Returns the results document and the phantom's truth document.
     """
     from kypho.cli import OUTPUT_NAMES
-    from kypho.outputs import check_output_dir, write_analysis
+    from kypho.output_folder import output_folder
+    from kypho.outputs import write_analysis
     from kypho.phantom import demo_config, generate, write_case
     from kypho.pipeline import analyze
     from kypho.results import analysis_to_json
 
     out_dir = Path(out_dir)
-    check_output_dir(out_dir, OUTPUT_NAMES, overwrite=overwrite)
-    if progress:
-        progress(0.0, "generating demo patient")
-    phantom = generate(demo_config())
-    paths = write_case(phantom, out_dir / "phantom", overwrite=overwrite)
-    phantom.volume.source = str(paths.get("ct", out_dir / "phantom"))
-    analysis = analyze(phantom.volume, progress=progress)
-    write_analysis(analysis, out_dir, overwrite=overwrite)
+    with output_folder(out_dir, (*OUTPUT_NAMES, "phantom"), overwrite=overwrite) as stage:
+        if progress:
+            progress(0.0, "generating demo patient")
+        phantom = generate(demo_config())
+        paths = write_case(phantom, stage / "phantom")
+        # Name the CT where it will be once the staged folder is moved into place.
+        ct = Path(paths.get("ct", stage / "phantom"))
+        phantom.volume.source = str(out_dir / "phantom" / ct.name)
+        analysis = analyze(phantom.volume, progress=progress)
+        write_analysis(analysis, stage)
     return analysis_to_json(analysis), phantom.truth.to_json()

@@ -154,6 +154,7 @@ def import_masks(path: str | Path, volume: Volume) -> Segmentation:
         Whole-vertebra and body-only label maps on the CT grid, levels cranial->caudal.
     """
     from kypho.anatomy.engine.bodies import body_from_vertebra
+    from kypho.anatomy.mask_fit import check_mask_fit, check_mask_grid
 
     path = Path(path)
     if path.is_dir():
@@ -162,12 +163,14 @@ def import_masks(path: str | Path, volume: Volume) -> Segmentation:
         labels, affine, method, notes = _from_file(path)
     else:
         raise NotAnImageError(f"mask path {path} does not exist")
+    check_mask_grid(affine, volume, str(path))
     on_ct = resample_labels(labels, affine, volume.shape, volume.affine)
     if not on_ct.any():
         raise MaskImportError(
             f"the masks in {path} do not overlap the CT {volume.source or ''}: check that "
             "they belong to this scan"
         )
+    notes += check_mask_fit(on_ct, volume, str(path))
     bodies = body_from_vertebra(on_ct, volume.affine, volume.hu)
     source = "TotalSegmentator" if method == "totalsegmentator" else "VerSe"
     levels = level_infos(

@@ -22,6 +22,7 @@ from kypho.imaging.orientation import (
     orientation_codes,
     to_canonical,
 )
+from kypho.imaging.sanity import check_geometry, check_hu_histogram, check_rescale
 from kypho.imaging.volume import Volume
 
 __all__ = ["check_ct_values", "check_voxel_array", "volume_from_raw"]
@@ -87,7 +88,7 @@ def check_voxel_array(array: np.ndarray, source: str) -> np.ndarray:
 
 def check_ct_values(
     raw: np.ndarray, source: str, slope: float = 1.0, inter: float = 0.0
-) -> None:
+) -> list[str]:
     """Raise :class:`NotACTError` unless the values look like Hounsfield units.
 
     Parameters
@@ -99,12 +100,21 @@ def check_ct_values(
     slope, inter : float
         Rescale to HU.
 
+    Returns
+    -------
+    list of str
+        Warnings about usable but suspicious values (a shifted air peak).
+
     Raises
     ------
     NotACTError
         A label map, a constant image, or values with no fat or air (MR, PET, a
-        density map, a CT stored without its -1024 intercept).
+        density map, a CT stored without its -1024 intercept), or values outside any
+        CT's scale.
+    CorruptFileError
+        A zero, negative or non-finite rescale slope.
     """
+    check_rescale(slope, inter, source)
     step = max(1, int(np.ceil((raw.size / _SAMPLE_VOXELS) ** (1 / 3))))
     sample = np.asarray(raw[::step, ::step, ::step])
     finite = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample.ravel()
@@ -113,11 +123,11 @@ def check_ct_values(
     values = np.unique(finite)
     if values.size < 2:
         raise NotACTError(f"{source} is constant ({values[0]:g}): no CT content.")
-    hu = finite.astype(np.float32) * np.float32(slope) + np.float32(inter)
+    hu = finite.astype(np.float64) * slope + inter
     lo, med, hi = np.percentile(hu, [0.1, 50, 99.9])
     below = float(np.mean(hu < _BELOW_FAT_HU))
     if below >= _MIN_FRACTION_BELOW_FAT and med <= _MAX_MEDIAN_HU:
-        return
+        return check_hu_histogram(hu, source)
     # Not HU. A few non-negative integers is a label map: say so, it is a common mix-up.
     # (Noise-free phantoms also have few values, but they hold air, so they passed above.)
     integral = finite.dtype.kind in "iu" or bool(np.all(values == np.round(values)))
@@ -188,6 +198,7 @@ def volume_from_raw(
             f"{source} has an invalid voxel-to-world geometry (zero or missing voxel size "
             f"or direction): {np.array2string(affine, precision=3, separator=', ')}."
         )
+    check_geometry(affine, raw.shape, source)
     meta = dict(meta or {})
     meta.setdefault("warnings", [])
     meta["orientation"] = orientation_codes(affine)

@@ -43,6 +43,7 @@ from kypho.imaging.dicom_scan import (
 )
 from kypho.imaging.orientation import LPS_TO_RAS
 from kypho.imaging.resample import regular_positions, resample_along_stack, shift_slices
+from kypho.imaging.sanity import check_dicom_series, check_rescale
 from kypho.imaging.volume import Volume
 
 __all__ = ["read_dicom"]
@@ -177,6 +178,7 @@ def read_dicom(
     slices, warnings = choose_series(_gather_headers(path), source, series)
     if any(h.frames > 1 for h in slices):
         slices = [f for h in slices for f in (expand_frames(h) if h.frames > 1 else [h])]
+    warnings += check_dicom_series(slices, source)
     check_consistent(slices)
     slices, repeated = drop_repeated_instances(slices)
     warnings += repeated
@@ -189,17 +191,19 @@ def read_dicom(
     slices = [slices[i] for i in geo.order]
     spacing = analyse_spacing(geo, slices)
     if spacing.uneven and not resample_uneven:
-        raise SliceSpacingError(spacing.problem + "; pass resample_uneven=True to "
+        raise SliceSpacingError(spacing.problem + "; pass --resample-uneven to "
                                 "interpolate onto a regular grid.")
     tilt = analyse_tilt(geo)
     if tilt is not None and not correct_tilt:
         raise GantryTiltError(
             f"DICOM {series_label(slices[0])} is sheared by a gantry tilt of "
             f"{tilt.angle_deg:.2f} degrees ({tilt.drift_mm:.1f} mm in-plane drift across "
-            "the stack); read it with correct_tilt=True to resample it onto an orthogonal "
-            "grid."
+            "the stack); read it with tilt correction (the default) to resample it onto an "
+            "orthogonal grid."
         )
 
+    for h in slices:
+        check_rescale(h.slope, h.intercept, f"DICOM file {h.path}")
     slopes = {(h.slope, h.intercept) for h in slices}
     common = len(slopes) == 1
     stack = _load_stack(slices, common)
@@ -243,7 +247,7 @@ def read_dicom(
     }
     # Modality CT is not proof of HU: a series exported without its rescale intercept
     # (air at 0 instead of -1000) would give silently wrong densities downstream.
-    check_ct_values(stack, f"DICOM {series_label(h0)} in {source}", slope, inter)
+    warnings += check_ct_values(stack, f"DICOM {series_label(h0)} in {source}", slope, inter)
     # (N, rows, columns) -> (columns, rows, N): axis 0 along row_dir, 1 along col_dir.
     return volume_from_raw(stack.transpose(2, 1, 0), LPS_TO_RAS @ lps, slope=slope,
                            inter=inter, source=source, meta=meta)

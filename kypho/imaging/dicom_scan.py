@@ -28,6 +28,7 @@ _TAGS = [
     "RescaleSlope", "RescaleIntercept", "InstanceNumber", "NumberOfFrames",
     "BitsAllocated", "PixelRepresentation", "SamplesPerPixel", "SliceThickness",
     "Manufacturer", "ConvolutionKernel", "KVP", "GantryDetectorTilt",
+    "PhotometricInterpretation",
 ]
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _CT_CLASSES = {"1.2.840.10008.5.1.4.1.1.2", "1.2.840.10008.5.1.4.1.1.2.1"}  # CT, Enhanced CT
@@ -65,6 +66,7 @@ class SliceHeader:
     extra: tuple[tuple[str, str], ...] = ()
     #: Index of this frame inside a multi-frame file; -1 for a classic one-slice file.
     frame: int = -1
+    photometric: str = ""
 
     @property
     def has_pixels(self) -> bool:
@@ -182,6 +184,7 @@ def _header_from_dataset(ds: pydicom.Dataset, path: Path) -> SliceHeader:
         signed=bool(ds.get("PixelRepresentation") or 0),
         samples_per_pixel=int(ds.get("SamplesPerPixel") or 1),
         extra=extra,
+        photometric=str(ds.get("PhotometricInterpretation", "") or "").upper(),
     )
 
 
@@ -308,6 +311,6 @@ def choose_series(
             f"{'axial ' if _is_axial(chosen) else ''}CT series with most slices: "
             f"{_series_label(chosen)}. Others: "
             + "; ".join(_series_label(s) for s in groups.values() if s is not chosen)
-            + ". Pass series= to choose another."
+            + ". Pass --series UID-or-number to choose another."
         )
     return chosen, warnings

@@ -127,7 +127,8 @@ def write_dicom_series(
         existing = [p for p in names if p.exists()]
         if existing:
             raise OutputExistsError(
-                f"{existing[0]} already exists; pass overwrite=True to replace the series."
+                f"{existing[0]} already exists; pass overwrite=True (--force) to replace "
+                "the series."
             )
     out.mkdir(parents=True, exist_ok=True)
 

@@ -76,9 +76,10 @@ def read_itk(path: str | os.PathLike[str], format_name: str = "ITK") -> Volume:
         )
     # ITK arrays come as (k, j, i) (or (t, k, j, i)); transpose to (i, j, k[, t]), a view.
     raw = check_voxel_array(sitk.GetArrayViewFromImage(image).T, name)
-    check_ct_values(raw, name)
+    value_warnings = check_ct_values(raw, name)
     # A 4-D image with a single time point keeps its geometry in the first three axes.
     geometry = image if image.GetDimension() == 3 else image[:, :, :, 0]
-    meta = {"format": format_name, "modality": "CT", "dtype": str(raw.dtype), "warnings": []}
+    meta = {"format": format_name, "modality": "CT", "dtype": str(raw.dtype),
+            "warnings": value_warnings}
     volume = volume_from_raw(raw, itk_affine_ras(geometry), source=name, meta=meta)
     return volume

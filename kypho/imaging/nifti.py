@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
 import zlib
 from pathlib import Path
@@ -10,9 +11,11 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from nibabel.filebasedimages import ImageFileError
+from nibabel.spatialimages import HeaderDataError
 
-from kypho.errors import CorruptFileError, NotAnImageError
+from kypho.errors import CorruptFileError, KyphoError, NotAnImageError
 from kypho.imaging.ct_values import check_ct_values, check_voxel_array, volume_from_raw
+from kypho.imaging.sanity import check_shear
 from kypho.imaging.volume import Volume
 
 __all__ = ["read_nifti"]
@@ -21,6 +24,11 @@ __all__ = ["read_nifti"]
 # the sform wins, as in nibabel and ITK, but the user should know the file is ambiguous.
 _FORM_DISAGREEMENT_MM = 0.5
 _DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile, ImageFileError)
+# What nibabel and NumPy raise on a fuzzed header (bad vox_offset, datatype, dims,
+# quaternion, NaN scaling): each becomes one CorruptFileError naming the file.
+_HEADER_ERRORS = (HeaderDataError, OverflowError, TypeError, ValueError, MemoryError,
+                  IndexError, KeyError, ZeroDivisionError, FloatingPointError, OSError,
+                  EOFError, zlib.error)
 
 
 def _corner_distance_mm(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -31,14 +39,46 @@ def _corner_distance_mm(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) ->
 
 
 def _load(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:
-    """nibabel's loader, also for NIfTI files whose name lacks ``.nii``/``.nii.gz``."""
-    if path.name.lower().endswith((".nii", ".nii.gz")):
-        return nib.load(path)
+    """nibabel's loader, also for NIfTI files whose name lacks ``.nii``/``.nii.gz``.
+
+    A gzip stream is decompressed here in full, which checks its CRC and length:
+    nibabel reads only the bytes the header asks for, so a stream damaged mid-file
+    would otherwise decode to garbage voxels without any error.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(540)
+    if head[:2] != b"\x1f\x8b" and path.name.lower().endswith(".nii"):
+        img = nib.load(path)
+        img._kypho_raw_pixdim = _raw_pixdim(head)  # type: ignore[union-attr]
+        return img
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CorruptFileError(
+                f"{path} has a damaged gzip stream ({exc}); the file is corrupt or "
+                "truncated, re-copy or re-export it."
+            ) from exc
     kind = nib.Nifti2Image if data[4:8] == b"n+2\x00" else nib.Nifti1Image
-    return kind.from_bytes(data)
+    img = kind.from_bytes(data)
+    img._kypho_raw_pixdim = _raw_pixdim(data[:540])  # type: ignore[union-attr]
+    return img
+
+
+def _raw_pixdim(head: bytes) -> np.ndarray | None:
+    """pixdim[1:4] as stored: nibabel replaces a zero by 1 mm when it loads a header."""
+    kind = nib.Nifti2Header if head[4:8] in (b"n+2\x00", b"ni2\x00") else nib.Nifti1Header
+    try:
+        hdr = kind.from_fileobj(io.BytesIO(head), check=False)
+        return np.asarray(hdr["pixdim"][1:4], dtype=float)
+    except _HEADER_ERRORS:
+        return None
+
+
+def path_name(img: nib.Nifti1Image | nib.Nifti2Image) -> str:
+    """The file an image was loaded from, for messages."""
+    return str(img.get_filename() or getattr(img, "_kypho_name", "the NIfTI file"))
 
 
 def _choose_affine(img: nib.Nifti1Image, shape: tuple[int, ...]) -> tuple[np.ndarray, str, list]:
@@ -46,15 +86,16 @@ def _choose_affine(img: nib.Nifti1Image, shape: tuple[int, ...]) -> tuple[np.nda
     hdr = img.header
     s_code, q_code = int(hdr["sform_code"]), int(hdr["qform_code"])
     warnings: list[str] = []
+    used = ""
     if s_code > 0:
         affine, used = hdr.get_sform(), "sform"
-        if q_code > 0:
-            gap = _corner_distance_mm(affine, hdr.get_qform(), shape)
-            if gap > _FORM_DISAGREEMENT_MM:
-                warnings.append(
-                    f"The NIfTI sform and qform disagree by up to {gap:.1f} mm; "
-                    "the sform was used (as nibabel and ITK do)."
-                )
+        gap = _corner_distance_mm(affine, hdr.get_qform(), shape) if q_code > 0 else None
+        warnings += check_shear(affine, gap, path_name(img))
+        if gap is not None and gap > _FORM_DISAGREEMENT_MM:
+            warnings.append(
+                f"The NIfTI sform and qform disagree by up to {gap:.1f} mm; "
+                "the sform was used (as nibabel and ITK do)."
+            )
     elif q_code > 0:
         affine, used = hdr.get_qform(), "qform"
     else:
@@ -62,6 +103,15 @@ def _choose_affine(img: nib.Nifti1Image, shape: tuple[int, ...]) -> tuple[np.nda
         warnings.append(
             "The NIfTI header has neither sform nor qform; the voxel grid was placed "
             "from the voxel sizes alone (ANALYZE convention), so left/right is uncertain."
+        )
+    pixdim = getattr(img, "_kypho_raw_pixdim", None)
+    pixdim = np.asarray(hdr["pixdim"][1:4], dtype=float) if pixdim is None else pixdim
+    if used != "sform" and not np.all(np.isfinite(pixdim) & (pixdim != 0)):
+        # nibabel silently reads a zero voxel size as 1 mm.
+        raise CorruptFileError(
+            f"{path_name(img)} has voxel sizes (pixdim) "
+            f"{', '.join(f'{v:g}' for v in pixdim)} mm in its {used}; a zero or "
+            "undefined size leaves the geometry unknown."
         )
     return np.asarray(affine, dtype=float), used, warnings
 
@@ -95,6 +145,18 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
         :func:`kypho.imaging.ct_values.check_ct_values`.
     """
     path = Path(path)
+    try:
+        return _read(path)
+    except KyphoError:
+        raise
+    except _HEADER_ERRORS as exc:
+        raise CorruptFileError(
+            f"{path} has a NIfTI header nibabel cannot interpret "
+            f"({type(exc).__name__}: {exc})."
+        ) from exc
+
+
+def _read(path: Path) -> Volume:
     name = str(path)
     try:
         img = _load(path)
@@ -104,6 +166,7 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
         raise CorruptFileError(f"{name} has a damaged NIfTI header ({exc}).") from exc
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise NotAnImageError(f"{name} is a {type(img).__name__}, not a NIfTI image.")
+    img._kypho_name = name  # type: ignore[union-attr]
     try:
         raw = np.asanyarray(img.dataobj.get_unscaled())
     except _DECODE_ERRORS as exc:
@@ -112,8 +175,9 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
     # nibabel moves scl_slope/scl_inter from the header to the array proxy on load
     # (the header then reads NaN), and sets them to 1 and 0 when the file has none.
     slope, inter = float(img.dataobj.slope), float(img.dataobj.inter)
-    check_ct_values(raw, name, slope, inter)
+    value_warnings = check_ct_values(raw, name, slope, inter)
     affine, used, warnings = _choose_affine(img, raw.shape)
+    warnings += value_warnings
     meta = {
         "format": "NIfTI",
         "modality": "CT",

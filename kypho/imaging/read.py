@@ -118,6 +118,6 @@ def read_ct(
                             correct_tilt=correct_tilt)
     if series is not None and kind != "dicom":
         volume.meta["warnings"].append(
-            f"series={series!r} was ignored: {volume.meta['format']} files hold one series."
+            f"--series {series!r} was ignored: {volume.meta['format']} files hold one series."
         )
     return volume

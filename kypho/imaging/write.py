@@ -48,12 +48,19 @@ def _check_destination(
             raise OutputExistsError(f"Refusing to write onto an input file: {dest}")
     if dest.exists() and not overwrite:
         raise OutputExistsError(
-            f"Output {dest} already exists; pass overwrite=True to replace it."
+            f"Output {dest} already exists; pass --force (overwrite=True) to replace it."
         )
     if dest.is_dir():
         raise OutputExistsError(f"Output {dest} is a folder, not a file.")
     dest.parent.mkdir(parents=True, exist_ok=True)
     return dest
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _atomic_replace(dest: Path, write_temp, suffix: str) -> Path:  # type: ignore[no-untyped-def]
@@ -64,6 +71,8 @@ def _atomic_replace(dest: Path, write_temp, suffix: str) -> Path:  # type: ignor
     tmp = Path(tmp_name)
     try:
         write_temp(tmp)
+        # mkstemp creates 0600; the output should get the permissions the umask allows.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)
     finally:
         # On success the temp name no longer exists; on failure it must not linger.
