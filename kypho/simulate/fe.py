@@ -207,8 +207,17 @@ def solve_dirichlet(
         sel = diag[rfix[diag, a]]
         k.data[sel, a, a] = 1.0
     f[is_fixed] = uc[is_fixed]
+    # Block Gauss-Seidel on the 3x3 node blocks and no candidate improvement gave the
+    # cheapest setup + solve on the Bonelab vertebra (measured, benchmarks/simulation.py).
+    smoother = ("block_gauss_seidel", {"sweep": "symmetric"})
     ml = pyamg.smoothed_aggregation_solver(
-        k, B=_rigid_modes(mesh), strength=("symmetric", {"theta": 0.0}), max_coarse=500
+        k,
+        B=_rigid_modes(mesh),
+        strength=("symmetric", {"theta": 0.02}),
+        improve_candidates=None,
+        max_coarse=1000,
+        presmoother=smoother,
+        postsmoother=smoother,
     )
     residuals: list[float] = []
     u = ml.solve(f, tol=tol, accel="cg", maxiter=500, residuals=residuals)
