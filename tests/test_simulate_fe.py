@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kypho.simulate import fe
 from kypho.simulate.compression import build_model, run_compression
 from kypho.simulate.materials import PMMA_MODULUS_MPA, law
 

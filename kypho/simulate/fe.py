@@ -231,7 +231,9 @@ def element_strain(mesh: VoxelMesh, u: np.ndarray) -> np.ndarray:
     return u[dofs] @ b.T
 
 
-def element_forces(mesh: VoxelMesh, modulus_mpa: np.ndarray, nu: float, u: np.ndarray) -> np.ndarray:
+def element_forces(
+    mesh: VoxelMesh, modulus_mpa: np.ndarray, nu: float, u: np.ndarray
+) -> np.ndarray:
     """Internal nodal force vector (n_dofs,) summed from element contributions E_e Ke u_e."""
     ke = hex_stiffness(mesh.spacing_mm, nu)
     dofs = (3 * mesh.element_nodes[:, :, None] + np.arange(3)).reshape(-1, 24)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "BONE_POISSON",
     "MATERIAL_LAWS",
     "PMMA_MODULUS_MPA",
     "PMMA_POISSON",
-    "BONE_POISSON",
     "VOID_MODULUS_MPA",
     "MaterialLaw",
     "binned_density",
