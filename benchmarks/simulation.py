@@ -85,7 +85,8 @@ def main() -> None:
     if 1.0 in args.sizes:
         runs.append((1.0, True))
     print(f"published: stiffness {PUBLISHED_STIFFNESS:.0f} N/mm, linear failure "
-          f"{PUBLISHED_LINEAR_FAILURE_N:.0f} N, nonlinear failure {PUBLISHED_NONLINEAR_FAILURE_N:.0f} N")
+          f"{PUBLISHED_LINEAR_FAILURE_N:.0f} N, "
+          f"nonlinear failure {PUBLISHED_NONLINEAR_FAILURE_N:.0f} N")
     print("size lateral elements   dofs  stiffness  vs_pub  F_lin(own H) F_lin(H=29) F_yield2% "
           "H_mm  its  assem_s solve_s total_s peak_MB")
     for size, fixed in runs:

@@ -216,6 +216,7 @@ def solve_dirichlet(
         strength=("symmetric", {"theta": 0.02}),
         improve_candidates=None,
         max_coarse=1000,
+        coarse_solver="splu",
         presmoother=smoother,
         postsmoother=smoother,
     )
