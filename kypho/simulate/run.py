@@ -83,6 +83,12 @@ def simulate_files(
         "method": "voxel 8-node hexahedra, Kopperdahl law, PMMA end-caps, -0.2 mm axial "
                   "displacement on the superior cap face (Bonelab linear set-up)",
         "calibration": cal.to_json(),
+        "assumptions": [
+            "Kopperdahl 2002 law for trabecular and cortical voxels, 128 density bins, "
+            "density <= 0 at 0.0001 MPa (Bonelab set-up, DOMAIN.md §8.2)",
+            "PMMA caps 2500 MPa, nu 0.3; lateral motion of the cap faces free",
+            "failure load = Bonelab linear definition, not a nonlinear strength",
+        ],
         "resolution_mm": resolution_mm,
         "levels": [{"level": None, "fe_pre": FEOutcome.from_result(res).to_json()}],
     }
