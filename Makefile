@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/robustness.py
 	$(BIN)/python benchmarks/analyze.py
 	$(BIN)/python benchmarks/real_cases.py
+	$(BIN)/python benchmarks/simulation.py --sizes 2 1.5 1 0.7
 
 clean:
 	rm -rf $(VENV) kypho-demo .pytest_cache

@@ -308,6 +308,33 @@ def plan_command(
     )
 
 
+@app.command("simulate")
+def simulate_command(
+    image: Annotated[Path, typer.Argument(help="CT (with --calibration) or density NIfTI.")],
+    labels: Annotated[Path, typer.Option(help="Vertebra labels (Bonelab 1-6 or a mask).")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
+    calibration: Annotated[str | None, typer.Option(help="BMD SLOPE,INTERCEPT.")] = None,
+    density_image: Annotated[bool, typer.Option(help="IMAGE is already mg/cm3.")] = False,
+    resolution: Annotated[float, typer.Option(help="Element size (mm).")] = 1.0,
+    force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
+) -> None:
+    """Axial-compression FE of one vertebra (stiffness, failure load); more in issue 13."""
+
+    def go() -> None:
+        from kypho.simulate.run import simulate_files
+
+        cal = _calibration(calibration)
+        path = simulate_files(
+            image, labels, out,
+            calibration=(cal.slope, cal.intercept) if cal else None,
+            density_image=density_image, resolution_mm=resolution, force=force,
+            progress=lambda msg: console.print(msg),
+        )
+        console.print(f"Wrote [bold]{path}[/]")
+
+    _run(go)
+
+
 @app.command("phantom")
 @functools.wraps(phantom_command)
 def phantom(*args: Any, **kwargs: Any) -> None:

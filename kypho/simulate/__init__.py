@@ -1,0 +1,1 @@
+"""Simulate the kyphoplasty on the patient's vertebra: QCT finite elements, balloon, cement."""

@@ -1,0 +1,37 @@
+"""`kypho simulate` on the Bonelab vertebra and its refusal of an uncalibrated HU image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kypho.cli import app
+
+CASE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "bonelab_verse004_L2"
+IM = CASE / "sub-verse004_0000_vertebra_21_im.nii.gz"
+SEG = CASE / "sub-verse004_0000_vertebra_21_seg.nii.gz"
+
+pytestmark = pytest.mark.skipif(not IM.exists(), reason="shared Bonelab case not present")
+
+
+def test_simulate_writes_stiffness_near_the_published_value(tmp_path):
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["simulate", str(IM), "--labels", str(SEG), "-o", str(out),
+                                   "--density-image", "--resolution", "2"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "simulation.json").read_text())
+    fe = doc["levels"][0]["fe_pre"]
+    # published linear stiffness 12,362 N/mm (verse19fem_AppendixA.csv); this model is
+    # 12-16 % low (benchmarks/simulation.py): the test pins that state, not the target.
+    assert 0.80 * 12362 < fe["stiffness_n_per_mm"] < 1.10 * 12362
+    assert fe["failure_criterion"].startswith("Bonelab linear definition")
+
+
+def test_simulate_refuses_hu_without_calibration(tmp_path):
+    res = CliRunner().invoke(app, ["simulate", str(IM), "--labels", str(SEG), "-o",
+                                   str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "calibration" in res.output and "Traceback" not in res.output
