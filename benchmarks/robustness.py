@@ -21,9 +21,7 @@ Generated phantoms are cached (pickles) under --cache, keyed by case and generat
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import pickle
 import sys
 import time
 import traceback
@@ -34,33 +32,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from family_score import HEADER, aggregate, format_row, score_case
+from morphometry import load_phantom
 
-import kypho.phantom as phantom_pkg
 from kypho.phantom.family import FamilyCase, draw_case, family_cases, generate_case
-
-_CODE_KEY = hashlib.sha256(
-    b"".join(p.read_bytes() for p in sorted(Path(phantom_pkg.__file__).parent.glob("*.py")))
-).hexdigest()[:10]
-
-
-def _phantom(case: FamilyCase, cache: Path | None) -> tuple[Any, float]:
-    path = None
-    if cache is not None:
-        key = hashlib.sha256(f"{_CODE_KEY}{case!r}".encode()).hexdigest()[:12]
-        path = cache / f"{case.name}-{key}.pkl"
-        if path.exists():
-            with path.open("rb") as fh:
-                return pickle.load(fh), 0.0
-    t = time.perf_counter()
-    ph = generate_case(case)
-    dt = time.perf_counter() - t
-    if path is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(ph, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    return ph, dt
 
 
 def run_case(case: FamilyCase, cache: Path | None) -> dict[str, Any]:
@@ -71,7 +45,7 @@ def run_case(case: FamilyCase, cache: Path | None) -> dict[str, Any]:
     row: dict[str, Any] = {"name": case.name, "tags": case.tags}
     stage = "generate"
     try:
-        ph, row["generate_s"] = _phantom(case, cache)
+        ph, row["generate_s"] = load_phantom(case.name, case, cache, lambda: generate_case(case))
         stage = "analyze"
         t = time.perf_counter()
         # As `kypho analyze` (pipeline.analyze): segment, measure, grade; then the plan step
