@@ -14,6 +14,7 @@ exceptions by type and stage, time; then the same figures per variation.
     .venv/bin/python benchmarks/robustness.py --quick            # 10 cases
     .venv/bin/python benchmarks/robustness.py --n 1 --only contrast=arterial -v
     .venv/bin/python benchmarks/robustness.py --case s1-0007 -v  # one case by name
+    .venv/bin/python benchmarks/robustness.py --table /tmp/family-baseline.json
 
 Generated phantoms are cached (pickles) under --cache, keyed by case and generator code.
 """
@@ -123,7 +124,11 @@ def main() -> None:
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--out", type=Path, help="write per-case rows and aggregates (JSON)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print wrong names, tracebacks")
+    ap.add_argument("--table", type=Path, help="only print the tables of a saved --out file")
     args = ap.parse_args()
+    if args.table:
+        _print_tables(json.loads(args.table.read_text())["cases"])
+        return
     if args.case:
         seed, idx = args.case.removeprefix("s").split("-")
         cases = [draw_case(int(seed), int(idx))]
@@ -147,6 +152,15 @@ def main() -> None:
                         f"\n    grades (level, truth, reported) {s['grades_truth_vs_reported']}"
                         f"\n    not measurable {s['not_measurable']}"
                     )
+            if args.out:  # after every case: a long run that is stopped keeps its rows
+                _write(args, cache, rows)
+    _print_tables(rows)
+    print(f"wall time {time.perf_counter() - t0:.0f} s for {len(rows)} cases (jobs {args.jobs})")
+    if args.out:
+        print(f"per-case results: {args.out}")
+
+
+def _print_tables(rows: list[dict[str, Any]]) -> None:
     agg = aggregate(rows)
     print("\n" + HEADER)
     print(format_row("OVERALL", agg["overall"]))
@@ -154,22 +168,17 @@ def main() -> None:
         for v, a in vals.items():
             print(format_row(f"{key}={v}", a))
     print(f"exceptions by type: {agg['exceptions_by_type'] or 'none'}")
-    print(f"wall time {time.perf_counter() - t0:.0f} s for {len(rows)} cases (jobs {args.jobs})")
-    if args.out:
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                {
-                    "args": vars(args) | {"cache": str(cache), "out": str(args.out)},
-                    "aggregate": agg,
-                    "cases": rows,
-                },
-                indent=1,
-                default=str,
-            )
+
+
+def _write(args: argparse.Namespace, cache: Path | None, rows: list[dict[str, Any]]) -> None:
+    meta = vars(args) | {"cache": str(cache), "out": str(args.out)}
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps(
+            {"args": meta, "aggregate": aggregate(rows), "cases": rows}, indent=1, default=str
         )
-        tmp.replace(args.out)
-        print(f"per-case results: {args.out}")
+    )
+    tmp.replace(args.out)
 
 
 if __name__ == "__main__":
