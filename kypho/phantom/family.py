@@ -211,6 +211,10 @@ def draw_case(seed: int, index: int) -> FamilyCase:
         pass
     else:
         trans = "none" if trans != "11ribs" else trans
+    if Level.parse(bottom) is not Level.L5 and trans in ("L6", "sacralised_L5"):
+        # L5/L6 and the sacrum are out of view: L6 is then only a numbering one level
+        # lower (still consistent with the ribs), a sacralisation is not rendered.
+        trans = "L6-out-of-view" if trans == "L6" else "none"
     tags["transitional"] = trans
     levels = [lv for lv in PHANTOM_LEVELS if Level.parse(top) <= lv <= Level.parse(bottom)]
     phase = str(rng.choice(["none", "arterial", "portal"]))
