@@ -119,6 +119,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10 cases")
     ap.add_argument("--only", nargs="*", default=[], help="tag filters, e.g. contrast=arterial")
     ap.add_argument("--case", help="one case by name, e.g. s1-0007")
+    ap.add_argument("--skip", type=int, default=0, help="start after this many cases")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/kypho-family-cache"))
     ap.add_argument("--no-cache", action="store_true")
@@ -133,7 +134,8 @@ def main() -> None:
         seed, idx = args.case.removeprefix("s").split("-")
         cases = [draw_case(int(seed), int(idx))]
     else:
-        cases = family_cases(args.seed, 10 if args.quick else args.n, _parse_only(args.only))
+        n = 10 if args.quick else args.n
+        cases = family_cases(args.seed, n + args.skip, _parse_only(args.only))[args.skip :]
     cache = None if args.no_cache else args.cache
     t0 = time.perf_counter()
     rows = []
