@@ -125,10 +125,16 @@ def main() -> None:
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--out", type=Path, help="write per-case rows and aggregates (JSON)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print wrong names, tracebacks")
-    ap.add_argument("--table", type=Path, help="only print the tables of a saved --out file")
+    ap.add_argument(
+        "--table", type=Path, nargs="+", help="only print the tables of saved --out files"
+    )
     args = ap.parse_args()
-    if args.table:
-        _print_tables(json.loads(args.table.read_text())["cases"])
+    if args.table:  # several files (a run split with --skip): each case once
+        merged: dict[str, dict[str, Any]] = {}
+        for path in args.table:
+            for row in json.loads(path.read_text())["cases"]:
+                merged.setdefault(row["name"], row)
+        _print_tables(sorted(merged.values(), key=lambda r: r["name"]))
         return
     if args.case:
         seed, idx = args.case.removeprefix("s").split("-")
