@@ -59,6 +59,18 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
         dice[Level(k).display] = round(
             2.0 * float((a & b).sum()) / max(1, int(a.sum()) + int(b.sum())), 4
         )
+    # Dice by place: each truth body against the reported label that overlaps it most,
+    # whatever its name (segmentation quality apart from numbering).
+    dice_place = []
+    for k in counted:
+        a = ph.bodies.labels == k
+        hit = seg.bodies.labels[a]
+        hit = hit[hit > 0]
+        if hit.size == 0:
+            dice_place.append(0.0)
+            continue
+        b = seg.bodies.labels == int(np.bincount(hit).argmax())
+        dice_place.append(2.0 * float((a & b).sum()) / max(1, int(a.sum()) + int(b.sum())))
     fr = {"tp": 0, "fn": 0, "tn": 0, "fp": 0, "fn_not_measurable": 0, "fn_missing": 0}
     not_meas: list[str] = []
     graded = []
@@ -89,11 +101,21 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
         "wrong_confident": sum(c >= CONFIDENT for _, c in wrong),
         "dice": dice,
         "dice_mean": float(np.mean(list(dice.values()))) if dice else float("nan"),
+        "dice_place_mean": float(np.mean(dice_place)) if dice_place else float("nan"),
         "fractures": fr,
         "grades_truth_vs_reported": graded,
         "not_measurable": not_meas,
         "min_confidence": min((c for _, c in found.values()), default=float("nan")),
     }
+
+
+def _mean(values: list[float]) -> float:
+    vals = [v for v in values if v == v]  # NaN (not scored) left out
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _pct(num: int, den: int) -> float:
+    return 100.0 * num / den if den else float("nan")
 
 
 def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -111,8 +133,9 @@ def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "wrong_names": sum(len(x["wrong_names"]) for x in s),
         "wrong_confident": sum(x["wrong_confident"] for x in s),
         "dice_mean": float(np.mean(dices)) if dices else float("nan"),
-        "sens_pct": 100.0 * fr["tp"] / max(1, fr["tp"] + fr["fn"]),
-        "spec_pct": 100.0 * fr["tn"] / max(1, fr["tn"] + fr["fp"]),
+        "dice_place_mean": _mean([x.get("dice_place_mean", np.nan) for x in s]),
+        "sens_pct": _pct(fr["tp"], fr["tp"] + fr["fn"]),
+        "spec_pct": _pct(fr["tn"], fr["tn"] + fr["fp"]),
         "fractures": dict(fr),
         "not_measurable": sum(len(x["not_measurable"]) for x in s),
         "exceptions": sum(1 for r in rows if r.get("error")),
@@ -139,7 +162,8 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def format_row(name: str, a: dict[str, Any]) -> str:
     return (
         f"{name:30s} {a['cases']:4d} {a['identified_pct']:6.1f} {a['wrong_names']:5d} "
-        f"{a['wrong_confident']:5d} {a['dice_mean']:6.3f} {a['sens_pct']:6.1f} "
+        f"{a['wrong_confident']:5d} {a['dice_mean']:6.3f} {a.get('dice_place_mean', np.nan):6.3f} "
+        f"{a['sens_pct']:6.1f} "
         f"{a['spec_pct']:6.1f} "
         f"{a['not_measurable']:5d} {a['exceptions']:4d} {a['time_s_mean']:6.1f}"
     )
@@ -147,5 +171,6 @@ def format_row(name: str, a: dict[str, Any]) -> str:
 
 HEADER = (
     f"{'variation':30s} {'cases':>4s} {'ident%':>6s} {'wrong':>5s} {'wr>=.5':>5s} {'Dice':>6s} "
+    f"{'D@plc':>6s} "
     f"{'sens%':>6s} {'spec%':>6s} {'n.m.':>5s} {'exc':>4s} {'s/case':>6s}"
 )

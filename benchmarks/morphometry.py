@@ -20,6 +20,7 @@ import hashlib
 import pickle
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,7 @@ from kypho.imaging.volume import LabelMap, Volume  # noqa: E402
 from kypho.measure.alignment import sagittal_tilt_deg  # noqa: E402
 from kypho.measure.records import SpineMeasurement  # noqa: E402
 from kypho.measure.spine import measure_spine  # noqa: E402
-from kypho.phantom import Phantom, PhantomConfig, generate  # noqa: E402
+from kypho.phantom import Phantom, generate  # noqa: E402
 from kypho.phantom.suite import suite_configs  # noqa: E402
 
 #: Targets of the measurement stage (the lead's brief).
@@ -59,8 +60,14 @@ def _phantom_code_hash() -> str:
     return h.hexdigest()[:12]
 
 
-def load_phantom(name: str, cfg: PhantomConfig, cache: Path | None) -> tuple[Phantom, float]:
-    """The phantom of ``cfg`` from the cache or generated; returns it and generation s."""
+def load_phantom(
+    name: str, cfg: object, cache: Path | None, make: Callable[[], Phantom] | None = None
+) -> tuple[Phantom, float]:
+    """The phantom of ``cfg`` from the cache or generated; returns it and generation s.
+
+    `make` generates it when ``cfg`` is not a PhantomConfig (a family case); the cache
+    key is ``repr(cfg)`` and the phantom code.
+    """
     path = None
     if cache is not None:
         key = hashlib.sha256((repr(cfg) + _phantom_code_hash()).encode()).hexdigest()[:16]
@@ -69,7 +76,7 @@ def load_phantom(name: str, cfg: PhantomConfig, cache: Path | None) -> tuple[Pha
             with path.open("rb") as f:
                 return pickle.load(f), 0.0
     t0 = time.perf_counter()
-    ph = generate(cfg)
+    ph = make() if make is not None else generate(cfg)  # type: ignore[arg-type]
     t_gen = time.perf_counter() - t0
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

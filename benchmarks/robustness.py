@@ -14,6 +14,7 @@ exceptions by type and stage, time; then the same figures per variation.
     .venv/bin/python benchmarks/robustness.py --quick            # 10 cases
     .venv/bin/python benchmarks/robustness.py --n 1 --only contrast=arterial -v
     .venv/bin/python benchmarks/robustness.py --case s1-0007 -v  # one case by name
+    .venv/bin/python benchmarks/robustness.py --table /tmp/family-baseline.json
 
 Generated phantoms are cached (pickles) under --cache, keyed by case and generator code.
 """
@@ -21,9 +22,7 @@ Generated phantoms are cached (pickles) under --cache, keyed by case and generat
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import pickle
 import sys
 import time
 import traceback
@@ -34,33 +33,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from family_score import HEADER, aggregate, format_row, score_case
+from morphometry import load_phantom
 
-import kypho.phantom as phantom_pkg
 from kypho.phantom.family import FamilyCase, draw_case, family_cases, generate_case
-
-_CODE_KEY = hashlib.sha256(
-    b"".join(p.read_bytes() for p in sorted(Path(phantom_pkg.__file__).parent.glob("*.py")))
-).hexdigest()[:10]
-
-
-def _phantom(case: FamilyCase, cache: Path | None) -> tuple[Any, float]:
-    path = None
-    if cache is not None:
-        key = hashlib.sha256(f"{_CODE_KEY}{case!r}".encode()).hexdigest()[:12]
-        path = cache / f"{case.name}-{key}.pkl"
-        if path.exists():
-            with path.open("rb") as fh:
-                return pickle.load(fh), 0.0
-    t = time.perf_counter()
-    ph = generate_case(case)
-    dt = time.perf_counter() - t
-    if path is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(ph, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-    return ph, dt
 
 
 def run_case(case: FamilyCase, cache: Path | None) -> dict[str, Any]:
@@ -71,7 +46,7 @@ def run_case(case: FamilyCase, cache: Path | None) -> dict[str, Any]:
     row: dict[str, Any] = {"name": case.name, "tags": case.tags}
     stage = "generate"
     try:
-        ph, row["generate_s"] = _phantom(case, cache)
+        ph, row["generate_s"] = load_phantom(case.name, case, cache, lambda: generate_case(case))
         stage = "analyze"
         t = time.perf_counter()
         # As `kypho analyze` (pipeline.analyze): segment, measure, grade; then the plan step
@@ -144,17 +119,29 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10 cases")
     ap.add_argument("--only", nargs="*", default=[], help="tag filters, e.g. contrast=arterial")
     ap.add_argument("--case", help="one case by name, e.g. s1-0007")
+    ap.add_argument("--skip", type=int, default=0, help="start after this many cases")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/kypho-family-cache"))
     ap.add_argument("--no-cache", action="store_true")
     ap.add_argument("--out", type=Path, help="write per-case rows and aggregates (JSON)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print wrong names, tracebacks")
+    ap.add_argument(
+        "--table", type=Path, nargs="+", help="only print the tables of saved --out files"
+    )
     args = ap.parse_args()
+    if args.table:  # several files (a run split with --skip): each case once
+        merged: dict[str, dict[str, Any]] = {}
+        for path in args.table:
+            for row in json.loads(path.read_text())["cases"]:
+                merged.setdefault(row["name"], row)
+        _print_tables(sorted(merged.values(), key=lambda r: r["name"]))
+        return
     if args.case:
         seed, idx = args.case.removeprefix("s").split("-")
         cases = [draw_case(int(seed), int(idx))]
     else:
-        cases = family_cases(args.seed, 10 if args.quick else args.n, _parse_only(args.only))
+        n = 10 if args.quick else args.n
+        cases = family_cases(args.seed, n + args.skip, _parse_only(args.only))[args.skip :]
     cache = None if args.no_cache else args.cache
     t0 = time.perf_counter()
     rows = []
@@ -173,6 +160,15 @@ def main() -> None:
                         f"\n    grades (level, truth, reported) {s['grades_truth_vs_reported']}"
                         f"\n    not measurable {s['not_measurable']}"
                     )
+            if args.out:  # after every case: a long run that is stopped keeps its rows
+                _write(args, cache, rows)
+    _print_tables(rows)
+    print(f"wall time {time.perf_counter() - t0:.0f} s for {len(rows)} cases (jobs {args.jobs})")
+    if args.out:
+        print(f"per-case results: {args.out}")
+
+
+def _print_tables(rows: list[dict[str, Any]]) -> None:
     agg = aggregate(rows)
     print("\n" + HEADER)
     print(format_row("OVERALL", agg["overall"]))
@@ -180,22 +176,17 @@ def main() -> None:
         for v, a in vals.items():
             print(format_row(f"{key}={v}", a))
     print(f"exceptions by type: {agg['exceptions_by_type'] or 'none'}")
-    print(f"wall time {time.perf_counter() - t0:.0f} s for {len(rows)} cases (jobs {args.jobs})")
-    if args.out:
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                {
-                    "args": vars(args) | {"cache": str(cache), "out": str(args.out)},
-                    "aggregate": agg,
-                    "cases": rows,
-                },
-                indent=1,
-                default=str,
-            )
+
+
+def _write(args: argparse.Namespace, cache: Path | None, rows: list[dict[str, Any]]) -> None:
+    meta = vars(args) | {"cache": str(cache), "out": str(args.out)}
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps(
+            {"args": meta, "aggregate": aggregate(rows), "cases": rows}, indent=1, default=str
         )
-        tmp.replace(args.out)
-        print(f"per-case results: {args.out}")
+    )
+    tmp.replace(args.out)
 
 
 if __name__ == "__main__":

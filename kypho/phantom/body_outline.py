@@ -50,6 +50,9 @@ class Trunk:
     a: Array  # lateral semi-axis
     b: Array  # AP semi-axis
     back: Array  # body-centre to posterior skin distance
+    #: Lateral trunk centre when it does not follow the spine (scoliosis: the spine
+    #: curves inside a straight trunk); None: centred on the spine.
+    centre_x: Array | None = None
 
     def at(self, z: Array) -> tuple[Array, Array, Array, Array, Array, Array]:
         """(spine_x, spine_y, centre_x, centre_y, a, b) at heights `z`."""
@@ -57,11 +60,14 @@ class Trunk:
         if not hasattr(self, "_table"):
             zt = np.arange(self.z[0] - 1.0, self.z[-1] + 1.0, 0.5)
             cols = [self.spine_x, self.spine_y, self.a, self.b, self.back]
+            if self.centre_x is not None:
+                cols.append(self.centre_x)
             self._table = (float(zt[0]), np.stack([np.interp(zt, self.z, c) for c in cols], 1))
         z0, tab = self._table
         idx = np.clip(((np.asarray(z) - z0) * 2.0 + 0.5).astype(np.int32), 0, len(tab) - 1)
         sx, sy, a, b, back = (tab[:, k].astype(np.float32)[idx] for k in range(5))
-        return sx, sy, sx, sy - back + b, a, b
+        cx = sx if self.centre_x is None else tab[:, 5].astype(np.float32)[idx]
+        return sx, sy, cx, sy - back + b, a, b
 
     def sdf(self, x: Array, y: Array, z: Array, inset: float = 0.0) -> Array:
         _, _, cx, cy, a, b = self.at(z)
@@ -76,8 +82,12 @@ class Trunk:
         return cx, 0.5 * (post + ant), a - 16.0, 0.5 * (ant - post)
 
 
-def make_trunk(column: Column) -> Trunk:
-    """Trunk anchored on every vertebra and sacral segment of the column."""
+def make_trunk(column: Column, straight: bool = False) -> Trunk:
+    """Trunk anchored on every vertebra and sacral segment of the column.
+
+    `straight` keeps the trunk's lateral centre on a straight line fitted to the spine
+    (family phantoms: a scoliotic spine curves inside the trunk, not the trunk with it).
+    """
     rows = []
     for v in column.vertebrae:
         o = v.pose.origin
@@ -97,7 +107,10 @@ def make_trunk(column: Column) -> Trunk:
     arr = np.array(sorted(rows))
     _, keep = np.unique(arr[:, 0], return_index=True)
     arr = arr[keep]
-    return Trunk(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5])
+    centre_x = None
+    if straight:
+        centre_x = np.polyval(np.polyfit(arr[:, 0], arr[:, 1], 1), arr[:, 0])
+    return Trunk(arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5], centre_x)
 
 
 def lungs_sdf(trunk: Trunk, column: Column, x: Array, y: Array, z: Array) -> Array:

@@ -204,13 +204,19 @@ def draw_case(seed: int, index: int) -> FamilyCase:
     elif trans == "13ribs" and Level.parse(bottom) >= Level.L2:
         rib_lowest = "L1"
         relabel = {20: 28, 21: 20, 22: 21, 23: 22, 24: 23}
-    elif trans == "L6" and sacrum and Level.parse(top) >= Level.T4:
+    elif trans == "L6" and sacrum and Level.T4 <= Level.parse(top) <= Level.T11:
+        # The last rib (rendered T11) stays in view: without it an L6 spine looks
+        # exactly like a normal one and its numbering could not be told from the image.
         rib_lowest = "T11"
         relabel = {v: v + 1 for v in range(Level.T1, Level.L5 + 1)}
     elif trans == "sacralised_L5" and sacrum:
         pass
     else:
         trans = "none" if trans != "11ribs" else trans
+    if Level.parse(bottom) is not Level.L5 and trans in ("L6", "sacralised_L5"):
+        # L5/L6 and the sacrum are out of view: L6 is then only a numbering one level
+        # lower (still consistent with the ribs), a sacralisation is not rendered.
+        trans = "L6-out-of-view" if trans == "L6" else "none"
     tags["transitional"] = trans
     levels = [lv for lv in PHANTOM_LEVELS if Level.parse(top) <= lv <= Level.parse(bottom)]
     phase = str(rng.choice(["none", "arterial", "portal"]))

@@ -47,7 +47,8 @@ def _field_of_view(
     """World box [lo, hi] of the scan: trunk width, rendered levels plus margins.
 
     `pad_mm` ((3, 2): low and high side per axis) widens it before any crop, for what a
-    family phantom adds outside the trunk (arms, table).
+    family phantom adds outside the trunk (arms, table); family phantoms (`pad_mm` given)
+    have a straight trunk (:func:`make_trunk`).
     """
     rendered = [column.get(lv) for lv in cfg.levels]
     top, bottom = rendered[0], rendered[-1]
@@ -61,7 +62,7 @@ def _field_of_view(
         z_lo = column.sacrum.poses[2].origin[2] - 10.0
     else:
         z_lo = bottom.pose.to_world(np.array([0.0, 0.0, -0.5 * bottom.hp_mm - 4.0]))[2]
-    trunk = make_trunk(column)
+    trunk = make_trunk(column, straight=pad_mm is not None)
     zs = np.linspace(z_lo, z_hi, 50)
     _, _, cx, cy, a, b = trunk.at(zs)
     lo = np.array([float(np.min(cx - a)) - 6.0, float(np.min(cy - b)) - 6.0, z_lo])

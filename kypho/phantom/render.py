@@ -111,7 +111,7 @@ def render(
     img = np.full(grid.shape, HU["air"], np.float32)
     vert = np.zeros(grid.shape, np.uint8)
     body = np.zeros(grid.shape, np.uint8)
-    trunk = make_trunk(column)
+    trunk = make_trunk(column, straight=var is not None)
     hu = dict(HU)
     if cfg.contrast:
         hu.update(CONTRAST_HU)
