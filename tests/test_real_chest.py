@@ -123,8 +123,6 @@ def test_engine_names_every_chest_vertebra() -> None:
 
 
 @needs_case
-@pytest.mark.xfail(strict=False, reason="issue 10: healthy chest vertebrae are graded as "
-                   "crush fractures")
 def test_engine_grades_no_chest_fracture() -> None:
     from kypho.measure.spine import measure_spine
 

@@ -40,7 +40,12 @@ def check_mask_grid(mask_affine: np.ndarray, volume: Volume, source: str) -> Non
     mask_mm = np.linalg.norm(np.asarray(mask_affine, float)[:3, :3], axis=0)
     ct_mm = np.asarray(volume.spacing_mm)
     worst = float(mask_mm.max())
-    if worst > MAX_MASK_VOXEL_MM and worst > _MAX_COARSER * float(ct_mm.min()):
+    # Spacings are compared finest to finest, coarsest to coarsest: a mask on the CT's own
+    # anisotropic grid (3 mm slices) is fine whatever order its axes are stored in.
+    coarse = np.sort(mask_mm) > np.maximum(
+        MAX_MASK_VOXEL_MM + 0.05, _MAX_COARSER * np.sort(ct_mm)
+    )
+    if coarse.any():
         raise MaskImportError(
             f"the masks in {source} are on a {', '.join(f'{v:.1f}' for v in mask_mm)} mm grid, "
             f"coarser than the CT ({', '.join(f'{v:.1f}' for v in ct_mm)} mm) and than "
