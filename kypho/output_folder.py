@@ -170,13 +170,14 @@ def output_folder(
                 "another folder with -o."
             ) from None
         _sweep(parent, target)
+        # The handler comes first: a SIGTERM must never leave a created stage behind.
+        with contextlib.suppress(ValueError):  # only the main thread may set handlers
+            signal.signal(signal.SIGTERM, _raise_interrupt)
         stage = parent / f"{stage_prefix(target)}stage-{os.getpid()}"
         try:
             stage.mkdir(mode=0o777)
         except OSError as exc:
             raise _describe(exc, target) from exc
-        with contextlib.suppress(ValueError):  # only the main thread may set handlers
-            signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             yield stage
             _install(stage, target, ours)
