@@ -19,7 +19,7 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from kypho.anatomy.engine.endplate_slices import is_thick_slice
-from kypho.anatomy.engine.threshold import AIR_BODY_HU
+from kypho.anatomy.engine.threshold import AIR_BODY_HU, largest_region
 from kypho.imaging.orientation import affine_spacing
 
 __all__ = ["BODY_OPENING_RADIUS_MM", "body_from_vertebra", "inplane_distance_mm"]
@@ -76,15 +76,6 @@ def _inplane_opening(
     # Dilation of the core by the same radius = points within radius of a core voxel.
     reach = inplane_distance_mm(~core, spacing_mm)
     return mask & (reach <= radius_mm + 1e-3)
-
-
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    lab, n = cc3d.connected_components(mask, connectivity=6, return_N=True)
-    if n <= 1:
-        return mask
-    counts = np.bincount(lab.ravel())
-    counts[0] = 0
-    return lab == int(np.argmax(counts))
 
 
 def _column_axis(centroids_mm: np.ndarray, present: np.ndarray, index: int) -> np.ndarray:
@@ -183,7 +174,7 @@ def body_from_vertebra(
         body = _inplane_opening(mask_seed, spacing, radius)
         if not body.any():
             continue
-        body = _largest_component(body)
+        body = largest_region(body)
         # Near a depressed (biconcave) or wedged endplate an axial slice cuts the body
         # as a thin rim that the opening removes; the rim lies straight above or below
         # the opened body, while the pedicles and processes lie behind it. Where the

@@ -22,6 +22,7 @@ __all__ = [
     "body_mask",
     "bone_mask",
     "coarse_grid",
+    "largest_region",
     "low_bone_hu",
     "tissue_stats",
 ]
@@ -198,7 +199,7 @@ def body_mask(
     if not inside.any():
         return inside
     if spacing_mm is None:
-        return _largest(inside)
+        return largest_region(inside)
     # The opening works on a grid of ~OPENING_GRID_MM: it only needs to part bridges a
     # few mm thick from a trunk > 150 mm across, and the full coarse grid costs ~1.5 s.
     step = tuple(max(1, round(OPENING_GRID_MM / s)) for s in spacing_mm)
@@ -207,8 +208,8 @@ def body_mask(
     depth = edt.edt(small, anisotropy=small_mm, black_border=False)
     core = depth > TRUNK_OPENING_MM
     if not core.any():
-        return _largest(inside)
-    core = _largest(core)
+        return largest_region(inside)
+    core = largest_region(core)
     # Grow back by the opening radius (plus a cell), inside the body only.
     reach = edt.edt(~core, anisotropy=small_mm, black_border=False)
     near = reach <= TRUNK_OPENING_MM + max(small_mm)
@@ -217,14 +218,15 @@ def body_mask(
     return inside & near[: inside.shape[0], : inside.shape[1], : inside.shape[2]]
 
 
-def _largest(mask: np.ndarray) -> np.ndarray:
-    """The largest 6-connected region of ``mask``."""
-    lab, n = cc3d.connected_components(mask, connectivity=6, return_N=True)
+def largest_region(mask: np.ndarray, connectivity: int = 6) -> np.ndarray:
+    """The largest connected region of ``mask`` (2-D or 3-D; ``connectivity`` as cc3d)."""
+    lab, n = cc3d.connected_components(mask, connectivity=connectivity, return_N=True)
     if n <= 1:
         return mask
     counts = np.bincount(lab.ravel())
     counts[0] = 0
     return lab == int(np.argmax(counts))
+
 
 def cortex_hu(stats: TissueStats) -> float:
     """Cortical-bone level (HU): the bone threshold plus the bone-to-soft-tissue contrast

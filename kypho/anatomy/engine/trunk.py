@@ -10,10 +10,10 @@ apart from vertebral bodies whatever their intensity.
 
 from __future__ import annotations
 
-import cc3d
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.threshold import largest_region
 
 __all__ = ["outside_trunk_midline"]
 
@@ -24,16 +24,6 @@ MIDLINE_HALF_WIDTH = 0.25
 #: at ~20-45 % of the depth in the chest and abdomen, and the front of a deep lordotic
 #: lumbar body at ~55 %.
 POSTERIOR_DEPTH = 0.65
-
-
-def _trunk_slice(body: np.ndarray) -> np.ndarray:
-    """The largest connected region of one axial slice: the trunk, without the arms."""
-    lab, n = cc3d.connected_components(body, connectivity=4, return_N=True)
-    if n <= 1:
-        return body
-    counts = np.bincount(lab.ravel())
-    counts[0] = 0
-    return lab == int(np.argmax(counts))
 
 
 def outside_trunk_midline(
@@ -62,7 +52,7 @@ def outside_trunk_midline(
     for node in nodes:
         k = int(np.clip(round(node.centroid_mm[2] / sp[2]), 0, body.shape[2] - 1))
         if k not in cache:
-            trunk = _trunk_slice(body[:, :, k])
+            trunk = largest_region(body[:, :, k], connectivity=4)  # the trunk, not the arms
             if trunk.any():
                 xs = np.flatnonzero(trunk.any(axis=1))
                 ys = np.flatnonzero(trunk.any(axis=0))
