@@ -43,9 +43,6 @@ ARCH_HALF_WIDTH_MM = 45.0
 ARCH_ABOVE_DISC_MM = 12.0
 #: The lumbosacral disc dip reads below this fraction of the column's widest section.
 LUMBOSACRAL_DIP_RATIO = 0.7
-#: End slices of a block thinner than this fraction of its widest section are a stalk
-#: of bone reaching across a disc, not body.
-STALK_RATIO = 0.25
 #: A split-off body core is at least this long (mm) and this share of the body above.
 MIN_BODY_CORE_MM = 10.0
 MIN_BODY_SHARE = 0.4
@@ -83,13 +80,6 @@ def _disc_slices(area: np.ndarray, window: int) -> list[int]:
             continue
         cuts.append(k)
     return cuts
-
-
-def _dip_depth(area: np.ndarray, k: int, window: int) -> float:
-    """Cross-section at slice ``k`` as a fraction of the larger one on its weaker side."""
-    left = area[max(0, k - window) : k].max()
-    right = area[k + 1 : k + 1 + window].max()
-    return float(area[k] / max(1.0, min(left, right)))
 
 
 def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
