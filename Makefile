@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kypho-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean deps-web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kypho demo kypho-demo --force
 
-test: $(STAMP)
+test: $(STAMP) deps-web
 	$(BIN)/ruff check kypho tests benchmarks
 	$(BIN)/python -m pytest -q -n 2
 
@@ -31,3 +31,20 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) kypho-demo .pytest_cache
+
+# Registry and web app (issue 15): PostgreSQL for the registry tests, and the NiiVue
+# viewer fetched from the npm registry (BSD-2-Clause, kypho/web/static/vendor/README.md).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+NIIVUE_VERSION := 0.69.0
+NIIVUE := kypho/web/static/vendor/niivue.umd.js
+
+deps-web: $(NIIVUE)
+	@{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }
+
+$(NIIVUE):
+	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends npm; }
+	rm -rf $(VENV)/niivue && mkdir -p $(VENV)/niivue
+	cd $(VENV)/niivue && npm pack --silent @niivue/niivue@$(NIIVUE_VERSION) >/dev/null
+	tar -xzf $(VENV)/niivue/niivue-niivue-$(NIIVUE_VERSION).tgz -C $(VENV)/niivue package/dist/niivue.umd.js
+	cp $(VENV)/niivue/package/dist/niivue.umd.js $@.tmp && mv $@.tmp $@

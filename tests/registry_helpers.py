@@ -1,0 +1,110 @@
+"""Test databases for the registry: a SQLite file and a real PostgreSQL server.
+
+The PostgreSQL server is started once per test process from the machine's ``initdb`` and
+``pg_ctl`` (``make deps-web`` installs Debian's ``postgresql`` when they are missing) in a
+temporary directory, on a free loopback port, and stopped at exit. Under CI (``CI`` set)
+a missing PostgreSQL is an error, not a skip, so the suite cannot pass without it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kypho.registry.db import Registry, open_registry
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    # PostgreSQL refuses to run as root; Debian's package creates the postgres user.
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+_SERVER: dict[str, str] = {}
+
+
+def postgres_url() -> str:
+    """URL of a fresh database on this process's PostgreSQL server (started on first use)."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        if os.environ.get("CI"):
+            raise RuntimeError("PostgreSQL (initdb/pg_ctl) missing: run `make deps-web`.")
+        pytest.skip("PostgreSQL initdb/pg_ctl not installed (make deps-web installs them)")
+    if not _SERVER:
+        root = Path(tempfile.mkdtemp(prefix="kypho-pg-"))
+        root.chmod(0o777)
+        data = root / "data"
+        port = _free_port()
+        subprocess.run(
+            _as_server_user([initdb, "-D", str(data), "-U", "kypho", "--auth=trust", "-E", "UTF8"]),
+            check=True,
+            capture_output=True,
+        )
+        opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        subprocess.run(
+            _as_server_user([pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"),
+                             "start"]),
+            check=True,
+            capture_output=True,
+        )
+        _SERVER.update(port=str(port), data=str(data), root=str(root))
+        atexit.register(_stop, pg_ctl)
+    return _create_database()
+
+
+def _create_database() -> str:
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    base = f"host=127.0.0.1 port={_SERVER['port']} user=kypho dbname=postgres"
+    for _ in range(50):
+        try:
+            with psycopg.connect(base, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            break
+        except psycopg.OperationalError:
+            time.sleep(0.1)
+    return f"postgresql+psycopg://kypho@127.0.0.1:{_SERVER['port']}/{name}"
+
+
+def _stop(pg_ctl: str) -> None:
+    subprocess.run(
+        _as_server_user([pg_ctl, "-D", _SERVER["data"], "-m", "immediate", "stop"]),
+        capture_output=True,
+        check=False,
+    )
+    shutil.rmtree(_SERVER["root"], ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Registry:
+    """A freshly migrated registry on SQLite and on PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}" if request.param == "sqlite" else postgres_url()
+    reg = open_registry(url)
+    yield reg
+    reg.dispose()
