@@ -67,8 +67,9 @@ def postgres_url() -> str:
         )
         opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
-            _as_server_user([pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"),
-                             "start"]),
+            _as_server_user(
+                [pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"]
+            ),
             check=True,
             capture_output=True,
         )
@@ -108,3 +109,77 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Registry:
     reg = open_registry(url)
     yield reg
     reg.dispose()
+
+
+LEVELS = ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5"]
+
+
+def make_results(fractures: dict[str, int] | None = None, plan: bool = True) -> dict:
+    """A small results.json (schema 1.x, docs/results-schema.md) with the given fractures."""
+    fractures = {"T12": 2, "L1": 3} if fractures is None else fractures
+    morph = {1: "wedge", 2: "wedge", 3: "crush"}
+    vertebrae = []
+    for i, level in enumerate(LEVELS):
+        grade = fractures.get(level, 0)
+        loss = {0: 5.0, 1: 22.0, 2: 32.0, 3: 45.0}[grade]
+        vertebrae.append(
+            {
+                "level": level,
+                "label": 17 + i,
+                "measurable": True,
+                "reason": None,
+                "heights_mm": {
+                    "anterior": 25 * (1 - loss / 100),
+                    "middle": 24.0,
+                    "posterior": 26.0,
+                },
+                "height_loss_pct": {"anterior": loss, "middle": 3.0, "posterior": 0.0},
+                "genant_grade": grade,
+                "morphotype": morph.get(grade, "none"),
+                "trabecular_hu": 90.0 + i,
+                "bmd_mg_cm3": 75.0,
+                "density_class": "osteoporosis",
+            }
+        )
+    spine = {
+        "cobb_deg": 31.5,
+        "fractures": [
+            {"level": lv, "genant_grade": g, "morphotype": morph[g]}
+            for lv, g in fractures.items()
+            if g
+        ],
+        "worst_grade": max(fractures.values(), default=0),
+        "density": {"reference_level": "L1", "reference_hu": 92.0, "class_by_hu": "osteoporosis"},
+    }
+    levels = [
+        {
+            "level": lv,
+            "recommendation": "balloon_kyphoplasty",
+            "balloon": {"device": "Kyphon Xpander IBT 20/3", "total_inflation_ml": 5.2},
+            "cement": {"total_ml": 6.6},
+            "leakage_risk": {"category": "low"},
+            "logistics": {
+                "procedure_minutes": 40.0,
+                "anaesthesia": "local with conscious sedation",
+                "expected_stay": "day case",
+            },
+        }
+        for lv, g in fractures.items()
+        if g
+    ]
+    n = len(levels)
+    session = {
+        "procedure_minutes": 40.0 * n,
+        "room_minutes": 60.0 * n,
+        "anaesthesia": "local with conscious sedation",
+        "expected_stay": "overnight stay expected" if n > 1 else "day case",
+    }
+    return {
+        "schema_version": "1.0.0",
+        "kypho_version": "0.1.0",
+        "vertebrae": vertebrae,
+        "spine": spine,
+        "cobb_deg": 31.5,
+        "fractures": spine["fractures"],
+        "plan": {"levels": levels, "session": session} if plan and levels else None,
+    }

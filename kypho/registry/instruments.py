@@ -143,8 +143,12 @@ def score_odi(sections: list[Any]) -> Score:
     ]
     missing = ODI_SECTIONS - len(answered)
     if missing > ODI_MAX_MISSING_SECTIONS:
-        return Score(None, False, f"{missing} of 10 ODI sections unanswered (more than "
-                     f"{ODI_MAX_MISSING_SECTIONS} makes the form invalid)")
+        return Score(
+            None,
+            False,
+            f"{missing} of 10 ODI sections unanswered (more than "
+            f"{ODI_MAX_MISSING_SECTIONS} makes the form invalid)",
+        )
     return Score(100.0 * sum(answered) / (5 * len(answered)), True)
 
 
