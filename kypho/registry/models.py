@@ -249,6 +249,7 @@ class Eligibility(_Tracked, Base):
     acuity_confirmed: Mapped[bool | None] = mapped_column(Boolean)
     pain_worsening: Mapped[bool | None] = mapped_column(Boolean)
     pain_caused_by_fracture: Mapped[bool | None] = mapped_column(Boolean)
+    kyphotic_deformity: Mapped[bool | None] = mapped_column(Boolean)
     nsm_description: Mapped[str | None] = mapped_column(Text)
     nsm_weeks: Mapped[float | None] = mapped_column(Float)
     infection: Mapped[bool | None] = mapped_column(Boolean)

@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("acuity_confirmed", sa.Boolean(), nullable=True),
         sa.Column("pain_worsening", sa.Boolean(), nullable=True),
         sa.Column("pain_caused_by_fracture", sa.Boolean(), nullable=True),
+        sa.Column("kyphotic_deformity", sa.Boolean(), nullable=True),
         sa.Column("nsm_description", sa.Text(), nullable=True),
         sa.Column("nsm_weeks", sa.Float(), nullable=True),
         sa.Column("infection", sa.Boolean(), nullable=True),
