@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from kypho.registry.errors import RegistryError
 from kypho.registry.models import Patient, Study
@@ -187,16 +188,24 @@ async def visit(request: Request, study_id: int, user: CurrentUser = Depends(wri
         answers["odi"] = [int(v) if v.isdigit() else None for v in odi]
     if form.get("rmdq_used"):
         answers["rmdq"] = [form.get(f"rmdq{i}") == "on" for i in range(1, 25)]
-    with request.app.state.registry.session(user.username) as s:
-        study = get_live(s, Study, study_id)
-        record_visit(
-            s,
-            study.patient,
-            str(form.get("timepoint", "")),
-            answers,
-            visit_date=_date(str(form.get("visit_date", ""))),
-            new_fracture_levels=str(form.get("new_fracture_levels", "")),
-        )
+    # Two clients creating the same visit at once: the unique index refuses the second
+    # insert; the retry then finds the first one's visit and adds to it.
+    for attempt in range(3):
+        try:
+            with request.app.state.registry.session(user.username) as s:
+                study = get_live(s, Study, study_id)
+                record_visit(
+                    s,
+                    study.patient,
+                    str(form.get("timepoint", "")),
+                    answers,
+                    visit_date=_date(str(form.get("visit_date", ""))),
+                    new_fracture_levels=str(form.get("new_fracture_levels", "")),
+                )
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise RegistryError("the visit was changed by someone else; try again.") from None
     return _back(study_id)
 
 
