@@ -32,7 +32,8 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) kypho-demo .pytest_cache
 
-# Registry and web app (issue 15): PostgreSQL for the registry tests, and the NiiVue
+# Registry and web app (issue 15): PostgreSQL for the registry tests, Chromium for the
+# browser test (driven by the playwright package, no browser download), and the NiiVue
 # viewer fetched from the npm registry (BSD-2-Clause, kypho/web/static/vendor/README.md).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 NIIVUE_VERSION := 0.69.0
@@ -41,6 +42,8 @@ NIIVUE := kypho/web/static/vendor/niivue.umd.js
 deps-web: $(NIIVUE)
 	@{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
 	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql; }
+	@command -v chromium >/dev/null \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
 $(NIIVUE):
 	@command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends npm; }

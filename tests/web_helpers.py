@@ -52,9 +52,12 @@ def write_case_folder(folder: Path) -> Path:
     affine = np.diag([2.0, 2.0, 2.0, 1.0])
     ct = np.full((16, 16, 40), -100, np.int16)
     labels = np.zeros((16, 16, 40), np.uint8)
+    n = len(doc["vertebrae"])
     for i, v in enumerate(doc["vertebrae"]):
-        labels[5:11, 5:11, 2 + 5 * i : 6 + 5 * i] = v["label"]
-        ct[5:11, 5:11, 2 + 5 * i : 6 + 5 * i] = 200
+        # Cranial first: the first vertebra is the most superior (RAS z grows upwards).
+        z = 2 + 5 * (n - 1 - i)
+        labels[5:11, 5:11, z : z + 4] = v["label"]
+        ct[5:11, 5:11, z : z + 4] = 200
     nib.save(nib.Nifti1Image(ct, affine), folder / "ct.nii.gz")
     nib.save(nib.Nifti1Image(labels, affine), folder / "labels.nii.gz")
     (folder / "report.html").write_text("<html><body>report</body></html>")

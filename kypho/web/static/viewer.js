@@ -12,7 +12,10 @@ async function kyphoViewer(studyId, levels) {
     li.append(`${l.level}: grade ${l.grade === null ? "n/m" : l.grade}${l.excluded ? " (excluded)" : ""}`);
     legend.append(li);
   }
-  const nv = new niivue.Niivue({ backColor: [0, 0, 0, 1], dragAndDropEnabled: false });
+  // Cyan crosshair: red, orange and green are the grade colours.
+  const nv = new niivue.Niivue({
+    backColor: [0, 0, 0, 1], crosshairColor: [0, 0.9, 0.9, 1], dragAndDropEnabled: false,
+  });
   window.kyphoNv = nv;
   await nv.attachTo("viewer");
   nv.onLocationChange = (d) => { document.getElementById("hover").textContent = d.string; };
@@ -28,6 +31,7 @@ async function kyphoViewer(studyId, levels) {
     lut.labels.push(`${l.level} grade ${l.grade === null ? "n/m" : l.grade}`);
   }
   nv.volumes[1].setColormapLabel(lut);
+  nv.setInterpolation(true); // nearest neighbour: label edges stay sharp
   nv.setSliceType(nv.sliceTypeSagittal);
   nv.updateGLVolume();
   document.querySelectorAll("[data-slice]").forEach((b) =>
