@@ -13,9 +13,12 @@ def test_change_from_baseline_hand_worked():
     # Three patients, NRS: changes at 1 month -5, -3, -1 -> mean -3, sd 2, sem 2/sqrt(3);
     # t(0.975, 2) = 4.302653 -> CI -3 +- 4.9683.
     recs = [
-        ("a", "baseline", "nrs", 8), ("a", "m1", "nrs", 3),
-        ("b", "baseline", "nrs", 7), ("b", "m1", "nrs", 4),
-        ("c", "baseline", "nrs", 6), ("c", "m1", "nrs", 5),
+        ("a", "baseline", "nrs", 8),
+        ("a", "m1", "nrs", 3),
+        ("b", "baseline", "nrs", 7),
+        ("b", "m1", "nrs", 4),
+        ("c", "baseline", "nrs", 6),
+        ("c", "m1", "nrs", 5),
         ("d", "m1", "nrs", 0),  # no baseline: not paired, left out
         ("a", "baseline", "odi", 50),
     ]
@@ -32,8 +35,13 @@ def test_change_from_baseline_hand_worked():
 
 
 def test_timepoints_in_order_and_no_mcid_instrument():
-    recs = [("a", "baseline", "tug", 20), ("a", "m12", "tug", 12), ("a", "d7", "tug", 18),
-            ("b", "baseline", "tug", 16), ("b", "m12", "tug", 11)]
+    recs = [
+        ("a", "baseline", "tug", 20),
+        ("a", "m12", "tug", 12),
+        ("a", "d7", "tug", 18),
+        ("b", "baseline", "tug", 16),
+        ("b", "m12", "tug", 11),
+    ]
     out = change_from_baseline(recs, "tug")
     assert [c.timepoint for c in out] == ["d7", "m12"]
     assert out[1].mean_change == pytest.approx(-6.5)
@@ -47,8 +55,13 @@ def test_wilson_interval_known_value():
 
 
 def test_new_fracture_rate():
-    visits = [("a", "baseline", False), ("a", "m3", False), ("a", "m12", True),
-              ("b", "m3", False), ("c", "baseline", None)]
+    visits = [
+        ("a", "baseline", False),
+        ("a", "m3", False),
+        ("a", "m12", True),
+        ("b", "m3", False),
+        ("c", "baseline", None),
+    ]
     out = new_fracture_rate(visits)
     assert out["patients_followed"] == 2 and out["patients_with_new_fracture"] == 1
 
@@ -61,7 +74,10 @@ def test_change_figure_is_a_png_with_content():
     from kypho.registry.figures import change_figure
 
     recs = [(p, "baseline", "nrs", 8) for p in "abc"] + [
-        ("a", "m1", "nrs", 3), ("b", "m1", "nrs", 4), ("c", "m1", "nrs", 2)]
+        ("a", "m1", "nrs", 3),
+        ("b", "m1", "nrs", 4),
+        ("c", "m1", "nrs", 2),
+    ]
     png = change_figure(recs, "nrs")
     img = imread(io.BytesIO(png))
     assert img.shape[:2] == (400, 640)

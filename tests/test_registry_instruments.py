@@ -39,8 +39,14 @@ def test_odi_rejects_out_of_range():
 
 @pytest.mark.parametrize(
     ("state", "expected"),
-    [("11111", 1.0), ("11112", 0.943), ("12345", 0.171), ("25555", -0.347), ("24444", -0.188),
-     ("55555", -0.573)],
+    [
+        ("11111", 1.0),
+        ("11112", 0.943),
+        ("12345", 0.171),
+        ("25555", -0.347),
+        ("24444", -0.188),
+        ("55555", -0.573),
+    ],
 )
 def test_eq5d5l_us_worked_examples(state, expected):
     assert eq5d5l_index(state, "us") == pytest.approx(expected, abs=5e-4)

@@ -73,6 +73,7 @@ def _colour_masks(png: bytes) -> dict[str, np.ndarray]:
         "green": (g > r + 30) & (g > b + 30),  # grade 0
         "orange": (r > b + 80) & (g > b + 40) & (r > g + 20),  # grade 2
         "red": (r > g + 50) & (r > b + 50) & (abs(g - b) < 30),  # grade 3
+        "blue": (b > r + 60) & (b > g + 60),  # height lines and trajectories
     }
 
 
@@ -92,6 +93,9 @@ def test_browser_login_view_correct_followup(server):
             args=["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
         )
         page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        if os.environ.get("KYPHO_SCREENSHOT"):
+            page.on("console", lambda m: print("console:", m.type, m.text))
+            page.on("pageerror", lambda e: print("pageerror:", e))
         page.goto(base + "/cases")
         assert page.url.endswith("/login")
         page.fill("input[name=username]", "clinician")
@@ -115,6 +119,8 @@ def test_browser_login_view_correct_followup(server):
         assert counts["green"] > 1000 and counts["orange"] > 200 and counts["red"] > 200, counts
         assert counts["green"] > 3 * counts["orange"]
         assert _centre_row(masks["orange"]) < _centre_row(masks["red"])
+        # The 24 height lines (8 vertebrae x 3) are drawn in blue over the bodies.
+        assert counts["blue"] > 100, counts
         # Correct L1 to L2 in the findings table.
         row = page.locator("#findings tr", has_text="crush")
         row.locator("input[name=level]").fill("L2")

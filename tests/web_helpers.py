@@ -57,6 +57,11 @@ def write_case_folder(folder: Path) -> Path:
         # Cranial first: the first vertebra is the most superior (RAS z grows upwards).
         z = 2 + 5 * (n - 1 - i)
         labels[5:11, 5:11, z : z + 4] = v["label"]
+        # Height lines through the body's middle (world = 2 mm x voxel index).
+        v["height_segments_ras_mm"] = {
+            name: [[16.0, y, 2.0 * z], [16.0, y, 2.0 * z + 6.0]]
+            for name, y in (("anterior", 12.0), ("middle", 16.0), ("posterior", 20.0))
+        }
         ct[5:11, 5:11, z : z + 4] = 200
     nib.save(nib.Nifti1Image(ct, affine), folder / "ct.nii.gz")
     nib.save(nib.Nifti1Image(labels, affine), folder / "labels.nii.gz")

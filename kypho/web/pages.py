@@ -110,6 +110,46 @@ def _viewer_levels(study: Study) -> list[dict[str, Any]]:
     return out
 
 
+def _viewer_overlay(doc: dict[str, Any] | None) -> dict[str, list]:
+    """Height lines, trajectories and balloon centres of results.json as nodes and edges.
+
+    Coordinates are world RAS mm, the space NiiVue draws NIfTI volumes in. Edge values:
+    0.5 a measured height, 1.0 a planned trajectory (entry to target).
+    """
+    nodes: list[list[float]] = []
+    names: list[str] = []
+    sizes: list[float] = []
+    edges: list[list[float]] = []
+
+    def node(xyz: Any, name: str, size: float = 0.0) -> int:
+        nodes.append([float(v) for v in xyz])
+        names.append(name)
+        sizes.append(size)
+        return len(nodes) - 1
+
+    for v in (doc or {}).get("vertebrae") or []:
+        for which, seg in (v.get("height_segments_ras_mm") or {}).items():
+            if seg and len(seg) == 2 and all(p is not None for p in seg):
+                a = node(seg[0], f"{v['level']} {which} inferior")
+                b = node(seg[1], f"{v['level']} {which} superior")
+                edges.append([a, b, 0.5])
+    for lv in ((doc or {}).get("plan") or {}).get("levels") or []:
+        for t in lv.get("trajectories") or []:
+            if t.get("entry_ras_mm") and t.get("target_ras_mm"):
+                a = node(t["entry_ras_mm"], f"{lv['level']} {t.get('side')} entry")
+                b = node(t["target_ras_mm"], f"{lv['level']} {t.get('side')} target")
+                edges.append([a, b, 1.0])
+        for bp in (lv.get("balloon") or {}).get("placements") or []:
+            if bp.get("centre_ras_mm"):
+                axes = [x for x in bp.get("semi_axes_mm") or [] if x]
+                node(
+                    bp["centre_ras_mm"],
+                    f"{lv['level']} {bp.get('side')} balloon",
+                    float(sum(axes) / len(axes)) if axes else 3.0,
+                )
+    return {"nodes": nodes, "names": names, "sizes": sizes, "edges": edges}
+
+
 def _patient_context(s: Any, patient: Patient, study: Study, user: CurrentUser) -> dict:
     clin = s.scalar(select(Eligibility).where(Eligibility.patient_id == patient.id))
     visits = s.scalars(
@@ -181,6 +221,7 @@ def case_page(
             corrections=corrections,
             has_ct=_ct_path(study) is not None,
             viewer_levels=json.dumps(_viewer_levels(study)),
+            viewer_overlay=json.dumps(_viewer_overlay(study.results)),
             warnings=(study.results or {}).get("warnings") or [],
             **ctx,
         )

@@ -1,7 +1,7 @@
 // kypho slice viewer: the CT with the vertebra label map coloured by Genant grade.
 // Uses NiiVue (static/vendor/niivue.umd.js, fetched from npm by `make deps-web`).
 /* global niivue */
-async function kyphoViewer(studyId, levels) {
+async function kyphoViewer(studyId, levels, overlay) {
   const legend = document.getElementById("legend");
   const hex = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
   levels.sort((a, b) => a.label - b.label);
@@ -32,6 +32,24 @@ async function kyphoViewer(studyId, levels) {
   }
   nv.volumes[1].setColormapLabel(lut);
   nv.setInterpolation(true); // nearest neighbour: label edges stay sharp
+  if (overlay && overlay.nodes.length) {
+    // Height lines, trajectories and balloon centres as a NiiVue connectome (world mm).
+    const n = overlay.nodes.length;
+    const edges = new Array(n * n).fill(0);
+    for (const [a, b, value] of overlay.edges) { edges[a * n + b] = value; edges[b * n + a] = value; }
+    await nv.loadConnectome({
+      name: "kypho", nodeColormap: "blue", nodeColormapNegative: "blue", nodeMinColor: 0,
+      nodeMaxColor: 1, nodeScale: 1, edgeColormap: "blue", edgeColormapNegative: "blue",
+      edgeMin: 0, edgeMax: 1, edgeScale: 1,
+      nodes: {
+        names: overlay.names, X: overlay.nodes.map((p) => p[0]), Y: overlay.nodes.map((p) => p[1]),
+        Z: overlay.nodes.map((p) => p[2]), Color: overlay.sizes.map(() => 1), Size: overlay.sizes,
+      },
+      edges,
+    });
+    // Draw the lines on 2D slices within 20 mm of the slice shown.
+    nv.opts.meshThicknessOn2D = 20;
+  }
   nv.setSliceType(nv.sliceTypeSagittal);
   nv.updateGLVolume();
   document.querySelectorAll("[data-slice]").forEach((b) =>
