@@ -151,3 +151,22 @@ def test_register_real_analysis(real_analysis, tmp_path):
         assert 15 < l1.height_anterior_mm < 40  # an adult lumbar body
         assert study.fracture_count == 0 and study.planned == []
     reg.dispose()
+
+
+def test_shift_levels(registry, tmp_path):  # noqa: F811
+    from kypho.registry.store import shift_levels
+
+    folder = _folder(tmp_path, make_results({"T12": 2}))
+    with registry.session() as s:
+        study = register_analysis(s, add_patient(s, "P-5"), folder)
+        shift_levels(s, study, -1)
+        names = [f.corrected_level or f.level for f in study.findings]
+        assert names == ["T9", "T10", "T11", "T12", "L1", "L2", "L3", "L4"]
+        assert study.fractured_levels == "T11"
+        shift_levels(s, study, +2)
+        assert [f.corrected_level or f.level for f in study.findings][-1] == "L6"
+        with pytest.raises(RegistryError, match="leaves T1-L6"):
+            shift_levels(s, study, +1)
+        shift_levels(s, study, -1)
+        assert all(f.corrected_level is None for f in study.findings)
+        assert study.fractured_levels == "T12"

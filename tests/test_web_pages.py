@@ -189,3 +189,16 @@ def test_upload_runs_analysis_in_background(tmp_path):
     assert c.get(f"/cases/{sid}/files/ct").status_code == 200
     registry.dispose()
     shutil.rmtree(tmp_path / "data", ignore_errors=True)
+
+
+def test_shift_numbering(web):  # noqa: F811
+    app, sid, _ = web
+    c = TestClient(app)
+    login(c, "clinician")
+    token = csrf_of(c, f"/cases/{sid}")
+    r = c.post(f"/cases/{sid}/shift", data={"csrf": token, "offset": "-1"}, follow_redirects=False)
+    assert r.status_code == 303
+    page = c.get(f"/cases/{sid}").text
+    assert "T11 <small>(was T12)</small>" in page
+    assert f"/cases/{sid}" in c.get("/cases?level=T11").text
+    assert c.post(f"/cases/{sid}/shift", data={"csrf": token, "offset": "7"}).status_code == 400

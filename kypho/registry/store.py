@@ -46,6 +46,7 @@ __all__ = [
     "register_analysis",
     "set_eligibility",
     "set_treated_levels",
+    "shift_levels",
     "store_results",
 ]
 
@@ -154,6 +155,34 @@ def correct_finding(
     study.worst_grade = max((g for _lv, g in fractures), default=0)
     study.fractured_levels = ",".join(lv for lv, _g in fractures) or None
     return f
+
+
+# Level order for a numbering shift (T13 and L6 exist as variants, DESIGN.md labels 25/28).
+LEVEL_ORDER = [f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 7)]
+
+
+def shift_levels(session: Session, study: Study, offset: int) -> None:
+    """Renumber every vertebra of ``study`` by ``offset`` levels (a miscounted spine).
+
+    +1 moves each name one level caudal (T12 -> L1). Vertebrae already renamed by hand are
+    shifted from their corrected name; L6 is the transitional sixth lumbar vertebra.
+    Refused when a name would leave T1-L6.
+    """
+    if offset == 0:
+        return
+    live = [f for f in study.findings if f.deleted_at is None]
+    new = {}
+    for f in live:
+        name = f.corrected_level or f.level
+        if name not in LEVEL_ORDER:
+            continue  # sacrum and variants keep their names
+        i = LEVEL_ORDER.index(name) + offset
+        if not 0 <= i < len(LEVEL_ORDER):
+            raise RegistryError(f"shifting {name} by {offset} leaves T1-L6.")
+        new[f.id] = LEVEL_ORDER[i]
+    for f in live:
+        if f.id in new:
+            correct_finding(session, f.id, level=new[f.id])
 
 
 def set_treated_levels(session: Session, study: Study, levels: list[str]) -> None:

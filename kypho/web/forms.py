@@ -28,6 +28,7 @@ from kypho.registry.store import (
     register_analysis,
     set_eligibility,
     set_treated_levels,
+    shift_levels,
 )
 from kypho.web.app import CurrentUser, csrf_ok, render, writer
 
@@ -100,6 +101,22 @@ def correct(
             grade=int(grade) if grade.strip().isdigit() else None,
             excluded=excluded == "on",
         )
+    return _back(study_id)
+
+
+@router.post("/cases/{study_id}/shift")
+def shift(
+    request: Request,
+    study_id: int,
+    csrf: str = Form(""),
+    offset: int = Form(...),
+    user: CurrentUser = Depends(writer),
+) -> Response:
+    csrf_ok(request, csrf)
+    if offset not in (-2, -1, 1, 2):
+        raise RegistryError("shift the numbering by -2, -1, +1 or +2 levels.")
+    with request.app.state.registry.session(user.username) as s:
+        shift_levels(s, get_live(s, Study, study_id), offset)
     return _back(study_id)
 
 
