@@ -202,3 +202,32 @@ def test_shift_numbering(web):  # noqa: F811
     assert "T11 <small>(was T12)</small>" in page
     assert f"/cases/{sid}" in c.get("/cases?level=T11").text
     assert c.post(f"/cases/{sid}/shift", data={"csrf": token, "offset": "7"}).status_code == 400
+
+
+def test_zip_upload_unpacked_flat(web, tmp_path):  # noqa: F811
+    import zipfile
+
+    app, _sid, _ = web
+    c = TestClient(app)
+    login(c, "clinician")
+    token = csrf_of(c, "/upload")
+    archive = tmp_path / "series.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("series/IM0001.dcm", b"DICM" * 10)
+        zf.writestr("../../escape.dcm", b"DICM" * 10)
+        zf.writestr("/abs/IM0002.dcm", b"DICM" * 10)
+    with archive.open("rb") as f:
+        r = c.post(
+            "/upload",
+            data={"pseudonym": "ZIP-1", "csrf": token},
+            files={"ct": ("series.zip", f, "application/zip")},
+            follow_redirects=False,
+        )
+    assert r.status_code == 303
+    studies = app.state.config.data_dir / "studies"
+    (folder,) = list(studies.iterdir())
+    files = sorted(p.name for p in (folder / "dicom").iterdir())
+    assert files == ["000000_IM0001.dcm", "000001_escape.dcm", "000002_IM0002.dcm"]
+    assert not (app.state.config.data_dir / "escape.dcm").exists()
+    assert not (studies / "escape.dcm").exists()
+    assert "queued" in c.get("/cases").text

@@ -83,6 +83,11 @@ class AnalysisJobs:
         try:
             analysis = analyze(ct, progress=progress)
             write_analysis(analysis, out_dir, protected=[ct])
+            if not (out_dir / "ct.nii.gz").exists():
+                # A DICOM upload: keep the CT as read (canonical RAS) for the slice viewer.
+                from kypho.imaging.write import write_volume
+
+                write_volume(out_dir / "ct.nii.gz", analysis.volume)
             doc = analysis_to_json(analysis)
             with self.registry.session("analysis") as s:
                 store_results(s, s.get(Study, study_id), doc)
