@@ -11,7 +11,7 @@ config = context.config
 connection = config.attributes.get("connection")
 
 if connection is None:
-    # Only for `alembic revision --autogenerate` by a developer: a URL in the config.
+    # Only when a developer autogenerates a revision with alembic: a URL in the config.
     connection = create_engine(config.get_main_option("sqlalchemy.url")).connect()
 
 context.configure(
