@@ -9,6 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -24,6 +25,7 @@ def _finding_ids(html: str) -> list[int]:
     return [int(x) for x in re.findall(r'/findings/(\d+)"', html)]
 
 
+@pytest.mark.parametrize("web", ["sqlite"], indirect=True)
 def test_case_list_filters(web):  # noqa: F811
     app, sid, _ = web
     c = TestClient(app)
@@ -36,6 +38,7 @@ def test_case_list_filters(web):  # noqa: F811
     assert c.get("/cases?grade=x").status_code == 400
 
 
+@pytest.mark.parametrize("web", ["sqlite"], indirect=True)
 def test_case_page_correction_and_report(web):  # noqa: F811
     app, sid, _ = web
     c = TestClient(app)
@@ -110,6 +113,7 @@ def test_followup_changes_dashboard_and_exports(web):  # noqa: F811
     assert bad.status_code == 400 and "NRS" in bad.text
 
 
+@pytest.mark.parametrize("web", ["sqlite"], indirect=True)
 def test_procedure_and_checklist_forms(web):  # noqa: F811
     app, sid, _ = web
     c = TestClient(app)
@@ -191,6 +195,7 @@ def test_upload_runs_analysis_in_background(tmp_path):
     shutil.rmtree(tmp_path / "data", ignore_errors=True)
 
 
+@pytest.mark.parametrize("web", ["sqlite"], indirect=True)
 def test_shift_numbering(web):  # noqa: F811
     app, sid, _ = web
     c = TestClient(app)
@@ -204,6 +209,7 @@ def test_shift_numbering(web):  # noqa: F811
     assert c.post(f"/cases/{sid}/shift", data={"csrf": token, "offset": "7"}).status_code == 400
 
 
+@pytest.mark.parametrize("web", ["sqlite"], indirect=True)
 def test_zip_upload_unpacked_flat(web, tmp_path):  # noqa: F811
     import zipfile
 
