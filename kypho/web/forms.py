@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from kypho.registry.errors import RegistryError
 from kypho.registry.models import Patient, Study
@@ -205,24 +206,34 @@ async def visit(request: Request, study_id: int, user: CurrentUser = Depends(wri
         answers["odi"] = [int(v) if v.isdigit() else None for v in odi]
     if form.get("rmdq_used"):
         answers["rmdq"] = [form.get(f"rmdq{i}") == "on" for i in range(1, 25)]
-    # Two clients creating the same visit at once: the unique index refuses the second
-    # insert; the retry then finds the first one's visit and adds to it.
-    for attempt in range(3):
-        try:
-            with request.app.state.registry.session(user.username) as s:
-                study = get_live(s, Study, study_id)
-                record_visit(
-                    s,
-                    study.patient,
-                    str(form.get("timepoint", "")),
-                    answers,
-                    visit_date=_date(str(form.get("visit_date", ""))),
-                    new_fracture_levels=str(form.get("new_fracture_levels", "")),
-                )
-            break
-        except IntegrityError:
-            if attempt == 2:
-                raise RegistryError("the visit was changed by someone else; try again.") from None
+    timepoint = str(form.get("timepoint", ""))
+    visit_date = _date(str(form.get("visit_date", "")))
+    new_fractures = str(form.get("new_fracture_levels", ""))
+
+    def write() -> None:
+        # Two clients creating the same visit at once: the unique index refuses the second
+        # insert; the retry then finds the first one's visit and adds to it.
+        for attempt in range(3):
+            try:
+                with request.app.state.registry.session(user.username) as s:
+                    study = get_live(s, Study, study_id)
+                    record_visit(
+                        s,
+                        study.patient,
+                        timepoint,
+                        answers,
+                        visit_date=visit_date,
+                        new_fracture_levels=new_fractures,
+                    )
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise RegistryError(
+                        "the visit was changed by someone else; try again."
+                    ) from None
+
+    # Database work off the event loop: an async route must not block other requests.
+    await run_in_threadpool(write)
     return _back(study_id)
 
 
@@ -238,8 +249,12 @@ async def eligibility(
         values[name] = {"yes": True, "no": False}.get(str(raw))
     values["nsm_weeks"] = _float(str(form.get("nsm_weeks", "")))
     values["nsm_description"] = str(form.get("nsm_description", "")) or None
-    with request.app.state.registry.session(user.username) as s:
-        set_eligibility(s, get_live(s, Study, study_id).patient, **values)
+
+    def write() -> None:
+        with request.app.state.registry.session(user.username) as s:
+            set_eligibility(s, get_live(s, Study, study_id).patient, **values)
+
+    await run_in_threadpool(write)
     return _back(study_id)
 
 
@@ -289,18 +304,22 @@ async def upload(
             out.write(chunk)
     from kypho.web.jobs import unpack_upload
 
-    source = unpack_upload(target, folder)
-    with request.app.state.registry.session(user.username) as s:
-        study = Study(
-            patient_id=_patient_for(s, pseudonym).id,
-            folder=str(folder),
-            status="queued",
-            progress=0.0,
-            message="waiting for the analysis",
-        )
-        s.add(study)
-        s.flush()
-        study_id = study.id
+    source = await run_in_threadpool(unpack_upload, target, folder)
+
+    def write() -> int:
+        with request.app.state.registry.session(user.username) as s:
+            study = Study(
+                patient_id=_patient_for(s, pseudonym).id,
+                folder=str(folder),
+                status="queued",
+                progress=0.0,
+                message="waiting for the analysis",
+            )
+            s.add(study)
+            s.flush()
+            return study.id
+
+    study_id = await run_in_threadpool(write)
     if config.run_jobs:
         request.app.state.jobs.submit(study_id, source, folder)
     return _back(study_id)
