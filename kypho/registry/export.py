@@ -32,6 +32,7 @@ __all__ = ["LOCAL_SYSTEM", "fhir_bundle", "outcomes_csv"]
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
 CPT = "http://www.ama-assn.org/go/cpt"
+UCUM = "http://unitsofmeasure.org"
 LOCAL_SYSTEM = "urn:kypho:instrument"
 PSEUDONYM_SYSTEM = "urn:kypho:pseudonym"
 
@@ -143,12 +144,13 @@ def _observation(resp: InstrumentResponse, visit: FollowUpVisit, subject: str) -
     system, code, display = OBSERVATION_CODES.get(
         resp.instrument, (LOCAL_SYSTEM, resp.instrument, resp.instrument)
     )
+    unit = UNITS.get(resp.instrument, "{score}")  # UCUM: mm, s, d, %, {score}
     res: dict[str, Any] = {
         "resourceType": "Observation",
         "status": "final",
         "code": {"coding": [{"system": system, "code": code, "display": display}]},
         "subject": {"reference": subject},
-        "valueQuantity": {"value": resp.score, "unit": UNITS.get(resp.instrument, "{score}")},
+        "valueQuantity": {"value": resp.score, "unit": unit, "system": UCUM, "code": unit},
         "note": [{"text": f"registry time point {visit.timepoint}"}],
     }
     if visit.visit_date:
