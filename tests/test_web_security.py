@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.registry_helpers import postgres_url  # noqa: F401
@@ -168,3 +170,35 @@ def test_upload_limits(web):  # noqa: F811
     # Nothing of the refused uploads is left behind.
     studies = app.state.config.data_dir / "studies"
     assert not studies.exists() or not any(studies.iterdir())
+
+
+@pytest.mark.parametrize("web", ["sqlite"], indirect=True)
+def test_admin_manages_accounts(web):  # noqa: F811
+    app, _sid, _ = web
+    clin = TestClient(app)
+    login(clin, "clinician")
+    assert clin.get("/admin/users").status_code == 403
+    adm = TestClient(app)
+    login(adm, "admin")
+    token = csrf_of(adm, "/admin/users")
+    r = adm.post(
+        "/admin/users",
+        data={
+            "csrf": token,
+            "username": "newdoc",
+            "password": "a long password",
+            "role": "clinician",
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    assert login(TestClient(app), "newdoc", "a long password") == 303
+    weak = adm.post(
+        "/admin/users",
+        data={"csrf": token, "username": "weak", "password": "short", "role": "clinician"},
+    )
+    assert weak.status_code == 400 and "at least 10" in weak.text
+    page = adm.get("/admin/users").text
+    uid = re.search(r'/admin/users/(\d+)/disable"', page.split("newdoc")[1]).group(1)
+    adm.post(f"/admin/users/{uid}/disable", data={"csrf": token})
+    assert login(TestClient(app), "newdoc", "a long password") == 401

@@ -140,7 +140,7 @@ def _login_routes(app: FastAPI) -> None:
 
 def create_app(registry: Registry, config: AppConfig) -> FastAPI:
     """Build the web app on an open registry."""
-    from kypho.web import forms, pages
+    from kypho.web import admin, forms, pages
 
     app = FastAPI(title="kypho", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.registry = registry
@@ -180,4 +180,5 @@ def create_app(registry: Registry, config: AppConfig) -> FastAPI:
     _login_routes(app)
     app.include_router(pages.router)
     app.include_router(forms.router)
+    app.include_router(admin.router)
     return app
