@@ -23,6 +23,7 @@ GETS = [
     "/export/fhir/1.json",
     "/upload",
     "/api/cases/{id}/results",
+    "/admin/users",
 ]
 POSTS = [
     "/cases/{id}/findings/1",
@@ -33,6 +34,9 @@ POSTS = [
     "/upload",
     "/register",
     "/logout",
+    "/cases/{id}/shift",
+    "/admin/users",
+    "/admin/users/1/disable",
 ]
 
 
