@@ -51,11 +51,11 @@ def test_register_analysis_columns_findings_plan(registry, tmp_path):  # noqa: F
 
 def test_register_refuses_other_major_and_missing(registry, tmp_path):  # noqa: F811
     doc = make_results()
-    doc["schema_version"] = "2.0.0"
+    doc["schema_version"] = "9.0.0"
     folder = _folder(tmp_path, doc)
     with registry.session() as s:
         p = add_patient(s, "P-2")
-        with pytest.raises(RegistryError, match=r"schema 2\.0\.0"):
+        with pytest.raises(RegistryError, match=r"9\.0\.0"):
             register_analysis(s, p, folder)
         with pytest.raises(RegistryError, match=r"no results\.json"):
             register_analysis(s, p, tmp_path / "nothing")

@@ -1,8 +1,10 @@
 """Reading an analysis (results.json, docs/results-schema.md) into registry rows.
 
-This is the registry's one entry point for analysis results, so that the switch to the
-typed results model (kypho.model, issue 12) touches only this module. Until then the
-document is read as JSON and its schema major version checked.
+This is the registry's one entry point for analysis results. Documents of the current
+schema (2.x) are read by the typed results model's loader (:mod:`kypho.model`), which
+validates every value, and stored as the model writes them back; documents of schema 1.x
+(analyses registered before the model) are read as JSON with their keys checked here.
+The columns are taken from the document, whose keys are the same in 1.x and 2.x.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ __all__ = [
     "study_columns",
 ]
 
-# results.json major versions this reader understands (docs/results-schema.md).
+# results.json major versions this reader understands (docs/results-schema.md): 1.x as
+# plain JSON, 2.x (and later, as kypho.model reads them) through the model.
 SUPPORTED_MAJOR = 1
+LEGACY_MAJORS = (1,)
 
 
 def resolve_folder(path: Path) -> tuple[Path, Path]:
@@ -54,13 +58,25 @@ def check_results(doc: Any, where: str = "results.json") -> dict[str, Any]:
         major = int(version.split(".")[0])
     except ValueError:
         raise RegistryError(f"{where} has an unreadable schema_version {version!r}.") from None
-    if major != SUPPORTED_MAJOR:
-        raise RegistryError(
-            f"{where} is schema {version}; this registry reads {SUPPORTED_MAJOR}.x only."
-        )
+    if major not in LEGACY_MAJORS:
+        return _through_model(doc, where, version)
     if not isinstance(doc.get("vertebrae"), list):
         raise RegistryError(f"{where} has no vertebrae list.")
     return doc
+
+
+def _through_model(doc: dict[str, Any], where: str, version: str) -> dict[str, Any]:
+    """Validate a current-schema document with kypho.model; the document it writes back."""
+    try:
+        from kypho.model import results_from_json, results_to_json
+    except ImportError:
+        raise RegistryError(
+            f"{where} is schema {version}; this registry reads {SUPPORTED_MAJOR}.x only."
+        ) from None
+    try:
+        return results_to_json(results_from_json(doc))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RegistryError(f"{where} is not a readable kypho results.json: {exc}") from None
 
 
 def _max_loss(v: dict[str, Any]) -> float | None:
