@@ -211,10 +211,8 @@ def analyze(
 
         inputs = [ct] + ([masks] if masks else [])
         calib = _calibration(calibration)
-        with (
-            output_folder(out, OUTPUT_NAMES, overwrite=force, protected=inputs) as stage,
-            _progress() as progress,
-        ):
+        with output_folder(out, OUTPUT_NAMES, overwrite=force, protected=inputs) as stage, \
+                _progress() as progress:
             analysis = run(
                 _read_input(ct, series, resample_uneven),
                 masks=masks,
@@ -255,10 +253,8 @@ def segment(
 
         inputs = [ct] + ([masks] if masks else [])
         names = ("labels.nii.gz", "bodies.nii.gz", "levels.json")
-        with (
-            output_folder(out, names, overwrite=force, protected=inputs) as stage,
-            _progress() as progress,
-        ):
+        with output_folder(out, names, overwrite=force, protected=inputs) as stage, \
+                _progress() as progress:
             analysis = run(
                 _read_input(ct, series, resample_uneven),
                 masks=masks,
@@ -329,13 +325,9 @@ def simulate_command(
 
         cal = _calibration(calibration)
         path = simulate_files(
-            image,
-            labels,
-            out,
+            image, labels, out,
             calibration=(cal.slope, cal.intercept) if cal else None,
-            density_image=density_image,
-            resolution_mm=resolution,
-            force=force,
+            density_image=density_image, resolution_mm=resolution, force=force,
             progress=lambda msg: console.print(msg),
         )
         console.print(f"Wrote [bold]{path}[/]")
@@ -402,9 +394,8 @@ def demo(
                 if v["genant_grade"]
             )
         )
-        console.print(
-            f"Open {out / 'report.html'}  ({time.perf_counter() - t:.1f} s)", markup=False
-        )
+        console.print(f"Open {out / 'report.html'}  ({time.perf_counter() - t:.1f} s)",
+                      markup=False)
 
     _run(go)
 

@@ -26,20 +26,14 @@ from pathlib import Path
 
 from kypho.errors import KyphoError, OutputExistsError
 
-__all__ = [
-    "KYPHO_OUTPUTS",
-    "OutputLockedError",
-    "OutputWriteError",
-    "output_folder",
-    "stage_prefix",
-]
+__all__ = ["KYPHO_OUTPUTS", "OutputLockedError", "OutputWriteError", "output_folder",
+           "stage_prefix"]
 
 _RENAME_EXCHANGE = 2
 #: Everything any kypho command writes at the top of an output folder: never carried
 #: over from an earlier run, so --force leaves no stale file of another patient.
-KYPHO_OUTPUTS = frozenset(
-    {"results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json", "figures"}
-)
+KYPHO_OUTPUTS = frozenset({"results.json", "report.html", "labels.nii.gz", "bodies.nii.gz",
+                           "levels.json", "figures"})
 
 
 class OutputLockedError(KyphoError):

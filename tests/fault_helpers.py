@@ -47,12 +47,8 @@ def make_analyses(work: Path) -> tuple[Path, Path]:
     from kypho.phantom.config import FractureSpec, PhantomConfig
     from kypho.pipeline import analyze
 
-    cfg = PhantomConfig(
-        top="L3",
-        bottom="L5",
-        spacing_mm=(2.0, 2.0, 2.0),
-        fractures=(FractureSpec("L4", "wedge", 0.3),),
-    )
+    cfg = PhantomConfig(top="L3", bottom="L5", spacing_mm=(2.0, 2.0, 2.0),
+                        fractures=(FractureSpec("L4", "wedge", 0.3),))
     phantom = generate(cfg)
     analysis = analyze(phantom.volume, plan=False)
     paths = []
@@ -70,8 +66,7 @@ def snapshot(folder: Path) -> dict[str, str] | None:
         return None
     return {
         str(p.relative_to(folder)): hashlib.sha1(_content(p)).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        for p in sorted(folder.rglob("*")) if p.is_file()
     }
 
 
@@ -83,21 +78,16 @@ def _content(p: Path) -> bytes:
     return data
 
 
-def start_writer(
-    pickled: Path, target: Path, fsize_limit: int | None = None
-) -> subprocess.Popen[str]:
+def start_writer(pickled: Path, target: Path, fsize_limit: int | None = None
+                 ) -> subprocess.Popen[str]:
     def limit() -> None:
         if fsize_limit is not None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_limit, fsize_limit))
 
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(pickled), str(target)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=limit,
-    )
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(pickled), str(target)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limit)
 
 
 def write_fully(pickled: Path, target: Path) -> None:

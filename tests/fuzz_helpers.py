@@ -30,51 +30,15 @@ from kypho.cli import app
 from kypho.errors import KyphoError
 from kypho.imaging.read import read_ct
 
-NIFTI_FIELDS = (
-    "sizeof_hdr",
-    "dim",
-    "datatype",
-    "bitpix",
-    "pixdim",
-    "vox_offset",
-    "scl_slope",
-    "scl_inter",
-    "qform_code",
-    "sform_code",
-    "quatern_b",
-    "quatern_c",
-    "quatern_d",
-    "qoffset_x",
-    "srow_x",
-    "srow_y",
-    "srow_z",
-    "magic",
-    "dim_info",
-    "xyzt_units",
-    "intent_code",
-    "slice_code",
-)
-DICOM_TAGS = (
-    "Modality",
-    "SOPClassUID",
-    "SeriesInstanceUID",
-    "RescaleSlope",
-    "RescaleIntercept",
-    "PhotometricInterpretation",
-    "SamplesPerPixel",
-    "BitsAllocated",
-    "BitsStored",
-    "PixelRepresentation",
-    "Rows",
-    "Columns",
-    "PixelSpacing",
-    "ImageOrientationPatient",
-    "ImagePositionPatient",
-    "ImageType",
-    "SliceThickness",
-    "NumberOfFrames",
-    "InstanceNumber",
-)
+NIFTI_FIELDS = ("sizeof_hdr", "dim", "datatype", "bitpix", "pixdim", "vox_offset",
+                "scl_slope", "scl_inter", "qform_code", "sform_code", "quatern_b",
+                "quatern_c", "quatern_d", "qoffset_x", "srow_x", "srow_y", "srow_z",
+                "magic", "dim_info", "xyzt_units", "intent_code", "slice_code")
+DICOM_TAGS = ("Modality", "SOPClassUID", "SeriesInstanceUID", "RescaleSlope",
+              "RescaleIntercept", "PhotometricInterpretation", "SamplesPerPixel",
+              "BitsAllocated", "BitsStored", "PixelRepresentation", "Rows", "Columns",
+              "PixelSpacing", "ImageOrientationPatient", "ImagePositionPatient",
+              "ImageType", "SliceThickness", "NumberOfFrames", "InstanceNumber")
 
 _numbers = st.one_of(
     st.sampled_from([0, 1, -1, 2, 255, 256, 32767, -32768, 2**31 - 1, -(2**31), 10**6]),
@@ -158,29 +122,12 @@ def write_dicom_base(folder: Path) -> list[Path]:
 def dicom_mutation(draw: st.DrawFn) -> list[tuple[str, object, bool]]:
     """(tag, value or None to delete, on every slice?) triples."""
     values = st.one_of(
-        st.none(),
-        _numbers.map(str),
-        st.sampled_from(
-            [
-                "",
-                "RGB",
-                "PALETTE COLOR",
-                "MONOCHROME1",
-                "MR",
-                "CT",
-                "1.2.3",
-                "ORIGINAL\\PRIMARY\\LOCALIZER",
-                "0\\0",
-                "1\\0\\0\\0\\0\\0",
-                "a[/]b",
-            ]
-        ),
+        st.none(), _numbers.map(str), st.sampled_from(
+            ["", "RGB", "PALETTE COLOR", "MONOCHROME1", "MR", "CT", "1.2.3",
+             "ORIGINAL\\PRIMARY\\LOCALIZER", "0\\0", "1\\0\\0\\0\\0\\0", "a[/]b"]),
     )
-    return draw(
-        st.lists(
-            st.tuples(st.sampled_from(DICOM_TAGS), values, st.booleans()), min_size=1, max_size=3
-        )
-    )
+    return draw(st.lists(st.tuples(st.sampled_from(DICOM_TAGS), values, st.booleans()),
+                         min_size=1, max_size=3))
 
 
 def apply_dicom_mutation(files: list[Path], mutation: list, pixel_cut: int | None) -> None:

@@ -68,11 +68,8 @@ def test_damaged_gzip_stream_is_refused(tmp_path):
 
 @pytest.mark.parametrize("slope", [-1.0, 1e30])
 def test_nifti_absurd_scl_slope_is_refused(tmp_path, slope):
-    _refused(
-        _nifti(tmp_path, scl_slope=slope, scl_inter=0.0),
-        KyphoError,
-        f"{slope:g}" if slope < 0 else "rescale",
-    )
+    _refused(_nifti(tmp_path, scl_slope=slope, scl_inter=0.0), KyphoError, f"{slope:g}"
+             if slope < 0 else "rescale")
 
 
 def test_nifti_shifted_intercept_warns_with_the_shift(tmp_path):
@@ -114,8 +111,8 @@ def test_sheared_sform_disagreeing_with_qform_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "fields",
     [
-        {"vox_offset": 1e12},  # OverflowError / HeaderDataError in nibabel
-        {"datatype": 1234},  # data type not recognised
+        {"vox_offset": 1e12},             # OverflowError / HeaderDataError in nibabel
+        {"datatype": 1234},               # data type not recognised
         {"scl_slope": 1.0, "scl_inter": np.nan},
         {"quatern_b": 5.0, "sform_code": 0},  # w2 should be positive
     ],
@@ -207,9 +204,8 @@ def test_bracketed_series_description_and_path_are_printed_intact(series, tmp_pa
 
 @pytest.mark.parametrize("value", ["0,0", "nan,nan", "-1,0", "inf,3"])
 def test_bad_calibration_is_a_usage_error_before_any_work(tmp_path, value):
-    result = runner.invoke(
-        app, ["analyze", str(_nifti(tmp_path)), "-o", str(tmp_path / "o"), "--calibration", value]
-    )
+    result = runner.invoke(app, ["analyze", str(_nifti(tmp_path)), "-o", str(tmp_path / "o"),
+                                 "--calibration", value])
     assert result.exit_code == 2
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "--calibration" in result.output
@@ -223,11 +219,8 @@ def _cli_options() -> set[str]:
     opts: set[str] = set()
     for sub in cmd.commands.values():  # type: ignore[attr-defined]
         for param in sub.params:
-            opts.update(
-                o
-                for o in [*param.opts, *getattr(param, "secondary_opts", [])]
-                if o.startswith("--")
-            )
+            opts.update(o for o in [*param.opts, *getattr(param, "secondary_opts", [])]
+                        if o.startswith("--"))
     return opts
 
 
@@ -235,13 +228,8 @@ def test_every_option_named_in_a_message_exists():
     """User-visible strings in kypho name real CLI options, not Python keywords."""
     root = Path(__file__).resolve().parents[1] / "kypho"
     text = "\n".join(p.read_text() for p in root.rglob("*.py"))
-    for stale in (
-        "--anchor",
-        "pass resample_uneven=True",
-        "Pass series=",
-        "read it with correct_tilt=True",
-        "pass overwrite=True to",
-    ):
+    for stale in ("--anchor", "pass resample_uneven=True", "Pass series=",
+                  "read it with correct_tilt=True", "pass overwrite=True to"):
         assert stale not in text, stale
     options = _cli_options()
     named = set(re.findall(r"(--[a-z][a-z-]+)", text))

@@ -22,7 +22,9 @@ def _columns(
     z = np.arange(0.0, nz * dz, FINE_MM)
     zc = z[None, :]
     inside = (zc >= bottom_mm[:, None]) & (zc <= top_mm[:, None])
-    band = inside & ((zc < bottom_mm[:, None] + band_mm) | (zc > top_mm[:, None] - band_mm))
+    band = inside & (
+        (zc < bottom_mm[:, None] + band_mm) | (zc > top_mm[:, None] - band_mm)
+    )
     fine = np.where(band, CORTEX_HU, np.where(inside, BONE_HU, DISC_HU))
     # Slice sensitivity profile: a Gaussian of FWHM one slice, sampled at slice centres.
     fine = ndimage.gaussian_filter1d(fine, dz / 2.355 / FINE_MM, axis=1, mode="nearest")

@@ -22,13 +22,8 @@ from .fuzz_helpers import (
     write_dicom_base,
 )
 
-_FAST = settings(
-    max_examples=30,
-    deadline=None,
-    database=None,
-    derandomize=True,
-    suppress_health_check=list(HealthCheck),
-)
+_FAST = settings(max_examples=30, deadline=None, database=None, derandomize=True,
+                 suppress_health_check=list(HealthCheck))
 
 
 def _quiet() -> None:

@@ -44,19 +44,14 @@ def _retag(path: Path, **tags: object) -> None:
 
 # --- not an image, missing, empty -------------------------------------------------------
 
-
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(KyphoError, match=r"nowhere\.nii\.gz"):
         read_ct(tmp_path / "nowhere.nii.gz")
 
 
-@pytest.mark.parametrize(
-    "content",
-    [
-        b"patient notes\nnothing to see\n" * 20,
-        bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)),
-    ],
-)
+@pytest.mark.parametrize("content", [b"patient notes\nnothing to see\n" * 20,
+                                     bytes(np.random.default_rng(1).integers(0, 256, 4000,
+                                                                             dtype=np.uint8))])
 def test_not_an_image(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "file.dat").write_bytes(content)
     with pytest.raises(NotAnImageError, match=r"file\.dat"):
@@ -72,7 +67,6 @@ def test_empty_folder_and_folder_without_images(tmp_path: Path) -> None:
 
 
 # --- not CT -----------------------------------------------------------------------------
-
 
 @pytest.mark.parametrize("modality", ["MR", "PT", "SEG"])
 def test_dicom_other_modality(series: list[Path], modality: str) -> None:
@@ -135,7 +129,6 @@ def test_nifti_four_d_and_colour(tmp_path: Path) -> None:
 
 # --- slices -----------------------------------------------------------------------------
 
-
 def test_single_slice(tmp_path: Path, series: list[Path]) -> None:
     single = tmp_path / "one"
     single.mkdir()
@@ -193,7 +186,7 @@ def test_gantry_tilt_refused_or_corrected(tmp_path: Path) -> None:
     hu[8:40, 8:48, :] = 40.0
     blobs = [(14, 20, 3), (30, 36, 8), (20, 30, 12)]
     for i, j, k in blobs:
-        hu[i - 1 : i + 2, j - 1 : j + 2, k] = 1500.0
+        hu[i - 1:i + 2, j - 1:j + 2, k] = 1500.0
     affine = _tilted_affine(15.0)
     write_dicom_series(tmp_path, hu, affine)
     with pytest.raises(GantryTiltError, match=r"15\.00 degrees"):
@@ -214,16 +207,11 @@ def test_gantry_tilt_refused_or_corrected(tmp_path: Path) -> None:
 
 # --- mixed series -----------------------------------------------------------------------
 
-
 def test_mixed_sizes_in_one_series(tmp_path: Path, series: list[Path]) -> None:
     ds = pydicom.dcmread(series[0])
-    files = write_dicom_series(
-        tmp_path / "ct" / "other",
-        ct_block((40, 30, 12)),
-        make_affine(origin=(0, 0, 200)),
-        series_uid=ds.SeriesInstanceUID,
-        study_uid=ds.StudyInstanceUID,
-    )
+    files = write_dicom_series(tmp_path / "ct" / "other", ct_block((40, 30, 12)),
+                               make_affine(origin=(0, 0, 200)),
+                               series_uid=ds.SeriesInstanceUID, study_uid=ds.StudyInstanceUID)
     for f in files:
         _retag(f, FrameOfReferenceUID=ds.FrameOfReferenceUID)
     with pytest.raises(MixedSeriesError, match="30x40"):
@@ -232,14 +220,12 @@ def test_mixed_sizes_in_one_series(tmp_path: Path, series: list[Path]) -> None:
 
 def test_mixed_orientations_in_one_series(tmp_path: Path, series: list[Path]) -> None:
     ds = pydicom.dcmread(series[0])
-    files = write_dicom_series(
-        tmp_path / "ct" / "other",
-        ct_block(),
-        make_affine(rotation_deg=(0, 0, 30), origin=(0, 0, 200)),
-        series_uid=ds.SeriesInstanceUID,
-    )
+    files = write_dicom_series(tmp_path / "ct" / "other", ct_block(),
+                               make_affine(rotation_deg=(0, 0, 30), origin=(0, 0, 200)),
+                               series_uid=ds.SeriesInstanceUID)
     for f in files:
-        _retag(f, StudyInstanceUID=ds.StudyInstanceUID, FrameOfReferenceUID=ds.FrameOfReferenceUID)
+        _retag(f, StudyInstanceUID=ds.StudyInstanceUID,
+               FrameOfReferenceUID=ds.FrameOfReferenceUID)
     with pytest.raises(MixedSeriesError, match="orientation"):
         read_ct(tmp_path / "ct")
 
@@ -252,9 +238,8 @@ def test_mixed_studies_in_one_series(series: list[Path]) -> None:
 
 def test_series_choice_and_unknown_series(tmp_path: Path, series: list[Path]) -> None:
     small = ct_block((40, 36, 12))[:, :, :11]
-    other = write_dicom_series(
-        tmp_path / "ct" / "b", small, make_affine(), series_number=7, series_description="thin"
-    )
+    other = write_dicom_series(tmp_path / "ct" / "b", small, make_affine(),
+                               series_number=7, series_description="thin")
     volume = read_ct(tmp_path / "ct")
     assert volume.shape[2] == 12
     assert any("2 image series" in w and "thin" in w for w in volume.meta["warnings"])
@@ -266,7 +251,6 @@ def test_series_choice_and_unknown_series(tmp_path: Path, series: list[Path]) ->
 
 
 # --- corrupt ----------------------------------------------------------------------------
-
 
 def test_truncated_pixel_data(series: list[Path]) -> None:
     data = series[5].read_bytes()

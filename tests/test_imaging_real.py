@@ -34,9 +34,8 @@ def test_real_dicom_matches_its_nifti_twin() -> None:
     twin = read_ct(TOTALSEG / "dicom_as_nifti.nii.gz")
     assert volume.shape == twin.shape == (512, 512, 20)
     np.testing.assert_allclose(volume.spacing_mm, (0.9765625, 0.9765625, 2.0), atol=1e-6)
-    corner_gap = np.abs(
-        _sorted_corners(volume.shape, volume.affine) - _sorted_corners(twin.shape, twin.affine)
-    )
+    corner_gap = np.abs(_sorted_corners(volume.shape, volume.affine)
+                        - _sorted_corners(twin.shape, twin.affine))
     assert corner_gap.max() < 0.5
     assert np.abs(volume.hu - twin.hu).max() <= 0.5
     assert volume.meta["modality"] == "CT"

@@ -95,10 +95,8 @@ def _scatter(files: list[Path], dest: Path, seed: int = 0) -> None:
     (dest / "README.txt").write_text("exported by a PACS\n")
     (dest / "d0" / "thumbs.db").write_bytes(bytes(rng.getrandbits(8) for _ in range(700)))
     # A DICOMDIR and a structured report must be skipped, not read as slices.
-    for name, sop_class, modality in (
-        ("DICOMDIR", "1.2.840.10008.1.3.10", None),
-        ("report", "1.2.840.10008.5.1.4.1.1.88.22", "SR"),
-    ):
+    for name, sop_class, modality in (("DICOMDIR", "1.2.840.10008.1.3.10", None),
+                                      ("report", "1.2.840.10008.5.1.4.1.1.88.22", "SR")):
         ds = Dataset()
         ds.file_meta = FileMetaDataset()
         ds.file_meta.MediaStorageSOPClassUID = sop_class
@@ -231,17 +229,9 @@ def test_dicom_enhanced_multiframe(tmp_path: Path) -> None:
 def test_phantom_as_dicom_and_nifti(tmp_path: Path) -> None:
     generate = pytest.importorskip("kypho.phantom.generate")
     config = pytest.importorskip("kypho.phantom.config")
-    phantom = generate.generate(
-        config.PhantomConfig(
-            top="L2",
-            bottom="L3",
-            include_sacrum=False,
-            ribs=False,
-            spacing_mm=(1.6, 1.6, 2.0),
-            orientation="LPS",
-            oblique_deg=(6.0, 0.0, 4.0),
-        )
-    )
+    phantom = generate.generate(config.PhantomConfig(
+        top="L2", bottom="L3", include_sacrum=False, ribs=False, spacing_mm=(1.6, 1.6, 2.0),
+        orientation="LPS", oblique_deg=(6.0, 0.0, 4.0)))
     volume = phantom.volume
     hu = np.round(volume.hu)
     write_dicom_series(tmp_path / "dicom", hu, volume.affine)

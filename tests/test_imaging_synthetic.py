@@ -34,7 +34,8 @@ def ct_block(shape: tuple[int, int, int] = SHAPE) -> np.ndarray:
     -------
     (X, Y, Z) ndarray of float32, integral HU.
     """
-    x, y = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij")
+    x, y = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]),
+                       indexing="ij")
     r = np.hypot(x / 0.9, y / 0.8)
     plane = np.full(shape[:2], -1000.0, dtype=np.float32)
     plane[r < 0.95] = -100.0  # subcutaneous fat
@@ -63,7 +64,8 @@ def make_affine(
 
 def marker_world(affine: np.ndarray) -> dict[int, np.ndarray]:
     """World RAS mm of each marker of :func:`ct_block` on a grid with `affine`."""
-    return {v: voxel_to_world(affine, ijk) for v, ijk in zip(MARKER_HU, MARKER_IJK, strict=True)}
+    return {v: voxel_to_world(affine, ijk) for v, ijk in zip(MARKER_HU, MARKER_IJK,
+                                                             strict=True)}
 
 
 def find_markers(volume: Volume) -> dict[int, np.ndarray]:
@@ -97,21 +99,10 @@ def enhanced_ct(folder: Path, hu: np.ndarray, affine: np.ndarray, seed: int = 0)
     ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    for tag in (
-        "Modality",
-        "StudyInstanceUID",
-        "SeriesInstanceUID",
-        "FrameOfReferenceUID",
-        "SeriesNumber",
-        "Rows",
-        "Columns",
-        "SamplesPerPixel",
-        "PhotometricInterpretation",
-        "BitsAllocated",
-        "BitsStored",
-        "HighBit",
-        "PixelRepresentation",
-    ):
+    for tag in ("Modality", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID",
+                "SeriesNumber", "Rows", "Columns", "SamplesPerPixel",
+                "PhotometricInterpretation", "BitsAllocated", "BitsStored", "HighBit",
+                "PixelRepresentation"):
         setattr(ds, tag, getattr(first, tag))
     ds.NumberOfFrames = len(frames)
     measures, orient, rescale = Dataset(), Dataset(), Dataset()

@@ -63,10 +63,8 @@ def test_masks_on_a_6_mm_grid_are_refused(ct, tmp_path):
 
 def test_cli_refuses_shifted_masks_in_one_sentence(tmp_path):
     masks = _rewrite(tmp_path, shift_mm=30.0)
-    result = CliRunner().invoke(
-        app,
-        ["analyze", str(DATA / "ct.nii.gz"), "-o", str(tmp_path / "out"), "--masks", str(masks)],
-    )
+    result = CliRunner().invoke(app, ["analyze", str(DATA / "ct.nii.gz"), "-o",
+                                      str(tmp_path / "out"), "--masks", str(masks)])
     assert result.exit_code == 2, result.output
     assert "bone" in result.output
     assert not (tmp_path / "out").exists()

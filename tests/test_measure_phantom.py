@@ -84,5 +84,6 @@ def test_alignment_and_unmeasurable(measured):
     assert not sacrum.measurable and sacrum.reason
     assert any("19.2 %" in n for n in spine.notes)
     assert all(
-        v.genant_grade is None or isinstance(v.genant_grade, GenantGrade) for v in spine.vertebrae
+        v.genant_grade is None or isinstance(v.genant_grade, GenantGrade)
+        for v in spine.vertebrae
     )

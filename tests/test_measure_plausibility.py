@@ -43,8 +43,8 @@ def _column(edit=None, seed=0):
     bone = np.zeros(shape, bool)
     for k, lab in enumerate(LABELS[::-1]):  # caudal first, from z = DISC_H
         z0 = DISC_H + k * (BODY_H + DISC_H)
-        body = (
-            ((x / (WIDTH / 2)) ** 2 + (y / (DEPTH / 2)) ** 2 <= 1) & (z >= z0) & (z < z0 + BODY_H)
+        body = ((x / (WIDTH / 2)) ** 2 + (y / (DEPTH / 2)) ** 2 <= 1) & (z >= z0) & (
+            z < z0 + BODY_H
         )
         if edit is not None:
             body = edit(lab, body, x, y, z - z0)

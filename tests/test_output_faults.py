@@ -37,10 +37,7 @@ def test_force_replaces_the_folder_whole_and_keeps_foreign_files(tmp_path):
     with output_folder(out, OUTPUT_NAMES, overwrite=True) as stage:
         _fill(stage, "new")
     assert snapshot(out) == snapshot(out) and sorted(snapshot(out)) == [
-        "ct.nii.gz",
-        "figures/new.png",
-        "results.json",
-    ]
+        "ct.nii.gz", "figures/new.png", "results.json"]
     assert (out / "ct.nii.gz").read_text() == "the user's input"
     assert leftovers(out) == []
 
@@ -59,11 +56,9 @@ def test_failure_inside_keeps_the_previous_set(tmp_path):
 
 def test_second_run_into_the_same_folder_fails_fast(tmp_path):
     out = tmp_path / "out"
-    with (
-        output_folder(out, OUTPUT_NAMES, overwrite=False),
-        pytest.raises(OutputLockedError, match="Another kypho run"),
-        output_folder(out, OUTPUT_NAMES, overwrite=True),
-    ):
+    with output_folder(out, OUTPUT_NAMES, overwrite=False), \
+            pytest.raises(OutputLockedError, match="Another kypho run"), \
+            output_folder(out, OUTPUT_NAMES, overwrite=True):
         pass
 
 
@@ -99,21 +94,15 @@ def test_read_only_target(tmp_path):
     if os.geteuid() == 0:
         ro = tmp_path / "ro"
         ro.mkdir()
-        if (
-            subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)], capture_output=True
-            ).returncode
-            != 0
-        ):
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)],
+                          capture_output=True).returncode != 0:
             pytest.skip("root without mount: cannot make a read-only folder")
     else:
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o555)
     try:
-        with (
-            pytest.raises(OutputWriteError, match=r"Read-only|Permission"),
-            output_folder(ro / "out", OUTPUT_NAMES, overwrite=False),
-        ):
+        with pytest.raises(OutputWriteError, match=r"Read-only|Permission"), \
+                output_folder(ro / "out", OUTPUT_NAMES, overwrite=False):
             pass
     finally:
         if os.geteuid() == 0:

@@ -21,20 +21,11 @@ from kypho.plan.records import Recommendation
 def phantom():  # type: ignore[no-untyped-def]
     # Oblique, anisotropic, LPS-stored: the planner must not rely on axis-aligned 1 mm data.
     cfg = PhantomConfig(
-        top="T12",
-        bottom="L2",
-        spacing_mm=(0.9, 0.9, 1.25),
-        orientation="LPS",
-        oblique_deg=(6.0, 0.0, 4.0),
-        include_sacrum=False,
-        ribs=False,
-        fractures=(
-            FractureSpec("T12", "wedge", 0.35),
-            FractureSpec("L1", "crush", 0.3),
-            FractureSpec("L2", "biconcave", 0.3),
-        ),
-        narrow_pedicles=("T12",),
-        retropulsion_mm={"L1": 4.0},
+        top="T12", bottom="L2", spacing_mm=(0.9, 0.9, 1.25), orientation="LPS",
+        oblique_deg=(6.0, 0.0, 4.0), include_sacrum=False, ribs=False,
+        fractures=(FractureSpec("T12", "wedge", 0.35), FractureSpec("L1", "crush", 0.3),
+                   FractureSpec("L2", "biconcave", 0.3)),
+        narrow_pedicles=("T12",), retropulsion_mm={"L1": 4.0},
     )
     ph = generate(cfg)
     plan = plan_levels(ph.volume, truth_segmentation(ph), truth_spine(ph))
@@ -74,9 +65,8 @@ def test_normal_pedicles_give_safe_paths_ending_in_anterior_third(phantom) -> No
             assert abs(t.isthmus_width_mm - truth.pedicle_isthmus_width_mm[t.side]) <= 1.0
             # Independent check on the truth mask: the cannula (radius + 0.5 mm) stays in
             # bone from the isthmus region to the target.
-            entry, isth, target = map(
-                np.asarray, (t.entry_ras_mm, t.isthmus_ras_mm, t.target_ras_mm)
-            )
+            entry, isth, target = map(np.asarray, (t.entry_ras_mm, t.isthmus_ras_mm,
+                                                   t.target_ras_mm))
             d = (target - entry) / np.linalg.norm(target - entry)
             start = isth - 5.0 * d
             pts = _cylinder(start, target, 0.5 * t.cannula_outer_diameter_mm + 0.5)
@@ -143,27 +133,11 @@ def test_json_has_the_documented_shape(phantom) -> None:  # type: ignore[no-unty
     lv = next(x for x in j["levels"] if x["level"] == "L2")
     assert lv["recommendation"] == "balloon_kyphoplasty"
     t = lv["trajectories"][0]
-    for key in (
-        "side",
-        "entry_ras_mm",
-        "target_ras_mm",
-        "isthmus_ras_mm",
-        "skin_entry_ras_mm",
-        "skin_depth_mm",
-        "medial_angle_deg",
-        "craniocaudal_angle_deg",
-        "medial_angle_table_deg",
-        "craniocaudal_angle_table_deg",
-        "path_length_mm",
-        "isthmus_width_mm",
-        "isthmus_height_mm",
-        "clearance_medial_mm",
-        "clearance_inferior_mm",
-        "clearance_lateral_mm",
-        "breach",
-        "approach",
-        "notes",
-    ):
+    for key in ("side", "entry_ras_mm", "target_ras_mm", "isthmus_ras_mm", "skin_entry_ras_mm",
+                "skin_depth_mm", "medial_angle_deg", "craniocaudal_angle_deg",
+                "medial_angle_table_deg", "craniocaudal_angle_table_deg", "path_length_mm",
+                "isthmus_width_mm", "isthmus_height_mm", "clearance_medial_mm",
+                "clearance_inferior_mm", "clearance_lateral_mm", "breach", "approach", "notes"):
         assert key in t
     # The phantom has air around the trunk: the skin is found, 2-12 cm behind the entry.
     assert t["skin_depth_mm"] is not None and 15.0 < t["skin_depth_mm"] < 120.0
@@ -180,16 +154,9 @@ def test_requested_unfractured_level_is_not_suitable(phantom) -> None:  # type: 
 
 def test_plan_from_measure_spine() -> None:
     measure = pytest.importorskip("kypho.measure.spine")
-    ph = generate(
-        PhantomConfig(
-            top="L1",
-            bottom="L3",
-            spacing_mm=(1.0, 1.0, 1.25),
-            include_sacrum=False,
-            ribs=False,
-            fractures=(FractureSpec("L2", "wedge", 0.35),),
-        )
-    )
+    ph = generate(PhantomConfig(top="L1", bottom="L3", spacing_mm=(1.0, 1.0, 1.25),
+                                include_sacrum=False, ribs=False,
+                                fractures=(FractureSpec("L2", "wedge", 0.35),)))
     seg = truth_segmentation(ph)
     spine = measure.measure_spine(ph.volume, seg)
     plan = plan_levels(ph.volume, seg, spine, levels=["L2"])

@@ -46,14 +46,9 @@ def load_case():  # type: ignore[no-untyped-def]
     ap -= ap @ si * si
     frame = VertebraFrame(tuple(bc), tuple(si), tuple(ap / np.linalg.norm(ap)))
     vm = VertebraMeasurement(
-        level=L3,
-        centroid_ras_mm=tuple(vc),
-        measurable=True,
-        frame=frame,
-        heights_mm=Heights(20.0, 19.0, 26.0),
-        expected_heights_mm=Heights(27.0, 26.0, 27.0),
-        genant_grade=2,
-        morphotype="wedge",
+        level=L3, centroid_ras_mm=tuple(vc), measurable=True, frame=frame,
+        heights_mm=Heights(20.0, 19.0, 26.0), expected_heights_mm=Heights(27.0, 26.0, 27.0),
+        genant_grade=2, morphotype="wedge",
     )
     seg = Segmentation(V, B, [LevelInfo(L3, tuple(vc), tuple(bc), 1, 1.0)], "verse")
     return volume, seg, frame, plan_levels(volume, seg, SpineMeasurement([vm]))

@@ -13,27 +13,15 @@ from kypho.plan.records import BalloonPlacement, BalloonPlan, Trajectory
 
 def _traj(**kw: object) -> Trajectory:
     base: dict[str, object] = dict(
-        side="right",
-        approach="transpedicular",
-        cannula_gauge=11,
-        cannula_outer_diameter_mm=3.05,
-        entry_ras_mm=(20.0, -40.0, 0.0),
-        isthmus_ras_mm=(17.0, -25.0, 0.0),
-        target_ras_mm=(8.0, 10.0, 0.0),
-        skin_entry_ras_mm=None,
-        skin_depth_mm=None,
-        medial_angle_deg=14.4,
-        craniocaudal_angle_deg=0.0,
-        medial_angle_table_deg=14.4,
+        side="right", approach="transpedicular", cannula_gauge=11,
+        cannula_outer_diameter_mm=3.05, entry_ras_mm=(20.0, -40.0, 0.0),
+        isthmus_ras_mm=(17.0, -25.0, 0.0), target_ras_mm=(8.0, 10.0, 0.0),
+        skin_entry_ras_mm=None, skin_depth_mm=None, medial_angle_deg=14.4,
+        craniocaudal_angle_deg=0.0, medial_angle_table_deg=14.4,
         craniocaudal_angle_table_deg=0.0,
-        path_length_mm=float(np.linalg.norm([12.0, 50.0, 0.0])),
-        isthmus_width_mm=8.0,
-        isthmus_height_mm=14.0,
-        clearance_medial_mm=2.0,
-        clearance_lateral_mm=2.0,
-        clearance_superior_mm=4.0,
-        clearance_inferior_mm=4.0,
-        breach=False,
+        path_length_mm=float(np.linalg.norm([12.0, 50.0, 0.0])), isthmus_width_mm=8.0,
+        isthmus_height_mm=14.0, clearance_medial_mm=2.0, clearance_lateral_mm=2.0,
+        clearance_superior_mm=4.0, clearance_inferior_mm=4.0, breach=False,
     )
     base.update(kw)
     return Trajectory(**base)  # type: ignore[arg-type]
@@ -66,9 +54,8 @@ def test_negative_clearance_is_fine_when_flagged_as_breach() -> None:
 
 
 def test_balloon_over_its_fill_limit_raises() -> None:
-    pl = BalloonPlacement(
-        "right", (0.0, 0.0, 0.0), tuple(map(tuple, np.eye(3))), (10.0, 7.0, 7.0), 3.5, True
-    )
+    pl = BalloonPlacement("right", (0.0, 0.0, 0.0), tuple(map(tuple, np.eye(3))),
+                          (10.0, 7.0, 7.0), 3.5, True)
     with pytest.raises(ValueError):
         BalloonPlan("IBT 20/3", 20.0, 3.0, [pl], (848.0, 1207.0), 2068.0, None)
     with pytest.raises(ValueError):  # typical pressure above the ceiling
@@ -77,18 +64,16 @@ def test_balloon_over_its_fill_limit_raises() -> None:
 
 def test_balloon_surface_lies_on_the_ellipsoid() -> None:
     axes = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
-    pl = BalloonPlacement(
-        "left", (5.0, 6.0, 7.0), tuple(map(tuple, axes)), (10.0, 6.0, 4.0), 1.0, True
-    )
+    pl = BalloonPlacement("left", (5.0, 6.0, 7.0), tuple(map(tuple, axes)), (10.0, 6.0, 4.0),
+                          1.0, True)
     loc = (pl.surface_ras_mm() - [5.0, 6.0, 7.0]) @ axes.T
     r = (loc[:, 0] / 10.0) ** 2 + (loc[:, 1] / 6.0) ** 2 + (loc[:, 2] / 4.0) ** 2
     assert np.allclose(r, 1.0)
 
 
 def test_pressure_json_shows_psi_and_atm() -> None:
-    pl = BalloonPlacement(
-        "right", (0.0, 0.0, 0.0), tuple(map(tuple, np.eye(3))), (10.0, 5.0, 5.0), 1.0, True
-    )
+    pl = BalloonPlacement("right", (0.0, 0.0, 0.0), tuple(map(tuple, np.eye(3))),
+                          (10.0, 5.0, 5.0), 1.0, True)
     bp = BalloonPlan("IBT 20/3", 20.0, 3.0, [pl], (848.0, 1207.0), 300 * KPA_PER_PSI, None)
     j = bp.to_json()
     assert j["max_pressure"]["psi"] == 300 and abs(j["max_pressure"]["atm"] - 20.4) < 0.1
@@ -100,9 +85,8 @@ def test_leakage_odds_ratios_combine_from_the_published_baseline() -> None:
     both = leakage_risk(cortical_disruption=True, cleft=True, planned_total_ml=4.0)
     odds = 0.184 / 0.816 * 5.56 * 1.40
     assert abs(both.score - odds / (1 + odds)) < 1e-9 and both.category == "high"
-    vp = leakage_risk(
-        cortical_disruption=False, cleft=False, planned_total_ml=4.0, vertebroplasty=True
-    )
+    vp = leakage_risk(cortical_disruption=False, cleft=False, planned_total_ml=4.0,
+                      vertebroplasty=True)
     assert abs(vp.score - 0.547) < 1e-9
 
 

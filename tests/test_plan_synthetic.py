@@ -29,7 +29,7 @@ def _vertebra(width_right: float, width_left: float):  # type: ignore[no-untyped
         # Pedicle axis converging 12 deg towards the midline anteriorly, as in the lumbar
         # spine (DOMAIN.md §7.2: lumbar angle increases L1 -> L5).
         xc = side * (11.0 + w / 2.0 + np.tan(np.radians(12.0)) * np.clip(-16.0 - Y, 0, None))
-        ped = ((X - xc) / (w / 2.0)) ** 2 + ((Z - 3.0) / 7.0) ** 2 <= 1.0
+        ped = (((X - xc) / (w / 2.0)) ** 2 + ((Z - 3.0) / 7.0) ** 2 <= 1.0)
         ped &= (Y <= -10) & (Y >= -36)
         vert |= ped
         tp = (np.abs(X) <= 38.0) & (side * X > 11.0) & (Y >= -40) & (Y <= -32)
@@ -48,23 +48,13 @@ def _vertebra(width_right: float, width_left: float):  # type: ignore[no-untyped
     lab_v = np.where(vert, LABEL, 0).astype(np.uint8)
     lab_b = np.where(body, LABEL, 0).astype(np.uint8)
     vol = Volume(hu, affine, "synthetic")
-    seg = Segmentation(
-        LabelMap(lab_v, affine),
-        LabelMap(lab_b, affine),
-        [LevelInfo(LABEL, (0.0, -10.0, 0.0), (0.0, 0.0, 0.0), 1, 1.0)],
-        "synthetic",
-    )
+    seg = Segmentation(LabelMap(lab_v, affine), LabelMap(lab_b, affine),
+                       [LevelInfo(LABEL, (0.0, -10.0, 0.0), (0.0, 0.0, 0.0), 1, 1.0)], "synthetic")
     frame = VertebraFrame((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 1.0, 0.0))
-    vm = VertebraMeasurement(
-        level=LABEL,
-        centroid_ras_mm=(0.0, -10.0, 0.0),
-        measurable=True,
-        frame=frame,
-        heights_mm=Heights(19.0, 24.0, 26.0),
-        expected_heights_mm=Heights(26.5, 26.0, 26.0),
-        genant_grade=2,
-        morphotype="wedge",
-    )
+    vm = VertebraMeasurement(level=LABEL, centroid_ras_mm=(0.0, -10.0, 0.0), measurable=True,
+                             frame=frame, heights_mm=Heights(19.0, 24.0, 26.0),
+                             expected_heights_mm=Heights(26.5, 26.0, 26.0), genant_grade=2,
+                             morphotype="wedge")
     return vol, seg, SpineMeasurement([vm])
 
 

@@ -83,10 +83,7 @@ def test_reference_ribs_follow_the_count() -> None:
             z = rib[side][2]
             # Each rib meets the column between the body above and its own lower endplate.
             assert own["inferior_endplate_z_mm"] <= z <= above["body_centroid_ras_mm"][2], (
-                rib["rib"],
-                side,
-                z,
-            )
+                rib["rib"], side, z)
 
 
 @needs_case
@@ -130,9 +127,6 @@ def test_engine_grades_no_chest_fracture() -> None:
     from kypho.measure.spine import measure_spine
 
     spine = measure_spine(_volume(), _segmentation())
-    graded = {
-        v.level.display: int(v.genant_grade)
-        for v in spine.vertebrae
-        if v.genant_grade is not None and v.genant_grade >= 1
-    }
+    graded = {v.level.display: int(v.genant_grade) for v in spine.vertebrae
+              if v.genant_grade is not None and v.genant_grade >= 1}
     assert not graded, f"no fracture on review, graded {graded}"

@@ -19,20 +19,8 @@ pytestmark = pytest.mark.skipif(not IM.exists(), reason="shared Bonelab case not
 
 def test_simulate_writes_stiffness_near_the_published_value(tmp_path):
     out = tmp_path / "out"
-    res = CliRunner().invoke(
-        app,
-        [
-            "simulate",
-            str(IM),
-            "--labels",
-            str(SEG),
-            "-o",
-            str(out),
-            "--density-image",
-            "--resolution",
-            "2",
-        ],
-    )
+    res = CliRunner().invoke(app, ["simulate", str(IM), "--labels", str(SEG), "-o", str(out),
+                                   "--density-image", "--resolution", "2"])
     assert res.exit_code == 0, res.output
     doc = json.loads((out / "simulation.json").read_text())
     fe = doc["levels"][0]["fe_pre"]
@@ -43,8 +31,7 @@ def test_simulate_writes_stiffness_near_the_published_value(tmp_path):
 
 
 def test_simulate_refuses_hu_without_calibration(tmp_path):
-    res = CliRunner().invoke(
-        app, ["simulate", str(IM), "--labels", str(SEG), "-o", str(tmp_path / "o")]
-    )
+    res = CliRunner().invoke(app, ["simulate", str(IM), "--labels", str(SEG), "-o",
+                                   str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "calibration" in res.output and "Traceback" not in res.output

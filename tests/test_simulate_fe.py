@@ -12,11 +12,11 @@ from kypho.simulate.materials import PMMA_MODULUS_MPA, law
 def _block(nx=6, ny=5, nz=8, cap=1):
     shape = (nx, ny, nz + 2 * cap)
     bone = np.zeros(shape, dtype=bool)
-    bone[:, :, cap : cap + nz] = True
+    bone[:, :, cap:cap + nz] = True
     inf = np.zeros(shape, dtype=bool)
     sup = np.zeros(shape, dtype=bool)
     inf[:, :, :cap] = True
-    sup[:, :, cap + nz :] = True
+    sup[:, :, cap + nz:] = True
     return bone, inf, sup
 
 
@@ -28,7 +28,9 @@ def test_homogeneous_block_matches_e_a_over_l():
     density = np.full(bone.shape, rho)
     h = 1.5
     model = build_model(density, bone, inf, sup, h, "kopperdahl", n_bins=0)
-    assert law("kopperdahl").modulus_from_mg(np.array([rho]))[0] == pytest.approx(PMMA_MODULUS_MPA)
+    assert law("kopperdahl").modulus_from_mg(np.array([rho]))[0] == pytest.approx(
+        PMMA_MODULUS_MPA
+    )
     res = run_compression(model, displacement_mm=0.1)
     area = 6 * 5 * h * h
     assert res.stiffness_n_per_mm == pytest.approx(PMMA_MODULUS_MPA * area / (10 * h), rel=1e-5)
@@ -96,8 +98,6 @@ def test_solver_agrees_with_scikit_fem_on_a_heterogeneous_vertebra_like_mesh():
     u = uc.copy()
     u[free] = spsolve(a[free][:, free].tocsc(), -(a[free] @ uc))
     reaction = -(a @ u)[3 * top + 2].sum()
-    print(
-        f"ours {ours.stiffness_n_per_mm:.2f} N/mm, scikit-fem {reaction / 0.2:.2f} N/mm, "
-        f"{mesh.n_elements} elements"
-    )
+    print(f"ours {ours.stiffness_n_per_mm:.2f} N/mm, scikit-fem {reaction / 0.2:.2f} N/mm, "
+          f"{mesh.n_elements} elements")
     assert ours.stiffness_n_per_mm == pytest.approx(reaction / 0.2, rel=0.01)

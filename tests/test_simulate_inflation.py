@@ -25,19 +25,9 @@ def _fractured_body(trab=90.0, lost=LOST_MM):
 def _run(resistance, max_volume=3.0):
     density, body, zc = _fractured_body()
     # left balloon along the AP axis, from 10 mm inside the posterior wall forward
-    return inflate(
-        density,
-        body,
-        np.array([13, 22, zc]),
-        np.array([13, 8, zc]),
-        1.0,
-        anterior_y=2,
-        posterior_y=31,
-        target_gain_mm=LOST_MM,
-        max_volume_ml=max_volume,
-        max_pressure_mpa=2.07,
-        resistance_n=resistance,
-    )
+    return inflate(density, body, np.array([13, 22, zc]), np.array([13, 8, zc]), 1.0,
+                   anterior_y=2, posterior_y=31, target_gain_mm=LOST_MM,
+                   max_volume_ml=max_volume, max_pressure_mpa=2.07, resistance_n=resistance)
 
 
 def test_ex_vivo_inflation_restores_the_lost_height_like_belkoff():
@@ -66,18 +56,8 @@ def test_in_vivo_inflation_gains_within_winkelmann_ranges():
 
 def test_intact_body_is_not_lifted():
     density, body, zc = _fractured_body(lost=0.0)
-    res = inflate(
-        density,
-        body,
-        np.array([13, 22, zc]),
-        np.array([13, 8, zc]),
-        1.0,
-        2,
-        31,
-        target_gain_mm=0.0,
-        max_volume_ml=3.0,
-        max_pressure_mpa=2.07,
-    )
+    res = inflate(density, body, np.array([13, 22, zc]), np.array([13, 8, zc]), 1.0, 2, 31,
+                  target_gain_mm=0.0, max_volume_ml=3.0, max_pressure_mpa=2.07)
     assert max(s.gain_mm[1] for s in res.steps) == 0.0
 
 

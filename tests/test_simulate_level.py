@@ -35,7 +35,4 @@ def test_level_chain_on_a_fractured_box_at_2_mm():
     assert steps[-1]["heights_mm"]["hm"] > 0
     assert 0 < out["cement"]["fill_fraction"] < 1
     assert out["fe_pre"]["fragility_pipeline_specific"]["female"] in {
-        "fragile",
-        "low strength",
-        "normal",
-    }
+        "fragile", "low strength", "normal"}

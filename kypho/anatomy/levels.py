@@ -70,7 +70,7 @@ class Level(IntEnum):
 
     @property
     def region(self) -> str:
-        """ "cervical", "thoracic", "lumbar" or "sacral"."""
+        """"cervical", "thoracic", "lumbar" or "sacral"."""
         if self <= 7:
             return "cervical"
         if self <= 19 or self is Level.T13:
@@ -98,7 +98,9 @@ class Level(IntEnum):
 
 
 #: The usual 24 presacral vertebrae and the sacrum, cranial to caudal.
-STANDARD_ORDER: tuple[Level, ...] = tuple(lv for lv in Level if lv not in (Level.L6, Level.T13))
+STANDARD_ORDER: tuple[Level, ...] = tuple(
+    lv for lv in Level if lv not in (Level.L6, Level.T13)
+)
 
 
 def _totalseg_total_task() -> dict[int, Level]:

@@ -42,7 +42,9 @@ def check_mask_grid(mask_affine: np.ndarray, volume: Volume, source: str) -> Non
     worst = float(mask_mm.max())
     # Spacings are compared finest to finest, coarsest to coarsest: a mask on the CT's own
     # anisotropic grid (3 mm slices) is fine whatever order its axes are stored in.
-    coarse = np.sort(mask_mm) > np.maximum(MAX_MASK_VOXEL_MM + 0.05, _MAX_COARSER * np.sort(ct_mm))
+    coarse = np.sort(mask_mm) > np.maximum(
+        MAX_MASK_VOXEL_MM + 0.05, _MAX_COARSER * np.sort(ct_mm)
+    )
     if coarse.any():
         raise MaskImportError(
             f"the masks in {source} are on a {', '.join(f'{v:.1f}' for v in mask_mm)} mm grid, "
@@ -72,8 +74,7 @@ def _shifted_fraction(mask: np.ndarray, bone: np.ndarray, axis: int, s: int) -> 
     src[axis] = slice(max(0, -s), n - max(0, s))
     dst[axis] = slice(max(0, s), n - max(0, -s))
     return float(np.count_nonzero(mask[tuple(src)] & bone[tuple(dst)])) / max(
-        1, int(np.count_nonzero(mask))
-    )
+        1, int(np.count_nonzero(mask)))
 
 
 def check_mask_fit(labels_on_ct: np.ndarray, volume: Volume, source: str) -> list[str]:

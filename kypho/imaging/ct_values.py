@@ -131,12 +131,8 @@ def check_ct_values(
     # Not HU. A few non-negative integers is a label map: say so, it is a common mix-up.
     # (Noise-free phantoms also have few values, but they hold air, so they passed above.)
     integral = finite.dtype.kind in "iu" or bool(np.all(values == np.round(values)))
-    if (
-        integral
-        and values.size <= _MAX_LABEL_VALUES
-        and values.min() >= 0
-        and values.max() <= _MAX_LABEL
-    ):
+    if (integral and values.size <= _MAX_LABEL_VALUES and values.min() >= 0
+            and values.max() <= _MAX_LABEL):
         raise NotACTError(
             f"{source} looks like a label map ({values.size} distinct values, "
             f"{values.min():g}..{values.max():g}), not a CT in HU."
@@ -196,11 +192,8 @@ def volume_from_raw(
         float32 HU in canonical orientation, world positions unchanged.
     """
     affine = np.asarray(affine, dtype=float)
-    if (
-        affine.shape != (4, 4)
-        or not np.all(np.isfinite(affine))
-        or abs(np.linalg.det(affine[:3, :3])) < 1e-9
-    ):
+    if (affine.shape != (4, 4) or not np.all(np.isfinite(affine))
+            or abs(np.linalg.det(affine[:3, :3])) < 1e-9):
         raise CorruptFileError(
             f"{source} has an invalid voxel-to-world geometry (zero or missing voxel size "
             f"or direction): {np.array2string(affine, precision=3, separator=', ')}."

@@ -37,7 +37,6 @@ _UNEVEN_FRACTION = 0.1
 # In-plane drift between slices below a tenth of a pixel is rounding, more is a tilt.
 _TILT_PIXEL_FRACTION = 0.1
 
-
 @dataclass(frozen=True)
 class SliceGeometry:
     """Where the sorted slices of a series lie (all vectors LPS, unit length).
@@ -85,15 +84,9 @@ def check_consistent(slices: list[SliceHeader]) -> None:
                 f"DICOM {label} mixes slices of {len(values)} {what}: {sorted(values)}."
             )
     for h in slices:
-        missing = [
-            name
-            for name, v in (
-                ("ImageOrientationPatient", h.orientation),
-                ("ImagePositionPatient", h.position_mm),
-                ("PixelSpacing", h.pixel_spacing_mm),
-            )
-            if v is None
-        ]
+        missing = [name for name, v in (("ImageOrientationPatient", h.orientation),
+                                        ("ImagePositionPatient", h.position_mm),
+                                        ("PixelSpacing", h.pixel_spacing_mm)) if v is None]
         if missing:
             raise CorruptFileError(f"DICOM file {h.path} lacks {', '.join(missing)}.")
         if min(h.pixel_spacing_mm) <= 0:  # type: ignore[arg-type]
@@ -107,19 +100,13 @@ def check_consistent(slices: list[SliceHeader]) -> None:
                 "(a colour image), not CT attenuation."
             )
     kinds = Counter(
-        (
-            h.rows,
-            h.columns,
-            tuple(np.round(h.orientation, 3)),  # type: ignore[arg-type]
-            tuple(np.round(h.pixel_spacing_mm, 4)),
-        )  # type: ignore[arg-type]
+        (h.rows, h.columns, tuple(np.round(h.orientation, 3)),  # type: ignore[arg-type]
+         tuple(np.round(h.pixel_spacing_mm, 4)))  # type: ignore[arg-type]
         for h in slices
     )
     if len(kinds) > 1:
-        parts = [
-            f"{n} slices of {r}x{c} pixels, orientation {list(o)}, spacing {list(s)} mm"
-            for (r, c, o, s), n in kinds.most_common()
-        ]
+        parts = [f"{n} slices of {r}x{c} pixels, orientation {list(o)}, spacing {list(s)} mm"
+                 for (r, c, o, s), n in kinds.most_common()]
         raise MixedSeriesError(f"DICOM {label} mixes image geometries: {'; '.join(parts)}.")
 
 
@@ -158,9 +145,8 @@ def slice_geometry(slices: list[SliceHeader]) -> SliceGeometry:
     first = slices[0]
     o = np.asarray(first.orientation, dtype=float)
     row_dir, col_dir = o[:3], o[3:]
-    if min(np.linalg.norm(row_dir), np.linalg.norm(col_dir)) < 1e-3 or abs(
-        row_dir @ col_dir
-    ) > 1e-3 * np.linalg.norm(row_dir) * np.linalg.norm(col_dir):
+    if (min(np.linalg.norm(row_dir), np.linalg.norm(col_dir)) < 1e-3
+            or abs(row_dir @ col_dir) > 1e-3 * np.linalg.norm(row_dir) * np.linalg.norm(col_dir)):
         raise CorruptFileError(
             f"DICOM file {first.path} has an invalid ImageOrientationPatient {list(o)}."
         )
@@ -182,16 +168,10 @@ def slice_geometry(slices: list[SliceHeader]) -> SliceGeometry:
     rel = points - points[0]
     lateral = rel - np.outer(rel @ normal, normal)
     spacing = first.pixel_spacing_mm
-    return SliceGeometry(
-        order,
-        along,
-        lateral,
-        row_dir,
-        col_dir,
-        normal,
-        (float(spacing[1]), float(spacing[0])),
-        points[0],
-    )  # type: ignore[index]
+    return SliceGeometry(order, along, lateral, row_dir, col_dir, normal,
+                         (float(spacing[1]), float(spacing[0])), points[0])  # type: ignore[index]
+
+
 
 
 @dataclass(frozen=True)
@@ -232,10 +212,8 @@ def analyse_spacing(geo: SliceGeometry, slices: list[SliceHeader]) -> SpacingChe
     step = float(np.median(gaps))
     mean_step = float((d[-1] - d[0]) / (len(d) - 1))
     drift = d - d[0] - mean_step * np.arange(len(d))
-    uneven = bool(
-        np.any(np.abs(gaps - step) > _UNEVEN_FRACTION * step)
-        or np.abs(drift).max() > _UNEVEN_FRACTION * step
-    )
+    uneven = bool(np.any(np.abs(gaps - step) > _UNEVEN_FRACTION * step)
+                  or np.abs(drift).max() > _UNEVEN_FRACTION * step)
     if not uneven:
         return SpacingCheck(mean_step, False)
     k = int(np.argmax(np.abs(gaps - step)))
@@ -276,10 +254,8 @@ class TiltCheck:
 
 def analyse_tilt(geo: SliceGeometry) -> TiltCheck | None:
     """Measure gantry tilt; None when the in-plane drift is below a tenth of a pixel."""
-    lateral_px = np.c_[
-        geo.lateral_mm @ geo.col_dir / geo.pixel_mm[1],
-        geo.lateral_mm @ geo.row_dir / geo.pixel_mm[0],
-    ]
+    lateral_px = np.c_[geo.lateral_mm @ geo.col_dir / geo.pixel_mm[1],
+                       geo.lateral_mm @ geo.row_dir / geo.pixel_mm[0]]
     if np.abs(lateral_px).max() <= _TILT_PIXEL_FRACTION:
         return None
     dz = geo.positions_mm - geo.positions_mm[0]

@@ -73,30 +73,25 @@ def expand_frames(header: SliceHeader) -> list[SliceHeader]:
     for i in range(header.frames):
         groups = [per_frame[i] if i < len(per_frame) else None, shared]
         position = _floats(_item(groups, "PlanePositionSequence"), "ImagePositionPatient", 3)
-        orientation = (
-            _floats(_item(groups, "PlaneOrientationSequence"), "ImageOrientationPatient", 6)
-            or header.orientation
-        )
+        orientation = _floats(_item(groups, "PlaneOrientationSequence"),
+                              "ImageOrientationPatient", 6) or header.orientation
         spacing = _floats(_item(groups, "PixelMeasuresSequence"), "PixelSpacing", 2)
         rescale = _item(groups, "PixelValueTransformationSequence")
         if position is None:
             raise CorruptFileError(
                 f"Frame {i + 1} of multi-frame DICOM {path} has no ImagePositionPatient."
             )
-        frames.append(
-            dataclasses.replace(
-                header,
-                sop_uid=f"{header.sop_uid}#{i}",
-                position_mm=position,
-                orientation=orientation,
-                pixel_spacing_mm=spacing or header.pixel_spacing_mm,  # type: ignore[arg-type]
-                slope=float(rescale.RescaleSlope) if rescale is not None else header.slope,
-                intercept=(
-                    float(rescale.RescaleIntercept) if rescale is not None else header.intercept
-                ),
-                instance_number=i + 1,
-                frames=1,
-                frame=i,
-            )
-        )
+        frames.append(dataclasses.replace(
+            header,
+            sop_uid=f"{header.sop_uid}#{i}",
+            position_mm=position,
+            orientation=orientation,
+            pixel_spacing_mm=spacing or header.pixel_spacing_mm,  # type: ignore[arg-type]
+            slope=float(rescale.RescaleSlope) if rescale is not None else header.slope,
+            intercept=(float(rescale.RescaleIntercept) if rescale is not None
+                       else header.intercept),
+            instance_number=i + 1,
+            frames=1,
+            frame=i,
+        ))
     return frames

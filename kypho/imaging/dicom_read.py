@@ -48,14 +48,8 @@ from kypho.imaging.volume import Volume
 
 __all__ = ["read_dicom"]
 
-_NATIVE_DTYPES = {
-    (8, False): np.uint8,
-    (8, True): np.int8,
-    (16, False): np.uint16,
-    (16, True): np.int16,
-    (32, False): np.uint32,
-    (32, True): np.int32,
-}
+_NATIVE_DTYPES = {(8, False): np.uint8, (8, True): np.int8, (16, False): np.uint16,
+                  (16, True): np.int16, (32, False): np.uint32, (32, True): np.int32}
 
 
 def _load_stack(slices: list[SliceHeader], common_rescale: bool) -> np.ndarray:
@@ -125,7 +119,9 @@ def _gather_headers(path: Path) -> list[SliceHeader]:
             raise EmptyInputError(f"Folder {path} contains no files.")
         headers = scan_headers(files)
         if not headers:
-            raise EmptyInputError(f"Folder {path} contains {len(files)} files but no DICOM image.")
+            raise EmptyInputError(
+                f"Folder {path} contains {len(files)} files but no DICOM image."
+            )
         return headers
     first = read_header(path)
     if first is None:
@@ -141,9 +137,8 @@ def _gather_headers(path: Path) -> list[SliceHeader]:
             return None
 
     siblings = [p for p in sorted(path.parent.iterdir()) if p.is_file() and p != path]
-    headers = [first] + [
-        h for h in map(sibling, siblings) if h is not None and h.series_uid == first.series_uid
-    ]
+    headers = [first] + [h for h in map(sibling, siblings)
+                         if h is not None and h.series_uid == first.series_uid]
     return headers
 
 
@@ -196,9 +191,8 @@ def read_dicom(
     slices = [slices[i] for i in geo.order]
     spacing = analyse_spacing(geo, slices)
     if spacing.uneven and not resample_uneven:
-        raise SliceSpacingError(
-            spacing.problem + "; pass --resample-uneven to interpolate onto a regular grid."
-        )
+        raise SliceSpacingError(spacing.problem + "; pass --resample-uneven to "
+                                "interpolate onto a regular grid.")
     tilt = analyse_tilt(geo)
     if tilt is not None and not correct_tilt:
         raise GantryTiltError(
@@ -255,11 +249,5 @@ def read_dicom(
     # (air at 0 instead of -1000) would give silently wrong densities downstream.
     warnings += check_ct_values(stack, f"DICOM {series_label(h0)} in {source}", slope, inter)
     # (N, rows, columns) -> (columns, rows, N): axis 0 along row_dir, 1 along col_dir.
-    return volume_from_raw(
-        stack.transpose(2, 1, 0),
-        LPS_TO_RAS @ lps,
-        slope=slope,
-        inter=inter,
-        source=source,
-        meta=meta,
-    )
+    return volume_from_raw(stack.transpose(2, 1, 0), LPS_TO_RAS @ lps, slope=slope,
+                           inter=inter, source=source, meta=meta)

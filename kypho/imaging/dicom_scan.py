@@ -22,32 +22,12 @@ from kypho.errors import CorruptFileError, EmptyInputError, NotACTError
 __all__ = ["SliceHeader", "choose_series", "find_dicom_files", "read_header", "scan_headers"]
 
 _TAGS = [
-    "SOPClassUID",
-    "SOPInstanceUID",
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "FrameOfReferenceUID",
-    "SeriesNumber",
-    "SeriesDescription",
-    "Modality",
-    "ImageType",
-    "Rows",
-    "Columns",
-    "PixelSpacing",
-    "ImageOrientationPatient",
-    "ImagePositionPatient",
-    "RescaleSlope",
-    "RescaleIntercept",
-    "InstanceNumber",
-    "NumberOfFrames",
-    "BitsAllocated",
-    "PixelRepresentation",
-    "SamplesPerPixel",
-    "SliceThickness",
-    "Manufacturer",
-    "ConvolutionKernel",
-    "KVP",
-    "GantryDetectorTilt",
+    "SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+    "FrameOfReferenceUID", "SeriesNumber", "SeriesDescription", "Modality", "ImageType",
+    "Rows", "Columns", "PixelSpacing", "ImageOrientationPatient", "ImagePositionPatient",
+    "RescaleSlope", "RescaleIntercept", "InstanceNumber", "NumberOfFrames",
+    "BitsAllocated", "PixelRepresentation", "SamplesPerPixel", "SliceThickness",
+    "Manufacturer", "ConvolutionKernel", "KVP", "GantryDetectorTilt",
     "PhotometricInterpretation",
 ]
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
@@ -148,7 +128,8 @@ def read_header(path: Path) -> SliceHeader | None:
     """
     magic = _has_dicm_magic(path)
     try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS, force=not magic)
+        ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_TAGS,
+                             force=not magic)
         header = _header_from_dataset(ds, path)
     # pydicom raises many exception types on garbage bytes (struct, Unicode, value
     # conversions); any of them means "not readable as DICOM".
@@ -175,14 +156,8 @@ def _header_from_dataset(ds: pydicom.Dataset, path: Path) -> SliceHeader:
     if not sop_class and hasattr(ds, "file_meta"):
         sop_class = str(ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
     extra = tuple(
-        (k, _text(ds.get(k)))
-        for k in (
-            "Manufacturer",
-            "ConvolutionKernel",
-            "KVP",
-            "SliceThickness",
-            "GantryDetectorTilt",
-        )
+        (k, _text(ds.get(k))) for k in ("Manufacturer", "ConvolutionKernel", "KVP",
+                                      "SliceThickness", "GantryDetectorTilt")
         if ds.get(k) not in (None, "")
     )
     return SliceHeader(
@@ -250,7 +225,8 @@ def _is_axial(s: list[SliceHeader]) -> bool:
 
 def _is_ct(s: list[SliceHeader]) -> bool:
     # Modality decides; the SOP class only when an (anonymised) file lost its modality.
-    return any(h.modality == "CT" or (not h.modality and h.sop_class in _CT_CLASSES) for h in s)
+    return any(h.modality == "CT" or (not h.modality and h.sop_class in _CT_CLASSES)
+               for h in s)
 
 
 def choose_series(
@@ -297,9 +273,12 @@ def choose_series(
     listing = "; ".join(_series_label(s) for s in groups.values())
     if series is not None:
         wanted = str(series).strip()
-        matches = [s for uid, s in groups.items() if wanted in (uid, s[0].series_number)]
+        matches = [s for uid, s in groups.items()
+                   if wanted in (uid, s[0].series_number)]
         if not matches:
-            raise EmptyInputError(f"No series {wanted!r} in {source}; available: {listing}.")
+            raise EmptyInputError(
+                f"No series {wanted!r} in {source}; available: {listing}."
+            )
         if len(matches) > 1:
             raise EmptyInputError(
                 f"Series {wanted!r} is ambiguous in {source} (several series share that "
@@ -308,14 +287,16 @@ def choose_series(
         chosen = matches[0]
         if not _is_ct(chosen):
             raise NotACTError(
-                f"Series {wanted!r} in {source} has modality {chosen[0].modality or '?'}, not CT."
+                f"Series {wanted!r} in {source} has modality {chosen[0].modality or '?'}, "
+                "not CT."
             )
         return chosen, []
     cts = [s for s in groups.values() if _is_ct(s)]
     if not cts:
         mods = sorted({h.modality or "unknown" for h in images})
-        raise NotACTError(f"{source} holds no CT series; modality {', '.join(mods)} found.")
-
+        raise NotACTError(
+            f"{source} holds no CT series; modality {', '.join(mods)} found."
+        )
     # Localizers (scouts) are CT too but are not the volume anyone wants.
     def rank(s: list[SliceHeader]) -> tuple[bool, bool, int]:
         n = sum(h.frames for h in s)

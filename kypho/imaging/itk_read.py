@@ -79,11 +79,7 @@ def read_itk(path: str | os.PathLike[str], format_name: str = "ITK") -> Volume:
     value_warnings = check_ct_values(raw, name)
     # A 4-D image with a single time point keeps its geometry in the first three axes.
     geometry = image if image.GetDimension() == 3 else image[:, :, :, 0]
-    meta = {
-        "format": format_name,
-        "modality": "CT",
-        "dtype": str(raw.dtype),
-        "warnings": value_warnings,
-    }
+    meta = {"format": format_name, "modality": "CT", "dtype": str(raw.dtype),
+            "warnings": value_warnings}
     volume = volume_from_raw(raw, itk_affine_ras(geometry), source=name, meta=meta)
     return volume

@@ -26,20 +26,9 @@ _FORM_DISAGREEMENT_MM = 0.5
 _DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile, ImageFileError)
 # What nibabel and NumPy raise on a fuzzed header (bad vox_offset, datatype, dims,
 # quaternion, NaN scaling): each becomes one CorruptFileError naming the file.
-_HEADER_ERRORS = (
-    HeaderDataError,
-    OverflowError,
-    TypeError,
-    ValueError,
-    MemoryError,
-    IndexError,
-    KeyError,
-    ZeroDivisionError,
-    FloatingPointError,
-    OSError,
-    EOFError,
-    zlib.error,
-)
+_HEADER_ERRORS = (HeaderDataError, OverflowError, TypeError, ValueError, MemoryError,
+                  IndexError, KeyError, ZeroDivisionError, FloatingPointError, OSError,
+                  EOFError, zlib.error)
 
 
 def _corner_distance_mm(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
@@ -162,7 +151,8 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
         raise
     except _HEADER_ERRORS as exc:
         raise CorruptFileError(
-            f"{path} has a NIfTI header nibabel cannot interpret ({type(exc).__name__}: {exc})."
+            f"{path} has a NIfTI header nibabel cannot interpret "
+            f"({type(exc).__name__}: {exc})."
         ) from exc
 
 

@@ -45,7 +45,9 @@ def is_oblique(affine: npt.ArrayLike, tol_deg: float = 0.5) -> bool:
     return bool(np.any(cos_max < np.cos(np.deg2rad(tol_deg))))
 
 
-def to_canonical(array: np.ndarray, affine: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def to_canonical(
+    array: np.ndarray, affine: npt.ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     """Reorder and flip array axes to the closest RAS orientation.
 
     Parameters

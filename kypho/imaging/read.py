@@ -114,9 +114,8 @@ def read_ct(
     else:
         from kypho.imaging.dicom_read import read_dicom
 
-        volume = read_dicom(
-            p, series=series, resample_uneven=resample_uneven, correct_tilt=correct_tilt
-        )
+        volume = read_dicom(p, series=series, resample_uneven=resample_uneven,
+                            correct_tilt=correct_tilt)
     if series is not None and kind != "dicom":
         volume.meta["warnings"].append(
             f"--series {series!r} was ignored: {volume.meta['format']} files hold one series."

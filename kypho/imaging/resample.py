@@ -13,7 +13,9 @@ from scipy import ndimage
 __all__ = ["regular_positions", "resample_along_stack", "shift_slices"]
 
 
-def shift_slices(stack: np.ndarray, shifts_px: npt.ArrayLike, fill: float) -> np.ndarray:
+def shift_slices(
+    stack: np.ndarray, shifts_px: npt.ArrayLike, fill: float
+) -> np.ndarray:
     """Shift every slice in-plane by its own sub-pixel offset (linear interpolation).
 
     A gantry-tilted series is a stack of slices each displaced in its own plane by an
@@ -38,15 +40,8 @@ def shift_slices(stack: np.ndarray, shifts_px: npt.ArrayLike, fill: float) -> np
         raise ValueError(f"shifts must have shape ({stack.shape[0]}, 2), got {shifts.shape}")
     out = np.empty(stack.shape, dtype=np.float32)
     for k in range(stack.shape[0]):
-        ndimage.shift(
-            stack[k].astype(np.float32, copy=False),
-            shifts[k],
-            output=out[k],
-            order=1,
-            mode="constant",
-            cval=fill,
-            prefilter=False,
-        )
+        ndimage.shift(stack[k].astype(np.float32, copy=False), shifts[k], output=out[k],
+                      order=1, mode="constant", cval=fill, prefilter=False)
     return out
 
 

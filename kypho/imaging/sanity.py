@@ -14,14 +14,8 @@ import numpy as np
 
 from kypho.errors import CorruptFileError, NotACTError, SingleSliceError
 
-__all__ = [
-    "check_dicom_series",
-    "check_geometry",
-    "check_hu_histogram",
-    "check_rescale",
-    "check_shear",
-    "shear_deg",
-]
+__all__ = ["check_dicom_series", "check_geometry", "check_hu_histogram", "check_rescale",
+           "check_shear", "shear_deg"]
 
 # Clinical CT voxels are 0.2-1 mm in-plane and 0.5-5 mm thick (DOMAIN.md, acquisition);
 # micro-CT reaches 0.1 mm. Outside 0.1-10 mm the header is wrong, not the scanner.
@@ -60,11 +54,8 @@ def check_rescale(slope: float, inter: float, source: str) -> None:
             "finite numbers to convert stored values to HU."
         )
     if slope <= 0:
-        effect = (
-            "makes every voxel the same value"
-            if slope == 0
-            else "inverts the image (bone darker than air)"
-        )
+        effect = ("makes every voxel the same value" if slope == 0
+                  else "inverts the image (bone darker than air)")
         raise CorruptFileError(
             f"{source} has rescale slope {slope:g}, which {effect}; a CT needs a positive "
             "slope (HU = stored x slope + intercept)."
@@ -182,10 +173,8 @@ def check_shear(sform: np.ndarray, form_gap_mm: float | None, source: str) -> li
             f"qform by up to {form_gap_mm:.1f} mm; the voxel geometry is ambiguous, "
             "re-export the CT from its DICOM."
         )
-    return [
-        f"The NIfTI sform of {source} is sheared by {shear:.1f} degrees (gantry tilt?); "
-        "it was used as stored."
-    ]
+    return [f"The NIfTI sform of {source} is sheared by {shear:.1f} degrees (gantry tilt?); "
+            "it was used as stored."]
 
 
 _GREYSCALE = ("MONOCHROME1", "MONOCHROME2", "")

@@ -38,7 +38,9 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 
-def _check_destination(path: PathLike, overwrite: bool, protected: Iterable[PathLike] = ()) -> Path:
+def _check_destination(
+    path: PathLike, overwrite: bool, protected: Iterable[PathLike] = ()
+) -> Path:
     """Resolve `path` and refuse protected or (without `overwrite`) existing files."""
     dest = Path(path).expanduser().resolve()
     for p in protected:
@@ -63,9 +65,8 @@ def _umask() -> int:
 
 def _atomic_replace(dest: Path, write_temp, suffix: str) -> Path:  # type: ignore[no-untyped-def]
     """Call ``write_temp(tmp_path)`` on a temp file next to `dest`, then move it in place."""
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{dest.name}.", suffix=f".tmp{suffix}", dir=dest.parent
-    )
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=f".tmp{suffix}",
+                                    dir=dest.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -123,7 +124,8 @@ def atomic_write_text(
     encoding: str = "utf-8",
 ) -> Path:
     """Write `text` to `path` atomically (UTF-8 by default); see :func:`atomic_write_bytes`."""
-    return atomic_write_bytes(path, text.encode(encoding), overwrite=overwrite, protected=protected)
+    return atomic_write_bytes(path, text.encode(encoding), overwrite=overwrite,
+                              protected=protected)
 
 
 def reorient_to(

@@ -211,10 +211,8 @@ def cobb_angle(
     lo, hi = COBB_RANGE
     thor = sorted((n for n in normals if lo <= n.level <= hi), key=lambda n: int(n.level))
     if len(thor) < 2:
-        return (
-            None,
-            None,
-            ("thoracic kyphosis not measured: fewer than two measurable T4-T12 vertebrae"),
+        return None, None, (
+            "thoracic kyphosis not measured: fewer than two measurable T4-T12 vertebrae"
         )
     best, pair = -np.inf, (thor[0], thor[-1])
     for i, u in enumerate(thor):
@@ -233,7 +231,9 @@ def cobb_angle(
     return float(best), (pair[0].level.display, pair[1].level.display), note
 
 
-def lumbar_lordosis(normals: list[EndplateNormals], s1_normal: np.ndarray | None) -> float | None:
+def lumbar_lordosis(
+    normals: list[EndplateNormals], s1_normal: np.ndarray | None
+) -> float | None:
     """Lumbar lordosis (degrees, positive = lordosis) from L1 superior to S1 superior."""
     l1 = next((n for n in normals if n.level is Level.L1), None)
     if l1 is None or s1_normal is None:
@@ -241,7 +241,9 @@ def lumbar_lordosis(normals: list[EndplateNormals], s1_normal: np.ndarray | None
     return float(-_kyphosis(l1.superior, s1_normal))
 
 
-def segmental_kyphosis(normals: list[EndplateNormals], fractured: list[Level]) -> dict[str, float]:
+def segmental_kyphosis(
+    normals: list[EndplateNormals], fractured: list[Level]
+) -> dict[str, float]:
     """Segmental kyphotic angle at each fractured level.
 
     Between the superior endplate of the level above and the inferior endplate of the

@@ -250,5 +250,7 @@ def grade_spine(
         conf = float(norm.cdf(margin / sd)) * float(frame_quality[i])
         if n_nb[i] == 0:
             conf *= 0.8
-        results.append(GradeResult(expected, loss, reduction, reds, grade, morph, conf, notes))
+        results.append(
+            GradeResult(expected, loss, reduction, reds, grade, morph, conf, notes)
+        )
     return results

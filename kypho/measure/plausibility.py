@@ -223,7 +223,9 @@ def check_before_grading(bodies: list[MeasuredBody]) -> dict[Level, list[Implaus
     return problems
 
 
-def ct_confirmation(columns: EdgeColumns, offset_mm: float, heights: Heights) -> CtConfirmation:
+def ct_confirmation(
+    columns: EdgeColumns, offset_mm: float, heights: Heights
+) -> CtConfirmation:
     """Heights seen in the CT along the Ha, Hm, Hp lines versus the reported ones.
 
     Each column's CT edges (:mod:`kypho.measure.endplates`: a bright endplate with disc

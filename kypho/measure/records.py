@@ -89,7 +89,9 @@ class VertebraFrame:
             raise ValueError("si_axis and ap_axis must be orthogonal")
         object.__setattr__(self, "si_axis", si)
         object.__setattr__(self, "ap_axis", ap)
-        object.__setattr__(self, "origin_ras_mm", tuple(float(x) for x in self.origin_ras_mm))
+        object.__setattr__(
+            self, "origin_ras_mm", tuple(float(x) for x in self.origin_ras_mm)
+        )
 
     @property
     def lr_axis(self) -> tuple[float, float, float]:

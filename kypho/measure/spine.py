@@ -226,10 +226,14 @@ def measure_spine(
                 body_volume_ml=body_ml,
             )  # fmt: skip
             continue
-        dens[lv] = trabecular_density(crop, cortical_hu=cortical if np.isfinite(cortical) else None)
+        dens[lv] = trabecular_density(
+            crop, cortical_hu=cortical if np.isfinite(cortical) else None
+        )
         bone_hu = dens[lv].median_hu if dens[lv] is not None else None  # type: ignore[union-attr]
         contrast = min_endplate_contrast(crop)
-        fit = estimate_frame(crop, si_hint=hints.get(lv), bone_hu=bone_hu, min_contrast_hu=contrast)
+        fit = estimate_frame(
+            crop, si_hint=hints.get(lv), bone_hu=bone_hu, min_contrast_hu=contrast
+        )
         pts = crop.body_surface_world()
         radius = float(np.max(np.linalg.norm(pts - fit.frame.origin_ras_mm, axis=1))) + 4.0
         profile = measure_heights(

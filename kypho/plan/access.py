@@ -54,14 +54,9 @@ def _table_deg(a: float, b: float, *, flip_a: bool) -> float:
     return _deg(a, b)
 
 
-def to_trajectory(
-    grid: LocalGrid,
-    path: PathGeometry,
-    volume: Volume,
-    gauge: int,
-    skin_threshold_hu: float | None,
-    approach: Approach = Approach.TRANSPEDICULAR,
-) -> Trajectory:
+def to_trajectory(grid: LocalGrid, path: PathGeometry, volume: Volume, gauge: int,
+                  skin_threshold_hu: float | None,
+                  approach: Approach = Approach.TRANSPEDICULAR) -> Trajectory:
     """World-space trajectory record of a local path with a cannula of `gauge`."""
     s = path.side
     r = 0.5 * cannula_outer_diameter_mm(gauge)
@@ -69,25 +64,20 @@ def to_trajectory(
     dw = grid.direction_to_world(d)
     entry_w, target_w = grid.to_world(path.entry_mm), grid.to_world(path.target_mm)
     skin = find_skin_entry(volume, entry_w, dw, skin_threshold_hu)
-    clear = {
-        k: getattr(path, f"{k}_wall_mm") - r for k in ("medial", "lateral", "superior", "inferior")
-    }
+    clear = {k: getattr(path, f"{k}_wall_mm") - r
+             for k in ("medial", "lateral", "superior", "inferior")}
     breach = min(clear.values()) < 0.0
     notes = []
     if skin is None:
-        notes.append(
-            "Body surface not found along the path inside the field of view: "
-            "skin entry and depth unknown."
-        )
+        notes.append("Body surface not found along the path inside the field of view: "
+                     "skin entry and depth unknown.")
     else:
         notes.append("skin_depth_mm is skin to bony entry along the path.")
     if breach:
         worst = min(clear, key=clear.get)  # type: ignore[arg-type]
-        notes.append(
-            f"Breach: the {gauge} G cannula ({2 * r:.2f} mm) would leave the pedicle "
-            f"{worst}ly ({clear[worst]:.1f} mm); isthmus {path.isthmus_width_mm:.1f} mm "
-            "wide."
-        )
+        notes.append(f"Breach: the {gauge} G cannula ({2 * r:.2f} mm) would leave the pedicle "
+                     f"{worst}ly ({clear[worst]:.1f} mm); isthmus {path.isthmus_width_mm:.1f} mm "
+                     "wide.")
     elif min(clear.values()) < MIN_SAFE_CLEARANCE_MM:
         notes.append(f"Tight: smallest clearance {min(clear.values()):.1f} mm (< 1 mm).")
     return Trajectory(
@@ -119,14 +109,9 @@ def to_trajectory(
     )
 
 
-def _unipedicular(
-    grid: LocalGrid,
-    body: BodyGeometry,
-    volume: Volume,
-    gauge: int,
-    skin_threshold_hu: float | None,
-    side_name: str,
-) -> tuple[Trajectory, PathGeometry] | None:
+def _unipedicular(grid: LocalGrid, body: BodyGeometry, volume: Volume, gauge: int,
+                  skin_threshold_hu: float | None,
+                  side_name: str) -> tuple[Trajectory, PathGeometry] | None:
     """One path from the good side aimed as close to the midline as its pedicle allows."""
     s = 1 if side_name == "right" else -1
     seed = find_pedicle(grid, body, s)
@@ -134,65 +119,42 @@ def _unipedicular(
         return None
     wall = 0.5 * cannula_outer_diameter_mm(gauge) + MIN_SAFE_CLEARANCE_MM
     for offset in UNIPEDICULAR_OFFSETS_MM:
-        path = fit_path(
-            grid, body, seed, body_target(grid, body, s, lateral_mm=offset), adjust_target=False
-        )
-        if (
-            min(
-                path.medial_wall_mm,
-                path.lateral_wall_mm,
-                path.inferior_wall_mm,
-                path.superior_wall_mm,
-            )
-            >= wall
-        ):
+        path = fit_path(grid, body, seed, body_target(grid, body, s, lateral_mm=offset),
+                        adjust_target=False)
+        if min(path.medial_wall_mm, path.lateral_wall_mm, path.inferior_wall_mm,
+               path.superior_wall_mm) >= wall:
             t = to_trajectory(grid, path, volume, gauge, skin_threshold_hu, Approach.UNIPEDICULAR)
-            t.notes.append(
-                f"Unipedicular access from the {side_name}, target {offset:.0f} mm from "
-                "the midline so one balloon supports both halves (DOMAIN.md §5.1; "
-                "bilateral gives more lift, §5.1 bench)."
-            )
+            t.notes.append(f"Unipedicular access from the {side_name}, target {offset:.0f} mm from "
+                           "the midline so one balloon supports both halves (DOMAIN.md §5.1; "
+                           "bilateral gives more lift, §5.1 bench).")
             return t, path
     return None
 
 
-def plan_access(
-    grid: LocalGrid,
-    body: BodyGeometry,
-    level: Level,
-    volume: Volume,
-    gauge: int,
-    skin_threshold_hu: float | None,
-) -> AccessPlan:
+def plan_access(grid: LocalGrid, body: BodyGeometry, level: Level, volume: Volume,
+                gauge: int, skin_threshold_hu: float | None) -> AccessPlan:
     """Bilateral transpedicular paths, and alternatives where a pedicle is too narrow."""
     out = AccessPlan(gauge=gauge)
     paths: dict[int, PathGeometry] = {}
     for s in (1, -1):
         seed = find_pedicle(grid, body, s)
         if seed is None:
-            out.notes.append(
-                f"No {_SIDE[s]} pedicle found behind the body (absent, not "
-                "segmented or outside the field of view)."
-            )
+            out.notes.append(f"No {_SIDE[s]} pedicle found behind the body (absent, not "
+                             "segmented or outside the field of view).")
             continue
         paths[s] = fit_path(grid, body, seed, body_target(grid, body, s))
         out.trajectories.append(to_trajectory(grid, paths[s], volume, gauge, skin_threshold_hu))
     # A path with less than the safe clearance is not planned: the pedicle walls come
     # from a segmentation good to about half a voxel, which that margin is there to
     # absorb. It is reported, with a smaller cannula or one side as alternatives.
-    ok = [
-        t
-        for t in out.trajectories
-        if not t.breach and min(t.clearances().values()) >= MIN_SAFE_CLEARANCE_MM
-    ]
+    ok = [t for t in out.trajectories
+          if not t.breach and min(t.clearances().values()) >= MIN_SAFE_CLEARANCE_MM]
     for t in out.trajectories:
         worst = min(t.clearances().values())
         if not t.breach and worst < MIN_SAFE_CLEARANCE_MM:
-            out.notes.append(
-                f"{t.side.capitalize()} path is tight: smallest clearance "
-                f"{worst:.1f} mm (< {MIN_SAFE_CLEARANCE_MM:.0f} mm), not planned "
-                "with this cannula; confirm the pedicle on the images."
-            )
+            out.notes.append(f"{t.side.capitalize()} path is tight: smallest clearance "
+                             f"{worst:.1f} mm (< {MIN_SAFE_CLEARANCE_MM:.0f} mm), not planned "
+                             "with this cannula; confirm the pedicle on the images.")
     bad = [t for t in out.trajectories if t.breach]
     ok_sides = [1 if t.side == "right" else -1 for t in ok]
     out.balloon_paths = [paths[s] for s in ok_sides]
@@ -203,18 +165,14 @@ def plan_access(
         # A thinner cannula is only offered with the same >= 1 mm margin as any path.
         small_ok = min(small.clearances().values()) >= MIN_SAFE_CLEARANCE_MM
         if small_ok and gauge != SMALLEST_GAUGE:
-            small.notes.append(
-                f"Alternative: smaller {SMALLEST_GAUGE} G cannula fits this "
-                "pedicle (Kyphon Express 10/2, 15/2 sizes, DOMAIN.md §5.1)."
-            )
+            small.notes.append(f"Alternative: smaller {SMALLEST_GAUGE} G cannula fits this "
+                               "pedicle (Kyphon Express 10/2, 15/2 sizes, DOMAIN.md §5.1).")
             out.alternatives.append(small)
             t.notes.append(f"Alternative: {SMALLEST_GAUGE} G cannula fits (see alternatives).")
         if level.region == "thoracic" and t.breach:
-            t.notes.append(
-                "Alternative: extrapedicular (parapedicular) access through the "
-                "costovertebral junction, used when thoracic pedicles are too small "
-                "(DOMAIN.md §5.1); not planned geometrically by kypho."
-            )
+            t.notes.append("Alternative: extrapedicular (parapedicular) access through the "
+                           "costovertebral junction, used when thoracic pedicles are too small "
+                           "(DOMAIN.md §5.1); not planned geometrically by kypho.")
     if len(ok) == 1:
         uni = _unipedicular(grid, body, volume, gauge, skin_threshold_hu, ok[0].side)
         if uni is not None:
@@ -223,18 +181,13 @@ def plan_access(
     if bad:
         names = ", ".join(t.side for t in bad)
         has_uni = any(a.approach is Approach.UNIPEDICULAR for a in out.alternatives)
-        alts = [
-            f"unipedicular from the {ok[0].side}" if has_uni else None,
-            f"a {SMALLEST_GAUGE} G cannula"
-            if any(a.approach is Approach.TRANSPEDICULAR for a in out.alternatives)
-            else None,
-            "extrapedicular access (thoracic)" if level.region == "thoracic" else None,
-        ]
+        alts = [f"unipedicular from the {ok[0].side}" if has_uni else None,
+                f"a {SMALLEST_GAUGE} G cannula" if any(a.approach is Approach.TRANSPEDICULAR
+                                                      for a in out.alternatives) else None,
+                "extrapedicular access (thoracic)" if level.region == "thoracic" else None]
         alts_txt = "; ".join(a for a in alts if a) or "none planned"
-        out.notes.append(
-            f"{names.capitalize()} pedicle too narrow for a {gauge} G cannula "
-            f"(breach flagged). Alternatives: {alts_txt}."
-        )
+        out.notes.append(f"{names.capitalize()} pedicle too narrow for a {gauge} G cannula "
+                         f"(breach flagged). Alternatives: {alts_txt}.")
     if not out.balloon_paths:
         small_ok = [a for a in out.alternatives if a.approach is Approach.TRANSPEDICULAR]
         if small_ok:

@@ -57,9 +57,8 @@ def _expected_height_at(body: BodyGeometry, y: np.ndarray, expected: np.ndarray)
     return np.interp(frac_from_anterior, HEIGHT_DEPTH_FRACTIONS, expected)
 
 
-def restored_envelope(
-    grid: LocalGrid, body: BodyGeometry, expected: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def restored_envelope(grid: LocalGrid, body: BodyGeometry,
+                      expected: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Body columns and their restored endplate z (local mm): present, z_low, z_high.
 
     Each column keeps its centre and takes the larger of its current height and the
@@ -73,9 +72,8 @@ def restored_envelope(
     return present, mid - half, mid + half
 
 
-def _inside_envelope(
-    grid: LocalGrid, env: tuple[np.ndarray, np.ndarray, np.ndarray], pts: np.ndarray
-) -> np.ndarray:
+def _inside_envelope(grid: LocalGrid, env: tuple[np.ndarray, np.ndarray, np.ndarray],
+                     pts: np.ndarray) -> np.ndarray:
     present, zlo, zhi = env
     idx = np.rint(grid.to_index(pts)).astype(int)
     ok = np.all((idx[:, :2] >= 0) & (idx[:, :2] < np.array(grid.shape[:2])), axis=1)
@@ -86,17 +84,15 @@ def _inside_envelope(
     return out
 
 
-def _ray_to_exit(
-    grid: LocalGrid, start: np.ndarray, direction: np.ndarray, max_mm: float = 60.0
-) -> float:
+def _ray_to_exit(grid: LocalGrid, start: np.ndarray, direction: np.ndarray,
+                 max_mm: float = 60.0) -> float:
     u = np.arange(0.0, max_mm, grid.step_mm / 2)
     inside = grid.lookup(grid.body, start + u[:, None] * direction)
     return float(u[np.argmax(~inside)]) if (~inside).any() else max_mm
 
 
-def plan_balloon(
-    grid: LocalGrid, body: BodyGeometry, paths: list[PathGeometry], vm: VertebraMeasurement
-) -> BalloonPlan | None:
+def plan_balloon(grid: LocalGrid, body: BodyGeometry, paths: list[PathGeometry],
+                 vm: VertebraMeasurement) -> BalloonPlan | None:
     """Choose the largest balloon that fits every path and place one per path.
 
     Returns None when not even the shortest balloon fits between the cannula tip and
@@ -152,15 +148,8 @@ def _heights(h: object) -> tuple[float, float, float] | None:
     return (float(h.anterior), float(h.middle), float(h.posterior))  # type: ignore[attr-defined]
 
 
-def _place(
-    grid: LocalGrid,
-    body: BodyGeometry,
-    env: tuple,
-    p: PathGeometry,
-    distal: np.ndarray,
-    length: float,
-    max_fill_ml: float,
-) -> BalloonPlacement:
+def _place(grid: LocalGrid, body: BodyGeometry, env: tuple, p: PathGeometry,
+           distal: np.ndarray, length: float, max_fill_ml: float) -> BalloonPlacement:
     d = p.direction
     centre = distal - 0.5 * length * d
     sup = np.array([0.0, 0.0, 1.0]) - d[2] * d

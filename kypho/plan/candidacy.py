@@ -71,15 +71,9 @@ def posterior_wall_involved(vm: VertebraMeasurement) -> bool:
     return retro >= RETROPULSION_CAUTION_MM or pwl >= POSTERIOR_WALL_LOSS_CAUTION
 
 
-def assess_candidacy(
-    level: Level,
-    vm: VertebraMeasurement | None,
-    findings: ImagingFindings | None,
-    *,
-    access_ok: bool,
-    access_notes: list[str],
-    balloon_fits: bool,
-) -> Candidacy:
+def assess_candidacy(level: Level, vm: VertebraMeasurement | None,
+                     findings: ImagingFindings | None, *, access_ok: bool,
+                     access_notes: list[str], balloon_fits: bool) -> Candidacy:
     """Decide the recommendation for one level.
 
     Parameters
@@ -99,15 +93,11 @@ def assess_candidacy(
     c = Candidacy(Recommendation.BALLOON_KYPHOPLASTY, prerequisites=list(PREREQUISITES))
     stop: list[str] = []
     if level.region not in ("thoracic", "lumbar") or level is Level.L6:
-        stop.append(
-            f"{level.display} is outside T1-L5, the range covered for vertebral "
-            "augmentation (DOMAIN.md §11.1 I-2)."
-        )
+        stop.append(f"{level.display} is outside T1-L5, the range covered for vertebral "
+                    "augmentation (DOMAIN.md §11.1 I-2).")
     elif level <= Level.T4:
-        c.cautions.append(
-            f"{level.display}: T1-T4 are treated rarely (trials enrolled T5-L5, "
-            "§5.6; payer review, §11.1 I-2); pedicles are narrowest here (§7.1)."
-        )
+        c.cautions.append(f"{level.display}: T1-T4 are treated rarely (trials enrolled T5-L5, "
+                          "§5.6; payer review, §11.1 I-2); pedicles are narrowest here (§7.1).")
     if vm is None or not vm.measurable or vm.frame is None:
         why = "not measured" if vm is None else (vm.reason or "no vertebra frame")
         stop.append(f"{level.display} could not be measured ({why}): no plan from imaging.")
@@ -115,10 +105,8 @@ def assess_candidacy(
         return c
     grade = vm.genant_grade
     if grade is None or grade < GenantGrade.MILD:
-        stop.append(
-            f"No compression fracture graded at {level.display} (Genant "
-            f"{'n/a' if grade is None else int(grade)}): augmentation is for fractures."
-        )
+        stop.append(f"No compression fracture graded at {level.display} (Genant "
+                    f"{'n/a' if grade is None else int(grade)}): augmentation is for fractures.")
     cur, exp = vm.heights_mm, vm.expected_heights_mm
     loss = None
     if cur is not None and exp is not None:
@@ -134,31 +122,23 @@ def assess_candidacy(
                 "Surgical opinion; vertebroplasty only by an experienced operator."
             )
     if vm.cement_volume_ml is not None and vm.cement_volume_ml > 0.5:
-        stop.append(
-            f"Cement already present ({vm.cement_volume_ml:.1f} mL): level already "
-            "augmented; re-augmentation is a separate decision."
-        )
+        stop.append(f"Cement already present ({vm.cement_volume_ml:.1f} mL): level already "
+                    "augmented; re-augmentation is a separate decision.")
     retro = vm.retropulsion_mm or 0.0
     if posterior_wall_involved(vm):
         c.cortical_disruption = True
         canal = findings.canal_ap_mm if findings and findings.canal_ap_mm else FALLBACK_CANAL_AP_MM
         compromise = retro / (canal + retro) if retro > 0 else 0.0
-        text = (
-            f"Posterior wall involvement (retropulsion {retro:.1f} mm, "
-            f"~{100 * compromise:.0f} % "
-            f"of a {canal:.0f} mm canal): relative contraindication (§11.1 1c, §5.6). "
-            "MRI of the canal and a neurological examination first; if treated, balloon "
-            "kyphoplasty (leakage 18.4 % vs 54.7 % for vertebroplasty, §5.3) with "
-            "high-viscosity cement, lateral fluoroscopy on the posterior wall during "
-            "inflation and filling, and no cement in the posterior quarter."
-        )
+        text = (f"Posterior wall involvement (retropulsion {retro:.1f} mm, "
+                f"~{100 * compromise:.0f} % "
+                f"of a {canal:.0f} mm canal): relative contraindication (§11.1 1c, §5.6). "
+                "MRI of the canal and a neurological examination first; if treated, balloon "
+                "kyphoplasty (leakage 18.4 % vs 54.7 % for vertebroplasty, §5.3) with "
+                "high-viscosity cement, lateral fluoroscopy on the posterior wall during "
+                "inflation and filling, and no cement in the posterior quarter.")
         if compromise >= CANAL_COMPROMISE_REFER:
-            stop.append(
-                text.replace(
-                    "relative contraindication",
-                    "canal compromise beyond the assumed 1/3 limit; surgical assessment first",
-                )
-            )
+            stop.append(text.replace("relative contraindication", "canal compromise beyond the "
+                                     "assumed 1/3 limit; surgical assessment first"))
         else:
             c.cautions.append(text)
     if findings is not None:
@@ -167,8 +147,7 @@ def assess_candidacy(
             c.cautions.append(
                 f"Intravertebral gas cleft ({findings.gas_volume_ml:.2f} mL; Kummell-type "
                 "non-union): leakage OR 1.40 (§5.3), re-collapse OR 2.97 after vertebroplasty "
-                "(§5.5); fill the cleft completely, interdigitate with surrounding bone."
-            )
+                "(§5.5); fill the cleft completely, interdigitate with surrounding bone.")
         if findings.low_density_volume_ml >= MIN_LOW_DENSITY_ML:
             c.cleft = True
             c.biopsy = True
@@ -177,18 +156,13 @@ def assess_candidacy(
                 f"soft-tissue/trabecular levels (soft tissue {findings.soft_tissue_hu:.0f} HU, "
                 f"trabecular {findings.trabecular_hu_median:.0f} HU): fluid cleft or lytic/"
                 "destructive lesion. A pathologic fracture cannot be excluded: MRI, and "
-                "biopsy at the same sitting."
-            )
+                "biopsy at the same sitting.")
             c.prerequisites.append("Biopsy at the same sitting; oncology work-up if malignant.")
         if not findings.low_density_assessable:
-            c.cautions.append(
-                "Trabecular bone is too close to soft-tissue density to screen "
-                "for lytic lesions on CT: rely on MRI."
-            )
-    c.cautions.append(
-        "Cortical and endplate integrity beyond the posterior wall are not "
-        "assessed automatically: review them on the images."
-    )
+            c.cautions.append("Trabecular bone is too close to soft-tissue density to screen "
+                              "for lytic lesions on CT: rely on MRI.")
+    c.cautions.append("Cortical and endplate integrity beyond the posterior wall are not "
+                      "assessed automatically: review them on the images.")
     if not access_ok:
         stop.append("No safe pedicle access with the planned cannula: " + " ".join(access_notes))
     elif access_notes:
@@ -198,29 +172,19 @@ def assess_candidacy(
         return c
     if not balloon_fits:
         c.recommendation = Recommendation.VERTEBROPLASTY
-        c.reasons.append(
-            "No 10/15/20 mm balloon fits between the cannula tip and the "
-            "anterior margin: vertebroplasty (cement without a balloon)."
-        )
+        c.reasons.append("No 10/15/20 mm balloon fits between the cannula tip and the "
+                         "anterior margin: vertebroplasty (cement without a balloon).")
         return c
-    c.reasons.append(
-        f"Genant grade {int(grade)} {vm.morphotype or ''} fracture at "  # type: ignore[arg-type]
-        f"{level.display}; a balloon fits the planned path(s).".replace("  ", " ")
-    )
+    c.reasons.append(f"Genant grade {int(grade)} {vm.morphotype or ''} fracture at "  # type: ignore[arg-type]
+                     f"{level.display}; a balloon fits the planned path(s).".replace("  ", " "))
     if loss is not None and loss > KP_PREFERRED_LOSS:
-        c.reasons.append(
-            f"Height loss {100 * loss:.0f} % > 50 %: kyphoplasty better than "
-            "vertebroplasty at 5 years (Yavuz 2023, §5.4)."
-        )
+        c.reasons.append(f"Height loss {100 * loss:.0f} % > 50 %: kyphoplasty better than "
+                         "vertebroplasty at 5 years (Yavuz 2023, §5.4).")
     else:
-        c.reasons.append(
-            "Vertebroplasty is a valid alternative at <= 50 % height loss "
-            "(Yavuz 2023, §5.4); kyphoplasty leaks less (18.4 % vs 54.7 %, §5.3) "
-            "and restores some height (§5.4)."
-        )
+        c.reasons.append("Vertebroplasty is a valid alternative at <= 50 % height loss "
+                         "(Yavuz 2023, §5.4); kyphoplasty leaks less (18.4 % vs 54.7 %, §5.3) "
+                         "and restores some height (§5.4).")
     if c.cortical_disruption or c.cleft:
-        c.reasons.append(
-            "Leakage risk factors present: the balloon cavity and high-viscosity "
-            "cement lower leakage compared with vertebroplasty (§5.3)."
-        )
+        c.reasons.append("Leakage risk factors present: the balloon cavity and high-viscosity "
+                         "cement lower leakage compared with vertebroplasty (§5.3).")
     return c

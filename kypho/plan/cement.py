@@ -67,13 +67,8 @@ def plan_cement(balloon: BalloonPlan, body_volume_ml: float) -> CementPlan:
     )
 
 
-def leakage_risk(
-    *,
-    cortical_disruption: bool,
-    cleft: bool,
-    planned_total_ml: float | None,
-    vertebroplasty: bool = False,
-) -> LeakageRisk:
+def leakage_risk(*, cortical_disruption: bool, cleft: bool, planned_total_ml: float | None,
+                 vertebroplasty: bool = False) -> LeakageRisk:
     """Leakage probability from the published baseline and odds ratios (DOMAIN.md §5.3).
 
     The odds ratios are combined multiplicatively, as if independent (an ASSUMPTION: the
@@ -82,19 +77,11 @@ def leakage_risk(
     """
     base = BASELINE_LEAK_VP if vertebroplasty else BASELINE_LEAK_KP
     factors = [
-        LeakageFactor(
-            "cortical disruption / posterior wall involvement",
-            cortical_disruption,
-            OR_CORTICAL_DISRUPTION,
-            "DOMAIN.md §5.3 (OR 5.56)",
-        ),
+        LeakageFactor("cortical disruption / posterior wall involvement", cortical_disruption,
+                      OR_CORTICAL_DISRUPTION, "DOMAIN.md §5.3 (OR 5.56)"),
         LeakageFactor("intravertebral cleft", cleft, OR_CLEFT, "DOMAIN.md §5.3 (OR 1.40)"),
-        LeakageFactor(
-            "low-viscosity cement (plan uses high viscosity)",
-            False,
-            OR_LOW_VISCOSITY,
-            "DOMAIN.md §5.3 (OR 3.32)",
-        ),
+        LeakageFactor("low-viscosity cement (plan uses high viscosity)", False,
+                      OR_LOW_VISCOSITY, "DOMAIN.md §5.3 (OR 3.32)"),
     ]
     odds = base / (1.0 - base)
     for f in factors:
@@ -108,16 +95,9 @@ def leakage_risk(
         "Odds ratios combined as if independent (assumption).",
     ]
     if planned_total_ml is not None and planned_total_ml > 2 * FREE_PER_SIDE_ML:
-        factors.append(
-            LeakageFactor(
-                "cement volume above typical",
-                True,
-                None,
-                "DOMAIN.md §5.3 (leaking levels +0.59 mL on average)",
-            )
-        )
+        factors.append(LeakageFactor("cement volume above typical", True, None,
+                                     "DOMAIN.md §5.3 (leaking levels +0.59 mL on average)"))
         notes.append("Planned volume above the typical 2 x 2.4 mL: larger volumes leak more.")
     category = "high" if p >= HIGH_FROM else "moderate" if p >= MODERATE_FROM else "low"
-    return LeakageRisk(
-        score=float(np.clip(p, 0.0, 1.0)), category=category, factors=factors, notes=notes
-    )
+    return LeakageRisk(score=float(np.clip(p, 0.0, 1.0)), category=category, factors=factors,
+                       notes=notes)

@@ -81,11 +81,8 @@ class Trajectory:
             setattr(self, name, _vec(getattr(self, name), name))
         if self.skin_entry_ras_mm is not None:
             self.skin_entry_ras_mm = _vec(self.skin_entry_ras_mm, "skin_entry_ras_mm")
-            _finite(
-                self.skin_depth_mm if self.skin_depth_mm is not None else np.nan,
-                "skin_depth_mm",
-                0.0,
-            )
+            _finite(self.skin_depth_mm if self.skin_depth_mm is not None else np.nan,
+                    "skin_depth_mm", 0.0)
         length = float(np.linalg.norm(np.subtract(self.target_ras_mm, self.entry_ras_mm)))
         if length < 5.0:
             raise ValueError(f"entry and target are {length:.1f} mm apart: not a path")
@@ -96,12 +93,8 @@ class Trajectory:
         _finite(self.cannula_outer_diameter_mm, "cannula_outer_diameter_mm", 0.5)
         _finite(self.isthmus_width_mm, "isthmus_width_mm", 0.0)
         _finite(self.isthmus_height_mm, "isthmus_height_mm", 0.0)
-        for name in (
-            "medial_angle_deg",
-            "craniocaudal_angle_deg",
-            "medial_angle_table_deg",
-            "craniocaudal_angle_table_deg",
-        ):
+        for name in ("medial_angle_deg", "craniocaudal_angle_deg",
+                     "medial_angle_table_deg", "craniocaudal_angle_table_deg"):
             if abs(_finite(getattr(self, name), name)) > 90.0:
                 raise ValueError(f"{name} must be within +/-90 degrees, got {getattr(self, name)}")
         worst = min(self.clearances().values())
@@ -182,9 +175,8 @@ class BalloonPlacement:
         ph = np.linspace(0.0, 2 * np.pi, n_around, endpoint=False)
         T, P = np.meshgrid(th, ph, indexing="ij")
         a, b, c = self.semi_axes_mm
-        local = np.stack(
-            [a * np.cos(T), b * np.sin(T) * np.cos(P), c * np.sin(T) * np.sin(P)], -1
-        ).reshape(-1, 3)
+        local = np.stack([a * np.cos(T), b * np.sin(T) * np.cos(P),
+                          c * np.sin(T) * np.sin(P)], -1).reshape(-1, 3)
         return local @ np.asarray(self.axes_ras) + np.asarray(self.centre_ras_mm)
 
     def to_json(self) -> dict:
@@ -270,11 +262,8 @@ class BalloonPlan:
 
     def to_json(self) -> dict:
         def pressure(kpa: float) -> dict:
-            return {
-                "kpa": _r(kpa, 0),
-                "psi": _r(kpa / KPA_PER_PSI, 0),
-                "atm": _r(kpa / KPA_PER_ATM, 1),
-            }
+            return {"kpa": _r(kpa, 0), "psi": _r(kpa / KPA_PER_PSI, 0),
+                    "atm": _r(kpa / KPA_PER_ATM, 1)}
 
         return {
             "device": self.device,

@@ -165,19 +165,16 @@ def build_local_grid(
             )
         return out
 
-    def sample(
-        arr: np.ndarray, affine: np.ndarray, offset: np.ndarray, order: int, cval: float
-    ) -> np.ndarray:
+    def sample(arr: np.ndarray, affine: np.ndarray, offset: np.ndarray, order: int,
+               cval: float) -> np.ndarray:
         return ndimage.map_coordinates(
             arr, coords(affine, offset), order=order, cval=cval, mode="constant"
         )
 
-    vert = sample(
-        vmask.astype(np.uint8), vertebrae.affine, np.array([s.start for s in vsl], float), 0, 0
-    ).astype(bool)
-    body = sample(
-        bmask.astype(np.uint8), bodies.affine, np.array([s.start for s in bsl], float), 0, 0
-    ).astype(bool)
+    vert = sample(vmask.astype(np.uint8), vertebrae.affine,
+                  np.array([s.start for s in vsl], float), 0, 0).astype(bool)
+    body = sample(bmask.astype(np.uint8), bodies.affine,
+                  np.array([s.start for s in bsl], float), 0, 0).astype(bool)
     # HU only over the crop's bounding box in the CT grid (plus one voxel for trilinear).
     corners = np.array(np.meshgrid(*[[0, v - 1] for v in shape], indexing="ij")).reshape(3, -1).T
     cw = corners @ grid_to_world[:3, :3].T + grid_to_world[:3, 3]
@@ -187,10 +184,9 @@ def build_local_grid(
     if np.any(hi_v <= lo_v):
         hu = np.full(shape, np.nan, dtype=np.float32)
     else:
-        sub = volume.hu[lo_v[0] : hi_v[0], lo_v[1] : hi_v[1], lo_v[2] : hi_v[2]]
-        hu = ndimage.map_coordinates(
-            sub, coords(volume.affine, lo_v.astype(float)), order=1, cval=np.nan, mode="constant"
-        ).astype(np.float32)
+        sub = volume.hu[lo_v[0]:hi_v[0], lo_v[1]:hi_v[1], lo_v[2]:hi_v[2]]
+        hu = ndimage.map_coordinates(sub, coords(volume.affine, lo_v.astype(float)), order=1,
+                                     cval=np.nan, mode="constant").astype(np.float32)
     return LocalGrid(
         frame=frame,
         start_mm=lo.astype(float),

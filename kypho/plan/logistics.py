@@ -27,14 +27,8 @@ PATIENT_FACTORS = (
 )
 
 
-def level_logistics(
-    level: Level,
-    kyphoplasty: bool,
-    gauge: int,
-    balloon_device: str | None,
-    sides: int,
-    biopsy: bool,
-) -> Logistics:
+def level_logistics(level: Level, kyphoplasty: bool, gauge: int, balloon_device: str | None,
+                    sides: int, biopsy: bool) -> Logistics:
     """Equipment and time for one level."""
     od = cannula_outer_diameter_mm(gauge)
     equipment = [
@@ -68,9 +62,8 @@ def _anaesthesia(levels: list[Level]) -> tuple[str, list[str]]:
     if len(levels) >= MAX_LEVELS_PER_SESSION:
         reasons.append(f"{len(levels)} levels: long prone time favours general anaesthesia")
     if upper:
-        reasons.append(
-            f"upper thoracic level(s) {', '.join(upper)}: general anaesthesia often preferred"
-        )
+        reasons.append(f"upper thoracic level(s) {', '.join(upper)}: general anaesthesia often "
+                       "preferred")
     kind = "general" if reasons else "local with conscious sedation (general if not tolerated)"
     return kind, reasons + list(PATIENT_FACTORS)
 
@@ -88,11 +81,8 @@ def session_logistics(level_plans: list[tuple[Level, Logistics]]) -> Logistics |
     levels = [lv for lv, _ in level_plans]
     anaesthesia, reasons = _anaesthesia(levels)
     if len(levels) > MAX_LEVELS_PER_SESSION:
-        reasons.insert(
-            0,
-            f"{len(levels)} levels exceed the {MAX_LEVELS_PER_SESSION}-level "
-            "limit per procedure (DOMAIN.md §11.1 1c): stage the treatment",
-        )
+        reasons.insert(0, f"{len(levels)} levels exceed the {MAX_LEVELS_PER_SESSION}-level "
+                       "limit per procedure (DOMAIN.md §11.1 1c): stage the treatment")
     equipment: list[str] = []
     for _, lg in level_plans:
         equipment.extend(e for e in lg.equipment if e not in equipment)

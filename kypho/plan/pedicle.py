@@ -149,13 +149,8 @@ def find_pedicle(grid: LocalGrid, body: BodyGeometry, side: int) -> PedicleSeed 
         ii, kk = np.nonzero(keep)
         centre = np.array([xs[ii].mean(), ys[k], zs[kk].mean()])
         sections.append(
-            (
-                ys[k],
-                float(keep.sum()) * h * h,
-                centre,
-                float(np.ptp(xs[ii]) + h),
-                float(np.ptp(zs[kk]) + h),
-            )
+            (ys[k], float(keep.sum()) * h * h, centre, float(np.ptp(xs[ii]) + h),
+             float(np.ptp(zs[kk]) + h))
         )
         prev = keep
     if not sections:

@@ -108,56 +108,34 @@ def plan_levels(
         devices.cannula_outer_diameter_mm(cannula_gauge)
     except ValueError as exc:
         raise KyphoError(str(exc)) from None
-    wanted = _parse_levels(levels) if levels is not None else [vm.level for vm in spine.fractures]
+    wanted = (_parse_levels(levels) if levels is not None
+              else [vm.level for vm in spine.fractures])
     notes = [] if wanted else ["No fractured level (Genant >= 1) to plan."]
     plans: list[LevelPlan] = []
     skin_thr_cache: dict[str, float | None] = {}
     for i, level in enumerate(wanted):
         if progress is not None:
             progress(i / max(len(wanted), 1), f"planning {level.display}")
-        plans.append(
-            _plan_level(
-                volume,
-                segmentation,
-                level,
-                _measurement(spine, level),
-                cannula_gauge,
-                skin_thr_cache,
-            )
-        )
-    treated = [
-        (p.level, p.logistics)
-        for p in plans
-        if p.recommendation is not Recommendation.NOT_SUITABLE and p.logistics
-    ]
+        plans.append(_plan_level(volume, segmentation, level, _measurement(spine, level),
+                                 cannula_gauge, skin_thr_cache))
+    treated = [(p.level, p.logistics) for p in plans
+               if p.recommendation is not Recommendation.NOT_SUITABLE and p.logistics]
     if progress is not None:
         progress(1.0, "plan done")
-    return ProcedurePlan(
-        levels=plans,
-        session=session_logistics(treated),
-        method=METHOD,
-        assumptions=list(ASSUMPTIONS),
-        notes=notes,
-    )
+    return ProcedurePlan(levels=plans, session=session_logistics(treated), method=METHOD,
+                         assumptions=list(ASSUMPTIONS), notes=notes)
 
 
-def _plan_level(
-    volume: Volume,
-    seg: Segmentation,
-    level: Level,
-    vm: VertebraMeasurement | None,
-    gauge: int,
-    skin_cache: dict[str, float | None],
-) -> LevelPlan:
+def _plan_level(volume: Volume, seg: Segmentation, level: Level,
+                vm: VertebraMeasurement | None, gauge: int,
+                skin_cache: dict[str, float | None]) -> LevelPlan:
     def unsuitable(reason: str) -> LevelPlan:
-        c = assess_candidacy(
-            level, vm, None, access_ok=False, access_notes=[reason], balloon_fits=False
-        )
+        c = assess_candidacy(level, vm, None, access_ok=False, access_notes=[reason],
+                             balloon_fits=False)
         if c.recommendation is not Recommendation.NOT_SUITABLE:
             c.reasons = [reason]
-        return LevelPlan(
-            level, Recommendation.NOT_SUITABLE, c.reasons or [reason], c.cautions, c.prerequisites
-        )
+        return LevelPlan(level, Recommendation.NOT_SUITABLE, c.reasons or [reason],
+                         c.cautions, c.prerequisites)
 
     if vm is None or not vm.measurable or vm.frame is None:
         why = f" ({vm.reason})" if vm is not None and vm.reason else ""
@@ -177,14 +155,8 @@ def _plan_level(
         # A path or balloon that fails its record's own checks (an angle beyond 90
         # degrees, a path shorter than a pedicle) means the geometry is not a vertebra's.
         return unsuitable(f"{level.display} is not plannable: {exc}.")
-    cand = assess_candidacy(
-        level,
-        vm,
-        findings,
-        access_ok=access.access_ok,
-        access_notes=access.notes,
-        balloon_fits=balloon is not None,
-    )
+    cand = assess_candidacy(level, vm, findings, access_ok=access.access_ok,
+                            access_notes=access.notes, balloon_fits=balloon is not None)
     rec = cand.recommendation
     cement: CementPlan | None = None
     risk = None
@@ -195,29 +167,20 @@ def _plan_level(
         sides = [("right" if p.side > 0 else "left") for p in access.balloon_paths] or ["right"]
         per = round(STRENGTH_FILL_FRACTION * findings.body_volume_ml / len(sides), 2)
         cement = CementPlan(
-            per_side_ml={s: per for s in sides},
-            total_ml=round(per * len(sides), 2),
+            per_side_ml={s: per for s in sides}, total_ml=round(per * len(sides), 2),
             body_volume_ml=findings.body_volume_ml,
             fill_fraction=min(1.0, per * len(sides) / max(findings.body_volume_ml, 1e-6)),
             strength_fill_ml=STRENGTH_FILL_FRACTION * findings.body_volume_ml,
             stiffness_fill_ml=0.298 * findings.body_volume_ml,
-            guidance=["Vertebroplasty: 16.2 % of body volume restores strength (DOMAIN.md §5.2)."],
-        )
+            guidance=["Vertebroplasty: 16.2 % of body volume restores strength "
+                      "(DOMAIN.md §5.2)."])
     if rec is not Recommendation.NOT_SUITABLE:
-        risk = leakage_risk(
-            cortical_disruption=cand.cortical_disruption,
-            cleft=cand.cleft,
-            planned_total_ml=None if cement is None else cement.total_ml,
-            vertebroplasty=rec is Recommendation.VERTEBROPLASTY,
-        )
-        logistics = level_logistics(
-            level,
-            rec is Recommendation.BALLOON_KYPHOPLASTY,
-            access.gauge,
-            None if balloon is None else balloon.device,
-            max(1, len(access.balloon_paths)),
-            cand.biopsy,
-        )
+        risk = leakage_risk(cortical_disruption=cand.cortical_disruption, cleft=cand.cleft,
+                            planned_total_ml=None if cement is None else cement.total_ml,
+                            vertebroplasty=rec is Recommendation.VERTEBROPLASTY)
+        logistics = level_logistics(level, rec is Recommendation.BALLOON_KYPHOPLASTY,
+                                    access.gauge, None if balloon is None else balloon.device,
+                                    max(1, len(access.balloon_paths)), cand.biopsy)
     found = findings.to_json()
     found["genant_grade"] = None if vm.genant_grade is None else int(vm.genant_grade)
     found["cannula_gauge_planned"] = access.gauge

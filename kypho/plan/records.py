@@ -91,12 +91,8 @@ class LeakageFactor:
     source: str
 
     def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "present": bool(self.present),
-            "odds_ratio": self.odds_ratio,
-            "source": self.source,
-        }
+        return {"name": self.name, "present": bool(self.present),
+                "odds_ratio": self.odds_ratio, "source": self.source}
 
 
 @dataclass
@@ -115,12 +111,8 @@ class LeakageRisk:
             raise ValueError(f"category must be low/moderate/high, got {self.category!r}")
 
     def to_json(self) -> dict:
-        return {
-            "score": _r(self.score, 3),
-            "category": self.category,
-            "factors": [f.to_json() for f in self.factors],
-            "notes": list(self.notes),
-        }
+        return {"score": _r(self.score, 3), "category": self.category,
+                "factors": [f.to_json() for f in self.factors], "notes": list(self.notes)}
 
 
 @dataclass
@@ -137,14 +129,10 @@ class Logistics:
         _finite(self.room_minutes, "room_minutes", 0.0)
 
     def to_json(self) -> dict:
-        return {
-            "procedure_minutes": _r(self.procedure_minutes, 0),
-            "room_minutes": _r(self.room_minutes, 0),
-            "anaesthesia": self.anaesthesia,
-            "anaesthesia_reasons": list(self.anaesthesia_reasons),
-            "expected_stay": self.expected_stay,
-            "equipment": list(self.equipment),
-        }
+        return {"procedure_minutes": _r(self.procedure_minutes, 0),
+                "room_minutes": _r(self.room_minutes, 0), "anaesthesia": self.anaesthesia,
+                "anaesthesia_reasons": list(self.anaesthesia_reasons),
+                "expected_stay": self.expected_stay, "equipment": list(self.equipment)}
 
 
 @dataclass

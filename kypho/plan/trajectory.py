@@ -85,9 +85,8 @@ class PathGeometry:
         return d / np.linalg.norm(d)
 
 
-def body_target(
-    grid: LocalGrid, body: BodyGeometry, side: int, lateral_mm: float | None = None
-) -> np.ndarray:
+def body_target(grid: LocalGrid, body: BodyGeometry, side: int,
+                lateral_mm: float | None = None) -> np.ndarray:
     """Target point in the anterior third of the body on one side, mid-height, local mm."""
     if lateral_mm is None:
         lateral_mm = max(MIN_TARGET_LATERAL_MM, TARGET_LATERAL_FRACTION * body.width_mm)
@@ -108,7 +107,8 @@ def _frame_perpendiculars(d: np.ndarray, side: int) -> tuple[np.ndarray, np.ndar
     return side * lat, sup
 
 
-def wall_distances(grid: LocalGrid, points: np.ndarray, d: np.ndarray, side: int) -> np.ndarray:
+def wall_distances(grid: LocalGrid, points: np.ndarray, d: np.ndarray,
+                   side: int) -> np.ndarray:
     """Distance (mm) from path points to the bone surface in four directions.
 
     Parameters
@@ -129,9 +129,8 @@ def wall_distances(grid: LocalGrid, points: np.ndarray, d: np.ndarray, side: int
     lat, sup = _frame_perpendiculars(d, side)
     dirs = np.stack([-lat, lat, sup, -sup], axis=-2)  # (..., 4, 3)
     t = np.arange(0.0, RAY_MAX_MM + RAY_STEP_MM / 2, RAY_STEP_MM)
-    pts = (
-        points[..., :, None, None, :] + dirs[..., None, :, None, :] * t[:, None]
-    )  # (..., N, 4, T, 3)
+    pts = (points[..., :, None, None, :]
+           + dirs[..., None, :, None, :] * t[:, None])  # (..., N, 4, T, 3)
     inside = grid.lookup(grid.vert, pts)
     # First sample outside bone along each ray.
     outside = ~inside
@@ -139,9 +138,8 @@ def wall_distances(grid: LocalGrid, points: np.ndarray, d: np.ndarray, side: int
     return np.minimum(first * RAY_STEP_MM, RAY_MAX_MM)
 
 
-def _zone(
-    pivot: np.ndarray, d: np.ndarray, y_body: float, step: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _zone(pivot: np.ndarray, d: np.ndarray, y_body: float,
+          step: float) -> tuple[np.ndarray, np.ndarray]:
     """Path samples from PEDICLE_ZONE_BACK_MM behind the pivot to the body wall."""
     u_body = (y_body - pivot[..., 1]) / d[..., 1]
     u = np.arange(-PEDICLE_ZONE_BACK_MM, np.max(u_body) + step, step)
@@ -150,9 +148,8 @@ def _zone(
     return pts, valid
 
 
-def _centre(
-    grid: LocalGrid, body: BodyGeometry, seed: PedicleSeed, target_mm: np.ndarray
-) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _centre(grid: LocalGrid, body: BodyGeometry, seed: PedicleSeed,
+            target_mm: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Best pivot around the coarse isthmus for one target.
 
     Returns the worst wall distance, the pivot, the direction, the zone points and their
@@ -171,15 +168,9 @@ def _centre(
     return float(worst[c]), pivots[c], d[c], pts[c][valid[c]], dist[c][valid[c]]
 
 
-def fit_path(
-    grid: LocalGrid,
-    body: BodyGeometry,
-    seed: PedicleSeed,
-    target_mm: np.ndarray,
-    *,
-    adjust_target: bool = True,
-    comfortable_wall_mm: float = COMFORTABLE_WALL_MM,
-) -> PathGeometry:
+def fit_path(grid: LocalGrid, body: BodyGeometry, seed: PedicleSeed,
+             target_mm: np.ndarray, *, adjust_target: bool = True,
+             comfortable_wall_mm: float = COMFORTABLE_WALL_MM) -> PathGeometry:
     """Centre a straight path in the pedicle, aimed at (or near) `target_mm`.
 
     Candidate pivots on a small grid around the coarse isthmus centre are scored by the
@@ -248,9 +239,8 @@ def skin_threshold_hu(volume: Volume, soft_tissue_hu: float) -> float | None:
     return 0.5 * (air + soft_tissue_hu)
 
 
-def find_skin_entry(
-    volume: Volume, entry_ras: np.ndarray, direction_ras: np.ndarray, threshold_hu: float | None
-) -> np.ndarray | None:
+def find_skin_entry(volume: Volume, entry_ras: np.ndarray, direction_ras: np.ndarray,
+                    threshold_hu: float | None) -> np.ndarray | None:
     """Where the path, extended back from the bony entry, leaves the body (world RAS mm).
 
     Returns None when the threshold is unknown or the field of view ends first.

@@ -103,9 +103,9 @@ class CompressionResult:
 def _face_nodes(mesh: fe.VoxelMesh, elements: np.ndarray, in_model: np.ndarray, up: bool):
     """Nodes of the faces of ``elements`` visible along +z (up) or -z with no element beyond."""
     occ = in_model.astype(np.int32)
-    beyond = (
-        np.cumsum(occ[:, :, ::-1], axis=2)[:, :, ::-1] - occ if up else np.cumsum(occ, axis=2) - occ
-    )
+    beyond = np.cumsum(occ[:, :, ::-1], axis=2)[:, :, ::-1] - occ if up else np.cumsum(
+        occ, axis=2
+    ) - occ
     ijk = mesh.element_ijk[elements]
     visible = beyond[ijk[:, 0], ijk[:, 1], ijk[:, 2]] == 0
     local = [4, 5, 6, 7] if up else [0, 1, 2, 3]
@@ -176,18 +176,8 @@ def _yield_load(stress: np.ndarray, model: CompressionModel, force: float, frac:
     """Load at which ``frac`` of the bone elements reach their compressive yield stress."""
     sig = stress[model.is_bone]
     voigt = np.stack(
-        [
-            sig[:, 0],
-            sig[:, 5],
-            sig[:, 4],
-            sig[:, 5],
-            sig[:, 1],
-            sig[:, 3],
-            sig[:, 4],
-            sig[:, 3],
-            sig[:, 2],
-        ],
-        axis=1,
+        [sig[:, 0], sig[:, 5], sig[:, 4], sig[:, 5], sig[:, 1], sig[:, 3],
+         sig[:, 4], sig[:, 3], sig[:, 2]], axis=1,
     ).reshape(-1, 3, 3)
     min_principal = np.linalg.eigvalsh(voigt)[:, 0]
     ratio = np.clip(-min_principal, 0, None) / np.maximum(model.yield_mpa[model.is_bone], 1e-6)

@@ -49,12 +49,9 @@ def _b_matrix(xi: np.ndarray, h: float) -> np.ndarray:
     dn = np.empty((8, 3))
     for a in range(3):
         others = [b for b in range(3) if b != a]
-        dn[:, a] = (
-            s[:, a]
-            * (1 + s[:, others[0]] * xi[others[0]])
-            * (1 + s[:, others[1]] * xi[others[1]])
-            / 8.0
-        )
+        dn[:, a] = s[:, a] * (1 + s[:, others[0]] * xi[others[0]]) * (
+            1 + s[:, others[1]] * xi[others[1]]
+        ) / 8.0
     dn *= 2.0 / h
     b = np.zeros((6, 24))
     for n in range(8):

@@ -37,8 +37,7 @@ def resample_for_fe(
     zoom = np.asarray(spacing_mm, dtype=float) / float(element_mm)
     if np.allclose(zoom, 1.0):
         return np.asarray(density, dtype=np.float64), np.asarray(labels)
-    d = ndimage.zoom(
-        np.asarray(density, dtype=np.float32), zoom, order=1, grid_mode=True, mode="grid-constant"
-    )
+    d = ndimage.zoom(np.asarray(density, dtype=np.float32), zoom, order=1, grid_mode=True,
+                     mode="grid-constant")
     lab = ndimage.zoom(np.asarray(labels), zoom, order=0, grid_mode=True, mode="grid-constant")
     return d.astype(np.float64), lab

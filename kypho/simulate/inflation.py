@@ -69,9 +69,8 @@ class InflationStep:
         return {
             "volume_ml": round(self.volume_ml, 3),
             "pressure_mpa": round(self.pressure_mpa, 3),
-            "heights_mm": {
-                k: round(v, 2) for k, v in zip(("ha", "hm", "hp"), self.gain_mm, strict=True)
-            },
+            "heights_mm": {k: round(v, 2) for k, v in zip(("ha", "hm", "hp"), self.gain_mm,
+                                                           strict=True)},
         }
 
 
@@ -166,10 +165,8 @@ def inflate(
     length = float(np.linalg.norm(b - a)) * h
     y_bal = 0.5 * (a[1] + b[1])
     depth = posterior_y - anterior_y
-    hinge = [
-        min(1.0, max(0.0, (posterior_y - y) / max(posterior_y - y_bal, 1e-6)))
-        for y in (anterior_y + f * depth for f in HEIGHT_FRACTIONS)
-    ]
+    hinge = [min(1.0, max(0.0, (posterior_y - y) / max(posterior_y - y_bal, 1e-6)))
+             for y in (anterior_y + f * depth for f in HEIGHT_FRACTIONS)]
     steps = [InflationStep(0.0, 0.0, (0.0, 0.0, 0.0))]
     r, r_crush_z, lift = START_RADIUS_MM, START_RADIUS_MM, 0.0
     reason, cavity = "volume limit", trab & (dist <= START_RADIUS_MM)

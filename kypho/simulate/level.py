@@ -63,24 +63,15 @@ def simulate_level(
     inf, sup = end_caps(body, spacing_mm)
     bone = vertebra & ~inf & ~sup
     say(f"{level}: FE before augmentation")
-    pre = run_compression(build_model(density_mg_cm3, bone, inf, sup, spacing_mm), progress=say)
+    pre = run_compression(build_model(density_mg_cm3, bone, inf, sup, spacing_mm),
+                          progress=say)
     results = {}
     cavity = np.zeros_like(body)
     for b in balloons:
         say(f"{level}: inflating the {b.side} balloon")
-        r = inflate(
-            density_mg_cm3,
-            body,
-            np.array(b.start_vox),
-            np.array(b.end_vox),
-            spacing_mm,
-            anterior_y,
-            posterior_y,
-            lost_height_mm,
-            b.max_volume_ml,
-            b.max_pressure_mpa,
-            resistance_n=IN_VIVO_RESISTANCE_N,
-        )
+        r = inflate(density_mg_cm3, body, np.array(b.start_vox), np.array(b.end_vox),
+                    spacing_mm, anterior_y, posterior_y, lost_height_mm, b.max_volume_ml,
+                    b.max_pressure_mpa, resistance_n=IN_VIVO_RESISTANCE_N)
         results[b.side] = r
         cavity |= r.cavity
     fill = cement_fill(cavity, body, spacing_mm)
@@ -89,9 +80,9 @@ def simulate_level(
         build_model(density_mg_cm3, bone, inf, sup, spacing_mm, cement=fill.mask), progress=say
     )
     notes = [
-        "post-augmentation FE keeps the pre-inflation geometry: the height gained is not re-meshed",
+        "post-augmentation FE keeps the pre-inflation geometry: the height gained is not "
+        "re-meshed",
         "adjacent-level stress change not computed (needs the neighbouring vertebrae)",
     ]
-    return LevelSimulation(
-        level, FEOutcome.from_result(pre), FEOutcome.from_result(post), results, fill, None, notes
-    )
+    return LevelSimulation(level, FEOutcome.from_result(pre), FEOutcome.from_result(post),
+                           results, fill, None, notes)

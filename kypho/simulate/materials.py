@@ -85,7 +85,8 @@ MATERIAL_LAWS: dict[str, MaterialLaw] = {
     ),
     "morgan": MaterialLaw(
         "morgan",
-        "Morgan 2003, vertebra: E = 4730 rho^1.56 MPa; yield from Kopperdahl 2002 (DOMAIN.md §8.1)",
+        "Morgan 2003, vertebra: E = 4730 rho^1.56 MPa; yield from Kopperdahl 2002 "
+        "(DOMAIN.md §8.1)",
         lambda rho: 4730.0 * np.power(rho, 1.56),
         _kopperdahl_yield,
     ),

@@ -47,11 +47,8 @@ class Calibration:
 
     def to_json(self) -> dict:
         """Plain JSON."""
-        return {
-            "slope_mg_per_hu": self.slope_mg_per_hu,
-            "intercept_mg": self.intercept_mg,
-            "source": self.source,
-        }
+        return {"slope_mg_per_hu": self.slope_mg_per_hu, "intercept_mg": self.intercept_mg,
+                "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -68,18 +65,10 @@ class FEOutcome:
     @classmethod
     def from_result(cls, res: CompressionResult) -> FEOutcome:
         """Summarise a compression result."""
-        crit = (
-            f"Bonelab linear definition: stiffness x 0.68 % strain x model height "
-            f"({res.model_height_mm:.1f} mm)"
-        )
-        return cls(
-            res.stiffness_n_per_mm,
-            res.linear_failure_load_n,
-            crit,
-            res.yield_failure_load_n,
-            res.n_elements,
-            res.solve_s + res.assembly_s,
-        )
+        crit = (f"Bonelab linear definition: stiffness x 0.68 % strain x model height "
+                f"({res.model_height_mm:.1f} mm)")
+        return cls(res.stiffness_n_per_mm, res.linear_failure_load_n, crit,
+                   res.yield_failure_load_n, res.n_elements, res.solve_s + res.assembly_s)
 
     def to_json(self) -> dict:
         """Plain JSON."""
@@ -88,8 +77,7 @@ class FEOutcome:
             "failure_load_n": round(self.failure_load_n, 0),
             "failure_criterion": self.failure_criterion,
             "yield_failure_load_n": round(self.yield_failure_load_n, 0)
-            if np.isfinite(self.yield_failure_load_n)
-            else None,
+            if np.isfinite(self.yield_failure_load_n) else None,
             "yield_criterion": "2 % of bone volume at its Kopperdahl compressive yield stress",
             "fragility_pipeline_specific": fragility(self.failure_load_n),
             "elements": self.elements,

@@ -81,7 +81,7 @@ def simulate_files(
     res = run_compression(build_model(dens, bone, inf, sup, resolution_mm), progress=progress)
     doc = {
         "method": "voxel 8-node hexahedra, Kopperdahl law, PMMA end-caps, -0.2 mm axial "
-        "displacement on the superior cap face (Bonelab linear set-up)",
+                  "displacement on the superior cap face (Bonelab linear set-up)",
         "calibration": cal.to_json(),
         "assumptions": [
             "Kopperdahl 2002 law for trabecular and cortical voxels, 128 density bins, "
@@ -92,9 +92,5 @@ def simulate_files(
         "resolution_mm": resolution_mm,
         "levels": [{"level": None, "fe_pre": FEOutcome.from_result(res).to_json()}],
     }
-    return atomic_write_text(
-        Path(out) / "simulation.json",
-        json.dumps(doc, indent=2) + "\n",
-        overwrite=force,
-        protected=(image, labels),
-    )
+    return atomic_write_text(Path(out) / "simulation.json", json.dumps(doc, indent=2) + "\n",
+                             overwrite=force, protected=(image, labels))

@@ -224,7 +224,9 @@ class _RibAnchors:
         return 0 if self.first is None or self.last is None else self.last - self.first + 1
 
 
-def _rib_anchors(n: int, rib_indices: list[int], seen: list[bool], on_sacrum: bool) -> _RibAnchors:
+def _rib_anchors(
+    n: int, rib_indices: list[int], seen: list[bool], on_sacrum: bool
+) -> _RibAnchors:
     if not rib_indices:
         return _RibAnchors(None, None, False, False)
     first, last = min(rib_indices), max(rib_indices)
