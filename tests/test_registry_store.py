@@ -170,3 +170,19 @@ def test_shift_levels(registry, tmp_path):  # noqa: F811
         shift_levels(s, study, -1)
         assert all(f.corrected_level is None for f in study.findings)
         assert study.fractured_levels == "T12"
+
+
+def test_current_schema_goes_through_the_model(real_analysis, tmp_path):
+    """A 2.x results.json is validated by kypho.model: a negative height is refused."""
+    pytest.importorskip("kypho.model")
+    from kypho.registry.db import open_registry
+
+    doc = json.loads((real_analysis / "results.json").read_text())
+    assert doc["schema_version"].startswith("2.")
+    v = next(v for v in doc["vertebrae"] if v["heights_mm"])
+    v["heights_mm"]["anterior"] = -5.0
+    folder = _folder(tmp_path, doc)
+    reg = open_registry(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    with reg.session() as s, pytest.raises(RegistryError, match="not a readable"):
+        register_analysis(s, add_patient(s, "BAD-1"), folder)
+    reg.dispose()
