@@ -125,6 +125,40 @@ def _pain_items(
     return items
 
 
+def _contraindication_items(
+    c: Any, levels: list[str], plan_cautions: list[str] | None
+) -> list[CheckItem]:
+    """Limitations and contraindications (§11.1 1c)."""
+    items: list[CheckItem] = []
+    absolute = [
+        ("pain not caused by the fracture", getattr(c, "pain_caused_by_fracture", None), True),
+        ("active infection", getattr(c, "infection", None), False),
+        ("pregnancy", getattr(c, "pregnancy", None), False),
+    ]
+    for label, value, good in absolute:
+        items.append(CheckItem("1c", f"absolute: {label}", _flag(value, good), "contraindication"))
+    relative = [
+        ("allergy to cement or contrast", getattr(c, "cement_or_contrast_allergy", None)),
+        ("uncorrected coagulopathy", getattr(c, "coagulopathy", None)),
+        ("instability or neurological deficit", getattr(c, "instability_or_neuro_deficit", None)),
+    ]
+    for label, value in relative:
+        status = "unknown" if value is None else ("caution" if value else "met")
+        items.append(CheckItem("1c", f"relative: {label}", status, "relative contraindication"))
+    retro = [t for t in plan_cautions or [] if "retropulsion" in t.lower()]
+    if retro:
+        items.append(CheckItem("1c", "relative: fracture retropulsion", "caution", retro[0]))
+    items.append(
+        CheckItem(
+            "1c",
+            f"at most {MAX_LEVELS} levels in one procedure",
+            "met" if len(levels) <= MAX_LEVELS else "not_met",
+            f"{len(levels)} level(s)",
+        )
+    )
+    return items
+
+
 def checklist(
     fractures: list[tuple[str, int]],
     height_losses_pct: list[float],
@@ -182,32 +216,7 @@ def checklist(
                 "myeloma or osteolytic metastasis with intractable pain",
             )
         )
-    absolute = [
-        ("pain not caused by the fracture", getattr(c, "pain_caused_by_fracture", None), True),
-        ("active infection", getattr(c, "infection", None), False),
-        ("pregnancy", getattr(c, "pregnancy", None), False),
-    ]
-    for label, value, good in absolute:
-        items.append(CheckItem("1c", f"absolute: {label}", _flag(value, good), "contraindication"))
-    relative = [
-        ("allergy to cement or contrast", getattr(c, "cement_or_contrast_allergy", None)),
-        ("uncorrected coagulopathy", getattr(c, "coagulopathy", None)),
-        ("instability or neurological deficit", getattr(c, "instability_or_neuro_deficit", None)),
-    ]
-    for label, value in relative:
-        status = "unknown" if value is None else ("caution" if value else "met")
-        items.append(CheckItem("1c", f"relative: {label}", status, "relative contraindication"))
-    retro = [t for t in plan_cautions or [] if "retropulsion" in t.lower()]
-    if retro:
-        items.append(CheckItem("1c", "relative: fracture retropulsion", "caution", retro[0]))
-    items.append(
-        CheckItem(
-            "1c",
-            f"at most {MAX_LEVELS} levels in one procedure",
-            "met" if len(levels) <= MAX_LEVELS else "not_met",
-            f"{len(levels)} level(s)",
-        )
-    )
+    items += _contraindication_items(c, levels, plan_cautions)
     return items
 
 
