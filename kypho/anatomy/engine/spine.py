@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
+from kypho.anatomy.engine.core_split import split_wide_cores
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
-from kypho.anatomy.engine.denoise import quiet_ct
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
 from kypho.anatomy.engine.enhanced_tissue import enhanced_tissue_cores
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
@@ -25,6 +26,7 @@ from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 from kypho.anatomy.engine.split import split_merged, split_sacrum_top
 from kypho.anatomy.engine.threshold import (
     CoarseGrid,
+    TissueStats,
     body_mask,
     bone_mask,
     coarse_grid,
@@ -200,6 +202,24 @@ def _level_infos(
     return out
 
 
+def _no_candidates(
+    labels: np.ndarray,
+    candidates: list[Node],
+    *,
+    filled: np.ndarray,
+    mean_hu: np.ndarray,
+    peak_hu: np.ndarray,
+    trunk: np.ndarray,
+    stats: TissueStats,
+    grid: CoarseGrid,
+) -> set[int]:
+    """Cores that are enhanced soft tissue or lie outside the trunk's midline."""
+    soft = enhanced_tissue_cores(
+        labels, candidates, filled, mean_hu, peak_hu, stats, grid.spacing_mm, grid.inflation_mm
+    )
+    return soft | outside_trunk_midline(candidates, trunk, grid.spacing_mm)
+
+
 def segment_spine(
     volume: Volume,
     *,
@@ -241,18 +261,6 @@ def segment_spine(
     # Noise is measured on the CT's own voxels (a strided sample), where thresholds apply.
     stride = np.s_[:: grid.factors[0], :: grid.factors[1], :: grid.factors[2]]
     stats = tissue_stats(hu[stride])
-    quiet_notes: list[str] = []
-    # Only the coarse bone masks are taken from a quieter copy when the CT is low-dose;
-    # discs (profiles averaged over the body's cross-section, noise floors set from the
-    # raw noise) and the full-resolution labels read the CT as given.
-    hu_raw, stats_raw = hu, stats
-    hu, sigma_mm, noise_hu = quiet_ct(hu, spacing)
-    if sigma_mm > 0:
-        quiet_notes.append(
-            f"the CT is noisy ({noise_hu:.0f} HU SD in soft tissue, low-dose level): "
-            f"it was smoothed (Gaussian {sigma_mm:.2f} mm) for segmentation only"
-        )
-        stats = tissue_stats(hu[stride])
     hu_c = grid.pool_mean(hu)
     peak_c = grid.pool_max(hu)
     body_c = body_mask(hu_c, grid.spacing_mm)
@@ -266,14 +274,23 @@ def segment_spine(
     filled_c = filled_bone(bone_c, grid.spacing_mm)
     _tell(progress, 0.25, "finding vertebral bodies")
     cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
+
     # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
-    # body: they are no candidates for the column (see enhanced_tissue).
-    soft = enhanced_tissue_cores(
-        cores, nodes, filled_c, hu_c, peak_c, stats, grid.spacing_mm, grid.inflation_mm
+    # body (see enhanced_tissue); arms, the sternum and vessels beside or in front of the
+    # column are no candidates whatever their intensity (see trunk). Bodies joined to an
+    # enhanced aorta or heart form one over-wide core: it is parted where that separates
+    # them (see core_split).
+    judge = partial(
+        _no_candidates,
+        filled=filled_c,
+        mean_hu=hu_c,
+        peak_hu=peak_c,
+        trunk=body_c,
+        stats=stats,
+        grid=grid,
     )
-    # Arms, the sternum and vessels beside or in front of the column are no candidates
-    # whatever their intensity (see trunk).
-    soft |= outside_trunk_midline(nodes, body_c, grid.spacing_mm)
+    cores, nodes, soft = split_wide_cores(cores, nodes, grid.spacing_mm, judge)
+    del judge
     nodes = [n for n in nodes if n.label not in soft]
     chain = chain_nodes(nodes, filled_c.shape[2] * grid.spacing_mm[2])
     if not chain or max(n.volume_mm3 for n in chain) < MIN_SPINE_CORE_MM3:
@@ -290,9 +307,9 @@ def segment_spine(
         verts,
         cores,
         filled_c,
-        hu_c if hu_raw is hu else grid.pool_mean(hu_raw),
+        hu_c,
         grid.spacing_mm,
-        stats_raw,
+        stats,
         voxels_per_cell=int(np.prod(grid.factors)),
         open_below=not sacrum,
     )
@@ -300,7 +317,7 @@ def segment_spine(
     filled_c = (filled_c & ~sep.discs) | sep.solid
     bone_c &= ~sep.discs
     merged = split_merged(
-        verts, cores, grid.spacing_mm, hu_raw, _coarse_mm_to_index(grid), spacing, stats_raw
+        verts, cores, grid.spacing_mm, hu, _coarse_mm_to_index(grid), spacing, stats
     )
     verts, cores, split_notes = merged.vertebrae, merged.cores, merged.notes
     filled_c &= ~merged.discs
@@ -346,7 +363,7 @@ def segment_spine(
     names: list[Level] = []
     core_to_id: dict[int, int] = {}
     evidence: list[str] = []
-    warnings = quiet_notes + list(assignment.warnings) + split_notes
+    warnings = list(assignment.warnings) + split_notes
     for node, lv, ev in zip(verts, assignment.levels, assignment.evidence, strict=True):
         if lv is None:
             warnings.append("a vertebra above C1 by the count was left unlabelled")
@@ -372,11 +389,7 @@ def segment_spine(
             whole_c, filled_c, sacral_core, axis, grid.spacing_mm, int(Level.S)
         )
     _tell(progress, 0.75, "refining at full resolution")
-    # Full-resolution delineation reads the CT as given: its own thresholds average over
-    # the voxels they grow through.
-    labels, sl = refine_labels(
-        hu_raw, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats_raw
-    )
+    labels, sl = refine_labels(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
     # The last steps work inside the labels' crop: passes over the whole grid cost
     # ~0.1-0.4 s each on a 512 x 512 x 400 CT. The crop's sides are image borders or
     # clear of labels, so the border rules see the same borders.
