@@ -26,9 +26,18 @@ __all__ = ["split_wide_cores"]
 #: so a contact is cut no deeper than needed. The deepest stays below the half-width of
 #: a small thoracic body core (~12 mm), which must survive.
 EXTRA_DEPTHS_MM = (2.0, 4.0, 6.0, 8.0)
-#: Cores wider than this are left whole: the sacral core runs on into the ilia (iliac
-#: crests span 250-300 mm) and the sacrum is told by that width (see ribs_sacrum).
+#: A piece thinner than this on average (mm^2 of cross-section: volume over height) is a
+#: vessel, not a body: the smallest body core (an upper thoracic body, ~30 x 20 mm, less
+#: CORE_DEPTH_MM on each side) is ~200 mm^2; the aorta's core is a few tens.
+MIN_BODY_CORE_AREA_MM2 = 120.0
+#: Cores wider than this are left whole unless taller than a pelvis: the sacral core
+#: runs on into the ilia (iliac crests span 250-300 mm) and the sacrum is told by that
+#: width (see ribs_sacrum).
 MAX_PART_WIDTH_MM = 140.0
+#: No pelvis is this tall (iliac crest to ischial tuberosity ~200-220 mm in adults): a
+#: core this tall is column joined through its discs, or to the aorta running beside
+#: it, and is tried whatever its width.
+MIN_NOT_PELVIS_HEIGHT_MM = 250.0
 
 
 def _node(label: int, mask: np.ndarray, offset: np.ndarray, sp: np.ndarray) -> Node:
@@ -44,11 +53,15 @@ def _node(label: int, mask: np.ndarray, offset: np.ndarray, sp: np.ndarray) -> N
     )
 
 
-def _pieces(core: np.ndarray, spacing_mm: tuple[float, float, float], voxel_mm3: float):
-    """Seeds of the compact pieces of ``core``, or None when it does not part."""
+def _pieces(
+    core: np.ndarray, spacing_mm: tuple[float, float, float], voxel_mm3: float, start: int
+) -> tuple[np.ndarray | None, int]:
+    """Seeds of the compact pieces of ``core`` at the shallowest extra depth from
+    ``EXTRA_DEPTHS_MM[start]`` on that parts it, and that depth's index (None, -1 when
+    it does not part)."""
     depth = inplane_distance_mm(core, spacing_mm)
-    for extra in EXTRA_DEPTHS_MM:
-        seeds = cc3d.connected_components(depth > extra, connectivity=6)
+    for i in range(start, len(EXTRA_DEPTHS_MM)):
+        seeds = cc3d.connected_components(depth > EXTRA_DEPTHS_MM[i], connectivity=6)
         counts = np.bincount(seeds.ravel())
         big = np.flatnonzero(counts * voxel_mm3 >= MIN_CORE_MM3)
         big = big[big > 0]
@@ -56,8 +69,14 @@ def _pieces(core: np.ndarray, spacing_mm: tuple[float, float, float], voxel_mm3:
             keep = np.zeros(counts.size, dtype=bool)
             keep[big] = True
             seeds[~keep[seeds]] = 0
-            return seeds
-    return None
+            return seeds, i
+    return None, -1
+
+
+def _suspect(node: Node) -> bool:
+    """Wider than any body but narrower than a pelvis, or taller than a pelvis."""
+    wide = MAX_BODY_CORE_WIDTH_MM < node.width_mm <= MAX_PART_WIDTH_MM
+    return wide or node.height_mm > MIN_NOT_PELVIS_HEIGHT_MM
 
 
 def split_wide_cores(
@@ -69,11 +88,11 @@ def split_wide_cores(
     """Part over-wide cores where that separates bone from tissue that is no body.
 
     Every core wider than any body (:data:`MAX_BODY_CORE_WIDTH_MM`) but narrower than a
-    pelvis (:data:`MAX_PART_WIDTH_MM`) is eroded deeper until it parts; the parting is
-    kept only when ``judge`` calls some pieces no candidates (enhanced tissue, outside
-    the trunk's midline) and others candidates. A thoracic column joined through its
-    discs and rib heads parts too, into bodies the disc search handles better whole, so
-    a parting that separates nothing from the column is undone.
+    pelvis (:data:`MAX_PART_WIDTH_MM`), or taller than one, is eroded deeper until it
+    parts; the parting is kept only when ``judge`` calls some pieces no candidates
+    (enhanced tissue, outside the trunk's midline) and others candidates. A thoracic
+    column joined through its discs and rib heads parts too, into bodies the disc search
+    handles better whole, so a parting that separates nothing from the column is undone.
 
     Parameters
     ----------
@@ -96,21 +115,21 @@ def split_wide_cores(
         Labels of ``nodes`` (as returned) that are no candidates.
     """
     rejected = judge(cores, nodes)
-    wide = [n for n in nodes if MAX_BODY_CORE_WIDTH_MM < n.width_mm <= MAX_PART_WIDTH_MM]
-    if not wide:
+    # A piece that is still suspect is tried again deeper (a column joined to the aorta
+    # over its whole length parts from it only where the contact is narrowest first).
+    queue = [(n, 0) for n in nodes if _suspect(n)]
+    if not queue:
         return cores, nodes, rejected
     sp = np.asarray(spacing_mm, dtype=float)
     voxel_mm3 = float(np.prod(sp))
-    boxes = ndimage.find_objects(cores)
     next_label = int(cores.max()) + 1
     cores = cores.copy()
     out = list(nodes)
-    for node in wide:
-        box = boxes[node.label - 1]
-        if box is None:
-            continue
+    while queue:
+        node, start = queue.pop()
+        box = ndimage.find_objects((cores == node.label).astype(np.uint8))[0]
         core = cores[box] == node.label
-        seeds = _pieces(core, spacing_mm, voxel_mm3)
+        seeds, used = _pieces(core, spacing_mm, voxel_mm3, start)
         if seeds is None:
             continue
         # Each core voxel goes to the nearest piece (in mm).
@@ -130,11 +149,14 @@ def split_wide_cores(
         candidate = cores.copy()
         view = candidate[box]
         view[core] = trial[core]
-        soft = judge(candidate, pieces)
+        thin = {p.label for p in pieces if p.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * p.height_mm}
+        soft = judge(candidate, pieces) | thin
         if not soft or len(soft) == len(pieces):
             continue
         cores = candidate
         next_label += len(pieces)
         out = [n for n in out if n.label != node.label] + pieces
         rejected = (rejected - {node.label}) | soft
+        if used + 1 < len(EXTRA_DEPTHS_MM):
+            queue += [(p, used + 1) for p in pieces if p.label not in soft and _suspect(p)]
     return cores, out, rejected

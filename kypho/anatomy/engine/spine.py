@@ -273,7 +273,9 @@ def segment_spine(
         )
     filled_c = filled_bone(bone_c, grid.spacing_mm)
     _tell(progress, 0.25, "finding vertebral bodies")
-    cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
+    cores, nodes = core_components(
+        filled_c, grid.spacing_mm, grid.inflation_mm, cortex=(peak_c > cortex_hu(stats)) & inside
+    )
 
     # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
     # body (see enhanced_tissue); arms, the sternum and vessels beside or in front of the
