@@ -48,3 +48,23 @@ def test_a_parting_that_separates_nothing_is_undone() -> None:
     parted, pieces, rejected = split_wide_cores(cores, nodes, SPACING, nothing)
     assert [n.label for n in pieces] == [n.label for n in nodes]
     assert np.array_equal(parted, cores) and not rejected
+
+
+def test_no_core_farther_from_cortex_than_a_body_interior() -> None:
+    # A 48 mm body with a 2 mm cortex, against a 100 mm organ that the bone threshold
+    # took in (portal-phase liver): only the body and the organ's rim near the cortex
+    # can hold cores.
+    filled = np.zeros((120, 80, 30), dtype=bool)
+    x, y = np.mgrid[0:120, 0:80]
+    body = (x - 30) ** 2 + (y - 40) ** 2 <= 12**2
+    organ = (x - 64) ** 2 + (y - 40) ** 2 <= 25**2  # overlaps the body by 6 mm
+    filled[:, :, 5:25] = (body | organ)[:, :, None]
+    cortex = np.zeros_like(filled)
+    cortex[:, :, 5:25] = (body & ((x - 30) ** 2 + (y - 40) ** 2 >= 11**2))[:, :, None]
+    _, plain = core_components(filled, SPACING)
+    cores, nodes = core_components(filled, SPACING, cortex=cortex)
+    assert max(n.width_mm for n in plain) > 100  # body and organ, one core
+    # Cortex ring out to x = 42 voxels (84 mm); cores no farther than 22 mm beyond it.
+    assert np.all(np.argwhere(cores > 0)[:, 0] * 2.0 <= 84.0 + 22.0 + 2.0)
+    assert nodes, "the body keeps its core"
+    assert sum(n.volume_mm3 for n in nodes) < 0.6 * sum(n.volume_mm3 for n in plain)
