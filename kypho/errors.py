@@ -17,6 +17,7 @@ __all__ = [
     "NotACTError",
     "NotAnImageError",
     "OutputExistsError",
+    "ResultsFormatError",
     "SegmentationOptionError",
     "SingleSliceError",
     "SliceSpacingError",
@@ -75,3 +76,7 @@ class MaskImportError(KyphoError):
 
 class SegmentationOptionError(KyphoError, ValueError):
     """A segmentation option (``lowest``, an anchor) that cannot be used."""
+
+
+class ResultsFormatError(KyphoError):
+    """A results.json that is not a results document this kypho can read."""

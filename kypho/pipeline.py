@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kypho.anatomy.records import Segmentation
 from kypho.imaging.volume import Volume
-from kypho.measure.records import SpineMeasurement
+from kypho.model import ProcedurePlan, Segmentation, SpineMeasurement
 
 __all__ = ["Analysis", "ProgressCallback", "analyze"]
 
@@ -28,7 +27,7 @@ class Analysis:
     volume: Volume
     segmentation: Segmentation
     spine: SpineMeasurement | None
-    plan: Any | None = None  # kypho.plan records.ProcedurePlan
+    plan: ProcedurePlan | None = None
     warnings: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 

@@ -8,15 +8,14 @@ Pure computation: a :class:`~kypho.imaging.volume.Volume` and a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import Segmentation
 from kypho.errors import KyphoError, NoSpineFoundError
 from kypho.imaging.orientation import affine_spacing, voxel_to_world
+from kypho.imaging.slices import is_thick_slice
 from kypho.imaging.volume import Volume
 from kypho.measure.alignment import (
     EndplateNormals,
@@ -54,10 +53,10 @@ from kypho.measure.plausibility import (
     mark_not_measurable,
 )
 from kypho.measure.posterior_wall import retropulsion_mm
-from kypho.measure.records import SpineMeasurement, VertebraFrame, VertebraMeasurement
 from kypho.measure.reference_levels import cortical_reference, min_endplate_contrast
 from kypho.measure.sampling import VertebraCrop, crop_vertebra, merged_boxes, spacing_along
 from kypho.measure.thick_endplates import voxel_extent_along
+from kypho.model import Segmentation, SpineMeasurement, VertebraFrame, VertebraMeasurement
 
 __all__ = ["MeasurementInputError", "measure_spine"]
 
@@ -257,10 +256,11 @@ def measure_spine(
             superior_endplate_tilt_deg=fit.superior_tilt_deg,
             inferior_endplate_tilt_deg=fit.inferior_tilt_deg,
             retropulsion_mm=retropulsion_mm(profile),
-            notes=list(fit.notes),
-        )
-        if info is not None and info.cut_by_fov:
-            vm.notes.append("part of the vertebra is outside the field of view (body complete)")
+            notes=(*fit.notes, *(
+                ("part of the vertebra is outside the field of view (body complete)",)
+                if info is not None and info.cut_by_fov else ()
+            )),
+        )  # fmt: skip
         results[lv] = vm
         measured[lv] = _Measured(crop, fit, profile, radius)
 
@@ -269,9 +269,12 @@ def measure_spine(
     offset = edge_offset_mm([m.profile for m in measured.values()])
     for lv, m in measured.items():
         m.profile = m.profile.with_edge_offset(offset)
-        results[lv].heights_mm = m.profile.heights
-        results[lv].height_segments_ras_mm = m.profile.segments_ras_mm(m.fit.frame)
-        results[lv].retropulsion_mm = retropulsion_mm(m.profile)
+        results[lv] = replace(
+            results[lv],
+            heights_mm=m.profile.heights,
+            height_segments_ras_mm=m.profile.segments_ras_mm(m.fit.frame),
+            retropulsion_mm=retropulsion_mm(m.profile),
+        )
 
     # Density and cement.
     trab_meds = [d.median_hu for lv, d in dens.items() if lv in measured and d is not None]
@@ -283,9 +286,10 @@ def measure_spine(
     for lv, m in measured.items():
         vm = results[lv]
         cem_ml = float(cement_mask(m.crop, cement_thr).sum() * m.crop.voxel_volume_ml)
-        vm.cement_volume_ml = cem_ml if cem_ml >= MIN_CEMENT_ML else 0.0
-        if vm.cement_volume_ml:
-            vm.notes.append(
+        change: dict[str, object] = {"cement_volume_ml": cem_ml if cem_ml >= MIN_CEMENT_ML else 0.0}
+        notes = list(vm.notes)
+        if change["cement_volume_ml"]:
+            notes.append(
                 f"cement: {cem_ml:.1f} mL above {cement_thr:.0f} HU (image cortical bone "
                 f"{cortical:.0f} HU)"
             )
@@ -298,16 +302,19 @@ def measure_spine(
                 continue
         d = dens[lv]
         if d is not None:
-            vm.trabecular_hu_mean = d.mean_hu
-            vm.trabecular_hu_median = d.median_hu
-            vm.bmd_mg_cm3 = calibration.bmd(d.mean_hu)
+            change.update(
+                trabecular_hu_mean=d.mean_hu,
+                trabecular_hu_median=d.median_hu,
+                bmd_mg_cm3=calibration.bmd(d.mean_hu),
+            )
             if Level.T12 <= lv <= Level.L5:
-                vm.density_class = pickhardt_class(d.mean_hu)
+                change["density_class"] = pickhardt_class(d.mean_hu)
             if d.excluded_high_ml > MIN_CEMENT_ML:
-                vm.notes.append(
+                notes.append(
                     f"{d.excluded_high_ml:.1f} mL of dense voxels (> {d.upper_limit_hu:.0f} HU: "
                     "cement or sclerosis) left out of the trabecular density"
                 )
+        results[lv] = replace(vm, notes=tuple(notes), **change)  # type: ignore[arg-type]
     measured = {lv: m for lv, m in measured.items() if results[lv].measurable}
     # Numbers that fail an anatomical sanity check are not graded (and not used as
     # anyone's healthy neighbour).
@@ -319,7 +326,7 @@ def measure_spine(
         for lv, m in measured.items()
     ]  # fmt: skip
     for lv, problems in check_before_grading(bodies).items():
-        mark_not_measurable(results[lv], problems)
+        results[lv] = mark_not_measurable(results[lv], problems)
     measured = {lv: m for lv, m in measured.items() if results[lv].measurable}
 
     if progress:
@@ -337,21 +344,22 @@ def measure_spine(
             np.array([measured[lv].fit.quality for lv in graded]),
         )
         for lv, g in zip(graded, grades, strict=True):
-            vm = results[lv]
-            vm.expected_heights_mm = g.expected
-            vm.height_loss = g.loss
-            vm.genant_grade = g.grade
-            vm.morphotype = g.morphotype
             conf = g.confidence
             if infos.get(lv) is not None and infos[lv].cut_by_fov:
                 conf *= 0.8
-            vm.grade_confidence = float(np.clip(conf, 0.0, 1.0))
-            vm.posterior_wall_height_loss = g.loss.posterior
-            vm.notes.extend(g.notes)
+            vm = replace(
+                results[lv],
+                expected_heights_mm=g.expected,
+                height_loss=g.loss,
+                genant_grade=g.grade,
+                morphotype=g.morphotype,
+                grade_confidence=float(np.clip(conf, 0.0, 1.0)),
+                posterior_wall_height_loss=g.loss.posterior,
+                notes=(*results[lv].notes, *g.notes),
+            )
             confirmation = ct_confirmation(measured[lv].profile.columns, offset, vm.heights_mm)
             problems = check_graded(vm.heights_mm, g.loss, g.grade, g.morphotype, confirmation)  # type: ignore[arg-type]
-            if problems:
-                mark_not_measurable(vm, problems)
+            results[lv] = mark_not_measurable(vm, problems) if problems else vm
         measured = {lv: m for lv, m in measured.items() if results[lv].measurable}
 
     # Alignment: endplate lines through the rims (Ha and Hp points), as a Cobb line is
@@ -396,8 +404,11 @@ def measure_spine(
         sup = combine_endplate_normals(sup, sd_sup, m.fit.superior_rim_normal)
         inf = combine_endplate_normals(inf, sd_inf, m.fit.inferior_rim_normal)
         normals.append(EndplateNormals(lv, sup, inf))
-        results[lv].superior_endplate_tilt_deg = _tilt_in_frame(sup, fr)
-        results[lv].inferior_endplate_tilt_deg = _tilt_in_frame(inf, fr)
+        results[lv] = replace(
+            results[lv],
+            superior_endplate_tilt_deg=_tilt_in_frame(sup, fr),
+            inferior_endplate_tilt_deg=_tilt_in_frame(inf, fr),
+        )
     cobb, cobb_levels, cobb_note = cobb_angle(normals)
     s1 = None
     if Level.S in crops and Level.L5 in measured:
@@ -406,26 +417,26 @@ def measure_spine(
     lordosis = lumbar_lordosis(normals, s1)
     vlist = [results[lv] for lv in sorted(results, key=int)]
     fractured = [v.level for v in vlist if v.is_fractured]
+    dsum = density_summary(vlist, calibration)
+    notes = [*dsum.notes, *risk_notes(vlist)]
+    if lordosis is None:
+        notes.append("lumbar lordosis not measured: L1 or the S1 endplate is not visible")
     spine = SpineMeasurement(
-        vertebrae=vlist,
+        vertebrae=tuple(vlist),
         cobb_deg=cobb,
         cobb_levels=cobb_levels,
         cobb_note=cobb_note,
         lumbar_lordosis_deg=lordosis,
         segmental_kyphosis_deg=segmental_kyphosis(normals, fractured),
         spinal_deformity_index=spinal_deformity_index([v.genant_grade for v in vlist]),
+        notes=tuple(notes),
+        density_reference_level=dsum.reference_level,
+        density_reference_hu=dsum.reference_hu,
+        density_class_hu=dsum.class_hu,
+        lumbar_bmd_mg_cm3=dsum.lumbar_bmd_mg_cm3,
+        density_class_bmd=dsum.class_bmd,
+        bmd_calibration=calibration.source,
     )
-    dsum = density_summary(vlist, calibration)
-    spine.density_reference_level = dsum.reference_level
-    spine.density_reference_hu = dsum.reference_hu
-    spine.density_class_hu = dsum.class_hu
-    spine.lumbar_bmd_mg_cm3 = dsum.lumbar_bmd_mg_cm3
-    spine.density_class_bmd = dsum.class_bmd
-    spine.bmd_calibration = calibration.source
-    spine.notes.extend(dsum.notes)
-    spine.notes.extend(risk_notes(vlist))
-    if lordosis is None:
-        spine.notes.append("lumbar lordosis not measured: L1 or the S1 endplate is not visible")
     if progress:
         progress(1.0, "measured")
     return spine

@@ -14,7 +14,7 @@ import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.errors import KyphoError
-from kypho.measure.records import Morphotype
+from kypho.model import Morphotype
 
 __all__ = ["FractureSpec", "PhantomConfig", "PhantomConfigError"]
 

@@ -7,8 +7,7 @@ before it: measurement on the true masks, planning on the true frames and height
 from __future__ import annotations
 
 from kypho.anatomy.label_stats import level_infos
-from kypho.anatomy.records import Segmentation
-from kypho.measure.records import SpineMeasurement, VertebraMeasurement
+from kypho.model import Segmentation, SpineMeasurement, VertebraMeasurement
 from kypho.phantom.generate import Phantom
 
 __all__ = ["truth_segmentation", "truth_spine"]

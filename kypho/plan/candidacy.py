@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kypho.anatomy.levels import Level
-from kypho.measure.records import GenantGrade, VertebraMeasurement
+from kypho.model import GenantGrade, Recommendation, VertebraMeasurement
 from kypho.plan.findings import (
     FALLBACK_CANAL_AP_MM,
     MIN_CLEFT_ML,
     MIN_LOW_DENSITY_ML,
     ImagingFindings,
 )
-from kypho.plan.records import Recommendation
 
 __all__ = ["Candidacy", "assess_candidacy", "posterior_wall_involved"]
 

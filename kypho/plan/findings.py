@@ -7,11 +7,10 @@ anchored only on air = -1000 HU, which is the definition of the Hounsfield scale
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
 
+from kypho.model import ImagingFindings
 from kypho.plan.local_grid import LocalGrid
 from kypho.plan.pedicle import BodyGeometry
 
@@ -29,32 +28,6 @@ LOW_DENSITY_SD = 3.0
 #: Assumed canal AP diameter when the image does not show a closed canal: the smallest
 #: thoracolumbar value in Panjabi's table (L3 17.5 mm, DOMAIN.md §7.3), conservative.
 FALLBACK_CANAL_AP_MM = 17.5
-
-
-@dataclass(frozen=True)
-class ImagingFindings:
-    """Per-vertebra image findings for candidacy and leakage risk (units in names)."""
-
-    soft_tissue_hu: float
-    trabecular_hu_median: float
-    trabecular_hu_sd: float
-    gas_volume_ml: float
-    low_density_volume_ml: float
-    low_density_assessable: bool
-    canal_ap_mm: float | None
-    body_volume_ml: float
-
-    def to_json(self) -> dict[str, float | bool | None]:
-        return {
-            "soft_tissue_hu": round(self.soft_tissue_hu, 1),
-            "trabecular_hu_median": round(self.trabecular_hu_median, 1),
-            "trabecular_hu_sd": round(self.trabecular_hu_sd, 1),
-            "gas_volume_ml": round(self.gas_volume_ml, 3),
-            "low_density_volume_ml": round(self.low_density_volume_ml, 3),
-            "low_density_assessable": self.low_density_assessable,
-            "canal_ap_mm": None if self.canal_ap_mm is None else round(self.canal_ap_mm, 1),
-            "body_volume_ml": round(self.body_volume_ml, 2),
-        }
 
 
 def _robust(values: np.ndarray) -> tuple[float, float]:

@@ -8,10 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import Segmentation
 from kypho.errors import KyphoError
 from kypho.imaging.volume import Volume
-from kypho.measure.records import SpineMeasurement, VertebraMeasurement
+from kypho.model import (
+    CementPlan,
+    LevelFindings,
+    LevelPlan,
+    ProcedurePlan,
+    Recommendation,
+    Segmentation,
+    SpineMeasurement,
+    VertebraMeasurement,
+)
 from kypho.plan import devices
 from kypho.plan.access import plan_access
 from kypho.plan.balloon import plan_balloon
@@ -21,7 +29,6 @@ from kypho.plan.findings import imaging_findings
 from kypho.plan.local_grid import build_local_grid
 from kypho.plan.logistics import level_logistics, session_logistics
 from kypho.plan.pedicle import body_geometry
-from kypho.plan.records import CementPlan, LevelPlan, ProcedurePlan, Recommendation
 from kypho.plan.trajectory import TARGET_DEPTH_FRACTION, skin_threshold_hu
 
 __all__ = ["ASSUMPTIONS", "plan_levels"]
@@ -181,10 +188,7 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
         logistics = level_logistics(level, rec is Recommendation.BALLOON_KYPHOPLASTY,
                                     access.gauge, None if balloon is None else balloon.device,
                                     max(1, len(access.balloon_paths)), cand.biopsy)
-    found = findings.to_json()
-    found["genant_grade"] = None if vm.genant_grade is None else int(vm.genant_grade)
-    found["cannula_gauge_planned"] = access.gauge
-    found["target_depth_fraction"] = TARGET_DEPTH_FRACTION
+    found = LevelFindings(findings, vm.genant_grade, access.gauge, TARGET_DEPTH_FRACTION)
     return LevelPlan(
         level=level,
         recommendation=rec,
