@@ -25,7 +25,7 @@ def test_demo_writes_report_and_results(demo_dir: Path) -> None:
     for name in ("results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json"):
         assert (demo_dir / name).is_file(), name
     doc = json.loads((demo_dir / "results.json").read_text())
-    assert doc["schema_version"].startswith("1.")
+    assert doc["schema_version"].startswith("2.")
     html = (demo_dir / "report.html").read_text()
     assert "data:image/png;base64," in html
     assert "does not replace" in html or "do not replace" in html

@@ -167,3 +167,15 @@ def test_plan_from_measure_spine() -> None:
     assert all(not t.breach for t in lp.trajectories)
     target = np.array(lp.balloon.restoration.target_mm)
     assert np.all(np.abs(target - truth.expected_heights_mm.as_array()) <= 1.5)
+
+
+def test_plan_uses_the_one_measured_body_volume_and_trabecular_hu(phantom) -> None:  # type: ignore[no-untyped-def]
+    ph, plan = phantom
+    spine = truth_spine(ph)
+    sized = [lp for lp in plan.levels if lp.cement is not None]
+    assert sized
+    for lp in sized:
+        vm = next(v for v in spine.vertebrae if v.level is lp.level)
+        assert lp.cement.body_volume_ml == vm.body_volume_ml  # type: ignore[union-attr]
+    for lv in to_json(plan)["levels"]:
+        assert not {"body_volume_ml", "trabecular_hu_median"} & set(lv["findings"])

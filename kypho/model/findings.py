@@ -15,21 +15,22 @@ class ImagingFindings:
 
     Densities are HU, volumes mL; ``low_density_assessable`` is False when trabecular
     bone is too close to soft tissue for a low-density region to be told apart.
-    ``canal_ap_mm`` is None when no lamina closes the canal in the image.
+    ``canal_ap_mm`` is None when no lamina closes the canal in the image. The trabecular
+    HU and the body volume are the vertebra's own
+    (:class:`~kypho.model.VertebraMeasurement`), measured once.
     """
 
     soft_tissue_hu: float
-    trabecular_hu_median: float
+    #: Robust spread (1.4826 MAD) of the searched body around the measured trabecular HU.
     trabecular_hu_sd: float
     gas_volume_ml: float
     low_density_volume_ml: float
     low_density_assessable: bool
     canal_ap_mm: float | None
-    body_volume_ml: float
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "low_density_assessable", bool(self.low_density_assessable))
-        for name in ("gas_volume_ml", "low_density_volume_ml", "body_volume_ml"):
+        for name in ("gas_volume_ml", "low_density_volume_ml"):
             if not getattr(self, name) >= 0.0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 

@@ -13,7 +13,7 @@ __all__ = ["DISCLAIMER", "SCHEMA_VERSION", "Results", "Study"]
 
 #: Version of the results.json layout (docs/results-schema.md): major for a key that
 #: changes meaning or disappears, minor for an added key.
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "2.0.0"
 
 DISCLAIMER = (
     "kypho is research software. Its measurements, grades and plans support, and do not "

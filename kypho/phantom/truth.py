@@ -15,7 +15,7 @@ import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.model import GenantGrade, Heights, Morphotype, VertebraFrame
-from kypho.model.serialize import FRAME
+from kypho.model.layout import FRAME
 from kypho.phantom.config import PhantomConfig
 from kypho.phantom.geometry import Column
 from kypho.phantom.vertebra import VertebraModel

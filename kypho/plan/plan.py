@@ -152,7 +152,11 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
         body = body_geometry(grid)
     except ValueError as exc:
         return unsuitable(f"{level.display}: {exc}")
-    findings = imaging_findings(grid, body)
+    findings = imaging_findings(grid, body, vm.trabecular_hu_median)
+    # The body volume is the one measured (native voxels of the body mask); only a record
+    # built outside kypho.measure may lack it, and then the local grid's body is counted.
+    body_ml = vm.body_volume_ml if vm.body_volume_ml is not None else float(
+        grid.body.sum() * grid.step_mm**3 / 1000.0)
     if "thr" not in skin_cache:
         skin_cache["thr"] = skin_threshold_hu(volume, findings.soft_tissue_hu)
     try:
@@ -169,16 +173,16 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
     risk = None
     logistics = None
     if rec is Recommendation.BALLOON_KYPHOPLASTY and balloon is not None:
-        cement = plan_cement(balloon, findings.body_volume_ml)
+        cement = plan_cement(balloon, body_ml)
     elif rec is Recommendation.VERTEBROPLASTY:
         sides = [("right" if p.side > 0 else "left") for p in access.balloon_paths] or ["right"]
-        per = round(STRENGTH_FILL_FRACTION * findings.body_volume_ml / len(sides), 2)
+        per = round(STRENGTH_FILL_FRACTION * body_ml / len(sides), 2)
         cement = CementPlan(
             per_side_ml={s: per for s in sides}, total_ml=round(per * len(sides), 2),
-            body_volume_ml=findings.body_volume_ml,
-            fill_fraction=min(1.0, per * len(sides) / max(findings.body_volume_ml, 1e-6)),
-            strength_fill_ml=STRENGTH_FILL_FRACTION * findings.body_volume_ml,
-            stiffness_fill_ml=0.298 * findings.body_volume_ml,
+            body_volume_ml=body_ml,
+            fill_fraction=min(1.0, per * len(sides) / max(body_ml, 1e-6)),
+            strength_fill_ml=STRENGTH_FILL_FRACTION * body_ml,
+            stiffness_fill_ml=0.298 * body_ml,
             guidance=["Vertebroplasty: 16.2 % of body volume restores strength "
                       "(DOMAIN.md §5.2)."])
     if rec is not Recommendation.NOT_SUITABLE:
