@@ -19,7 +19,16 @@ from kypho.model.serialize import levels_to_json
 if TYPE_CHECKING:
     from kypho.pipeline import Analysis
 
-__all__ = ["check_output_dir", "levels_to_json", "write_analysis", "write_segmentation"]
+__all__ = [
+    "OUTPUT_NAMES",
+    "check_output_dir",
+    "levels_to_json",
+    "write_analysis",
+    "write_segmentation",
+]
+
+#: What an analysis writes at the top of its output folder.
+OUTPUT_NAMES = ("results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json")
 
 
 def check_output_dir(out_dir: Path, names: Iterable[str], *, overwrite: bool) -> None:
