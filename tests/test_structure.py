@@ -157,3 +157,16 @@ def test_modules_and_functions_stay_readable() -> None:
     )
     fixed = (LONG_MODULES - long_modules) | (LONG_FUNCTIONS - long_functions)
     assert not fixed, f"now within limits, remove from the known offenders: {sorted(fixed)}"
+
+
+def test_every_subpackage_has_a_curated_public_api() -> None:
+    import importlib
+
+    import kypho
+
+    assert {"analyze", "load_results", "read_ct"} <= set(kypho.__all__)
+    for sub in ("anatomy", "imaging", "measure", "model", "phantom", "plan", "report"):
+        pkg = importlib.import_module(f"kypho.{sub}")
+        assert pkg.__all__, sub
+        for name in pkg.__all__:
+            assert getattr(pkg, name) is not None, f"kypho.{sub}.{name}"
