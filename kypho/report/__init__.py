@@ -4,10 +4,7 @@ The names below are the subpackage's public API, imported on first use (PEP 562)
 importing one module of the subpackage does not load all of it.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from kypho._lazy import exporter
 
 _EXPORTS = {
     "render_figures": "kypho.report.figures",
@@ -16,11 +13,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return getattr(importlib.import_module(module), name)
+__getattr__ = exporter(__name__, _EXPORTS)
