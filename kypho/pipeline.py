@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from kypho.imaging.volume import Volume
+from kypho.measure.calibration import BmdCalibration
 from kypho.model import ProcedurePlan, Segmentation, SpineMeasurement
 
 __all__ = ["Analysis", "ProgressCallback", "analyze"]
@@ -52,7 +52,7 @@ def analyze(
     plan_levels: Sequence[str] | None = None,
     lowest: str | None = None,
     anchors: dict[str, float] | None = None,
-    calibration: Any | None = None,
+    calibration: BmdCalibration | None = None,
     series: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> Analysis:
