@@ -136,3 +136,19 @@ def test_load_results_refuses_other_documents(tmp_path) -> None:  # type: ignore
     with pytest.raises(ValueError, match="confidence"):
         results_from_json(doc)
     assert SCHEMA_VERSION.count(".") == 2
+
+
+def test_oblique_axes_survive_their_written_precision() -> None:
+    # Axes written to 4 decimals are orthonormal only to ~3e-4: reading a balloon back
+    # (and computing its derived total while writing) must accept them.
+    from kypho.model import BalloonPlacement
+    from kypho.model.plan_layout import PLACEMENT
+    from kypho.model.serialize import to_json
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        p = BalloonPlacement("left", (1.0, 2.0, 3.0), tuple(map(tuple, q)), (5.0, 4.0, 3.0),
+                             2.5, True)
+        back = PLACEMENT.decode(to_json(p))
+        assert np.allclose(back.axes_ras, q, atol=1e-4)
