@@ -21,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from kypho.errors import KyphoError
+from kypho.outputs import OUTPUT_NAMES
 from kypho.phantom.command import phantom_command
 
 app = typer.Typer(
@@ -32,7 +33,6 @@ app = typer.Typer(
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
-OUTPUT_NAMES = ("results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json")
 
 
 @contextmanager
