@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from kypho.model import results_from_json, results_to_json
 from kypho.registry.errors import RegistryError
 
 __all__ = [
-    "SUPPORTED_MAJOR",
+    "LEGACY_MAJORS",
     "finding_rows",
     "load_results",
     "plan_rows",
@@ -24,9 +25,8 @@ __all__ = [
     "study_columns",
 ]
 
-# results.json major versions this reader understands (docs/results-schema.md): 1.x as
-# plain JSON, 2.x (and later, as kypho.model reads them) through the model.
-SUPPORTED_MAJOR = 1
+# results.json major versions (docs/results-schema.md) read as plain JSON: analyses made
+# before the typed model. Every other version goes to kypho.model, which reads its own.
 LEGACY_MAJORS = (1,)
 
 
@@ -59,20 +59,14 @@ def check_results(doc: Any, where: str = "results.json") -> dict[str, Any]:
     except ValueError:
         raise RegistryError(f"{where} has an unreadable schema_version {version!r}.") from None
     if major not in LEGACY_MAJORS:
-        return _through_model(doc, where, version)
+        return _through_model(doc, where)
     if not isinstance(doc.get("vertebrae"), list):
         raise RegistryError(f"{where} has no vertebrae list.")
     return doc
 
 
-def _through_model(doc: dict[str, Any], where: str, version: str) -> dict[str, Any]:
+def _through_model(doc: dict[str, Any], where: str) -> dict[str, Any]:
     """Validate a current-schema document with kypho.model; the document it writes back."""
-    try:
-        from kypho.model import results_from_json, results_to_json
-    except ImportError:
-        raise RegistryError(
-            f"{where} is schema {version}; this registry reads {SUPPORTED_MAJOR}.x only."
-        ) from None
     try:
         return results_to_json(results_from_json(doc))
     except (ValueError, KeyError, TypeError) as exc:
