@@ -9,7 +9,7 @@ from sqlalchemy import select
 from kypho.registry.audit import soft_delete
 from kypho.registry.models import User
 from kypho.registry.store import get_live
-from kypho.web.app import CurrentUser, csrf_ok, current_user, render
+from kypho.web.deps import CurrentUser, csrf_ok, current_user, render
 from kypho.web.security import ROLES, add_user
 
 __all__ = ["router"]

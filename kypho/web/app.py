@@ -7,13 +7,10 @@ analyses, the session key) into the app; the pages live in :mod:`kypho.web.pages
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import jinja2
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -22,78 +19,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from kypho.errors import KyphoError
 from kypho.registry.db import Registry
 from kypho.registry.models import User
-from kypho.web.security import WRITE_ROLES, LoginLimiter, authenticate, load_secret, new_csrf_token
+from kypho.web import admin, forms, pages
+from kypho.web.deps import AppConfig, CurrentUser, LoginRequiredError, csrf_ok, render
+from kypho.web.security import LoginLimiter, authenticate, load_secret, new_csrf_token
 
-__all__ = ["AppConfig", "CurrentUser", "create_app", "csrf_ok", "current_user", "writer"]
+__all__ = ["AppConfig", "create_app"]
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE_S = 8 * 3600  # one working day
-
-
-@dataclass(frozen=True)
-class AppConfig:
-    """Where the app keeps files and what it accepts."""
-
-    data_dir: Path
-    max_upload_bytes: int = 2 * 1024**3
-    import_roots: tuple[Path, ...] = ()
-    https_only: bool = False
-    run_jobs: bool = True
-
-
-@dataclass(frozen=True)
-class CurrentUser:
-    """The logged-in user as the session holds it."""
-
-    id: int
-    username: str
-    role: str
-
-    @property
-    def can_write(self) -> bool:
-        return self.role in WRITE_ROLES
-
-    @property
-    def identified(self) -> bool:
-        """Whether this user may see identifying fields (researchers may not)."""
-        return self.role in WRITE_ROLES
-
-
-class LoginRequiredError(Exception):
-    """Raised by :func:`current_user` when nobody is logged in."""
-
-
-def current_user(request: Request) -> CurrentUser:
-    """The logged-in user, or a redirect to the login page."""
-    data = request.session.get("user")
-    if not data:
-        raise LoginRequiredError()
-    return CurrentUser(**data)
-
-
-def writer(user: CurrentUser = Depends(current_user)) -> CurrentUser:
-    """The logged-in user if their role may change data, else 403."""
-    if not user.can_write:
-        raise HTTPException(status_code=403, detail="Your role may read but not change data.")
-    return user
-
-
-def csrf_ok(request: Request, token: str) -> None:
-    """Refuse a form whose CSRF token is not this session's."""
-    expected = request.session.get("csrf")
-    if not expected or not token or not hmac.compare_digest(expected, token):
-        raise HTTPException(
-            status_code=403,
-            detail="The form's security token is missing or stale; reload the page and try again.",
-        )
-
-
-def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
-    """Render a template with the user and CSRF token in its context."""
-    templates: Jinja2Templates = request.app.state.templates
-    ctx.setdefault("user", request.session.get("user"))
-    ctx["csrf"] = request.session.get("csrf", "")
-    return templates.TemplateResponse(request, name, ctx, status_code=status_code)
 
 
 def _login_routes(app: FastAPI) -> None:
@@ -140,8 +73,6 @@ def _login_routes(app: FastAPI) -> None:
 
 def create_app(registry: Registry, config: AppConfig) -> FastAPI:
     """Build the web app on an open registry."""
-    from kypho.web import admin, forms, pages
-
     app = FastAPI(title="kypho", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.registry = registry
     app.state.config = config

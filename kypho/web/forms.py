@@ -31,7 +31,7 @@ from kypho.registry.store import (
     set_treated_levels,
     shift_levels,
 )
-from kypho.web.app import CurrentUser, csrf_ok, render, writer
+from kypho.web.deps import CurrentUser, csrf_ok, render, writer
 
 __all__ = ["router"]
 

@@ -27,7 +27,7 @@ from kypho.registry.models import (
     Study,
 )
 from kypho.registry.store import effective_fractures, get_live
-from kypho.web.app import CurrentUser, current_user, render
+from kypho.web.deps import CurrentUser, current_user, render
 
 __all__ = ["router"]
 
