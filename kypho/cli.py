@@ -200,6 +200,7 @@ def analyze(
     calibration: Annotated[str | None, typer.Option(help="BMD phantom SLOPE,INTERCEPT.")] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
     resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
+    dicom: Annotated[bool, typer.Option(help="Also write DICOM SEG, SR and PDF.")] = False,
 ) -> None:
     """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
 
@@ -211,7 +212,8 @@ def analyze(
 
         inputs = [ct] + ([masks] if masks else [])
         calib = _calibration(calibration)
-        with output_folder(out, OUTPUT_NAMES, overwrite=force, protected=inputs) as stage, \
+        names = (*OUTPUT_NAMES, "dicom") if dicom else OUTPUT_NAMES
+        with output_folder(out, names, overwrite=force, protected=inputs) as stage, \
                 _progress() as progress:
             analysis = run(
                 _read_input(ct, series, resample_uneven),
@@ -226,6 +228,13 @@ def analyze(
             )
             progress(1.0, "writing outputs")
             write_analysis(analysis, stage, protected=inputs)
+            if dicom:
+                from kypho.dicom.export import write_dicom_outputs
+
+                progress(1.0, "writing DICOM SEG, SR and PDF")
+                report = stage / "report.html"
+                write_dicom_outputs(analysis, stage, report_html=report.read_text("utf-8")
+                                    if report.exists() else None)
         _print_summary(analysis_to_json(analysis), out)
 
     _run(go)

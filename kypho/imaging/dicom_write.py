@@ -150,6 +150,16 @@ def write_dicom_series(
     base.SeriesNumber = int(series_number)
     base.SeriesDescription = series_description
     base.Manufacturer = "kypho"
+    # Type 2 attributes (present, empty when unknown) so the series passes dciodvfy and
+    # the SEG/SR kypho derives from it can copy them.
+    for key in ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber",
+                "PatientPosition", "PositionReferenceIndicator",
+                "AcquisitionNumber"):
+        setattr(base, key, "")
+    if modality == "CT":
+        base.KVP = ""
+    # An unpaired body part: dciodvfy then expects no Laterality.
+    base.BodyPartExamined = "SPINE"
     base.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
     base.ImageOrientationPatient = [_ds_number(v) for v in (*row_dir, *col_dir)]
     # PixelSpacing is (between rows, between columns) = (axis 1, axis 0).
