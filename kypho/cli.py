@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kypho.batch.command import batch_command
 from kypho.errors import KyphoError
 from kypho.phantom.command import phantom_command
 
@@ -229,12 +230,10 @@ def analyze(
             progress(1.0, "writing outputs")
             write_analysis(analysis, stage, protected=inputs)
             if dicom:
-                from kypho.dicom.export import write_dicom_outputs
+                from kypho.dicom.export import write_dicom_beside_report
 
                 progress(1.0, "writing DICOM SEG, SR and PDF")
-                report = stage / "report.html"
-                write_dicom_outputs(analysis, stage, report_html=report.read_text("utf-8")
-                                    if report.exists() else None)
+                write_dicom_beside_report(analysis, stage)
         _print_summary(analysis_to_json(analysis), out)
 
     _run(go)
@@ -342,6 +341,12 @@ def simulate_command(
         console.print(f"Wrote [bold]{path}[/]")
 
     _run(go)
+
+
+@app.command("batch")
+@functools.wraps(batch_command)
+def _batch(*args: Any, **kwargs: Any) -> None:
+    _run(lambda: batch_command(*args, **kwargs))
 
 
 @app.command("phantom")

@@ -17,7 +17,7 @@ from pydicom.uid import generate_uid
 from kypho.dicom.results_view import StudyView, study_view
 from kypho.imaging.write import atomic_write_bytes
 
-__all__ = ["DICOM_DIR", "build_dicom_objects", "write_dicom_outputs"]
+__all__ = ["DICOM_DIR", "build_dicom_objects", "write_dicom_beside_report", "write_dicom_outputs"]
 
 DICOM_DIR = "dicom"
 # Series numbers of kypho's derived series, high so they sort after the scanner's own.
@@ -86,3 +86,10 @@ def write_dicom_outputs(analysis: Any, out_dir: Path, *, report_html: str | None
                                           [: int(objects["report_pdf"].EncapsulatedDocumentLength)],
                                           overwrite=overwrite)
     return paths
+
+
+def write_dicom_beside_report(analysis: Any, out_dir: Path) -> dict[str, Path]:
+    """:func:`write_dicom_outputs` with the ``report.html`` already written in `out_dir`."""
+    report = Path(out_dir) / "report.html"
+    html = report.read_text("utf-8") if report.exists() else None
+    return write_dicom_outputs(analysis, out_dir, report_html=html)
