@@ -22,6 +22,7 @@ from rich.table import Table
 
 from kypho.batch.command import batch_command
 from kypho.errors import KyphoError
+from kypho.pacs.command import listen_command
 from kypho.phantom.command import phantom_command
 
 app = typer.Typer(
@@ -347,6 +348,12 @@ def simulate_command(
 @functools.wraps(batch_command)
 def _batch(*args: Any, **kwargs: Any) -> None:
     _run(lambda: batch_command(*args, **kwargs))
+
+
+@app.command("listen")
+@functools.wraps(listen_command)
+def _listen(*args: Any, **kwargs: Any) -> None:
+    _run(lambda: listen_command(*args, **kwargs))
 
 
 @app.command("phantom")
