@@ -189,7 +189,8 @@ def _run(func: Callable[[], None]) -> None:
 
 @app.command()
 def analyze(
-    ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA.")],
+    ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA, "
+                                       "or dicomweb+http://HOST/ROOT/studies/UID[/series/UID].")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
     masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
     plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Plan fractured levels.")] = True,
@@ -207,18 +208,32 @@ def analyze(
     """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
 
     def go() -> None:
-        from kypho.output_folder import output_folder
-        from kypho.outputs import write_analysis
-        from kypho.pipeline import analyze as run
+        from kypho.pacs.dicomweb import local_input, store_files
         from kypho.results import analysis_to_json
 
         inputs = [ct] + ([masks] if masks else [])
         calib = _calibration(calibration)
+        with local_input(ct) as (source, web):
+            # A DICOMweb study always gets its SEG, SR and PDF back.
+            analysis = _analyze_into(source, dicom or web is not None, inputs, calib)
+        if web is not None:
+            from kypho.pacs.node import RESULT_FILES
+
+            files = [out / "dicom" / n for n in RESULT_FILES if (out / "dicom" / n).exists()]
+            store_files(web, files)
+            console.print(f"Stored {len(files)} DICOM objects at {escape(web.base_url)}")
+        _print_summary(analysis_to_json(analysis), out)
+
+    def _analyze_into(source: Path, dicom: bool, inputs: list[Path], calib: Any) -> Any:
+        from kypho.output_folder import output_folder
+        from kypho.outputs import write_analysis
+        from kypho.pipeline import analyze as run
+
         names = (*OUTPUT_NAMES, "dicom") if dicom else OUTPUT_NAMES
         with output_folder(out, names, overwrite=force, protected=inputs) as stage, \
                 _progress() as progress:
             analysis = run(
-                _read_input(ct, series, resample_uneven),
+                _read_input(source, series, resample_uneven),
                 masks=masks,
                 plan=plan,
                 plan_levels=_parse_levels(levels),
@@ -235,7 +250,7 @@ def analyze(
 
                 progress(1.0, "writing DICOM SEG, SR and PDF")
                 write_dicom_beside_report(analysis, stage)
-        _print_summary(analysis_to_json(analysis), out)
+        return analysis
 
     _run(go)
 

@@ -67,6 +67,7 @@ def orthanc(tmp: Path, modalities: dict[str, tuple[str, int]]) -> Iterator[Ortha
         "DicomModalities": {name: [aet, "127.0.0.1", port]
                             for name, (aet, port) in modalities.items()},
         "DicomCheckModalityHost": False, "DicomAlwaysAllowStore": True,
+        "DicomAlwaysAllowEcho": True, "DicomAlwaysAllowFind": True,
         "Plugins": [str(DICOMWEB_PLUGIN)] if DICOMWEB_PLUGIN.exists() else [],
         "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
         "StableAge": 1,
@@ -84,7 +85,8 @@ def orthanc(tmp: Path, modalities: dict[str, tuple[str, int]]) -> Iterator[Ortha
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"Orthanc did not start: {(tmp / 'orthanc.log').read_text()}")
+                    text = (tmp / "orthanc.log").read_text()
+                    raise RuntimeError(f"Orthanc did not start: {text}") from None
                 time.sleep(0.2)
         yield server
     finally:
