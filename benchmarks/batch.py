@@ -30,13 +30,20 @@ def _cohort(root: Path, n: int) -> list:
     return discover_cases([root / "in"])
 
 
-def _run(cases: list, out: Path, workers: int = 1, scheduler: str | None = None) -> float:
+def _run(label: str, cases: list, out: Path, workers: int = 1,
+         scheduler: str | None = None) -> float:
+    """CTs per hour of one batch run; prints it with the mean time per case."""
     from kypho.batch.run import executor, run_batch
 
     with executor(workers, scheduler) as pool:
         result = run_batch(cases, out, pool)
     assert result.count("done") == len(cases), [o for o in result.outcomes if o.error]
-    return 3600.0 * len(cases) / result.seconds
+    rate = 3600.0 * len(cases) / result.seconds
+    per_case = sum(o.seconds for o in result.outcomes) / len(cases)
+    load = os.getloadavg()[0]
+    print(f"{label:<24}: {rate:7.0f} CTs/hour  ({result.seconds:5.1f} s wall, "
+          f"{per_case:5.1f} s per case inside the worker, load average {load:.1f})")
+    return rate
 
 
 def main() -> None:
@@ -48,18 +55,16 @@ def main() -> None:
     try:
         cases = _cohort(root, args.cases)
         print(f"{len(cases)} phantom CTs, {os.cpu_count()} CPU(s)")
-        one = _run(cases, root / "out-1", workers=1)
-        print(f"local pool, 1 worker : {one:7.0f} CTs/hour")
-        two = _run(cases, root / "out-2", workers=2)
-        print(f"local pool, 2 workers: {two:7.0f} CTs/hour")
+        one = _run("local pool, 1 worker", cases, root / "out-1", workers=1)
+        two = _run("local pool, 2 workers", cases, root / "out-2", workers=2)
         from distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=None, memory_limit="4GiB") as cluster:
-            dask = _run(cases, root / "out-dask", scheduler=cluster.scheduler_address)
-        print(f"Dask LocalCluster, 2 : {dask:7.0f} CTs/hour")
-        print(f"scaling 2/1 workers  : {two / one:.2f}x (target >= 1.7)")
-        print(f"Dask / local 2       : {dask / two:.2f} (target within 10 %: 0.90-1.10)")
+            dask = _run("Dask LocalCluster, 2", cases, root / "out-dask",
+                        scheduler=cluster.scheduler_address)
+        print(f"scaling 2/1 workers     : {two / one:.2f}x (target >= 1.7)")
+        print(f"Dask / local 2 workers  : {dask / two:.2f} (target 0.90-1.10)")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

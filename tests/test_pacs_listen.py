@@ -116,8 +116,12 @@ def test_ct_comes_back_as_seg_sr_pdf_in_orthanc(pacs) -> None:  # type: ignore[n
     while _results_in_orthanc(server, study) != RESULT_MODALITIES and time.time() < deadline:
         time.sleep(0.3)
     assert _results_in_orthanc(server, study) == RESULT_MODALITIES
+    round_trip = time.time() - sent_at
     assert st["analyses"] == 1 and st["instances"] == len(list(folder.iterdir()))
-    print(f"round trip {time.time() - sent_at:.1f} s")
+    # The target: back in the PACS within the analysis time plus 10 s (the quiet
+    # period of 2 s is part of the 10 s).
+    assert round_trip <= st["analysis_s"] + 10.0, (round_trip, st["analysis_s"])
+    print(f"round trip {round_trip:.1f} s, analysis {st['analysis_s']:.1f} s")
     # The same series again: duplicates are absorbed, nothing is analysed twice.
     assert _storescu(node.port, folder) == 0
     time.sleep(3)

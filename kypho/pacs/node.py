@@ -136,7 +136,7 @@ class Node:
             self.store.update(uid, status="failed", error=outcome.error)
             self.log(f"series {uid} failed: {outcome.error}")
         else:
-            self.store.update(uid, status="analysed")
+            self.store.update(uid, status="analysed", analysis_s=round(outcome.seconds, 2))
             self.log(f"series {uid} analysed in {outcome.seconds:.1f} s")
 
     def _send(self, uid: str) -> None:

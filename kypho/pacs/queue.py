@@ -40,6 +40,7 @@ class SeriesState:
     last_received_s: float
     analyses: int = 0  # how often an analysis was started (1 when nothing ran twice)
     error: str | None = None
+    analysis_s: float | None = None  # wall time of the analysis that finished
 
 
 class SeriesStore:
