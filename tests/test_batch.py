@@ -100,3 +100,14 @@ def test_dask_local_cluster_gives_the_same_results(cohort, local_run) -> None:  
     assert result.exit_code == 1, result.output
     local = _rows(local_run[0] / "summary_vertebrae.csv")
     assert _rows(out / "summary_vertebrae.csv") == local
+
+
+def test_memory_cap_fails_the_case_not_the_batch(cohort, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    root, _ = cohort
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"case_id,path\nA,{root / 'in' / 'frac' / 'ct.nii.gz'}\n")
+    result = runner.invoke(app, ["batch", "--manifest", str(manifest), "-o",
+                                 str(tmp_path / "out"), "--memory-limit-gb", "0.4"])
+    assert result.exit_code == 1
+    (row,) = _rows(tmp_path / "out" / "summary_studies.csv")
+    assert row["status"] == "failed" and "MemoryError" in row["error"]

@@ -42,6 +42,12 @@ def batch_command(
     from kypho.batch.summary import write_summaries
 
     cases = discover_cases(inputs or [], manifest)
+    if scheduler and memory_limit_gb:
+        # A Dask worker runs many cases in one long-lived process: its own
+        # --memory-limit (set where the cluster is started) bounds it instead.
+        console.print("[yellow]--memory-limit-gb applies to local workers; on Dask the "
+                      "workers' own --memory-limit bounds memory.[/]")
+        memory_limit_gb = None
     out.mkdir(parents=True, exist_ok=True)
     where = f"Dask at {scheduler}" if scheduler else f"{workers} local worker(s)"
     console.print(f"{len(cases)} case(s) on {escape(where)} -> {escape(str(out))}")
