@@ -192,3 +192,16 @@ def test_real_dicom_series(tmp_path: Path) -> None:
     for name in ("seg_vertebrae", "seg_bodies", "sr", "report_pdf"):
         assert dciodvfy_errors(out / f"{name}.dcm") == [], name
     _check_sr_matches(doc, out / "sr.dcm")
+
+
+def test_every_standard_level_has_its_own_snomed_code() -> None:
+    from kypho.anatomy.levels import STANDARD_ORDER
+    from kypho.dicom.codes import level_code
+
+    codes = {lv.display: level_code(lv) for lv in STANDARD_ORDER}
+    assert all(c is not None and c.scheme_designator == "SCT" for c in codes.values())
+    assert len({c.value for c in codes.values()}) == len(codes)  # type: ignore[union-attr]
+    for lv, code in SNOMED.items():
+        assert codes[lv].value == code  # type: ignore[union-attr]
+    assert codes["S"].value == "54735007"  # type: ignore[union-attr]
+    assert level_code("L6") is None
