@@ -43,10 +43,10 @@ def batch_command(
 
     cases = discover_cases(inputs or [], manifest)
     if scheduler and memory_limit_gb:
-        # A Dask worker runs many cases in one long-lived process: its own
-        # --memory-limit (set where the cluster is started) bounds it instead.
+        # A Dask worker runs many cases in one long-lived process: its own memory limit
+        # (set where the cluster is started) bounds it instead.
         console.print("[yellow]--memory-limit-gb applies to local workers; on Dask the "
-                      "workers' own --memory-limit bounds memory.[/]")
+                      "memory limit the workers were started with applies.[/]")
         memory_limit_gb = None
     out.mkdir(parents=True, exist_ok=True)
     where = f"Dask at {scheduler}" if scheduler else f"{workers} local worker(s)"
