@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 from kypho import __version__
+from kypho.imaging.dicom_write import file_meta
 
 __all__ = ["ENCAPSULATED_PDF_STORAGE", "build_encapsulated_pdf", "html_to_pdf"]
 
@@ -62,10 +63,5 @@ def build_encapsulated_pdf(pdf: bytes, source: Dataset, *, series_uid: str,
     data = pdf + (b"\0" if len(pdf) % 2 else b"")
     ds.EncapsulatedDocument = data
     ds.EncapsulatedDocumentLength = len(pdf)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    ds.file_meta = meta
+    ds.file_meta = file_meta(ds)
     return ds
