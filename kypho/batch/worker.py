@@ -27,6 +27,7 @@ class CaseOutcome:
     seconds: float
     error: str | None = None
     worker: str = ""
+    cpu_s: float = 0.0  # CPU time of the worker process on this case
 
 
 def is_done(out_dir: Path) -> bool:
@@ -40,7 +41,7 @@ def run_case(case_id: str, ct: str, out_dir: str, dicom: bool = False,
     """Analyse one CT into `out_dir` (skipped when it is already done)."""
     from kypho.errors import KyphoError
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     worker = f"{os.uname().nodename}:{os.getpid()}"
     out = Path(out_dir)
     if is_done(out):
@@ -57,7 +58,8 @@ def run_case(case_id: str, ct: str, out_dir: str, dicom: bool = False,
         return CaseOutcome(case_id, "failed", time.perf_counter() - t0,
                            f"internal error {type(exc).__name__}: {exc} "
                            f"({Path(where.filename).name}:{where.lineno})", worker)
-    return CaseOutcome(case_id, "done", time.perf_counter() - t0, worker=worker)
+    return CaseOutcome(case_id, "done", time.perf_counter() - t0, worker=worker,
+                       cpu_s=time.process_time() - c0)
 
 
 def _limit_memory(gb: float) -> None:
