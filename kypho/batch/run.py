@@ -23,6 +23,10 @@ from kypho.errors import KyphoError
 
 __all__ = ["BatchOutcome", "SchedulerError", "executor", "run_batch"]
 
+#: Modules every worker imports before its first case (both executors alike).
+PRELOAD = ("kypho.pipeline", "kypho.outputs", "kypho.anatomy.segment", "kypho.measure.spine",
+           "kypho.plan.plan", "kypho.report.figures")
+
 #: progress(finished, total, last outcome)
 BatchProgress = Callable[[int, int, CaseOutcome], None]
 
@@ -65,6 +69,9 @@ def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[cf.Exec
             raise SchedulerError(f"Cannot reach the Dask scheduler at {scheduler}: {exc}; "
                                  "check the address (tcp://HOST:PORT).") from None
         try:
+            # Long-lived Dask workers import kypho once, up front, as local workers do
+            # through the forkserver; otherwise the first case on each pays for it.
+            client.run(_preload)
             yield client.get_executor(pure=False)
         finally:
             client.close()
@@ -73,11 +80,17 @@ def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[cf.Exec
     # Fresh workers fork from a server that has imported kypho already: a new process per
     # case costs milliseconds, not the seconds of re-importing NumPy/SciPy/kypho.
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["kypho.pipeline", "kypho.outputs", "kypho.anatomy.segment",
-                                "kypho.measure.spine", "kypho.plan.plan", "kypho.report.figures"])
+    ctx.set_forkserver_preload(list(PRELOAD))
     with cf.ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
                                 max_tasks_per_child=1) as pool:
         yield pool
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
 
 
 def run_batch(cases: Sequence[Case], out_root: Path, pool: cf.Executor, *,
