@@ -29,21 +29,23 @@ BIN = Path(sys.executable).parent
 _WRAPPER = (
     "import resource, subprocess, sys; "
     "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode; "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(u.ru_maxrss, code, u.ru_utime + u.ru_stime)"
 )
 
 
-def _run(cmd: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) of the command, exit code."""
+def _run(cmd: list[str]) -> tuple[float, float, int, float]:
+    """Wall seconds, peak RSS (MB) of the command, exit code, CPU seconds (user + system:
+    on a shared machine the wall time grows with the load, the CPU time much less)."""
     t = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True, check=False
     )
     wall = time.perf_counter() - t
-    maxrss_kb, code = (int(x) for x in proc.stdout.split())
-    if code != 0:
+    maxrss_kb, code, cpu = proc.stdout.split()
+    if int(code) != 0:
         print(proc.stderr[-2000:])
-    return wall, maxrss_kb / 1024.0, code
+    return wall, int(maxrss_kb) / 1024.0, int(code), float(cpu)
 
 
 def _make_case(path: Path) -> tuple[int, int, int]:
@@ -84,15 +86,16 @@ def main() -> None:
     shape = _make_case(ct)
     kypho = str(BIN / "kypho")
     print(f"cores: {os.cpu_count()}, case: {ct.name} {shape} at 0.8 x 0.8 x 1.0 mm")
-    print(f"{'command':<34} {'wall s':>8} {'peak MB':>8} {'exit':>5}")
+    print(f"cpu load (1 min) at start: {os.getloadavg()[0]:.1f}")
+    print(f"{'command':<34} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} {'exit':>5}")
     for i in range(args.repeats):
         demo_out = work / f"demo-{i}"
-        wall, peak, code = _run([kypho, "demo", str(demo_out), "--force"])
-        print(f"{'kypho demo':<34} {wall:8.1f} {peak:8.0f} {code:5d}")
+        wall, peak, code, cpu = _run([kypho, "demo", str(demo_out), "--force"])
+        print(f"{'kypho demo':<34} {wall:8.1f} {cpu:8.1f} {peak:8.0f} {code:5d}")
     for i in range(args.repeats):
         out = work / f"analyze-{i}"
-        wall, peak, code = _run([kypho, "analyze", str(ct), "-o", str(out), "--force"])
-        print(f"{'kypho analyze 512x512x400':<34} {wall:8.1f} {peak:8.0f} {code:5d}")
+        wall, peak, code, cpu = _run([kypho, "analyze", str(ct), "-o", str(out), "--force"])
+        print(f"{'kypho analyze 512x512x400':<34} {wall:8.1f} {cpu:8.1f} {peak:8.0f} {code:5d}")
     print(f"outputs in {work}")
 
 

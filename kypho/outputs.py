@@ -116,10 +116,10 @@ def _write_documents(
         out_dir / "results.json", _json_text(doc), overwrite=overwrite, protected=protected
     )
     if report and analysis.spine is not None:
-        from kypho.report.figures import render_figures
+        from kypho.report.figure_jobs import render_all_figures
         from kypho.report.html import render_report
 
-        figures = render_figures(analysis)
+        figures = render_all_figures(analysis)
         fig_dir = out_dir / "figures"
         fig_dir.mkdir(exist_ok=True)
         for name, png in figures.items():

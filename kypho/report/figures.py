@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from kypho.imaging.orientation import world_to_voxel
 
-__all__ = ["GRADE_COLOURS", "curved_sagittal", "render_figures"]
+__all__ = ["GRADE_COLOURS", "curved_sagittal", "render_spine_figures"]
 
 #: Genant grade -> outline colour (0 normal ... 3 severe); None = not measured.
 GRADE_COLOURS = {0: "#2ca02c", 1: "#f2c500", 2: "#ff7f0e", 3: "#d62728", None: "#9e9e9e"}
@@ -190,14 +190,10 @@ def _bar_figure(analysis: Any) -> bytes:
     return _png(fig)
 
 
-def render_figures(analysis: Any) -> dict[str, bytes]:
-    """All report figures for an analysis, as PNG bytes keyed by name."""
-    figures = {
+def render_spine_figures(analysis: Any) -> dict[str, bytes]:
+    """The spine's report figures (sagittal overview, heights and density), as PNG
+    bytes keyed by name; the plan's are :func:`kypho.report.plan_figures`'s."""
+    return {
         "spine_sagittal": _sagittal_figure(analysis),
         "heights_density": _bar_figure(analysis),
     }
-    if analysis.plan is not None:
-        from kypho.report.plan_figures import render_plan_figures
-
-        figures.update(render_plan_figures(analysis))
-    return figures

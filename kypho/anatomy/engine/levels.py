@@ -151,12 +151,21 @@ def assign_levels(
                 confidence = 0.97
                 evidence[lowest_rib] += "; lowest rib-bearing vertebra = T12 agrees"
             else:
-                confidence = 0.6
                 shown = rib_level.display if rib_level else "none"
+                # One level apart is a known variant (11/13 rib pairs, L6, sacralised L5;
+                # VerSe'20 counts them in DOMAIN.md); more is not anatomy but a vertebra
+                # missed or cut twice.
+                variant = rib_level in (Level.T11, Level.T13, Level.L1)
+                confidence = 0.6 if variant else 0.3
                 warnings.append(
                     f"the lowest rib-bearing vertebra counts as {shown}, not T12, from the "
-                    "sacrum: transitional anatomy or a rib-count anomaly; the sacrum count is "
-                    "kept, confirm the levels on the images"
+                    + (
+                        "sacrum: transitional anatomy or a rib-count anomaly"
+                        if variant
+                        else "sacrum, more than any transitional variant explains: a "
+                        "vertebra was probably missed or cut twice"
+                    )
+                    + "; the sacrum count is kept, confirm the levels on the images"
                 )
         return LevelAssignment(levels, confidence, evidence, warnings)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
+from kypho.anatomy.engine.core_split import split_wide_cores
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
 from kypho.anatomy.engine.enhanced_tissue import enhanced_tissue_cores
@@ -24,6 +26,7 @@ from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 from kypho.anatomy.engine.split import split_merged, split_sacrum_top
 from kypho.anatomy.engine.threshold import (
     CoarseGrid,
+    TissueStats,
     body_mask,
     bone_mask,
     coarse_grid,
@@ -199,6 +202,24 @@ def _level_infos(
     return out
 
 
+def _no_candidates(
+    labels: np.ndarray,
+    candidates: list[Node],
+    *,
+    filled: np.ndarray,
+    mean_hu: np.ndarray,
+    peak_hu: np.ndarray,
+    trunk: np.ndarray,
+    stats: TissueStats,
+    grid: CoarseGrid,
+) -> set[int]:
+    """Cores that are enhanced soft tissue or lie outside the trunk's midline."""
+    soft = enhanced_tissue_cores(
+        labels, candidates, filled, mean_hu, peak_hu, stats, grid.spacing_mm, grid.inflation_mm
+    )
+    return soft | outside_trunk_midline(candidates, trunk, grid.spacing_mm)
+
+
 def segment_spine(
     volume: Volume,
     *,
@@ -252,15 +273,26 @@ def segment_spine(
         )
     filled_c = filled_bone(bone_c, grid.spacing_mm)
     _tell(progress, 0.25, "finding vertebral bodies")
-    cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
-    # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
-    # body: they are no candidates for the column (see enhanced_tissue).
-    soft = enhanced_tissue_cores(
-        cores, nodes, filled_c, hu_c, peak_c, stats, grid.spacing_mm, grid.inflation_mm
+    cores, nodes = core_components(
+        filled_c, grid.spacing_mm, grid.inflation_mm, cortex=(peak_c > cortex_hu(stats)) & inside
     )
-    # Arms, the sternum and vessels beside or in front of the column are no candidates
-    # whatever their intensity (see trunk).
-    soft |= outside_trunk_midline(nodes, body_c, grid.spacing_mm)
+
+    # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
+    # body (see enhanced_tissue); arms, the sternum and vessels beside or in front of the
+    # column are no candidates whatever their intensity (see trunk). Bodies joined to an
+    # enhanced aorta or heart form one over-wide core: it is parted where that separates
+    # them (see core_split).
+    judge = partial(
+        _no_candidates,
+        filled=filled_c,
+        mean_hu=hu_c,
+        peak_hu=peak_c,
+        trunk=body_c,
+        stats=stats,
+        grid=grid,
+    )
+    cores, nodes, soft = split_wide_cores(cores, nodes, grid.spacing_mm, judge)
+    del judge
     nodes = [n for n in nodes if n.label not in soft]
     chain = chain_nodes(nodes, filled_c.shape[2] * grid.spacing_mm[2])
     if not chain or max(n.volume_mm3 for n in chain) < MIN_SPINE_CORE_MM3:

@@ -1,0 +1,162 @@
+"""Parting a core that is wider than any vertebral body into the compact pieces it joins.
+
+A contrast-filled aorta or heart, or a calcified aortic wall filled as a cavity, lies
+against the thoracic bodies and becomes one core with them: a block a whole column tall
+and twice a body wide (measured on the phantom family: 96 mm wide, 307 mm tall, holding
+T6-T11). Rejected as a whole it takes the column with it; kept, it is no body. Where two
+such structures touch, the contact is narrower than either of them, so eroding the core
+deeper in the plane parts them: each piece is grown back over the voxels of the core
+nearest to it, and is then judged on its own (enhanced tissue, trunk position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import cc3d
+import numpy as np
+from scipy import ndimage
+
+from kypho.anatomy.engine.bodies import inplane_distance_mm
+from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, MIN_CORE_MM3, Node
+
+__all__ = ["split_wide_cores"]
+
+#: Extra in-plane depths (mm) tried, shallowest first: the first that parts the core wins,
+#: so a contact is cut no deeper than needed. The deepest stays below the half-width of
+#: a small thoracic body core (~12 mm), which must survive.
+EXTRA_DEPTHS_MM = (2.0, 4.0, 6.0, 8.0)
+#: A piece thinner than this on average (mm^2 of cross-section: volume over height) is a
+#: vessel, not a body: the smallest body core (an upper thoracic body, ~30 x 20 mm, less
+#: CORE_DEPTH_MM on each side) is ~200 mm^2; the aorta's core is a few tens.
+MIN_BODY_CORE_AREA_MM2 = 120.0
+#: Cores wider than this are left whole unless taller than a pelvis: the sacral core
+#: runs on into the ilia (iliac crests span 250-300 mm) and the sacrum is told by that
+#: width (see ribs_sacrum).
+MAX_PART_WIDTH_MM = 140.0
+#: No pelvis is this tall (iliac crest to ischial tuberosity ~200-220 mm in adults): a
+#: core this tall is column joined through its discs, or to the aorta running beside
+#: it, and is tried whatever its width.
+MIN_NOT_PELVIS_HEIGHT_MM = 250.0
+
+
+def _node(label: int, mask: np.ndarray, offset: np.ndarray, sp: np.ndarray) -> Node:
+    idx = np.argwhere(mask)
+    lo, hi = idx.min(0), idx.max(0) + 1
+    return Node(
+        label=label,
+        centroid_mm=(idx.mean(0) + offset) * sp,
+        z_lo_mm=float((lo[2] + offset[2]) * sp[2]),
+        z_hi_mm=float((hi[2] + offset[2]) * sp[2]),
+        volume_mm3=float(idx.shape[0] * np.prod(sp)),
+        width_mm=float((hi[0] - lo[0]) * sp[0]),
+    )
+
+
+def _pieces(
+    core: np.ndarray, spacing_mm: tuple[float, float, float], voxel_mm3: float, start: int
+) -> tuple[np.ndarray | None, int]:
+    """Seeds of the compact pieces of ``core`` at the shallowest extra depth from
+    ``EXTRA_DEPTHS_MM[start]`` on that parts it, and that depth's index (None, -1 when
+    it does not part)."""
+    depth = inplane_distance_mm(core, spacing_mm)
+    for i in range(start, len(EXTRA_DEPTHS_MM)):
+        seeds = cc3d.connected_components(depth > EXTRA_DEPTHS_MM[i], connectivity=6)
+        counts = np.bincount(seeds.ravel())
+        big = np.flatnonzero(counts * voxel_mm3 >= MIN_CORE_MM3)
+        big = big[big > 0]
+        if big.size >= 2:
+            keep = np.zeros(counts.size, dtype=bool)
+            keep[big] = True
+            seeds[~keep[seeds]] = 0
+            return seeds, i
+    return None, -1
+
+
+def _suspect(node: Node) -> bool:
+    """Wider than any body but narrower than a pelvis, or taller than a pelvis."""
+    wide = MAX_BODY_CORE_WIDTH_MM < node.width_mm <= MAX_PART_WIDTH_MM
+    return wide or node.height_mm > MIN_NOT_PELVIS_HEIGHT_MM
+
+
+def split_wide_cores(
+    cores: np.ndarray,
+    nodes: list[Node],
+    spacing_mm: tuple[float, float, float],
+    judge: Callable[[np.ndarray, list[Node]], set[int]],
+) -> tuple[np.ndarray, list[Node], set[int]]:
+    """Part over-wide cores where that separates bone from tissue that is no body.
+
+    Every core wider than any body (:data:`MAX_BODY_CORE_WIDTH_MM`) but narrower than a
+    pelvis (:data:`MAX_PART_WIDTH_MM`), or taller than one, is eroded deeper until it
+    parts; the parting is kept only when ``judge`` calls some pieces no candidates
+    (enhanced tissue, outside the trunk's midline) and others candidates. A thoracic
+    column joined through its discs and rib heads parts too, into bodies the disc search
+    handles better whole, so a parting that separates nothing from the column is undone.
+
+    Parameters
+    ----------
+    cores : (X, Y, Z) ndarray of integer
+        Core labels on the coarse grid (a modified copy is returned).
+    nodes : list of Node
+        The cores described.
+    spacing_mm : tuple of 3 float
+        Coarse voxel size.
+    judge : callable
+        ``judge(cores, nodes)`` -> labels of the given nodes that are no candidates.
+
+    Returns
+    -------
+    cores : ndarray
+        Labels with each parted core replaced by its pieces (new labels).
+    nodes : list of Node
+        The cores described, pieces in place of the cores they came from.
+    rejected : set of int
+        Labels of ``nodes`` (as returned) that are no candidates.
+    """
+    rejected = judge(cores, nodes)
+    # A piece that is still suspect is tried again deeper (a column joined to the aorta
+    # over its whole length parts from it only where the contact is narrowest first).
+    queue = [(n, 0) for n in nodes if _suspect(n)]
+    if not queue:
+        return cores, nodes, rejected
+    sp = np.asarray(spacing_mm, dtype=float)
+    voxel_mm3 = float(np.prod(sp))
+    next_label = int(cores.max()) + 1
+    cores = cores.copy()
+    out = list(nodes)
+    while queue:
+        node, start = queue.pop()
+        box = ndimage.find_objects((cores == node.label).astype(np.uint8))[0]
+        core = cores[box] == node.label
+        seeds, used = _pieces(core, spacing_mm, voxel_mm3, start)
+        if seeds is None:
+            continue
+        # Each core voxel goes to the nearest piece (in mm).
+        _, near = ndimage.distance_transform_edt(
+            seeds == 0, sampling=spacing_mm, return_indices=True
+        )
+        owner = seeds[tuple(near)]
+        offset = np.array([s.start for s in box], dtype=float)
+        trial = np.zeros_like(cores[box])
+        pieces: list[Node] = []
+        for piece in np.unique(owner[core]):
+            mask = core & (owner == piece)
+            if mask.sum() * voxel_mm3 >= MIN_CORE_MM3:
+                trial[mask] = next_label + len(pieces)
+                pieces.append(_node(next_label + len(pieces), mask, offset, sp))
+        # Judged in place of the whole core, in the full label array.
+        candidate = cores.copy()
+        view = candidate[box]
+        view[core] = trial[core]
+        thin = {p.label for p in pieces if p.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * p.height_mm}
+        soft = judge(candidate, pieces) | thin
+        if not soft or len(soft) == len(pieces):
+            continue
+        cores = candidate
+        next_label += len(pieces)
+        out = [n for n in out if n.label != node.label] + pieces
+        rejected = (rejected - {node.label}) | soft
+        if used + 1 < len(EXTRA_DEPTHS_MM):
+            queue += [(p, used + 1) for p in pieces if p.label not in soft and _suspect(p)]
+    return cores, out, rejected

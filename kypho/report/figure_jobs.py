@@ -1,0 +1,73 @@
+"""Rendering the report's figures on two cores.
+
+Matplotlib renders on one core and holds the GIL, and the plan's figures (one panel set
+per treated level) take as long as the spine's: on a machine with a second core the plan
+figures are rendered in a forked child while this process renders the spine figures.
+The child inherits the analysis (fork, no pickling) and returns PNG bytes. Where fork is
+unavailable, or the child fails, everything is rendered here, in order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from kypho.report.figures import render_spine_figures
+
+__all__ = ["render_all_figures"]
+
+#: The analysis a forked child renders (set only for the duration of one call).
+_PENDING: Any = None
+
+
+def _plan_figures_of_pending() -> dict[str, bytes]:
+    from kypho.report.plan_figures import render_plan_figures
+
+    return render_plan_figures(_PENDING)
+
+
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+
+
+def render_all_figures(analysis: Any) -> dict[str, bytes]:
+    """Every report figure of ``analysis`` as PNG bytes keyed by name: the spine's, then
+    the plan's when there is a plan.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        A finished analysis.
+    """
+    global _PENDING
+    if analysis.plan is None or not _can_fork():
+        return _sequential(analysis)
+    _PENDING = analysis
+    try:
+        with ProcessPoolExecutor(
+            max_workers=1, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            plan_job = pool.submit(_plan_figures_of_pending)
+            figures = render_spine_figures(analysis)
+            try:
+                figures.update(plan_job.result())
+            except Exception:  # a failed or killed child: render its part here
+                figures.update(_plan_figures(analysis))
+    finally:
+        _PENDING = None
+    return figures
+
+
+def _plan_figures(analysis: Any) -> dict[str, bytes]:
+    from kypho.report.plan_figures import render_plan_figures
+
+    return render_plan_figures(analysis)
+
+
+def _sequential(analysis: Any) -> dict[str, bytes]:
+    figures = render_spine_figures(analysis)
+    if analysis.plan is not None:
+        figures.update(_plan_figures(analysis))
+    return figures

@@ -1,0 +1,70 @@
+"""An over-wide core is parted only where that separates the column from tissue."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kypho.anatomy.engine.column import core_components
+from kypho.anatomy.engine.core_split import split_wide_cores
+
+SPACING = (2.0, 2.0, 2.0)
+
+
+def _stack_and_rod() -> np.ndarray:
+    """Filled bone on a 2 mm grid: four 48 mm bodies (8 mm discs) and, beside them, a
+    32 mm rod (an enhanced aorta) running the whole height and overlapping each body
+    by 4 mm, as a contrast-filled aorta lies against the thoracic bodies."""
+    filled = np.zeros((80, 60, 100), dtype=bool)
+    x, y = np.mgrid[0:80, 0:60]
+    body = (x - 30) ** 2 + (y - 30) ** 2 <= 12**2
+    rod = (x - 48) ** 2 + (y - 30) ** 2 <= 8**2
+    for k in range(4):
+        z0 = 5 + k * 24
+        filled[:, :, z0 : z0 + 20] |= body[:, :, None]
+    filled[:, :, 3:97] |= rod[:, :, None]
+    return filled
+
+
+def test_a_column_joined_to_a_rod_is_parted_and_the_rod_rejected() -> None:
+    filled = _stack_and_rod()
+    cores, nodes = core_components(filled, SPACING)
+    # One core holds bodies and rod; it is wider than any body core.
+    assert len(nodes) == 1 and nodes[0].width_mm > 60
+    rod_like = lambda c, ns: {n.label for n in ns if n.height_mm > 150}  # noqa: E731
+    _parted, pieces, rejected = split_wide_cores(cores, nodes, SPACING, rod_like)
+    kept = [n for n in pieces if n.label not in rejected]
+    assert rejected, "the rod must be told apart"
+    assert kept, "the bodies must stay candidates"
+    # The kept pieces are the four bodies, centred on x = 30 voxels = 60 mm.
+    assert len(kept) == 4
+    assert all(abs(n.centroid_mm[0] - 60.0) < 6.0 for n in kept)
+    assert np.array_equal(cores > 0, core_components(filled, SPACING)[0] > 0)  # input kept
+
+
+def test_a_parting_that_separates_nothing_is_undone() -> None:
+    filled = _stack_and_rod()
+    cores, nodes = core_components(filled, SPACING)
+    nothing = lambda c, ns: set()  # noqa: E731
+    parted, pieces, rejected = split_wide_cores(cores, nodes, SPACING, nothing)
+    assert [n.label for n in pieces] == [n.label for n in nodes]
+    assert np.array_equal(parted, cores) and not rejected
+
+
+def test_no_core_farther_from_cortex_than_a_body_interior() -> None:
+    # A 48 mm body with a 2 mm cortex, against a 100 mm organ that the bone threshold
+    # took in (portal-phase liver): only the body and the organ's rim near the cortex
+    # can hold cores.
+    filled = np.zeros((120, 80, 30), dtype=bool)
+    x, y = np.mgrid[0:120, 0:80]
+    body = (x - 30) ** 2 + (y - 40) ** 2 <= 12**2
+    organ = (x - 64) ** 2 + (y - 40) ** 2 <= 25**2  # overlaps the body by 6 mm
+    filled[:, :, 5:25] = (body | organ)[:, :, None]
+    cortex = np.zeros_like(filled)
+    cortex[:, :, 5:25] = (body & ((x - 30) ** 2 + (y - 40) ** 2 >= 11**2))[:, :, None]
+    _, plain = core_components(filled, SPACING)
+    cores, nodes = core_components(filled, SPACING, cortex=cortex)
+    assert max(n.width_mm for n in plain) > 100  # body and organ, one core
+    # Cortex ring out to x = 42 voxels (84 mm); cores no farther than 22 mm beyond it.
+    assert np.all(np.argwhere(cores > 0)[:, 0] * 2.0 <= 84.0 + 22.0 + 2.0)
+    assert nodes, "the body keeps its core"
+    assert sum(n.volume_mm3 for n in nodes) < 0.6 * sum(n.volume_mm3 for n in plain)
