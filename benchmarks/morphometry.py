@@ -33,8 +33,8 @@ from measure_helpers import DATA, segmentation_from_labels  # noqa: E402
 
 from kypho.imaging.volume import LabelMap, Volume  # noqa: E402
 from kypho.measure.alignment import sagittal_tilt_deg  # noqa: E402
-from kypho.measure.records import SpineMeasurement  # noqa: E402
 from kypho.measure.spine import measure_spine  # noqa: E402
+from kypho.model import SpineMeasurement  # noqa: E402
 from kypho.phantom import Phantom, generate  # noqa: E402
 from kypho.phantom.suite import suite_configs  # noqa: E402
 

@@ -33,6 +33,12 @@ from kypho.phantom import (  # noqa: E402
 )
 from kypho.plan.plan import plan_levels  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from schema_check import check_case  # noqa: E402
+
+#: (case, valid against results.schema.json, round trip exact, first problem) per case.
+SCHEMA: list[tuple[str, bool, bool, str]] = []
+
 REAL = ROOT / ".." / "shared" / "data" / "tptbox_lumbar"
 
 
@@ -59,6 +65,7 @@ def run_phantoms(kind: str, measured: bool, builtin: bool = False) -> list[dict]
         t0 = time.perf_counter()
         plan = plan_levels(ph.volume, seg, spine)
         dt = (time.perf_counter() - t0) / max(len(plan.levels), 1)
+        SCHEMA.append((name, *check_case(ph.volume, seg, spine, plan)))
         for lp in plan.levels:
             truth = ph.truth.get(lp.level)
             dh = None
@@ -117,6 +124,11 @@ def summarise(rows: list[dict]) -> None:
     ins = [r["inside"] for r in rows if r.get("inside") is not None]
     if ins:
         print(f"balloons inside body: {sum(ins)}/{len(ins)} level-sides")
+    if SCHEMA:
+        bad = [f"{c}: {why}" for c, ok, exact, why in SCHEMA if not (ok and exact)]
+        print(f"results.json (kypho/model/results.schema.json): "
+              f"{sum(ok for _, ok, _, _ in SCHEMA)}/{len(SCHEMA)} cases valid, round trip exact "
+              f"{sum(ex for _, _, ex, _ in SCHEMA)}/{len(SCHEMA)}" + (f"; {bad}" if bad else ""))
 
 
 def run_real() -> None:

@@ -141,13 +141,14 @@ def held_centroids(bodies: np.ndarray, affine: np.ndarray, ref: dict) -> dict[in
 
 def run_one(case: str, plan: bool) -> dict:
     """One case in this process: analyze as the CLI does, then score."""
+    from kypho.model.serialize import levels_to_json
     from kypho.pipeline import analyze
 
     ref = reference(case)
     t0 = time.perf_counter()
     analysis = analyze(ref["ct"], plan=plan, anchors=ref["anchors"])
     wall = time.perf_counter() - t0
-    levels = [i.to_json() for i in analysis.segmentation.levels]
+    levels = levels_to_json(analysis.segmentation)["levels"]
     if ref["kind"] == "body":
         held = held_centroids(analysis.segmentation.bodies.labels,
                               analysis.segmentation.bodies.affine, ref)

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from kypho.batch.command import batch_command
 from kypho.errors import KyphoError
+from kypho.outputs import OUTPUT_NAMES
 from kypho.pacs.command import listen_command
 from kypho.phantom.command import phantom_command
 
@@ -34,7 +35,6 @@ app = typer.Typer(
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
-OUTPUT_NAMES = ("results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json")
 
 
 @contextmanager

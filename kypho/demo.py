@@ -22,9 +22,8 @@ def run_demo(
 
     Returns the results document and the phantom's truth document.
     """
-    from kypho.cli import OUTPUT_NAMES
     from kypho.output_folder import output_folder
-    from kypho.outputs import write_analysis
+    from kypho.outputs import OUTPUT_NAMES, write_analysis
     from kypho.phantom import demo_config, generate, write_case
     from kypho.pipeline import analyze
     from kypho.results import analysis_to_json

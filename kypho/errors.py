@@ -7,16 +7,22 @@ traceback; anything else escaping is a bug.
 from __future__ import annotations
 
 __all__ = [
+    "CalibrationMissingError",
     "CorruptFileError",
     "EmptyInputError",
     "GantryTiltError",
     "KyphoError",
     "MaskImportError",
+    "MeasurementInputError",
     "MixedSeriesError",
     "NoSpineFoundError",
     "NotACTError",
     "NotAnImageError",
     "OutputExistsError",
+    "OutputLockedError",
+    "OutputWriteError",
+    "PhantomConfigError",
+    "ResultsFormatError",
     "SegmentationOptionError",
     "SingleSliceError",
     "SliceSpacingError",
@@ -75,3 +81,27 @@ class MaskImportError(KyphoError):
 
 class SegmentationOptionError(KyphoError, ValueError):
     """A segmentation option (``lowest``, an anchor) that cannot be used."""
+
+
+class ResultsFormatError(KyphoError):
+    """A results.json that is not a results document this kypho can read."""
+
+
+class OutputLockedError(KyphoError):
+    """Another kypho run is writing into the same output folder."""
+
+
+class OutputWriteError(KyphoError):
+    """The output folder cannot be created or written (read-only, full, not a folder)."""
+
+
+class MeasurementInputError(KyphoError):
+    """The volume and the segmentation cannot be measured together."""
+
+
+class CalibrationMissingError(KyphoError):
+    """A HU image was given without a density calibration."""
+
+
+class PhantomConfigError(KyphoError, ValueError):
+    """A phantom configuration value is out of range or inconsistent."""

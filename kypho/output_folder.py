@@ -24,7 +24,7 @@ import signal
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from kypho.errors import KyphoError, OutputExistsError
+from kypho.errors import OutputExistsError, OutputLockedError, OutputWriteError
 
 __all__ = ["KYPHO_OUTPUTS", "OutputLockedError", "OutputWriteError", "output_folder",
            "stage_prefix"]
@@ -34,14 +34,6 @@ _RENAME_EXCHANGE = 2
 #: over from an earlier run, so --force leaves no stale file of another patient.
 KYPHO_OUTPUTS = frozenset({"results.json", "report.html", "labels.nii.gz", "bodies.nii.gz",
                            "levels.json", "figures", "dicom"})
-
-
-class OutputLockedError(KyphoError):
-    """Another kypho run is writing into the same output folder."""
-
-
-class OutputWriteError(KyphoError):
-    """The output folder cannot be created or written (read-only, full, not a folder)."""
 
 
 def stage_prefix(target: Path) -> str:

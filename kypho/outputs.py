@@ -6,16 +6,29 @@ and an input is never replaced at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from kypho.anatomy.records import Segmentation
 from kypho.errors import OutputExistsError
+from kypho.model import Segmentation
+from kypho.model.serialize import json_text as _json_text
+from kypho.model.serialize import levels_to_json
 
-__all__ = ["check_output_dir", "levels_to_json", "write_analysis", "write_segmentation"]
+if TYPE_CHECKING:
+    from kypho.pipeline import Analysis
+
+__all__ = [
+    "OUTPUT_NAMES",
+    "check_output_dir",
+    "levels_to_json",
+    "write_analysis",
+    "write_segmentation",
+]
+
+#: What an analysis writes at the top of its output folder.
+OUTPUT_NAMES = ("results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json")
 
 
 def check_output_dir(out_dir: Path, names: Iterable[str], *, overwrite: bool) -> None:
@@ -30,18 +43,6 @@ def check_output_dir(out_dir: Path, names: Iterable[str], *, overwrite: bool) ->
             f"{out_dir} already holds {', '.join(clashes)}; choose another folder or pass "
             "--force to replace them"
         )
-
-
-def levels_to_json(segmentation: Segmentation) -> dict[str, Any]:
-    return {
-        "method": segmentation.method,
-        "warnings": list(segmentation.warnings),
-        "levels": [info.to_json() for info in segmentation.levels],
-    }
-
-
-def _json_text(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def write_segmentation(
@@ -80,7 +81,7 @@ def write_segmentation(
 
 
 def write_analysis(
-    analysis: Any,
+    analysis: Analysis,
     out_dir: Path,
     *,
     overwrite: bool = False,
@@ -105,7 +106,7 @@ def write_analysis(
 
 
 def _write_documents(
-    analysis: Any, out_dir: Path, overwrite: bool, protected: tuple[Path, ...], report: bool
+    analysis: Analysis, out_dir: Path, overwrite: bool, protected: tuple[Path, ...], report: bool
 ) -> dict[str, Path]:
     from kypho.imaging.write import atomic_write_bytes, atomic_write_text
     from kypho.results import analysis_to_json

@@ -10,11 +10,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from kypho.anatomy.records import Segmentation
 from kypho.imaging.volume import Volume
-from kypho.measure.records import SpineMeasurement
+from kypho.measure.calibration import BmdCalibration
+from kypho.model import ProcedurePlan, Segmentation, SpineMeasurement
 
 __all__ = ["Analysis", "ProgressCallback", "analyze"]
 
@@ -28,7 +27,7 @@ class Analysis:
     volume: Volume
     segmentation: Segmentation
     spine: SpineMeasurement | None
-    plan: Any | None = None  # kypho.plan records.ProcedurePlan
+    plan: ProcedurePlan | None = None
     warnings: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
 
@@ -53,7 +52,7 @@ def analyze(
     plan_levels: Sequence[str] | None = None,
     lowest: str | None = None,
     anchors: dict[str, float] | None = None,
-    calibration: Any | None = None,
+    calibration: BmdCalibration | None = None,
     series: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> Analysis:

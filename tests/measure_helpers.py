@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kypho.anatomy.label_stats import level_infos
-from kypho.anatomy.records import Segmentation
 from kypho.imaging.volume import LabelMap
+from kypho.model import Segmentation
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 

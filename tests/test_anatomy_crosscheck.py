@@ -87,7 +87,7 @@ def test_verse_import_uses_the_centroid_file(tmp_path: Path) -> None:
     _write_ctd(ctd, ["P", "I", "R"], {22: ijk})
     assert find_centroid_file(mask) == ctd
     seg = import_masks(mask, volume)
-    assert seg.method == "verse" and seg.warnings == []
+    assert seg.method == "verse" and seg.warnings == ()
     l3 = seg.info("L3")
     assert l3.confidence == 1.0
     assert any("agrees within" in e for e in l3.evidence)

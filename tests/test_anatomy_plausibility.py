@@ -11,8 +11,8 @@ import kypho
 from kypho.anatomy.levels import Level
 from kypho.anatomy.masks import import_masks
 from kypho.anatomy.plausibility import MAX_DISC_GAP_MM, body_gaps_mm, check_column
-from kypho.anatomy.records import LevelInfo, Segmentation
 from kypho.imaging.volume import LabelMap
+from kypho.model import LevelInfo, Segmentation
 from kypho.phantom import generate, suite_configs, truth_segmentation
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

@@ -11,7 +11,6 @@ import pytest
 
 import kypho
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import LevelInfo, Segmentation
 from kypho.anatomy.segment import (
     SegmentationOptionError,
     _option_warnings,
@@ -22,6 +21,7 @@ from kypho.anatomy.segment import (
 from kypho.errors import KyphoError, NoSpineFoundError
 from kypho.imaging.orientation import to_canonical, voxel_to_world
 from kypho.imaging.volume import LabelMap, Volume
+from kypho.model import LevelInfo, Segmentation
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TS = DATA / "totalseg_example"

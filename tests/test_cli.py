@@ -25,7 +25,7 @@ def test_demo_writes_report_and_results(demo_dir: Path) -> None:
     for name in ("results.json", "report.html", "labels.nii.gz", "bodies.nii.gz", "levels.json"):
         assert (demo_dir / name).is_file(), name
     doc = json.loads((demo_dir / "results.json").read_text())
-    assert doc["schema_version"].startswith("1.")
+    assert doc["schema_version"].startswith("2.")
     html = (demo_dir / "report.html").read_text()
     assert "data:image/png;base64," in html
     assert "does not replace" in html or "do not replace" in html
@@ -90,3 +90,19 @@ def test_plan_command_plans_the_chosen_levels(demo_dir: Path, tmp_path: Path) ->
     assert "Genant 0" in plans["L2"]["reasons"][0]
     assert plans["L1"]["recommendation"] == "balloon_kyphoplasty"
     assert ct.is_file()  # the input is untouched
+
+
+def test_demo_results_match_the_shipped_schema_and_read_back_exactly(demo_dir: Path) -> None:
+    import jsonschema
+
+    from kypho.model import load_results, results_to_json
+    from kypho.model.serialize import SCHEMA_PATH, json_text
+
+    text = (demo_dir / "results.json").read_text(encoding="utf-8")
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(json.loads(text))
+    back = load_results(demo_dir / "results.json")
+    assert json_text(results_to_json(back)) == text
+    assert back.plan is not None and {p.level.display for p in back.plan.levels} == {
+        v.level.display for v in back.spine.fractures  # type: ignore[union-attr]
+    }

@@ -7,7 +7,7 @@ import numpy as np
 from kypho.anatomy.levels import Level
 from kypho.measure.grading import grade_spine
 from kypho.measure.norms import NORMAL_HA_HP, NORMAL_HM_HP, normal_hp_mm
-from kypho.measure.records import Heights
+from kypho.model import Heights
 
 LEVELS = [Level(v) for v in range(Level.T8, Level.L5 + 1)]
 FRACTURED = Level.T12

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kypho.measure.records import GenantGrade, Morphotype
 from kypho.measure.spine import measure_spine
+from kypho.model import GenantGrade, Morphotype
 from kypho.phantom import generate
 from kypho.phantom.config import FractureSpec, PhantomConfig
 

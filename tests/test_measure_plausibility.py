@@ -18,8 +18,8 @@ from kypho.measure.plausibility import (
     Gate,
     check_graded,
 )
-from kypho.measure.records import GenantGrade, Heights, Morphotype
 from kypho.measure.spine import measure_spine
+from kypho.model import GenantGrade, Heights, Morphotype
 
 from .measure_helpers import segmentation_from_labels
 

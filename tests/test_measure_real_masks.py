@@ -17,8 +17,8 @@ from scipy import ndimage
 from kypho.anatomy.masks import import_masks
 from kypho.imaging.orientation import affine_spacing
 from kypho.imaging.volume import Volume
-from kypho.measure.records import GenantGrade, Morphotype
 from kypho.measure.spine import measure_spine
+from kypho.model import GenantGrade, Morphotype
 
 from .measure_helpers import DATA
 

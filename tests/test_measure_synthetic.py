@@ -9,8 +9,8 @@ from scipy.spatial.transform import Rotation
 from kypho.measure.frame import estimate_frame
 from kypho.measure.grading import genant_grade, grade_spine
 from kypho.measure.heights import measure_heights
-from kypho.measure.records import GenantGrade, Heights, Morphotype
 from kypho.measure.sampling import crop_vertebra
+from kypho.model import GenantGrade, Heights, Morphotype
 
 
 def _block(ha: float, hp: float, spacing, obj_rot, *, width=40.0, depth=30.0, sub=4):

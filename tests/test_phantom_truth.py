@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kypho.imaging.orientation import world_to_voxel
-from kypho.measure.records import GenantGrade, Morphotype
+from kypho.model import GenantGrade, Morphotype
 from kypho.phantom import PhantomConfig, genant_grade_from_loss, generate, suite_configs
 from kypho.phantom.config import PhantomConfigError
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.records import VertebraFrame
+from kypho.model import VertebraFrame
 from kypho.plan.access import _table_deg
 from kypho.plan.local_grid import MAX_VERTEBRA_EXTENT_MM, build_local_grid
 

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from kypho.imaging.orientation import world_to_voxel
+from kypho.model import Recommendation
+from kypho.model.serialize import to_json
 from kypho.phantom import (
     FractureSpec,
     PhantomConfig,
@@ -14,7 +16,6 @@ from kypho.phantom import (
     truth_spine,
 )
 from kypho.plan.plan import plan_levels
-from kypho.plan.records import Recommendation
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +111,7 @@ def test_narrow_pedicles_flag_breach_and_offer_alternative(phantom) -> None:  # 
     lp = plan.level("T12")
     assert lp.trajectories and all(t.breach for t in lp.trajectories)
     assert all(t.isthmus_width_mm < 3.05 for t in lp.trajectories)
-    text = " ".join(lp.reasons + lp.cautions + [n for t in lp.trajectories for n in t.notes])
+    text = " ".join([*lp.reasons, *lp.cautions, *(n for t in lp.trajectories for n in t.notes)])
     assert "extrapedicular" in text
     kp = lp.recommendation is Recommendation.BALLOON_KYPHOPLASTY
     assert not kp or lp.alternative_trajectories
@@ -128,7 +129,7 @@ def test_retropulsion_gets_a_caution(phantom) -> None:  # type: ignore[no-untype
 
 def test_json_has_the_documented_shape(phantom) -> None:  # type: ignore[no-untyped-def]
     _, plan = phantom
-    j = plan.to_json()
+    j = to_json(plan)
     assert {"levels", "method", "disclaimer"} <= set(j)
     lv = next(x for x in j["levels"] if x["level"] == "L2")
     assert lv["recommendation"] == "balloon_kyphoplasty"
@@ -166,3 +167,15 @@ def test_plan_from_measure_spine() -> None:
     assert all(not t.breach for t in lp.trajectories)
     target = np.array(lp.balloon.restoration.target_mm)
     assert np.all(np.abs(target - truth.expected_heights_mm.as_array()) <= 1.5)
+
+
+def test_plan_uses_the_one_measured_body_volume_and_trabecular_hu(phantom) -> None:  # type: ignore[no-untyped-def]
+    ph, plan = phantom
+    spine = truth_spine(ph)
+    sized = [lp for lp in plan.levels if lp.cement is not None]
+    assert sized
+    for lp in sized:
+        vm = next(v for v in spine.vertebrae if v.level is lp.level)
+        assert lp.cement.body_volume_ml == vm.body_volume_ml  # type: ignore[union-attr]
+    for lv in to_json(plan)["levels"]:
+        assert not {"body_volume_ml", "trabecular_hu_median"} & set(lv["findings"])

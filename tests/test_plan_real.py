@@ -8,17 +8,18 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from kypho.anatomy.records import LevelInfo, Segmentation
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.records import (
+from kypho.model import (
     Heights,
+    LevelInfo,
+    Recommendation,
+    Segmentation,
     SpineMeasurement,
     VertebraFrame,
     VertebraMeasurement,
 )
 from kypho.plan.plan import plan_levels
-from kypho.plan.records import Recommendation
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tptbox_lumbar"
 L3 = 22

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from kypho.errors import KyphoError
+from kypho.model import BalloonPlacement, BalloonPlan, Trajectory
+from kypho.model.serialize import to_json
 from kypho.plan.cement import leakage_risk
 from kypho.plan.devices import KPA_PER_PSI, cannula_outer_diameter_mm
-from kypho.plan.records import BalloonPlacement, BalloonPlan, Trajectory
 
 
 def _traj(**kw: object) -> Trajectory:
@@ -29,7 +30,7 @@ def _traj(**kw: object) -> Trajectory:
 
 def test_valid_trajectory_builds_and_serialises() -> None:
     t = _traj()
-    j = t.to_json()
+    j = to_json(t)
     assert j["side"] == "right" and j["breach"] is False
     assert t.polyline_ras_mm().shape == (3, 3)
 
@@ -75,7 +76,7 @@ def test_pressure_json_shows_psi_and_atm() -> None:
     pl = BalloonPlacement("right", (0.0, 0.0, 0.0), tuple(map(tuple, np.eye(3))),
                           (10.0, 5.0, 5.0), 1.0, True)
     bp = BalloonPlan("IBT 20/3", 20.0, 3.0, [pl], (848.0, 1207.0), 300 * KPA_PER_PSI, None)
-    j = bp.to_json()
+    j = to_json(bp)
     assert j["max_pressure"]["psi"] == 300 and abs(j["max_pressure"]["atm"] - 20.4) < 0.1
 
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kypho.anatomy.records import LevelInfo, Segmentation
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.records import Heights, SpineMeasurement, VertebraFrame, VertebraMeasurement
+from kypho.model import (
+    Approach,
+    Heights,
+    LevelInfo,
+    Recommendation,
+    Segmentation,
+    SpineMeasurement,
+    VertebraFrame,
+    VertebraMeasurement,
+)
 from kypho.plan.plan import plan_levels
-from kypho.plan.records import Approach, Recommendation
 
 STEP = 0.5
 LABEL = 21  # L2
@@ -49,7 +56,7 @@ def _vertebra(width_right: float, width_left: float):  # type: ignore[no-untyped
     lab_b = np.where(body, LABEL, 0).astype(np.uint8)
     vol = Volume(hu, affine, "synthetic")
     seg = Segmentation(LabelMap(lab_v, affine), LabelMap(lab_b, affine),
-                       [LevelInfo(LABEL, (0.0, -10.0, 0.0), (0.0, 0.0, 0.0), 1, 1.0)], "synthetic")
+                       [LevelInfo(LABEL, (0.0, -10.0, 0.0), (0.0, 0.0, 0.0), 1, 1.0)], "truth")
     frame = VertebraFrame((0.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.0, 1.0, 0.0))
     vm = VertebraMeasurement(level=LABEL, centroid_ras_mm=(0.0, -10.0, 0.0), measurable=True,
                              frame=frame, heights_mm=Heights(19.0, 24.0, 26.0),

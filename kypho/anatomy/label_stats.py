@@ -7,8 +7,8 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import LevelInfo
 from kypho.imaging.orientation import voxel_to_world
+from kypho.model import LevelInfo
 
 __all__ = ["LabelStats", "label_stats", "level_infos"]
 

@@ -19,9 +19,9 @@ from scipy import ndimage
 
 from kypho.anatomy.label_stats import level_infos
 from kypho.anatomy.levels import TOTALSEG_CLASS_TO_LEVEL, Level, level_from_totalseg_name
-from kypho.anatomy.records import Segmentation
 from kypho.errors import CorruptFileError, EmptyInputError, MaskImportError, NotAnImageError
 from kypho.imaging.volume import LabelMap, Volume
+from kypho.model import Segmentation
 
 __all__ = ["import_masks", "resample_labels"]
 

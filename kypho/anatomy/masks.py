@@ -29,9 +29,9 @@ from kypho.anatomy.levels import Level
 from kypho.anatomy.mask_import import import_masks as _import_voxels
 from kypho.anatomy.mask_import import resample_labels
 from kypho.anatomy.plausibility import check_column
-from kypho.anatomy.records import LevelInfo, Segmentation
 from kypho.errors import CorruptFileError
 from kypho.imaging.volume import Volume
+from kypho.model import LevelInfo, Segmentation
 
 __all__ = ["DISPUTED_CONFIDENCE", "find_centroid_file", "import_masks"]
 

@@ -18,8 +18,8 @@ import itertools
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import Segmentation
 from kypho.imaging.orientation import voxel_to_world
+from kypho.model import Segmentation
 
 __all__ = ["COLUMN_ORDER", "MAX_DISC_GAP_MM", "body_gaps_mm", "check_column"]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from kypho.anatomy.levels import Level
 from kypho.anatomy.plausibility import COLUMN_ORDER, check_column
-from kypho.anatomy.records import Segmentation
 from kypho.errors import SegmentationOptionError
 from kypho.imaging.volume import Volume
+from kypho.model import Segmentation
 
 __all__ = [
     "ANCHOR_TOLERANCE_MM",
@@ -194,15 +194,15 @@ def segment_spine(
     seg = engine_segment_spine(volume, lowest=lowest, anchors=anchors, progress=progress)
     extra = [w for w in _option_warnings(seg, lowest, anchors) if w not in seg.warnings]
     implausible = check_column(seg)
+    levels = seg.levels
     if implausible:
         # A missed or doubled vertebra shifts every name counted across it: no level
         # name can then be trusted more than a guess.
-        seg.levels = [
+        levels = tuple(
             dataclasses.replace(i, confidence=min(i.confidence, IMPLAUSIBLE_CONFIDENCE))
             for i in seg.levels
-        ]
-    seg.warnings.extend([*extra, *implausible])
-    return seg
+        )
+    return dataclasses.replace(seg, levels=levels, warnings=(*seg.warnings, *extra, *implausible))
 
 
 def segment(

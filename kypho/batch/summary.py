@@ -10,11 +10,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from kypho.batch.worker import RESULTS, CaseOutcome
 from kypho.dicom.results_view import StudyView, study_view_from_json
+from kypho.errors import KyphoError
 from kypho.imaging.write import atomic_write_text
 from kypho.measure.density import PICKHARDT_NORMAL_HU, PICKHARDT_OSTEOPOROSIS_HU
 
@@ -115,10 +117,14 @@ def _csv(columns: Sequence[str], rows: list[dict[str, Any]]) -> str:
 def write_summaries(out_root: Path, outcomes: Sequence[CaseOutcome]) -> dict[str, Path]:
     """summary_vertebrae.csv, summary_studies.csv and worklist.csv in `out_root`."""
     views: dict[str, StudyView] = {}
-    for o in outcomes:
+    outcomes = list(outcomes)
+    for i, o in enumerate(outcomes):
         path = Path(out_root) / o.case_id / RESULTS
         if o.status != "failed" and path.is_file():
-            views[o.case_id] = study_view_from_json(path)
+            try:
+                views[o.case_id] = study_view_from_json(path)
+            except KyphoError as exc:  # e.g. written by a kypho with another schema
+                outcomes[i] = replace(o, error=f"{RESULTS} not summarised: {exc}")
     vertebrae = [r for cid, v in views.items() for r in _vertebra_rows(cid, v)]
     studies = [study_rows(o, views.get(o.case_id)) for o in outcomes]
     out = Path(out_root)

@@ -73,9 +73,8 @@ def _limit_memory(gb: float) -> None:
 
 
 def _analyse(ct: Path, out: Path, dicom: bool) -> None:
-    from kypho.cli import OUTPUT_NAMES
     from kypho.output_folder import output_folder
-    from kypho.outputs import write_analysis
+    from kypho.outputs import OUTPUT_NAMES, write_analysis
     from kypho.pipeline import analyze
 
     names = (*OUTPUT_NAMES, "dicom") if dicom else OUTPUT_NAMES

@@ -3,17 +3,25 @@
 DICOM SR, the batch summary and the screening worklist need a small, flat view of a
 study's results. They get it only through :func:`study_view` (an in-memory analysis) and
 :func:`study_view_from_json` (a ``results.json`` written earlier, for resumed batches),
-so that a change in how results are modelled touches this module alone.
+both built from the typed results model (:mod:`kypho.model`) by :func:`study_view_of`,
+so that a change in how results are modelled touches this module alone. Numbers are
+the ones results.json holds (the model's serializer rounds them), so the SR and the
+summaries agree with results.json to the last digit.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["PlanLevelView", "StudyView", "VertebraView", "study_view", "study_view_from_json"]
+from kypho.model.serialize import vertebra_to_json
+
+if TYPE_CHECKING:
+    from kypho.model import LevelPlan, Results, VertebraMeasurement
+
+__all__ = ["PlanLevelView", "StudyView", "VertebraView", "study_view", "study_view_from_json",
+           "study_view_of"]
 
 
 @dataclass(frozen=True)
@@ -75,64 +83,70 @@ class StudyView:
     warnings: tuple[str, ...]
 
 
-def _three(d: dict[str, Any] | None) -> tuple[float | None, float | None, float | None]:
-    if not d:
-        return None, None, None
-    return d.get("anterior"), d.get("middle"), d.get("posterior")
-
-
-def _vertebra(v: dict[str, Any]) -> VertebraView:
-    h, e, loss = _three(v["heights_mm"]), _three(v["expected_heights_mm"]), _three(
-        v["height_loss_pct"]
-    )
+def _vertebra(v: VertebraMeasurement) -> VertebraView:
+    # Numbers exactly as results.json holds them: the model's one serializer rounds them.
+    j = vertebra_to_json(v)
+    h = j["heights_mm"] or {}
+    e = j["expected_heights_mm"] or {}
+    loss = j["height_loss_pct"] or {}
     return VertebraView(
-        level=v["level"], label=int(v["label"]), measurable=bool(v["measurable"]),
-        reason=v["reason"], anterior_mm=h[0], middle_mm=h[1], posterior_mm=h[2],
-        expected_anterior_mm=e[0], expected_middle_mm=e[1], expected_posterior_mm=e[2],
-        anterior_loss_pct=loss[0], middle_loss_pct=loss[1], posterior_loss_pct=loss[2],
-        genant_grade=v["genant_grade"], morphotype=v["morphotype"],
-        trabecular_hu=v["trabecular_hu"], bmd_mg_cm3=v["bmd_mg_cm3"],
-        density_class=v["density_class"],
+        level=v.level.display, label=int(v.level), measurable=v.measurable, reason=v.reason,
+        anterior_mm=h.get("anterior"), middle_mm=h.get("middle"), posterior_mm=h.get("posterior"),
+        expected_anterior_mm=e.get("anterior"), expected_middle_mm=e.get("middle"),
+        expected_posterior_mm=e.get("posterior"), anterior_loss_pct=loss.get("anterior"),
+        middle_loss_pct=loss.get("middle"), posterior_loss_pct=loss.get("posterior"),
+        genant_grade=None if v.genant_grade is None else int(v.genant_grade),
+        morphotype=None if v.morphotype is None else v.morphotype.value,
+        trabecular_hu=j["trabecular_hu"], bmd_mg_cm3=j["bmd_mg_cm3"],
+        density_class=None if v.density_class is None else v.density_class.value,
     )
 
 
-def _plan_level(p: dict[str, Any]) -> PlanLevelView:
+def _plan_level(p: LevelPlan) -> PlanLevelView:
     return PlanLevelView(
-        level=p["level"], recommendation=p["recommendation"],
-        cement_total_ml=(p.get("cement") or {}).get("total_ml"),
-        balloon_device=(p.get("balloon") or {}).get("device"),
-        leakage_category=(p.get("leakage_risk") or {}).get("category"),
+        level=p.level.display, recommendation=p.recommendation.value,
+        cement_total_ml=None if p.cement is None else p.cement.total_ml,
+        balloon_device=None if p.balloon is None else p.balloon.device,
+        leakage_category=None if p.leakage_risk is None else p.leakage_risk.category,
     )
 
 
-def study_view_from_doc(doc: dict[str, Any]) -> StudyView:
-    """The view of a results document (the ``results.json`` schema 1.x)."""
-    spine = doc.get("spine") or {}
-    density = spine.get("density") or {}
-    meta = (doc.get("input") or {}).get("meta") or {}
+def study_view_of(results: Results) -> StudyView:
+    """The view of a :class:`kypho.model.Results` record."""
+    spine = results.spine
+    meta = results.study.meta or {}
+    density_class = None
+    if spine is not None:
+        cls = spine.density_class_hu or spine.density_class_bmd
+        density_class = None if cls is None else cls.value
     return StudyView(
-        source=str((doc.get("input") or {}).get("source", "")),
+        source=str(results.study.source or ""),
         study_uid=meta.get("study_uid"),
         series_uid=meta.get("series_uid"),
-        vertebrae=tuple(_vertebra(v) for v in doc.get("vertebrae", [])),
-        cobb_deg=spine.get("cobb_deg"),
-        lumbar_lordosis_deg=spine.get("lumbar_lordosis_deg"),
-        worst_grade=int(spine.get("worst_grade") or 0),
-        density_reference_level=density.get("reference_level"),
-        density_reference_hu=density.get("reference_hu"),
-        density_class=density.get("class_by_hu") or density.get("class_by_bmd"),
-        plan_levels=tuple(_plan_level(p) for p in (doc.get("plan") or {}).get("levels", [])),
-        warnings=tuple(doc.get("warnings", [])),
+        vertebrae=tuple(_vertebra(v) for v in spine.vertebrae) if spine else (),
+        cobb_deg=spine.cobb_deg if spine else None,
+        lumbar_lordosis_deg=spine.lumbar_lordosis_deg if spine else None,
+        worst_grade=max((int(v.genant_grade or 0) for v in spine.vertebrae), default=0)
+        if spine else 0,
+        density_reference_level=spine.density_reference_level if spine else None,
+        density_reference_hu=spine.density_reference_hu if spine else None,
+        density_class=density_class,
+        plan_levels=tuple(_plan_level(p) for p in results.plan.levels) if results.plan else (),
+        warnings=tuple(results.warnings),
     )
 
 
 def study_view(analysis: Any) -> StudyView:
-    """The view of a :class:`kypho.pipeline.Analysis`."""
-    from kypho.results import analysis_to_json
+    """The view of a :class:`kypho.pipeline.Analysis` (its numbers as results.json writes
+    them: the record goes through the model's serializer and back)."""
+    from kypho.model import results_from_json, results_to_json
+    from kypho.results import analysis_results
 
-    return study_view_from_doc(analysis_to_json(analysis))
+    return study_view_of(results_from_json(results_to_json(analysis_results(analysis))))
 
 
 def study_view_from_json(path: Path) -> StudyView:
-    """The view of a ``results.json`` file."""
-    return study_view_from_doc(json.loads(Path(path).read_text(encoding="utf-8")))
+    """The view of a ``results.json`` file, read and validated by the model."""
+    from kypho.model import load_results
+
+    return study_view_of(load_results(path))

@@ -16,8 +16,8 @@ import numpy as np
 from kypho.anatomy.levels import Level
 from kypho.measure.endplates import column_edges
 from kypho.measure.frame import plane_normal
-from kypho.measure.records import GenantGrade, VertebraFrame
 from kypho.measure.sampling import VertebraCrop, sample_on_grid
+from kypho.model import GenantGrade, VertebraFrame
 
 __all__ = [
     "COBB_RANGE",

@@ -17,8 +17,8 @@ import edt
 import numpy as np
 
 from kypho.measure.calibration import BmdCalibration
-from kypho.measure.records import DensityClass
 from kypho.measure.sampling import VertebraCrop
+from kypho.model import DensityClass
 
 __all__ = [
     "ACR_LOW_MG_CM3",

@@ -21,7 +21,7 @@ How it is found (all in world mm):
    :data:`RIM_RING_MM` inside the footprint border). The Cobb lines use it at thick
    slices (:func:`kypho.measure.alignment.combine_endplate_normals`): its columns meet
    the slice grid at every phase, which two rim points alone do not. At thick slices
-   (:func:`~kypho.anatomy.engine.endplate_slices.is_thick_slice`) this plane is fitted
+   (:func:`~kypho.imaging.slices.is_thick_slice`) this plane is fitted
    instead on endplate edges found on the CT from the middle of the body outward
    (:mod:`kypho.measure.thick_endplates`), on a wider ring (:data:`THICK_RIM_RING_MM`):
    the mask of a steeply tilted body can be off there by more than the voxel (disc or
@@ -40,10 +40,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.imaging.orientation import voxel_to_world
+from kypho.imaging.slices import is_thick_slice
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
-from kypho.measure.records import VertebraFrame
 from kypho.measure.sampling import (
     VertebraCrop,
     local_extent,
@@ -52,6 +51,7 @@ from kypho.measure.sampling import (
     spacing_along,
 )
 from kypho.measure.thick_endplates import interior_endplate_edges
+from kypho.model import VertebraFrame
 
 __all__ = ["FrameFit", "estimate_frame", "plane_normal"]
 

@@ -33,7 +33,7 @@ from kypho.measure.norms import (
     level_position,
     normal_hp_mm,
 )
-from kypho.measure.records import GenantGrade, Heights, Morphotype
+from kypho.model import GenantGrade, Heights, Morphotype
 
 __all__ = ["GENANT_THRESHOLDS", "GradeResult", "genant_grade", "grade_spine"]
 

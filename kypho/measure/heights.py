@@ -19,12 +19,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from kypho.anatomy.engine.endplate_slices import is_thick_slice
+from kypho.imaging.slices import is_thick_slice
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.height_lines import inside_positions
-from kypho.measure.records import Heights, VertebraFrame
 from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
 from kypho.measure.thick_endplates import mask_free_edges, voxel_extent_along
+from kypho.model import Heights, VertebraFrame
 
 __all__ = [
     "HEIGHT_POSITIONS",

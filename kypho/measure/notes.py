@@ -17,7 +17,7 @@ from kypho.measure.density import (
     acr_class,
     pickhardt_class,
 )
-from kypho.measure.records import DensityClass, VertebraMeasurement
+from kypho.model import DensityClass, VertebraMeasurement
 
 __all__ = ["DensitySummary", "density_summary", "risk_notes"]
 

@@ -18,6 +18,7 @@ Pure computation on measured values; every reason is one sentence with its numbe
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -26,7 +27,7 @@ import numpy as np
 from kypho.anatomy.levels import Level
 from kypho.measure.heights import EdgeColumns
 from kypho.measure.norms import level_position, normal_hp_mm
-from kypho.measure.records import GenantGrade, Heights, Morphotype, VertebraMeasurement
+from kypho.model import GenantGrade, Heights, Morphotype, VertebraMeasurement
 
 __all__ = [
     "CtConfirmation",
@@ -375,18 +376,23 @@ def check_graded(
 _NOT_A_BODY = frozenset({Gate.HEIGHT_RANGE, Gate.NEIGHBOURS, Gate.VOLUME, Gate.DENSITY})
 
 
-def mark_not_measurable(vm: VertebraMeasurement, problems: list[Implausibility]) -> None:
-    """Turn a measured vertebra into a "not measurable" one, in place.
+def mark_not_measurable(
+    vm: VertebraMeasurement, problems: list[Implausibility]
+) -> VertebraMeasurement:
+    """A measured vertebra turned "not measurable" (a new record; `vm` is unchanged).
 
     The grade and everything derived from it are removed; the measured heights stay for
     review. When the mask is not a vertebral body at all, its density goes too (it must
     not reach the density summary).
     """
-    vm.measurable = False
-    vm.reason = "not measurable: " + "; ".join(p.reason for p in problems)
-    vm.failed_checks = [p.gate.value for p in problems]
-    vm.genant_grade = vm.morphotype = vm.grade_confidence = None
-    vm.expected_heights_mm = vm.height_loss = vm.posterior_wall_height_loss = None
+    change: dict[str, object] = dict(
+        measurable=False,
+        reason="not measurable: " + "; ".join(p.reason for p in problems),
+        failed_checks=tuple(p.gate.value for p in problems),
+        genant_grade=None, morphotype=None, grade_confidence=None,
+        expected_heights_mm=None, height_loss=None, posterior_wall_height_loss=None,
+    )  # fmt: skip
     if any(p.gate in _NOT_A_BODY for p in problems):
-        vm.trabecular_hu_mean = vm.trabecular_hu_median = vm.bmd_mg_cm3 = None
-        vm.density_class = None
+        change.update(trabecular_hu_mean=None, trabecular_hu_median=None, bmd_mg_cm3=None,
+                      density_class=None)
+    return dataclasses.replace(vm, **change)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.imaging.orientation import affine_spacing, voxel_to_world
-from kypho.measure.records import VertebraFrame
+from kypho.model import VertebraFrame
 
 __all__ = [
     "VertebraCrop",

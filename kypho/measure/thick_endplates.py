@@ -22,8 +22,8 @@ import numpy as np
 
 from kypho.imaging.edges import edge_from_moments
 from kypho.measure.endplates import column_edges
-from kypho.measure.records import VertebraFrame
 from kypho.measure.sampling import VertebraCrop, sample_body_columns, spacing_along
+from kypho.model import VertebraFrame
 
 __all__ = [
     "edges_from_interior",

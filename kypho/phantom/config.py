@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.errors import KyphoError
-from kypho.measure.records import Morphotype
+from kypho.errors import PhantomConfigError
+from kypho.model import Morphotype
 
 __all__ = ["FractureSpec", "PhantomConfig", "PhantomConfigError"]
 
@@ -22,10 +22,6 @@ __all__ = ["FractureSpec", "PhantomConfig", "PhantomConfigError"]
 PHANTOM_LEVELS: tuple[Level, ...] = tuple(Level(v) for v in range(Level.T1, Level.L5 + 1))
 
 _AXIS_LETTERS = {"L": 0, "R": 0, "P": 1, "A": 1, "I": 2, "S": 2}
-
-
-class PhantomConfigError(KyphoError, ValueError):
-    """A phantom configuration value is out of range or inconsistent."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.measure.records import Heights, Morphotype
+from kypho.model import Heights, Morphotype
 from kypho.phantom.anatomy import disc_height_mm, level_dims
 from kypho.phantom.config import PHANTOM_LEVELS, PhantomConfig
 from kypho.phantom.shapes import Pose, rot_x, rot_y, rot_z

@@ -7,8 +7,7 @@ before it: measurement on the true masks, planning on the true frames and height
 from __future__ import annotations
 
 from kypho.anatomy.label_stats import level_infos
-from kypho.anatomy.records import Segmentation
-from kypho.measure.records import SpineMeasurement, VertebraMeasurement
+from kypho.model import Segmentation, SpineMeasurement, VertebraMeasurement
 from kypho.phantom.generate import Phantom
 
 __all__ = ["truth_segmentation", "truth_spine"]
@@ -48,6 +47,9 @@ def truth_spine(phantom: Phantom, *, complete_only: bool = False) -> SpineMeasur
                 morphotype=v.morphotype,
                 retropulsion_mm=v.retropulsion_mm,
                 cement_volume_ml=v.cement_volume_ml,
+                body_volume_ml=v.body_volume_ml,
+                trabecular_hu_mean=v.trabecular_hu,
+                trabecular_hu_median=v.trabecular_hu,
             )
             for v in phantom.truth.vertebrae
             if not complete_only or v.fraction_in_fov > 0.99

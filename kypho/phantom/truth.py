@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.measure.records import GenantGrade, Heights, Morphotype, VertebraFrame
+from kypho.model import GenantGrade, Heights, Morphotype, VertebraFrame
+from kypho.model.layout import FRAME
 from kypho.phantom.config import PhantomConfig
 from kypho.phantom.geometry import Column
 from kypho.phantom.vertebra import VertebraModel
@@ -34,6 +35,10 @@ def genant_grade_from_loss(reduction: float) -> GenantGrade:
     if reduction <= 0.40:
         return GenantGrade.MODERATE
     return GenantGrade.SEVERE
+
+
+def _heights(h: Heights) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in h.as_dict().items()}
 
 
 def _r(v: Any, nd: int = 3) -> Any:
@@ -90,10 +95,10 @@ class VertebraTruth:
                 "label": self.label,
                 "body_centroid_ras_mm": list(self.body_centroid_ras_mm),
                 "centroid_ras_mm": list(self.centroid_ras_mm),
-                "frame": self.frame.to_json(),
-                "heights_mm": self.heights_mm.to_json(4),
-                "expected_heights_mm": self.expected_heights_mm.to_json(4),
-                "height_loss": self.height_loss.to_json(4),
+                "frame": FRAME.encode(self.frame),
+                "heights_mm": _heights(self.heights_mm),
+                "expected_heights_mm": _heights(self.expected_heights_mm),
+                "height_loss": _heights(self.height_loss),
                 "genant_grade": int(self.genant_grade),
                 "morphotype": self.morphotype.value,
                 "trabecular_hu": self.trabecular_hu,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.measure.records import Heights, Morphotype
+from kypho.model import Heights, Morphotype
 from kypho.phantom.anatomy import LevelDims
 from kypho.phantom.shapes import Pose, ellipse2, ellipsoid, elliptic_capsule, slab
 

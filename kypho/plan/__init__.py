@@ -2,7 +2,7 @@
 cement, leakage risk and logistics. Pure functions; see :func:`plan_levels`.
 """
 
+from kypho.model import ProcedurePlan, Recommendation
 from kypho.plan.plan import plan_levels
-from kypho.plan.records import ProcedurePlan, Recommendation
 
 __all__ = ["ProcedurePlan", "Recommendation", "plan_levels"]

@@ -8,10 +8,10 @@ import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.volume import Volume
+from kypho.model import Approach, Trajectory
 from kypho.plan.devices import CANNULA_OUTER_DIAMETER_MM, cannula_outer_diameter_mm
 from kypho.plan.local_grid import LocalGrid
 from kypho.plan.pedicle import BodyGeometry, find_pedicle
-from kypho.plan.records import Approach, Trajectory
 from kypho.plan.trajectory import PathGeometry, body_target, find_skin_entry, fit_path
 
 __all__ = ["AccessPlan", "plan_access", "to_trajectory"]
@@ -124,9 +124,9 @@ def _unipedicular(grid: LocalGrid, body: BodyGeometry, volume: Volume, gauge: in
         if min(path.medial_wall_mm, path.lateral_wall_mm, path.inferior_wall_mm,
                path.superior_wall_mm) >= wall:
             t = to_trajectory(grid, path, volume, gauge, skin_threshold_hu, Approach.UNIPEDICULAR)
-            t.notes.append(f"Unipedicular access from the {side_name}, target {offset:.0f} mm from "
-                           "the midline so one balloon supports both halves (DOMAIN.md §5.1; "
-                           "bilateral gives more lift, §5.1 bench).")
+            t = t.with_note(f"Unipedicular access from the {side_name}, target {offset:.0f} mm "
+                            "from the midline so one balloon supports both halves (DOMAIN.md "
+                            "§5.1; bilateral gives more lift, §5.1 bench).")
             return t, path
     return None
 
@@ -158,21 +158,23 @@ def plan_access(grid: LocalGrid, body: BodyGeometry, level: Level, volume: Volum
     bad = [t for t in out.trajectories if t.breach]
     ok_sides = [1 if t.side == "right" else -1 for t in ok]
     out.balloon_paths = [paths[s] for s in ok_sides]
-    tight = [t for t in out.trajectories if min(t.clearances().values()) < MIN_SAFE_CLEARANCE_MM]
-    for t in tight:
+    for i, t in enumerate(out.trajectories):
+        if min(t.clearances().values()) >= MIN_SAFE_CLEARANCE_MM:
+            continue
         s = 1 if t.side == "right" else -1
         small = to_trajectory(grid, paths[s], volume, SMALLEST_GAUGE, skin_threshold_hu)
         # A thinner cannula is only offered with the same >= 1 mm margin as any path.
         small_ok = min(small.clearances().values()) >= MIN_SAFE_CLEARANCE_MM
         if small_ok and gauge != SMALLEST_GAUGE:
-            small.notes.append(f"Alternative: smaller {SMALLEST_GAUGE} G cannula fits this "
-                               "pedicle (Kyphon Express 10/2, 15/2 sizes, DOMAIN.md §5.1).")
-            out.alternatives.append(small)
-            t.notes.append(f"Alternative: {SMALLEST_GAUGE} G cannula fits (see alternatives).")
+            out.alternatives.append(small.with_note(
+                f"Alternative: smaller {SMALLEST_GAUGE} G cannula fits this "
+                "pedicle (Kyphon Express 10/2, 15/2 sizes, DOMAIN.md §5.1)."))
+            t = t.with_note(f"Alternative: {SMALLEST_GAUGE} G cannula fits (see alternatives).")
         if level.region == "thoracic" and t.breach:
-            t.notes.append("Alternative: extrapedicular (parapedicular) access through the "
-                           "costovertebral junction, used when thoracic pedicles are too small "
-                           "(DOMAIN.md §5.1); not planned geometrically by kypho.")
+            t = t.with_note("Alternative: extrapedicular (parapedicular) access through the "
+                            "costovertebral junction, used when thoracic pedicles are too "
+                            "small (DOMAIN.md §5.1); not planned geometrically by kypho.")
+        out.trajectories[i] = t
     if len(ok) == 1:
         uni = _unipedicular(grid, body, volume, gauge, skin_threshold_hu, ok[0].side)
         if uni is not None:

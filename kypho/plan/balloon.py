@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kypho.measure.records import VertebraMeasurement
+from kypho.model import BalloonPlacement, BalloonPlan, Restoration, VertebraMeasurement
 from kypho.plan.devices import (
     BALLOONS,
     MAX_PLANNED_PRESSURE_KPA_ASSUMED,
@@ -20,7 +20,6 @@ from kypho.plan.devices import (
 )
 from kypho.plan.local_grid import LocalGrid
 from kypho.plan.pedicle import BodyGeometry
-from kypho.plan.records import BalloonPlacement, BalloonPlan, Restoration
 from kypho.plan.trajectory import PathGeometry
 
 __all__ = ["plan_balloon", "restoration", "restored_envelope"]

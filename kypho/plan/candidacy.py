@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kypho.anatomy.levels import Level
-from kypho.measure.records import GenantGrade, VertebraMeasurement
+from kypho.model import GenantGrade, Recommendation, VertebraMeasurement
 from kypho.plan.findings import (
     FALLBACK_CANAL_AP_MM,
     MIN_CLEFT_ML,
     MIN_LOW_DENSITY_ML,
     ImagingFindings,
 )
-from kypho.plan.records import Recommendation
 
 __all__ = ["Candidacy", "assess_candidacy", "posterior_wall_involved"]
 
@@ -154,7 +153,8 @@ def assess_candidacy(level: Level, vm: VertebraMeasurement | None,
             c.cautions.append(
                 f"Focal region of {findings.low_density_volume_ml:.1f} mL below this patient's "
                 f"soft-tissue/trabecular levels (soft tissue {findings.soft_tissue_hu:.0f} HU, "
-                f"trabecular {findings.trabecular_hu_median:.0f} HU): fluid cleft or lytic/"
+                # Assessable only with a measured trabecular level: it is not None here.
+                f"trabecular {vm.trabecular_hu_median:.0f} HU): fluid cleft or lytic/"
                 "destructive lesion. A pathologic fracture cannot be excluded: MRI, and "
                 "biopsy at the same sitting.")
             c.prerequisites.append("Biopsy at the same sitting; oncology work-up if malignant.")

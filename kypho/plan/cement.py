@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kypho.plan.records import BalloonPlan, CementPlan, LeakageFactor, LeakageRisk
+from kypho.model import BalloonPlan, CementPlan, LeakageFactor, LeakageRisk
 
 __all__ = ["leakage_risk", "plan_cement"]
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kypho.model.units import KPA_PER_ATM, KPA_PER_PSI
+
 __all__ = [
     "BALLOONS",
     "CANNULA_OUTER_DIAMETER_MM",
@@ -19,10 +21,6 @@ __all__ = [
     "Balloon",
     "cannula_outer_diameter_mm",
 ]
-
-#: Pressure unit conversions (1 psi = 6.895 kPa, DOMAIN.md §9; 1 atm = 101.325 kPa).
-KPA_PER_PSI = 6.894757
-KPA_PER_ATM = 101.325
 
 #: Outer diameter of bone-access cannulas by gauge (DOMAIN.md §5.1: 11 or 13 G access
 #: needles). Nominal Stubs/Birmingham wire gauge: 11 G = 3.05 mm, 13 G = 2.41 mm;

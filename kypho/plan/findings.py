@@ -1,25 +1,29 @@
 """Imaging findings that change a kyphoplasty plan, measured on the vertebra's own CT.
 
 Density thresholds come from the patient's image: the soft-tissue level around the
-vertebra and the trabecular level inside the eroded body (median and robust spread),
-anchored only on air = -1000 HU, which is the definition of the Hounsfield scale.
+vertebra and the trabecular level the measurement stage found (its trabecular median,
+:mod:`kypho.measure.density`, computed once per vertebra), with the robust spread of the
+body around it, anchored only on air = -1000 HU, the definition of the Hounsfield scale.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import ndimage
 
+from kypho.model import ImagingFindings
 from kypho.plan.local_grid import LocalGrid
 from kypho.plan.pedicle import BodyGeometry
 
 __all__ = ["ImagingFindings", "imaging_findings"]
 
 AIR_HU = -1000.0  # definition of the HU scale
-#: Erosion that keeps the cortex and partial-volume edge out of trabecular statistics.
-TRABECULAR_EROSION_MM = 2.0
+#: Erosion of the region searched for gas and low-density regions. Shallower than the
+#: trabecular density ROI (:data:`kypho.measure.density.TRABECULAR_EROSION_MM`, 3 mm plus
+#: half a voxel): a cleft typically abuts an endplate (Kummell, DOMAIN.md §5.5), so the
+#: search comes as close to the cortex as its partial-volume edge allows (4 samples of
+#: the 0.5 mm local grid).
+CLEFT_SEARCH_EROSION_MM = 2.0
 #: Smallest gas or low-density region reported (mL): below this, noise and vessels.
 #: ASSUMPTION (no published threshold; basivertebral venous plexus is ~ a few mm).
 MIN_CLEFT_ML = 0.05
@@ -29,32 +33,6 @@ LOW_DENSITY_SD = 3.0
 #: Assumed canal AP diameter when the image does not show a closed canal: the smallest
 #: thoracolumbar value in Panjabi's table (L3 17.5 mm, DOMAIN.md §7.3), conservative.
 FALLBACK_CANAL_AP_MM = 17.5
-
-
-@dataclass(frozen=True)
-class ImagingFindings:
-    """Per-vertebra image findings for candidacy and leakage risk (units in names)."""
-
-    soft_tissue_hu: float
-    trabecular_hu_median: float
-    trabecular_hu_sd: float
-    gas_volume_ml: float
-    low_density_volume_ml: float
-    low_density_assessable: bool
-    canal_ap_mm: float | None
-    body_volume_ml: float
-
-    def to_json(self) -> dict[str, float | bool | None]:
-        return {
-            "soft_tissue_hu": round(self.soft_tissue_hu, 1),
-            "trabecular_hu_median": round(self.trabecular_hu_median, 1),
-            "trabecular_hu_sd": round(self.trabecular_hu_sd, 1),
-            "gas_volume_ml": round(self.gas_volume_ml, 3),
-            "low_density_volume_ml": round(self.low_density_volume_ml, 3),
-            "low_density_assessable": self.low_density_assessable,
-            "canal_ap_mm": None if self.canal_ap_mm is None else round(self.canal_ap_mm, 1),
-            "body_volume_ml": round(self.body_volume_ml, 2),
-        }
 
 
 def _robust(values: np.ndarray) -> tuple[float, float]:
@@ -92,8 +70,20 @@ def canal_ap_mm(grid: LocalGrid, body: BodyGeometry) -> float | None:
     return float(np.median(out)) if out else None
 
 
-def imaging_findings(grid: LocalGrid, body: BodyGeometry) -> ImagingFindings:
-    """Tissue levels, gas and low-density regions in the body, canal size, body volume."""
+def imaging_findings(
+    grid: LocalGrid, body: BodyGeometry, trabecular_hu: float | None
+) -> ImagingFindings:
+    """Soft-tissue level, gas and low-density regions in the body, canal size.
+
+    Parameters
+    ----------
+    grid : LocalGrid
+    body : BodyGeometry
+    trabecular_hu : float or None
+        The vertebra's trabecular median HU as measured
+        (:attr:`~kypho.model.VertebraMeasurement.trabecular_hu_median`); None when it
+        was not measured, and then low-density regions are not assessable.
+    """
     h = grid.step_mm
     voxel_ml = h**3 / 1000.0
     finite = np.isfinite(grid.hu)
@@ -102,24 +92,24 @@ def imaging_findings(grid: LocalGrid, body: BodyGeometry) -> ImagingFindings:
     # Soft tissue: the bulk of non-bone, non-air voxels around the vertebra.
     soft_vals = soft_vals[soft_vals > 0.5 * AIR_HU]
     soft, soft_sd = _robust(soft_vals) if soft_vals.size > 50 else (40.0, 20.0)
-    core = ndimage.binary_erosion(grid.body, iterations=max(1, round(TRABECULAR_EROSION_MM / h)))
-    core &= finite
+    erosion = max(1, round(CLEFT_SEARCH_EROSION_MM / h))
+    core = ndimage.binary_erosion(grid.body, iterations=erosion) & finite
     if core.sum() < 50:
         core = grid.body & finite
-    trab, trab_sd = _robust(grid.hu[core])
+    vals = grid.hu[core]
+    trab = trabecular_hu if trabecular_hu is not None else float(np.median(vals))
+    trab_sd = float(1.4826 * np.median(np.abs(vals - trab)))
     smooth = ndimage.uniform_filter(np.nan_to_num(grid.hu, nan=soft), size=3)
     gas = core & (smooth < 0.5 * (AIR_HU + soft))
-    assessable = trab - LOW_DENSITY_SD * trab_sd > soft
+    assessable = trabecular_hu is not None and trab - LOW_DENSITY_SD * trab_sd > soft
     low_thr = min(soft + 2.0 * soft_sd, trab - LOW_DENSITY_SD * trab_sd)
     low = core & (smooth < low_thr) & ~gas
     canal = canal_ap_mm(grid, body)
     return ImagingFindings(
         soft_tissue_hu=soft,
-        trabecular_hu_median=trab,
         trabecular_hu_sd=trab_sd,
         gas_volume_ml=_largest_ml(gas, voxel_ml),
         low_density_volume_ml=_largest_ml(low, voxel_ml) if assessable else 0.0,
         low_density_assessable=bool(assessable),
         canal_ap_mm=canal,
-        body_volume_ml=float(grid.body.sum()) * voxel_ml,
     )

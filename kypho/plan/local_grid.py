@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from kypho.imaging.orientation import affine_spacing, voxel_to_world, world_to_voxel
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.records import VertebraFrame
+from kypho.model import VertebraFrame
 
 __all__ = ["LocalGrid", "build_local_grid"]
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kypho.anatomy.levels import Level
+from kypho.model import Logistics
 from kypho.plan.devices import CEMENT_KIT, cannula_outer_diameter_mm
-from kypho.plan.records import Logistics
 
 __all__ = ["level_logistics", "session_logistics"]
 

@@ -8,10 +8,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import Segmentation
 from kypho.errors import KyphoError
 from kypho.imaging.volume import Volume
-from kypho.measure.records import SpineMeasurement, VertebraMeasurement
+from kypho.model import (
+    CementPlan,
+    LevelFindings,
+    LevelPlan,
+    ProcedurePlan,
+    Recommendation,
+    Segmentation,
+    SpineMeasurement,
+    VertebraMeasurement,
+)
 from kypho.plan import devices
 from kypho.plan.access import plan_access
 from kypho.plan.balloon import plan_balloon
@@ -21,7 +29,6 @@ from kypho.plan.findings import imaging_findings
 from kypho.plan.local_grid import build_local_grid
 from kypho.plan.logistics import level_logistics, session_logistics
 from kypho.plan.pedicle import body_geometry
-from kypho.plan.records import CementPlan, LevelPlan, ProcedurePlan, Recommendation
 from kypho.plan.trajectory import TARGET_DEPTH_FRACTION, skin_threshold_hu
 
 __all__ = ["ASSUMPTIONS", "plan_levels"]
@@ -145,7 +152,11 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
         body = body_geometry(grid)
     except ValueError as exc:
         return unsuitable(f"{level.display}: {exc}")
-    findings = imaging_findings(grid, body)
+    findings = imaging_findings(grid, body, vm.trabecular_hu_median)
+    # The body volume is the one measured (native voxels of the body mask); only a record
+    # built outside kypho.measure may lack it, and then the local grid's body is counted.
+    body_ml = vm.body_volume_ml if vm.body_volume_ml is not None else float(
+        grid.body.sum() * grid.step_mm**3 / 1000.0)
     if "thr" not in skin_cache:
         skin_cache["thr"] = skin_threshold_hu(volume, findings.soft_tissue_hu)
     try:
@@ -162,16 +173,16 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
     risk = None
     logistics = None
     if rec is Recommendation.BALLOON_KYPHOPLASTY and balloon is not None:
-        cement = plan_cement(balloon, findings.body_volume_ml)
+        cement = plan_cement(balloon, body_ml)
     elif rec is Recommendation.VERTEBROPLASTY:
         sides = [("right" if p.side > 0 else "left") for p in access.balloon_paths] or ["right"]
-        per = round(STRENGTH_FILL_FRACTION * findings.body_volume_ml / len(sides), 2)
+        per = round(STRENGTH_FILL_FRACTION * body_ml / len(sides), 2)
         cement = CementPlan(
             per_side_ml={s: per for s in sides}, total_ml=round(per * len(sides), 2),
-            body_volume_ml=findings.body_volume_ml,
-            fill_fraction=min(1.0, per * len(sides) / max(findings.body_volume_ml, 1e-6)),
-            strength_fill_ml=STRENGTH_FILL_FRACTION * findings.body_volume_ml,
-            stiffness_fill_ml=0.298 * findings.body_volume_ml,
+            body_volume_ml=body_ml,
+            fill_fraction=min(1.0, per * len(sides) / max(body_ml, 1e-6)),
+            strength_fill_ml=STRENGTH_FILL_FRACTION * body_ml,
+            stiffness_fill_ml=0.298 * body_ml,
             guidance=["Vertebroplasty: 16.2 % of body volume restores strength "
                       "(DOMAIN.md §5.2)."])
     if rec is not Recommendation.NOT_SUITABLE:
@@ -181,10 +192,7 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
         logistics = level_logistics(level, rec is Recommendation.BALLOON_KYPHOPLASTY,
                                     access.gauge, None if balloon is None else balloon.device,
                                     max(1, len(access.balloon_paths)), cand.biopsy)
-    found = findings.to_json()
-    found["genant_grade"] = None if vm.genant_grade is None else int(vm.genant_grade)
-    found["cannula_gauge_planned"] = access.gauge
-    found["target_depth_fraction"] = TARGET_DEPTH_FRACTION
+    found = LevelFindings(findings, vm.genant_grade, access.gauge, TARGET_DEPTH_FRACTION)
     return LevelPlan(
         level=level,
         recommendation=rec,

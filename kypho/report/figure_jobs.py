@@ -12,9 +12,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kypho.report.figures import render_spine_figures
+
+if TYPE_CHECKING:
+    from kypho.pipeline import Analysis
 
 __all__ = ["render_all_figures"]
 
@@ -34,7 +37,7 @@ def _can_fork() -> bool:
             and not multiprocessing.current_process().daemon)
 
 
-def render_all_figures(analysis: Any) -> dict[str, bytes]:
+def render_all_figures(analysis: Analysis) -> dict[str, bytes]:
     """Every report figure of ``analysis`` as PNG bytes keyed by name: the spine's, then
     the plan's when there is a plan.
 
@@ -62,13 +65,13 @@ def render_all_figures(analysis: Any) -> dict[str, bytes]:
     return figures
 
 
-def _plan_figures(analysis: Any) -> dict[str, bytes]:
+def _plan_figures(analysis: Analysis) -> dict[str, bytes]:
     from kypho.report.plan_figures import render_plan_figures
 
     return render_plan_figures(analysis)
 
 
-def _sequential(analysis: Any) -> dict[str, bytes]:
+def _sequential(analysis: Analysis) -> dict[str, bytes]:
     figures = render_spine_figures(analysis)
     if analysis.plan is not None:
         figures.update(_plan_figures(analysis))

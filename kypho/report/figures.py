@@ -8,13 +8,16 @@ centroids), so a scoliotic or off-centre spine still shows every body in one ima
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
 from scipy import ndimage
 
 from kypho.imaging.orientation import world_to_voxel
+
+if TYPE_CHECKING:
+    from kypho.pipeline import Analysis
 
 __all__ = ["GRADE_COLOURS", "curved_sagittal", "render_spine_figures"]
 
@@ -90,7 +93,7 @@ def curved_sagittal(
     )
 
 
-def _sagittal_figure(analysis: Any) -> bytes:
+def _sagittal_figure(analysis: Analysis) -> bytes:
     vol = analysis.volume
     seg = analysis.segmentation
     meas = {v.level: v for v in analysis.spine.vertebrae}
@@ -147,7 +150,7 @@ def _sagittal_figure(analysis: Any) -> bytes:
     return _png(fig)
 
 
-def _bar_figure(analysis: Any) -> bytes:
+def _bar_figure(analysis: Analysis) -> bytes:
     rows = [v for v in analysis.spine.vertebrae if v.heights_mm is not None]
     fig = Figure(figsize=(11, 3.8))
     ax_h, ax_d = fig.subplots(1, 2)
@@ -190,7 +193,7 @@ def _bar_figure(analysis: Any) -> bytes:
     return _png(fig)
 
 
-def render_spine_figures(analysis: Any) -> dict[str, bytes]:
+def render_spine_figures(analysis: Analysis) -> dict[str, bytes]:
     """The spine's report figures (sagittal overview, heights and density), as PNG
     bytes keyed by name; the plan's are :func:`kypho.report.plan_figures`'s."""
     return {

@@ -9,13 +9,18 @@ from the plan records.
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 from scipy import ndimage
 
 from kypho.imaging.orientation import world_to_voxel
+from kypho.imaging.volume import Volume
+from kypho.model import BalloonPlacement, LevelPlan, VertebraFrame
+
+if TYPE_CHECKING:
+    from kypho.pipeline import Analysis
 
 __all__ = ["render_plan_figures", "sample_plane"]
 
@@ -63,12 +68,12 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _balloon_mask(placement: Any, points: np.ndarray) -> np.ndarray:
+def _balloon_mask(placement: BalloonPlacement, points: np.ndarray) -> np.ndarray:
     local = (points - np.asarray(placement.centre_ras_mm)) @ np.asarray(placement.axes_ras).T
     return np.sum((local / np.asarray(placement.semi_axes_mm)) ** 2, axis=-1) <= 1.0
 
 
-def _axial(volume: Any, frame: Any, level_plan: Any) -> bytes:
+def _axial(volume: Volume, frame: VertebraFrame, level_plan: LevelPlan) -> bytes:
     lr = np.asarray(frame.lr_axis)
     trajs = level_plan.trajectories or level_plan.alternative_trajectories
     if trajs:
@@ -136,7 +141,7 @@ def _axial(volume: Any, frame: Any, level_plan: Any) -> bytes:
     return _png(fig)
 
 
-def _lateral(volume: Any, frame: Any, level_plan: Any) -> bytes:
+def _lateral(volume: Volume, frame: VertebraFrame, level_plan: LevelPlan) -> bytes:
     ap, si, lr = (np.asarray(a) for a in (frame.ap_axis, frame.si_axis, frame.lr_axis))
     origin = np.asarray(frame.origin_ras_mm)
     s = np.arange(-110.0, 55.0, 0.5)
@@ -176,7 +181,7 @@ def _lateral(volume: Any, frame: Any, level_plan: Any) -> bytes:
     return _png(fig)
 
 
-def render_plan_figures(analysis: Any) -> dict[str, bytes]:
+def render_plan_figures(analysis: Analysis) -> dict[str, bytes]:
     """``plan_<LEVEL>_axial`` and ``plan_<LEVEL>_lateral`` PNGs for each planned level."""
     frames = {v.level: v.frame for v in analysis.spine.vertebrae if v.frame is not None}
     figures: dict[str, bytes] = {}

@@ -12,17 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kypho.errors import KyphoError, MaskImportError, NotAnImageError
+from kypho.errors import CalibrationMissingError, MaskImportError, NotAnImageError
 from kypho.simulate.compression import build_model, run_compression
 from kypho.simulate.grid import resample_for_fe
 from kypho.simulate.level import end_caps
 from kypho.simulate.records import Calibration, FEOutcome
 
 __all__ = ["CalibrationMissingError", "simulate_files"]
-
-
-class CalibrationMissingError(KyphoError):
-    """A HU image was given without a density calibration."""
 
 
 def _read(path: Path):

@@ -38,12 +38,6 @@ MIN_CORE_MM3 = 600.0
 #: from T1 to L5 (DOMAIN.md §7.1 table) and the core stops CORE_DEPTH_MM inside the
 #: cortex; wider cores weigh less in the chain (:func:`_chain_weight`).
 MAX_BODY_CORE_WIDTH_MM = 60.0
-#: Farthest a body's interior lies from its cortex (mm): the largest lumbar body is about
-#: 50 x 35 mm in the plane (DOMAIN.md §7.1), so no interior point is more than ~18 mm
-#: from its shell. Filled "bone" farther from any cortex-level voxel is an enhanced organ
-#: grown into from the bone it touches (portal-phase liver and spleen reach the
-#: trabecular level), and is no core.
-MAX_CORTEX_DISTANCE_MM = 22.0
 #: A chain member smaller than this fraction of the median member is a fragment.
 MIN_FRACTION_OF_MEDIAN = 0.25
 #: Largest gap between consecutive body cores along z (mm): a disc is 4-12 mm and the
@@ -131,10 +125,7 @@ def _plane_struct(axis: int) -> np.ndarray:
 
 
 def core_components(
-    filled: np.ndarray,
-    spacing_mm: tuple[float, float, float],
-    inflation_mm: float = 0.0,
-    cortex: np.ndarray | None = None,
+    filled: np.ndarray, spacing_mm: tuple[float, float, float], inflation_mm: float = 0.0
 ) -> tuple[np.ndarray, list[Node]]:
     """Label the body cores and describe each.
 
@@ -147,9 +138,6 @@ def core_components(
     inflation_mm : float
         How much the bone was thickened by building the grid (block maxima add up to
         half a block on each side); added to the depth thresholds.
-    cortex : (X, Y, Z) ndarray of bool, optional
-        Cortex-level bone; when given, no core voxel lies farther than
-        :data:`MAX_CORTEX_DISTANCE_MM` from it.
 
     Returns
     -------
@@ -167,14 +155,6 @@ def core_components(
         parallel=1,
     )
     core &= depth3d > CORE_DEPTH_3D_MM + inflation_mm
-    if cortex is not None and cortex.any():
-        far = edt.edt(
-            np.ascontiguousarray(~cortex, dtype=np.uint8),
-            anisotropy=tuple(float(s) for s in spacing_mm),
-            black_border=False,
-            parallel=1,
-        )
-        core &= far <= MAX_CORTEX_DISTANCE_MM + inflation_mm
     labels = cc3d.connected_components(core, connectivity=6).astype(np.uint32)
     stats = cc3d.statistics(labels)
     voxel_mm3 = float(np.prod(spacing_mm))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import cc3d
+import edt
 import numpy as np
 from scipy import ndimage
 
@@ -26,14 +27,26 @@ __all__ = ["split_wide_cores"]
 #: so a contact is cut no deeper than needed. The deepest stays below the half-width of
 #: a small thoracic body core (~12 mm), which must survive.
 EXTRA_DEPTHS_MM = (2.0, 4.0, 6.0, 8.0)
+#: Farthest a body's interior lies from its cortex (mm): the largest lumbar body is about
+#: 50 x 35 mm in the plane (DOMAIN.md §7.1), so no interior point is more than ~18 mm
+#: from its shell. Part of a suspect core farther than this from any cortex-level voxel
+#: is an enhanced organ grown into from the bone it touches (portal-phase liver and heart
+#: reach the trabecular level). Applied to suspect cores only: a faint osteoporotic
+#: shell can leave a real body's centre this far from cortex-level voxels.
+MAX_CORTEX_DISTANCE_MM = 22.0
 #: A piece thinner than this on average (mm^2 of cross-section: volume over height) is a
 #: vessel, not a body: the smallest body core (an upper thoracic body, ~30 x 20 mm, less
 #: CORE_DEPTH_MM on each side) is ~200 mm^2; the aorta's core is a few tens.
 MIN_BODY_CORE_AREA_MM2 = 120.0
+#: A parting is kept only when what it rejects is at least this share of the core's
+#: volume: an organ or vessel is a large part of the block it joined, while trimming
+#: a few rib ends off a column merged by noise only breaks the column into fragments.
+MIN_REJECTED_SHARE = 0.05
 #: Cores wider than this are left whole unless taller than a pelvis: the sacral core
-#: runs on into the ilia (iliac crests span 250-300 mm) and the sacrum is told by that
+#: runs on into the ilia (iliac crests span 250-300 mm; 291 mm on totalseg_example) and
+#: the sacrum is told by that
 #: width (see ribs_sacrum).
-MAX_PART_WIDTH_MM = 140.0
+MAX_PART_WIDTH_MM = 200.0
 #: No pelvis is this tall (iliac crest to ischial tuberosity ~200-220 mm in adults): a
 #: core this tall is column joined through its discs, or to the aorta running beside
 #: it, and is tried whatever its width.
@@ -84,6 +97,7 @@ def split_wide_cores(
     nodes: list[Node],
     spacing_mm: tuple[float, float, float],
     judge: Callable[[np.ndarray, list[Node]], set[int]],
+    cortex: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[Node], set[int]]:
     """Part over-wide cores where that separates bone from tissue that is no body.
 
@@ -104,6 +118,9 @@ def split_wide_cores(
         Coarse voxel size.
     judge : callable
         ``judge(cores, nodes)`` -> labels of the given nodes that are no candidates.
+    cortex : (X, Y, Z) ndarray of bool, optional
+        Cortex-level bone: a suspect core loses what lies farther than
+        :data:`MAX_CORTEX_DISTANCE_MM` from it before it is parted.
 
     Returns
     -------
@@ -125,10 +142,25 @@ def split_wide_cores(
     next_label = int(cores.max()) + 1
     cores = cores.copy()
     out = list(nodes)
+    near_cortex = None
+    if cortex is not None and cortex.any():
+        near_cortex = (
+            edt.edt(
+                np.ascontiguousarray(~cortex, dtype=np.uint8),
+                anisotropy=tuple(float(s) for s in spacing_mm),
+                black_border=False,
+                parallel=1,
+            )
+            <= MAX_CORTEX_DISTANCE_MM
+        )
     while queue:
         node, start = queue.pop()
         box = ndimage.find_objects((cores == node.label).astype(np.uint8))[0]
         core = cores[box] == node.label
+        if near_cortex is not None and start == 0:
+            core_near = core & near_cortex[box]
+            if core_near.sum() * voxel_mm3 >= MIN_CORE_MM3:
+                core = core_near
         seeds, used = _pieces(core, spacing_mm, voxel_mm3, start)
         if seeds is None:
             continue
@@ -148,10 +180,12 @@ def split_wide_cores(
         # Judged in place of the whole core, in the full label array.
         candidate = cores.copy()
         view = candidate[box]
+        view[view == node.label] = 0  # what was trimmed from the core leaves it
         view[core] = trial[core]
         thin = {p.label for p in pieces if p.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * p.height_mm}
         soft = judge(candidate, pieces) | thin
-        if not soft or len(soft) == len(pieces):
+        lost = sum(p.volume_mm3 for p in pieces if p.label in soft)
+        if not soft or len(soft) == len(pieces) or lost < MIN_REJECTED_SHARE * node.volume_mm3:
             continue
         cores = candidate
         next_label += len(pieces)

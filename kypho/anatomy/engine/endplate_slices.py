@@ -20,22 +20,15 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.imaging.edges import refine_edges_by_moments
+from kypho.imaging.slices import THICK_SLICE_MM, is_thick_slice
 
-__all__ = ["MIN_RUN_SLICES", "is_thick_slice", "trim_endplate_slices"]
+__all__ = ["MIN_RUN_SLICES", "THICK_SLICE_MM", "is_thick_slice", "trim_endplate_slices"]
 
-#: Slices at least this thick (mm), and over twice the in-plane size, count as thick.
-THICK_SLICE_MM = 2.0
 #: Fewest slices a run needs: two at each end for the endplate window, one inside for
 #: the trabecular level. Shorter runs (arches, thin crushed bodies) are left alone.
 MIN_RUN_SLICES = 5
 #: Widest endplate band (in slices, see :func:`_band_slices`) taken as a thin layer.
 MAX_BAND_SLICES = 2.0
-
-
-def is_thick_slice(spacing_mm: tuple[float, float, float]) -> bool:
-    """True when the slice spacing is clearly larger than the in-plane voxel size."""
-    dz = float(spacing_mm[2])
-    return dz > THICK_SLICE_MM and dz > 2.0 * max(float(spacing_mm[0]), float(spacing_mm[1]))
 
 
 def _run_bounds(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -273,9 +273,7 @@ def segment_spine(
         )
     filled_c = filled_bone(bone_c, grid.spacing_mm)
     _tell(progress, 0.25, "finding vertebral bodies")
-    cores, nodes = core_components(
-        filled_c, grid.spacing_mm, grid.inflation_mm, cortex=(peak_c > cortex_hu(stats)) & inside
-    )
+    cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
 
     # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
     # body (see enhanced_tissue); arms, the sternum and vessels beside or in front of the
@@ -291,7 +289,9 @@ def segment_spine(
         stats=stats,
         grid=grid,
     )
-    cores, nodes, soft = split_wide_cores(cores, nodes, grid.spacing_mm, judge)
+    cores, nodes, soft = split_wide_cores(
+        cores, nodes, grid.spacing_mm, judge, cortex=(peak_c > cortex_hu(stats)) & inside
+    )
     del judge
     nodes = [n for n in nodes if n.label not in soft]
     chain = chain_nodes(nodes, filled_c.shape[2] * grid.spacing_mm[2])
