@@ -50,21 +50,23 @@ def test_a_parting_that_separates_nothing_is_undone() -> None:
     assert np.array_equal(parted, cores) and not rejected
 
 
-def test_no_core_farther_from_cortex_than_a_body_interior() -> None:
+def test_a_suspect_core_loses_what_lies_far_from_cortex() -> None:
     # A 48 mm body with a 2 mm cortex, against a 100 mm organ that the bone threshold
-    # took in (portal-phase liver): only the body and the organ's rim near the cortex
-    # can hold cores.
+    # took in (portal-phase liver), overlapping it by 2 mm: one core, wider than any
+    # body. Trimmed to 22 mm from the cortex and parted, the body is kept and what is
+    # left of the organ (judged by position here) is rejected.
     filled = np.zeros((120, 80, 30), dtype=bool)
     x, y = np.mgrid[0:120, 0:80]
     body = (x - 30) ** 2 + (y - 40) ** 2 <= 12**2
-    organ = (x - 64) ** 2 + (y - 40) ** 2 <= 25**2  # overlaps the body by 6 mm
+    organ = (x - 66) ** 2 + (y - 40) ** 2 <= 25**2
     filled[:, :, 5:25] = (body | organ)[:, :, None]
     cortex = np.zeros_like(filled)
     cortex[:, :, 5:25] = (body & ((x - 30) ** 2 + (y - 40) ** 2 >= 11**2))[:, :, None]
-    _, plain = core_components(filled, SPACING)
-    cores, nodes = core_components(filled, SPACING, cortex=cortex)
-    assert max(n.width_mm for n in plain) > 100  # body and organ, one core
-    # Cortex ring out to x = 42 voxels (84 mm); cores no farther than 22 mm beyond it.
-    assert np.all(np.argwhere(cores > 0)[:, 0] * 2.0 <= 84.0 + 22.0 + 2.0)
-    assert nodes, "the body keeps its core"
-    assert sum(n.volume_mm3 for n in nodes) < 0.6 * sum(n.volume_mm3 for n in plain)
+    cores, nodes = core_components(filled, SPACING)
+    assert len(nodes) == 1 and nodes[0].width_mm > 60
+    beside = lambda c, ns: {n.label for n in ns if n.centroid_mm[0] > 84.0}  # noqa: E731
+    out, pieces, rejected = split_wide_cores(cores, nodes, SPACING, beside, cortex=cortex)
+    kept = [n for n in pieces if n.label not in rejected]
+    assert kept and all(abs(n.centroid_mm[0] - 60.0) < 10.0 for n in kept)
+    # Cortex ring out to x = 42 voxels (84 mm); nothing farther than 22 mm beyond it.
+    assert np.all(np.argwhere(out > 0)[:, 0] * 2.0 <= 84.0 + 22.0 + 2.0)

@@ -86,6 +86,37 @@ def _pieces(
     return None, -1
 
 
+def _near(cortex: np.ndarray, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+    """Voxels within :data:`MAX_CORTEX_DISTANCE_MM` of ``cortex``."""
+    dist = edt.edt(
+        np.ascontiguousarray(~cortex, dtype=np.uint8),
+        anisotropy=tuple(float(s) for s in spacing_mm),
+        black_border=False,
+        parallel=1,
+    )
+    return dist <= MAX_CORTEX_DISTANCE_MM
+
+
+def _grow(
+    core: np.ndarray, seeds: np.ndarray, box: tuple[slice, ...], first_label: int, sp: np.ndarray
+) -> tuple[np.ndarray, list[Node]]:
+    """Each core voxel given to the nearest seed (in mm): the labels in ``box`` (numbered
+    from ``first_label``) and the pieces of at least :data:`MIN_CORE_MM3`."""
+    _, nearest = ndimage.distance_transform_edt(
+        seeds == 0, sampling=tuple(sp), return_indices=True
+    )
+    owner = seeds[tuple(nearest)]
+    offset = np.array([s.start for s in box], dtype=float)
+    trial = np.zeros(core.shape, dtype=np.uint32)
+    pieces: list[Node] = []
+    for piece in np.unique(owner[core]):
+        mask = core & (owner == piece)
+        if mask.sum() * float(np.prod(sp)) >= MIN_CORE_MM3:
+            trial[mask] = first_label + len(pieces)
+            pieces.append(_node(first_label + len(pieces), mask, offset, sp))
+    return trial, pieces
+
+
 def _suspect(node: Node) -> bool:
     """Wider than any body but narrower than a pelvis, or taller than a pelvis."""
     wide = MAX_BODY_CORE_WIDTH_MM < node.width_mm <= MAX_PART_WIDTH_MM
@@ -142,17 +173,7 @@ def split_wide_cores(
     next_label = int(cores.max()) + 1
     cores = cores.copy()
     out = list(nodes)
-    near_cortex = None
-    if cortex is not None and cortex.any():
-        near_cortex = (
-            edt.edt(
-                np.ascontiguousarray(~cortex, dtype=np.uint8),
-                anisotropy=tuple(float(s) for s in spacing_mm),
-                black_border=False,
-                parallel=1,
-            )
-            <= MAX_CORTEX_DISTANCE_MM
-        )
+    near_cortex = _near(cortex, spacing_mm) if cortex is not None and cortex.any() else None
     while queue:
         node, start = queue.pop()
         box = ndimage.find_objects((cores == node.label).astype(np.uint8))[0]
@@ -164,19 +185,7 @@ def split_wide_cores(
         seeds, used = _pieces(core, spacing_mm, voxel_mm3, start)
         if seeds is None:
             continue
-        # Each core voxel goes to the nearest piece (in mm).
-        _, near = ndimage.distance_transform_edt(
-            seeds == 0, sampling=spacing_mm, return_indices=True
-        )
-        owner = seeds[tuple(near)]
-        offset = np.array([s.start for s in box], dtype=float)
-        trial = np.zeros_like(cores[box])
-        pieces: list[Node] = []
-        for piece in np.unique(owner[core]):
-            mask = core & (owner == piece)
-            if mask.sum() * voxel_mm3 >= MIN_CORE_MM3:
-                trial[mask] = next_label + len(pieces)
-                pieces.append(_node(next_label + len(pieces), mask, offset, sp))
+        trial, pieces = _grow(core, seeds, box, next_label, sp)
         # Judged in place of the whole core, in the full label array.
         candidate = cores.copy()
         view = candidate[box]

@@ -14,11 +14,11 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
+from kypho.anatomy.engine.candidates import no_candidates
 from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
 from kypho.anatomy.engine.core_split import split_wide_cores
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
-from kypho.anatomy.engine.enhanced_tissue import enhanced_tissue_cores
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.refine import refine_labels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
@@ -26,14 +26,12 @@ from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 from kypho.anatomy.engine.split import split_merged, split_sacrum_top
 from kypho.anatomy.engine.threshold import (
     CoarseGrid,
-    TissueStats,
     body_mask,
     bone_mask,
     coarse_grid,
     cortex_hu,
     tissue_stats,
 )
-from kypho.anatomy.engine.trunk import outside_trunk_midline
 from kypho.anatomy.engine.whole import assign_whole
 from kypho.anatomy.levels import Level
 from kypho.anatomy.records import LevelInfo, Segmentation
@@ -202,24 +200,6 @@ def _level_infos(
     return out
 
 
-def _no_candidates(
-    labels: np.ndarray,
-    candidates: list[Node],
-    *,
-    filled: np.ndarray,
-    mean_hu: np.ndarray,
-    peak_hu: np.ndarray,
-    trunk: np.ndarray,
-    stats: TissueStats,
-    grid: CoarseGrid,
-) -> set[int]:
-    """Cores that are enhanced soft tissue or lie outside the trunk's midline."""
-    soft = enhanced_tissue_cores(
-        labels, candidates, filled, mean_hu, peak_hu, stats, grid.spacing_mm, grid.inflation_mm
-    )
-    return soft | outside_trunk_midline(candidates, trunk, grid.spacing_mm)
-
-
 def segment_spine(
     volume: Volume,
     *,
@@ -281,7 +261,7 @@ def segment_spine(
     # enhanced aorta or heart form one over-wide core: it is parted where that separates
     # them (see core_split).
     judge = partial(
-        _no_candidates,
+        no_candidates,
         filled=filled_c,
         mean_hu=hu_c,
         peak_hu=peak_c,
