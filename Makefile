@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kypho-installed
 
-.PHONY: demo test lint bench clean deps-web
+.PHONY: demo test lint bench clean deps-web deps-dicom
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kypho demo kypho-demo --force
 
-test: $(STAMP) deps-web
+# The DICOM tests' modality (dcmtk), PACS (Orthanc + DICOMweb plugin) and the Pango
+# library WeasyPrint renders the PDF report with. Idempotent: apt-get runs only if needed.
+DICOM_DEBS := dcmtk orthanc orthanc-dicomweb libpango-1.0-0 libpangoft2-1.0-0
+deps-dicom:
+	@if command -v storescu >/dev/null && command -v Orthanc >/dev/null \
+	    && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] \
+	    && ldconfig -p | grep -q libpangoft2; then :; else \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y --no-install-recommends $(DICOM_DEBS); fi
+
+test: $(STAMP) deps-web deps-dicom
 	$(BIN)/ruff check kypho tests benchmarks
 	$(BIN)/python -m pytest -q -n 2
 

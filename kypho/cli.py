@@ -20,8 +20,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from kypho.batch.command import batch_command
 from kypho.errors import KyphoError
 from kypho.outputs import OUTPUT_NAMES
+from kypho.pacs.command import listen_command
 from kypho.phantom.command import phantom_command
 
 app = typer.Typer(
@@ -187,7 +189,8 @@ def _run(func: Callable[[], None]) -> None:
 
 @app.command()
 def analyze(
-    ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA.")],
+    ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA, "
+                                       "or dicomweb+http://HOST/ROOT/studies/UID[/series/UID].")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
     masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
     plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Plan fractured levels.")] = True,
@@ -200,21 +203,37 @@ def analyze(
     calibration: Annotated[str | None, typer.Option(help="BMD phantom SLOPE,INTERCEPT.")] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
     resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
+    dicom: Annotated[bool, typer.Option(help="Also write DICOM SEG, SR and PDF.")] = False,
 ) -> None:
     """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
 
     def go() -> None:
-        from kypho.output_folder import output_folder
-        from kypho.outputs import write_analysis
-        from kypho.pipeline import analyze as run
+        from kypho.pacs.dicomweb import local_input, store_files
         from kypho.results import analysis_to_json
 
         inputs = [ct] + ([masks] if masks else [])
         calib = _calibration(calibration)
-        with output_folder(out, OUTPUT_NAMES, overwrite=force, protected=inputs) as stage, \
+        with local_input(ct) as (source, web):
+            # A DICOMweb study always gets its SEG, SR and PDF back.
+            analysis = _analyze_into(source, dicom or web is not None, inputs, calib)
+        if web is not None:
+            from kypho.pacs.node import RESULT_FILES
+
+            files = [out / "dicom" / n for n in RESULT_FILES if (out / "dicom" / n).exists()]
+            store_files(web, files)
+            console.print(f"Stored {len(files)} DICOM objects at {escape(web.base_url)}")
+        _print_summary(analysis_to_json(analysis), out)
+
+    def _analyze_into(source: Path, dicom: bool, inputs: list[Path], calib: Any) -> Any:
+        from kypho.output_folder import output_folder
+        from kypho.outputs import write_analysis
+        from kypho.pipeline import analyze as run
+
+        names = (*OUTPUT_NAMES, "dicom") if dicom else OUTPUT_NAMES
+        with output_folder(out, names, overwrite=force, protected=inputs) as stage, \
                 _progress() as progress:
             analysis = run(
-                _read_input(ct, series, resample_uneven),
+                _read_input(source, series, resample_uneven),
                 masks=masks,
                 plan=plan,
                 plan_levels=_parse_levels(levels),
@@ -226,7 +245,12 @@ def analyze(
             )
             progress(1.0, "writing outputs")
             write_analysis(analysis, stage, protected=inputs)
-        _print_summary(analysis_to_json(analysis), out)
+            if dicom:
+                from kypho.dicom.export import write_dicom_beside_report
+
+                progress(1.0, "writing DICOM SEG, SR and PDF")
+                write_dicom_beside_report(analysis, stage)
+        return analysis
 
     _run(go)
 
@@ -333,6 +357,18 @@ def simulate_command(
         console.print(f"Wrote [bold]{path}[/]")
 
     _run(go)
+
+
+@app.command("batch")
+@functools.wraps(batch_command)
+def _batch(*args: Any, **kwargs: Any) -> None:
+    _run(lambda: batch_command(*args, **kwargs))
+
+
+@app.command("listen")
+@functools.wraps(listen_command)
+def _listen(*args: Any, **kwargs: Any) -> None:
+    _run(lambda: listen_command(*args, **kwargs))
 
 
 @app.command("phantom")

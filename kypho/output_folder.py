@@ -33,7 +33,7 @@ _RENAME_EXCHANGE = 2
 #: Everything any kypho command writes at the top of an output folder: never carried
 #: over from an earlier run, so --force leaves no stale file of another patient.
 KYPHO_OUTPUTS = frozenset({"results.json", "report.html", "labels.nii.gz", "bodies.nii.gz",
-                           "levels.json", "figures"})
+                           "levels.json", "figures", "dicom"})
 
 
 def stage_prefix(target: Path) -> str:

@@ -30,7 +30,7 @@ from kypho.errors import OutputExistsError
 from kypho.imaging.orientation import LPS_TO_RAS, affine_spacing
 from kypho.imaging.write import atomic_write_bytes, reorient_to
 
-__all__ = ["write_dicom_series"]
+__all__ = ["file_meta", "write_dicom_series"]
 
 _SOP_CLASS = {"CT": CTImageStorage, "MR": MRImageStorage}
 # The CT convention: unsigned-looking values stored with a -1024 intercept, air near 0.
@@ -52,6 +52,16 @@ def _ds_number(value: float) -> str:
     """A DICOM decimal string (at most 16 characters) for `value`."""
     text = f"{value:.10g}"
     return text if len(text) <= 16 else f"{value:.6e}"
+
+
+def file_meta(ds: Dataset) -> FileMetaDataset:
+    """File meta information of `ds` (Explicit VR Little Endian, pydicom's implementation)."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    return meta
 
 
 def write_dicom_series(
@@ -150,6 +160,16 @@ def write_dicom_series(
     base.SeriesNumber = int(series_number)
     base.SeriesDescription = series_description
     base.Manufacturer = "kypho"
+    # Type 2 attributes (present, empty when unknown) so the series passes dciodvfy and
+    # the SEG/SR kypho derives from it can copy them.
+    for key in ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber",
+                "PatientPosition", "PositionReferenceIndicator",
+                "AcquisitionNumber"):
+        setattr(base, key, "")
+    if modality == "CT":
+        base.KVP = ""
+    # An unpaired body part: dciodvfy then expects no Laterality.
+    base.BodyPartExamined = "SPINE"
     base.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
     base.ImageOrientationPatient = [_ds_number(v) for v in (*row_dir, *col_dir)]
     # PixelSpacing is (between rows, between columns) = (axis 1, axis 0).
@@ -179,12 +199,7 @@ def write_dicom_series(
         ds.SliceLocation = _ds_number(float(position @ normal))
         stored = np.round((arr[:, :, k].T - intercept) / slope).astype(np.int16)
         ds.PixelData = np.ascontiguousarray(stored).tobytes()
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = ds.SOPClassUID
-        meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-        ds.file_meta = meta
+        ds.file_meta = file_meta(ds)
         if syntax not in _UNCOMPRESSED:
             ds.compress(syntax, stored)
         else:

@@ -32,7 +32,9 @@ def _plan_figures_of_pending() -> dict[str, bytes]:
 
 
 def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+    # A daemonic process (a Dask worker, for one) may not start children at all.
+    return ("fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+            and not multiprocessing.current_process().daemon)
 
 
 def render_all_figures(analysis: Analysis) -> dict[str, bytes]:
