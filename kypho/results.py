@@ -152,4 +152,8 @@ def analysis_to_json(analysis: Any) -> dict[str, Any]:
         doc["fractures"] = doc["spine"]["fractures"]
     if analysis.plan is not None:
         doc["plan"] = analysis.plan.to_json()
+    if getattr(analysis, "simulation", None) is not None:
+        from kypho.simulate.records import to_dict
+
+        doc["simulation"] = to_dict(analysis.simulation)
     return doc

@@ -35,17 +35,6 @@ class CementFill:
     body_volume_ml: float
     fill_fraction: float
 
-    def to_json(self) -> dict:
-        """Plain JSON (the mask is not serialised)."""
-        return {
-            "volume_ml": round(self.volume_ml, 2),
-            "body_volume_ml": round(self.body_volume_ml, 1),
-            "fill_fraction": round(self.fill_fraction, 3),
-            "restores_strength": bool(self.fill_fraction >= STRENGTH_FILL_FRACTION),
-            "restores_stiffness": bool(self.fill_fraction >= STIFFNESS_FILL_FRACTION),
-            "interdigitation_mm": INTERDIGITATION_MM,
-        }
-
 
 def cement_fill(cavity: np.ndarray, body: np.ndarray, spacing_mm: float) -> CementFill:
     """Cavity plus an interdigitation shell, kept inside the body's trabecular bone."""

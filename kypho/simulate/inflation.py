@@ -64,15 +64,6 @@ class InflationStep:
     pressure_mpa: float
     gain_mm: tuple[float, float, float]
 
-    def to_json(self) -> dict:
-        """Plain JSON."""
-        return {
-            "volume_ml": round(self.volume_ml, 3),
-            "pressure_mpa": round(self.pressure_mpa, 3),
-            "heights_mm": {k: round(v, 2) for k, v in zip(("ha", "hm", "hp"), self.gain_mm,
-                                                           strict=True)},
-        }
-
 
 @dataclass(frozen=True)
 class InflationResult:
@@ -96,14 +87,6 @@ class InflationResult:
     def final(self) -> InflationStep:
         """Last accepted step."""
         return self.steps[-1]
-
-    def to_json(self) -> dict:
-        """Plain JSON (the cavity mask is not serialised)."""
-        return {
-            "steps": [s.to_json() for s in self.steps],
-            "stop_reason": self.stop_reason,
-            "cavity_ml": round(float(self.cavity.sum()), 1),
-        }
 
 
 def _segment_distance(shape, a: np.ndarray, b: np.ndarray, h: float) -> np.ndarray:

@@ -57,13 +57,15 @@ def simulate_level(
     posterior_y: float,
     lost_height_mm: float,
     progress: Callable[[str], None] | None = None,
+    planned_cement_ml: float | None = None,
+    material: str = "kopperdahl",
 ) -> LevelSimulation:
     """Run the whole chain on one level's isotropic grid (axis 2 superior, axis 1 AP)."""
     say = progress or (lambda _m: None)
     inf, sup = end_caps(body, spacing_mm)
     bone = vertebra & ~inf & ~sup
     say(f"{level}: FE before augmentation")
-    pre = run_compression(build_model(density_mg_cm3, bone, inf, sup, spacing_mm),
+    pre = run_compression(build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material),
                           progress=say)
     results = {}
     cavity = np.zeros_like(body)
@@ -71,13 +73,14 @@ def simulate_level(
         say(f"{level}: inflating the {b.side} balloon")
         r = inflate(density_mg_cm3, body, np.array(b.start_vox), np.array(b.end_vox),
                     spacing_mm, anterior_y, posterior_y, lost_height_mm, b.max_volume_ml,
-                    b.max_pressure_mpa, resistance_n=IN_VIVO_RESISTANCE_N)
+                    b.max_pressure_mpa, resistance_n=IN_VIVO_RESISTANCE_N, material=material)
         results[b.side] = r
         cavity |= r.cavity
     fill = cement_fill(cavity, body, spacing_mm)
     say(f"{level}: FE after augmentation")
     post = run_compression(
-        build_model(density_mg_cm3, bone, inf, sup, spacing_mm, cement=fill.mask), progress=say
+        build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material, cement=fill.mask),
+        progress=say,
     )
     notes = [
         "post-augmentation FE keeps the pre-inflation geometry: the height gained is not "
@@ -85,4 +88,4 @@ def simulate_level(
         "adjacent-level stress change not computed (needs the neighbouring vertebrae)",
     ]
     return LevelSimulation(level, FEOutcome.from_result(pre), FEOutcome.from_result(post),
-                           results, fill, None, notes)
+                           results, fill, None, planned_cement_ml, notes)
