@@ -209,7 +209,9 @@ def analyze(
     simulate: Annotated[
         bool, typer.Option(help="Simulate each planned kyphoplasty (FE, balloon, cement).")
     ] = False,
-    resolution: Annotated[float, typer.Option(help="Simulation element size (mm).")] = 1.0,
+    resolution: Annotated[
+        float, typer.Option(help="Simulation element size (mm); 1 is finer and slower.")
+    ] = 1.5,
 ) -> None:
     """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
 
@@ -318,7 +320,7 @@ def plan_command(
         force=force,
         resample_uneven=False,
         simulate=False,
-        resolution=1.0,
+        resolution=1.5,
     )
 
 
@@ -333,7 +335,9 @@ def simulate_command(
     masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
     calibration: Annotated[str | None, typer.Option(help="BMD phantom SLOPE,INTERCEPT.")] = None,
     density_image: Annotated[bool, typer.Option(help="IMAGE is already mg/cm3.")] = False,
-    resolution: Annotated[float, typer.Option(help="Element size (mm).")] = 1.0,
+    resolution: Annotated[
+        float | None, typer.Option(help="Element size (mm); default 1.5, 1 with --labels.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
 ) -> None:
     """Simulate the planned kyphoplasty (analyze --simulate), or with --labels the
@@ -341,7 +345,7 @@ def simulate_command(
     if labels is None:
         analyze(image, out, masks=masks, plan=True, levels=levels, series=None, lowest=None,
                 level=None, calibration=calibration, force=force, resample_uneven=False,
-                simulate=True, resolution=resolution)
+                simulate=True, resolution=1.5 if resolution is None else resolution)
         return
 
     def go() -> None:
@@ -349,7 +353,8 @@ def simulate_command(
 
         path = simulate_files(
             image, labels, out, calibration=_calibration(calibration),
-            density_image=density_image, resolution_mm=_resolution(resolution), force=force,
+            density_image=density_image,
+            resolution_mm=_resolution(1.0 if resolution is None else resolution), force=force,
             progress=lambda msg: console.print(msg),
         )
         console.print(f"Wrote [bold]{path}[/]")

@@ -58,7 +58,7 @@ def analyze(
     series: str | None = None,
     progress: ProgressCallback | None = None,
     simulate: bool = False,
-    simulate_resolution_mm: float = 1.0,
+    simulate_resolution_mm: float = 1.5,
 ) -> Analysis:
     """Run kypho on one CT.
 

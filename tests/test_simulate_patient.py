@@ -39,6 +39,9 @@ def test_planned_level_is_simulated_with_the_plans_balloons(simulated) -> None: 
         assert hm > 0 and hp <= hm <= ha
     assert lv.planned_cement_ml == pytest.approx(lp.cement.total_ml)
     assert lv.fe_pre.stiffness_n_per_mm > 0
+    # the cranial neighbour (T12) is stacked above and loaded through a disc
+    assert lv.adjacent is not None and lv.adjacent.mean_pre_mpa > 0
+    assert abs(lv.adjacent.mean_change_pct) < 50
     if lv.cement.fill_fraction >= 0.30:
         assert lv.fe_post.stiffness_n_per_mm >= lv.fe_pre.stiffness_n_per_mm
 

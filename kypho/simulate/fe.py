@@ -180,9 +180,12 @@ def solve_dirichlet(
     mesh: VoxelMesh,
     fixed_dofs: np.ndarray,
     fixed_values: np.ndarray,
-    tol: float = 1e-8,
+    tol: float = 1e-6,
 ) -> tuple[np.ndarray, int]:
     """Solve K u = 0 with prescribed displacements; K is modified in place.
+
+    ``tol`` is the relative residual: 1e-6 changes the Bonelab stiffness by 0.02 % from
+    1e-8 with a third fewer CG iterations (11 vs 16, benchmarks/simulation.py case).
 
     Returns
     -------

@@ -85,7 +85,6 @@ def simulate_level(
     notes = [
         "post-augmentation FE keeps the pre-inflation geometry: the height gained is not "
         "re-meshed",
-        "adjacent-level stress change not computed (needs the neighbouring vertebrae)",
     ]
     return LevelSimulation(level, FEOutcome.from_result(pre), FEOutcome.from_result(post),
                            results, fill, None, planned_cement_ml, notes)

@@ -11,6 +11,7 @@ trajectories, balloon sizes and limits and its restoration target are used as gi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,9 @@ from kypho.measure.calibration import (
     default_calibration,
     internal_reference,
 )
+from kypho.simulate.adjacent import adjacent_stress, stack_grids
 from kypho.simulate.level import BalloonAxis, simulate_level
-from kypho.simulate.records import LevelSimulation, Simulation
+from kypho.simulate.records import AdjacentStress, LevelSimulation, Simulation
 
 __all__ = ["ASSUMPTIONS", "METHOD", "choose_calibration", "simulate_plan"]
 
@@ -48,6 +50,9 @@ ASSUMPTIONS = [
     "re-meshed)",
     "balloon inflation: kypho's own model, no published model exists (DOMAIN.md §9); "
     "in vivo lift resistance 280 N calibrated to Winkelmann 2018 (DOMAIN.md §5.4)",
+    "adjacent stress: treated body, a 10 MPa linear disc (assumption, not in DOMAIN.md) "
+    "and the cranial neighbour's body stacked between PMMA caps; mean and 99th-percentile "
+    "compressive stress in the neighbour's lowest 3 mm at 850 N (DOMAIN.md §8.4 load)",
 ]
 
 Progress = Callable[[float, str], None]
@@ -97,12 +102,37 @@ def _simulate_one(volume: Any, seg: Any, vm: Any, lp: Any, cal: BmdCalibration, 
     ys = np.nonzero(body.any(axis=(0, 2)))[0]
     rest = lp.balloon.restoration
     lost = max(0.0, rest.target_mm[1] - rest.current_mm[1]) if rest is not None else 0.0
-    return simulate_level(
+    lv = simulate_level(
         lp.level.display, dens, grid.vert | body, body, h, _balloon_axes(grid, lp.balloon, h),
         anterior_y=float(ys.max()), posterior_y=float(ys.min()), lost_height_mm=lost,
         progress=say, planned_cement_ml=None if lp.cement is None else lp.cement.total_ml,
         material=material,
     )
+    try:
+        adj = _adjacent(volume, seg, vm, grid, dens, lv.cement.mask, cal, h, material, say)
+    except ValueError as exc:
+        return replace(lv, notes=[*lv.notes, f"adjacent-body stress not computed: {exc}"])
+    return replace(lv, adjacent=adj)
+
+
+def _adjacent(volume: Any, seg: Any, vm: Any, grid: Any, dens: np.ndarray,
+              cement: np.ndarray, cal: BmdCalibration, h: float, material: str,
+              say: Callable[[str], None]) -> AdjacentStress:
+    """The cranial neighbour's body on the treated vertebra's frame, stacked above it."""
+    from kypho.plan.local_grid import build_local_grid
+
+    above = int(vm.level) - 1
+    if seg.bodies.box(above) is None or seg.vertebrae.box(above) is None:
+        raise ValueError("no cranial neighbour in the segmentation")
+    ngrid = build_local_grid(volume, seg.vertebrae, seg.bodies, above, grid.frame, step_mm=h)
+    ts, ns, shape = stack_grids(grid, ngrid)
+    d = np.full(shape, cal.slope * -1000.0 + cal.intercept)
+    treated, neighbour, cem = (np.zeros(shape, dtype=bool) for _ in range(3))
+    d[ts], treated[ts], cem[ts] = dens, grid.body, cement
+    nd = cal.slope * np.nan_to_num(ngrid.hu.astype(np.float64), nan=-1000.0) + cal.intercept
+    neighbour[ns] = ngrid.body
+    d[ns] = np.where(ngrid.body, nd, d[ns])
+    return adjacent_stress(d, treated & ~neighbour, neighbour, cem, h, material, progress=say)
 
 
 def simulate_plan(
@@ -112,7 +142,7 @@ def simulate_plan(
     plan: Any,
     *,
     calibration: BmdCalibration | None = None,
-    resolution_mm: float = 1.0,
+    resolution_mm: float = 1.5,
     material: str = "kopperdahl",
     progress: Progress | None = None,
 ) -> Simulation:
