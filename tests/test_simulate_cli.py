@@ -37,3 +37,29 @@ def test_simulate_refuses_a_density_map_read_as_hu(tmp_path):
                                    str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "density map" in res.output and "Traceback" not in res.output
+
+
+def test_simulate_a_planned_fracture_end_to_end(tmp_path):
+    """kypho simulate CT (= analyze --simulate): results.json and report gain the section."""
+    ph = tmp_path / "ph"
+    runner = CliRunner()
+    res = runner.invoke(app, ["phantom", str(ph), "--top", "T11", "--bottom", "L3",
+                              "--spacing", "1,1,1.5", "--fracture", "L1:crush:0.3"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["simulate", str(ph / "ct.nii.gz"), "-o", str(out),
+                              "--resolution", "2"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((out / "results.json").read_text())
+    sim = doc["simulation"]
+    assert sim["calibration"]["source"].startswith("internal reference")
+    assert sim["calibration"]["fit"]["r_squared"] > 0.99
+    planned = [p["level"] for p in doc["plan"]["levels"] if p["balloon"]]
+    assert [lv["level"] for lv in sim["levels"]] == planned
+    lv = sim["levels"][0]
+    assert lv["fe_post"]["stiffness_n_per_mm"] > lv["fe_pre"]["stiffness_n_per_mm"] > 0
+    assert lv["inflation"]["steps"][-1]["heights_mm"]["hm"] > 0
+    assert lv["adjacent"]["stress_change_pct"] is not None
+    html = (out / "report.html").read_text()
+    assert f"Simulation — {lv['level']}" in html
+    assert (out / "figures" / f"sim_{lv['level']}_curves.png").exists()

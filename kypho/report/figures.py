@@ -200,4 +200,8 @@ def render_figures(analysis: Any) -> dict[str, bytes]:
         from kypho.report.plan_figures import render_plan_figures
 
         figures.update(render_plan_figures(analysis))
+    if getattr(analysis, "simulation", None) is not None:
+        from kypho.report.simulation_figures import render_simulation_figures
+
+        figures.update(render_simulation_figures(analysis))
     return figures

@@ -65,8 +65,8 @@ def simulate_level(
     inf, sup = end_caps(body, spacing_mm)
     bone = vertebra & ~inf & ~sup
     say(f"{level}: FE before augmentation")
-    pre = run_compression(build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material),
-                          progress=say)
+    m_pre = build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material)
+    pre = run_compression(m_pre, progress=say)
     results = {}
     cavity = np.zeros_like(body)
     for b in balloons:
@@ -78,13 +78,32 @@ def simulate_level(
         cavity |= r.cavity
     fill = cement_fill(cavity, body, spacing_mm)
     say(f"{level}: FE after augmentation")
-    post = run_compression(
-        build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material, cement=fill.mask),
-        progress=say,
-    )
+    m_post = build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material,
+                         cement=fill.mask)
+    post = run_compression(m_post, progress=say)
+    x = _section_x(fill.mask, body)
+    section = np.where(bone[x], 1, 0) + np.where(fill.mask[x], 1, 0) + np.where(
+        (inf | sup)[x], 3, 0)
     notes = [
         "post-augmentation FE keeps the pre-inflation geometry: the height gained is not "
         "re-meshed",
     ]
     return LevelSimulation(level, FEOutcome.from_result(pre), FEOutcome.from_result(post),
-                           results, fill, None, planned_cement_ml, notes)
+                           results, fill, None, planned_cement_ml, notes,
+                           section.astype(np.uint8), _stress_cut(m_pre, pre, x, body.shape),
+                           _stress_cut(m_post, post, x, body.shape))
+
+
+def _section_x(cement: np.ndarray, body: np.ndarray) -> int:
+    """The sagittal plane (axis-0 index) through the cement, else through the body."""
+    mask = cement if cement.any() else body
+    return round(float(np.argwhere(mask)[:, 0].mean()))
+
+
+def _stress_cut(model, res, x: int, shape) -> np.ndarray:
+    """Axial element stress on the plane axis 0 = x (NaN where there is no element)."""
+    out = np.full(shape[1:], np.nan)
+    sel = model.mesh.element_ijk[:, 0] == x
+    j, k = model.mesh.element_ijk[sel, 1], model.mesh.element_ijk[sel, 2]
+    out[j, k] = res.element_stress_mpa[sel, 2]
+    return out

@@ -116,6 +116,12 @@ class LevelSimulation:
     adjacent: AdjacentStress | None = None
     planned_cement_ml: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: Mid-sagittal cut through the cement (AP x SI, element size): 0 outside, 1 bone,
+    #: 2 cement, 3 end-cap; and the axial stress (MPa, compression negative) there
+    #: before and after augmentation at the Bonelab displacement.  For figures only.
+    section: np.ndarray | None = field(default=None, repr=False)
+    stress_pre_mpa: np.ndarray | None = field(default=None, repr=False)
+    stress_post_mpa: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
