@@ -63,3 +63,28 @@ def test_simulate_a_planned_fracture_end_to_end(tmp_path):
     html = (out / "report.html").read_text()
     assert f"Simulation — {lv['level']}" in html
     assert (out / "figures" / f"sim_{lv['level']}_curves.png").exists()
+
+
+def test_simulate_without_tissue_for_the_internal_calibration_says_so(tmp_path):
+    """A HU crop holding bone and air but no fat or muscle cannot be calibrated internally."""
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    hu = np.full((40, 40, 40), -1000.0) + rng.normal(0, 10, (40, 40, 40))
+    lab = np.zeros((40, 40, 40), dtype=np.uint8)
+    lab[10:30, 10:30, 10:30] = 1
+    hu[lab > 0] = 250.0 + rng.normal(0, 30, lab.sum())
+    nib.save(nib.Nifti1Image(hu.astype(np.int16), np.eye(4)), tmp_path / "crop.nii.gz")
+    nib.save(nib.Nifti1Image(lab, np.eye(4)), tmp_path / "lab.nii.gz")
+    res = CliRunner().invoke(app, ["simulate", str(tmp_path / "crop.nii.gz"), "--labels",
+                                   str(tmp_path / "lab.nii.gz"), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    assert "--calibration" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["simulate", str(tmp_path / "crop.nii.gz"), "--labels",
+                                   str(tmp_path / "lab.nii.gz"), "-o", str(tmp_path / "o"),
+                                   "--calibration", "0.8,0", "--resolution", "2"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "o" / "simulation.json").read_text())
+    assert doc["calibration"]["source"] == "user phantom calibration"
+    assert doc["levels"][0]["fe_pre"]["stiffness_n_per_mm"] > 0
