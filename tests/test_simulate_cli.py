@@ -43,8 +43,8 @@ def test_simulate_a_planned_fracture_end_to_end(tmp_path):
     """kypho simulate CT (= analyze --simulate): results.json and report gain the section."""
     ph = tmp_path / "ph"
     runner = CliRunner()
-    res = runner.invoke(app, ["phantom", str(ph), "--top", "T11", "--bottom", "L3",
-                              "--spacing", "1,1,1.5", "--fracture", "L1:crush:0.3"])
+    res = runner.invoke(app, ["phantom", str(ph), "--top", "T12", "--bottom", "L2",
+                              "--spacing", "1.5,1.5,2", "--fracture", "L1:crush:0.3"])
     assert res.exit_code == 0, res.output
     out = tmp_path / "out"
     res = runner.invoke(app, ["simulate", str(ph / "ct.nii.gz"), "-o", str(out),
