@@ -88,3 +88,26 @@ def test_simulate_without_tissue_for_the_internal_calibration_says_so(tmp_path):
     doc = json.loads((tmp_path / "o" / "simulation.json").read_text())
     assert doc["calibration"]["source"] == "user phantom calibration"
     assert doc["levels"][0]["fe_pre"]["stiffness_n_per_mm"] > 0
+
+
+TPT = CASE.parent / "tptbox_lumbar"
+
+
+@pytest.mark.skipif(not (TPT / "sub-ct_label-22_ct.nii.gz").exists(), reason="no TPTBox case")
+def test_a_real_l3_from_a_plain_mask_falls_in_the_benchmark_cohort(tmp_path):
+    """Real L3 (TPTBox crop), whole-vertebra mask: caps on the body kypho splits off."""
+    import nibabel as nib
+    import numpy as np
+
+    seg = nib.load(TPT / "sub-ct_seg-vert_label-22_msk.nii.gz")
+    lab = (np.asarray(seg.dataobj) == 22).astype(np.uint8)
+    nib.save(nib.Nifti1Image(lab, seg.affine), tmp_path / "l3.nii.gz")
+    res = CliRunner().invoke(app, ["simulate", str(TPT / "sub-ct_label-22_ct.nii.gz"),
+                                   "--labels", str(tmp_path / "l3.nii.gz"), "-o",
+                                   str(tmp_path / "o"), "--calibration", "0.844,0",
+                                   "--resolution", "2"])
+    assert res.exit_code == 0, res.output
+    fe = json.loads((tmp_path / "o" / "simulation.json").read_text())["levels"][0]["fe_pre"]
+    # Bonelab cohort (160 scans, DOMAIN.md §8.2): stiffness 2,346-35,777 N/mm; with caps
+    # over the whole mask (posterior elements included) this vertebra read 61,835.
+    assert 2346 < fe["stiffness_n_per_mm"] < 35777

@@ -47,6 +47,20 @@ def _read_labels(labels: Path, volume) -> np.ndarray:
     return lab
 
 
+def _body_labels(lab: np.ndarray, volume) -> np.ndarray:
+    """1 = vertebra, 2 = its body (kypho's body split), so the caps cover the body only."""
+    from kypho.anatomy.engine.bodies import body_from_vertebra
+
+    vert = lab > 0
+    # any lumbar VerSe number: the split needs a vertebra with a body, not its level
+    body = body_from_vertebra(np.where(vert, 22, 0).astype(np.uint8), volume.affine,
+                              volume.hu) > 0
+    if not body.any():
+        raise MaskImportError("no vertebral body could be separated in the labels: give "
+                              "the Bonelab layout (labels 1-4 bone, 5 and 6 the end-caps)")
+    return np.where(body, 2, np.where(vert, 1, 0)).astype(np.uint8)
+
+
 def _calibrate(volume, lab: np.ndarray, calibration: BmdCalibration | None,
                density_image: bool) -> tuple[BmdCalibration, InternalReference | None]:
     if density_image:
@@ -75,7 +89,8 @@ def simulate_files(
     """Run the axial-compression FE on one vertebra and write ``OUT/simulation.json``.
 
     ``labels``: Bonelab layout (1-4 bone, 5 and 6 the inferior and superior PMMA layers)
-    or any vertebra mask (label > 0, caps are added).  A HU image is calibrated from
+    or any vertebra mask (label > 0; its body is split off with kypho's engine and the
+    caps are added over the body).  A HU image is calibrated from
     its own air, fat and muscle unless ``calibration`` is given.
     """
     from kypho.imaging.write import atomic_write_text
@@ -86,14 +101,18 @@ def simulate_files(
     lab = _read_labels(Path(labels), vol)
     cal, fit = _calibrate(vol, lab, calibration, density_image)
     dens = cal.slope * vol.hu.astype(np.float64) + cal.intercept
+    bonelab = bool((lab == 5).any() and (lab == 6).any())
+    if not bonelab:
+        lab = _body_labels(lab, vol)
     dens, lab = resample_for_fe(dens, lab, vol.spacing_mm, resolution_mm)
-    if (lab == 5).any() and (lab == 6).any():
+    if bonelab:
         bone, inf, sup = (lab >= 1) & (lab <= 4), lab == 5, lab == 6
     else:
         pad = int(np.ceil(6.0 / resolution_mm))
-        bone = np.pad(lab > 0, ((0, 0), (0, 0), (pad, pad)))
+        lab = np.pad(lab, ((0, 0), (0, 0), (pad, pad)))
         dens = np.pad(dens, ((0, 0), (0, 0), (pad, pad)))
-        inf, sup = end_caps(bone, resolution_mm)
+        inf, sup = end_caps(lab == 2, resolution_mm)
+        bone = (lab > 0) & ~inf & ~sup
     res = run_compression(build_model(dens, bone, inf, sup, resolution_mm), progress=progress)
     doc = {
         "method": "voxel 8-node hexahedra on the image grid (axis S loaded), Kopperdahl law "
