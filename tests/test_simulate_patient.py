@@ -15,7 +15,7 @@ from kypho.simulate.records import to_dict
 
 @pytest.fixture(scope="module")
 def simulated():  # type: ignore[no-untyped-def]
-    cfg = PhantomConfig(top="T12", bottom="L2", spacing_mm=(1.0, 1.0, 1.0),
+    cfg = PhantomConfig(top="T12", bottom="L2", spacing_mm=(1.5, 1.5, 2.0),
                         include_sacrum=False, ribs=False,
                         fractures=(FractureSpec("L1", "crush", 0.3),))
     ph = generate(cfg)
