@@ -144,6 +144,8 @@ def analyze(
                                    resolution_mm=simulate_resolution_mm,
                                    progress=_stage(progress, 0.9, 0.1))
         timings["simulate"] = time.perf_counter() - t
+    elif simulate:
+        warnings.append("Simulation asked for, but no level was planned: nothing simulated.")
     if progress:
         progress(1.0, "done")
     timings["total"] = time.perf_counter() - t0
