@@ -342,6 +342,11 @@ def simulate_command(
 ) -> None:
     """Simulate the planned kyphoplasty (analyze --simulate), or with --labels the
     axial-compression FE of one vertebra (simulation.json)."""
+    if labels is None and density_image:
+        raise typer.BadParameter("--density-image needs --labels (one vertebra's FE)")
+    if labels is not None and (masks is not None or levels):
+        raise typer.BadParameter("--labels runs one vertebra's FE: --masks and --levels "
+                                 "belong to the planned simulation without --labels")
     if labels is None:
         analyze(image, out, masks=masks, plan=True, levels=levels, series=None, lowest=None,
                 level=None, calibration=calibration, force=force, resample_uneven=False,
