@@ -38,6 +38,9 @@ def test_planned_level_is_simulated_with_the_plans_balloons(simulated) -> None: 
         ha, hm, hp = r.final.gain_mm
         assert hm > 0 and hp <= hm <= ha
     assert lv.planned_cement_ml == pytest.approx(lp.cement.total_ml)
+    # FE-solved elastic lift: positive, and far below the rigid-plate gain of a mobile body
+    rigid = max(r.final.gain_mm[1] for r in lv.inflation.values())
+    assert 0 < lv.elastic_lift.lift_mm < 0.5 * rigid
     assert lv.fe_pre.stiffness_n_per_mm > 0
     # the cranial neighbour (T12) is stacked above and loaded through a disc
     assert lv.adjacent is not None and lv.adjacent.mean_pre_mpa > 0

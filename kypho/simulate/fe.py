@@ -181,8 +181,9 @@ def solve_dirichlet(
     fixed_dofs: np.ndarray,
     fixed_values: np.ndarray,
     tol: float = 1e-6,
+    load: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Solve K u = 0 with prescribed displacements; K is modified in place.
+    """Solve K u = load (0 by default) with prescribed displacements; K is modified in place.
 
     ``tol`` is the relative residual: 1e-6 changes the Bonelab stiffness by 0.02 % from
     1e-8 with a third fewer CG iterations (11 vs 16, benchmarks/simulation.py case).
@@ -197,7 +198,7 @@ def solve_dirichlet(
     n = k.shape[0]
     uc = np.zeros(n)
     uc[fixed_dofs] = fixed_values
-    f = -(k @ uc)
+    f = -(k @ uc) if load is None else np.asarray(load, dtype=np.float64) - k @ uc
     is_fixed = np.zeros(n, dtype=bool)
     is_fixed[fixed_dofs] = True
     nb = k.indptr.size - 1

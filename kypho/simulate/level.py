@@ -10,6 +10,7 @@ import numpy as np
 from kypho.simulate.cement import cement_fill
 from kypho.simulate.compression import build_model, run_compression
 from kypho.simulate.inflation import IN_VIVO_RESISTANCE_N, inflate
+from kypho.simulate.lift import elastic_lift
 from kypho.simulate.records import FEOutcome, LevelSimulation
 
 __all__ = ["BalloonAxis", "end_caps", "simulate_level"]
@@ -76,6 +77,10 @@ def simulate_level(
                     b.max_pressure_mpa, resistance_n=IN_VIVO_RESISTANCE_N, material=material)
         results[b.side] = r
         cavity |= r.cavity
+    pressure = max((r.final.pressure_mpa for r in results.values()), default=0.0)
+    say(f"{level}: elastic endplate lift under {pressure:.2f} MPa (FE)")
+    lift = elastic_lift(density_mg_cm3, bone, body, inf, sup, cavity & body, spacing_mm,
+                        pressure, material)
     fill = cement_fill(cavity, body, spacing_mm)
     say(f"{level}: FE after augmentation")
     m_post = build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material,
@@ -91,7 +96,7 @@ def simulate_level(
     return LevelSimulation(level, FEOutcome.from_result(pre), FEOutcome.from_result(post),
                            results, fill, None, planned_cement_ml, notes,
                            section.astype(np.uint8), _stress_cut(m_pre, pre, x, body.shape),
-                           _stress_cut(m_post, post, x, body.shape))
+                           _stress_cut(m_post, post, x, body.shape), lift)
 
 
 def _section_x(cement: np.ndarray, body: np.ndarray) -> int:

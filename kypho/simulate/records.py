@@ -20,6 +20,7 @@ from kypho.simulate.cement import (
 )
 from kypho.simulate.compression import CompressionResult
 from kypho.simulate.inflation import InflationResult, InflationStep
+from kypho.simulate.lift import ElasticLift
 
 __all__ = [
     "FRAGILITY_THRESHOLDS_N",
@@ -122,6 +123,7 @@ class LevelSimulation:
     section: np.ndarray | None = field(default=None, repr=False)
     stress_pre_mpa: np.ndarray | None = field(default=None, repr=False)
     stress_post_mpa: np.ndarray | None = field(default=None, repr=False)
+    elastic_lift: ElasticLift | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,15 @@ def _fe(o: FEOutcome) -> dict[str, Any]:
             "elements": o.elements, "solve_s": _r(o.solve_s, 2)}
 
 
+def _lift(e: ElasticLift | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {"pressure_mpa": _r(e.pressure_mpa, 3), "lift_mm": _r(e.lift_mm, 4),
+            "cavity_opening_mm": _r(e.cavity_opening_mm, 4),
+            "model": "FE: final balloon pressure on the cavity faces, inferior cap held "
+                     "axially, no preload; elastic part of the height gain"}
+
+
 def _level(lv: LevelSimulation) -> dict[str, Any]:
     infl = {side: {"steps": [_step(s) for s in r.steps], "stop_reason": r.stop_reason,
                    "cavity_voxels": int(r.cavity.sum())} for side, r in lv.inflation.items()}
@@ -166,7 +177,7 @@ def _level(lv: LevelSimulation) -> dict[str, Any]:
     return {
         "level": lv.level, "fe_pre": _fe(lv.fe_pre), "fe_post": _fe(lv.fe_post),
         "inflation": {"steps": next(iter(infl.values()), {"steps": []})["steps"],
-                      "per_balloon": infl},
+                      "per_balloon": infl, "elastic_lift": _lift(lv.elastic_lift)},
         "cement": {"volume_ml": _r(c.volume_ml, 2), "planned_ml": _r(lv.planned_cement_ml, 2),
                    "body_volume_ml": _r(c.body_volume_ml, 1),
                    "fill_fraction": _r(c.fill_fraction, 3),
