@@ -50,6 +50,8 @@ ASSUMPTIONS = [
     "re-meshed)",
     "balloon inflation: kypho's own model, no published model exists (DOMAIN.md §9); "
     "in vivo lift resistance 280 N calibrated to Winkelmann 2018 (DOMAIN.md §5.4)",
+    "elastic lift: FE of the vertebra with its cavities under the final balloon pressure, "
+    "inferior cap held axially, no preload",
     "adjacent stress: treated body, a 10 MPa linear disc (assumption, not in DOMAIN.md) "
     "and the cranial neighbour's body stacked between PMMA caps; mean and 99th-percentile "
     "compressive stress in the neighbour's lowest 3 mm at 850 N (DOMAIN.md §8.4 load)",
