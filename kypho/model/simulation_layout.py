@@ -22,10 +22,10 @@ from kypho.simulate.cement import (
     CementFill,
 )
 from kypho.simulate.inflation import InflationResult, InflationStep
-from kypho.simulate.lift import ElasticLift
 from kypho.simulate.records import (
     YIELD_CRITERION,
     AdjacentStress,
+    ElasticLift,
     FEOutcome,
     LevelSimulation,
     Simulation,

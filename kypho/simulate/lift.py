@@ -13,34 +13,14 @@ elasticity alone can give (DOMAIN.md §9: no published inflation model).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from kypho.simulate import fe
 from kypho.simulate.compression import build_model
 from kypho.simulate.materials import BONE_POISSON
+from kypho.simulate.records import ElasticLift
 
 __all__ = ["ElasticLift", "cavity_pressure_load", "elastic_lift"]
-
-
-@dataclass(frozen=True)
-class ElasticLift:
-    """Elastic lift of the endplates over the cavity.
-
-    Attributes
-    ----------
-    pressure_mpa : float
-        Balloon pressure applied.
-    lift_mm : float
-        Superior minus inferior surface displacement over the cavity's columns.
-    cavity_opening_mm : float
-        Roof minus floor displacement of the cavity itself.
-    """
-
-    pressure_mpa: float
-    lift_mm: float
-    cavity_opening_mm: float
 
 
 def _node_lookup(mesh: fe.VoxelMesh, shape: tuple[int, ...]) -> np.ndarray:

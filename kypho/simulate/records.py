@@ -16,7 +16,6 @@ import numpy as np
 from kypho.measure.calibration import BmdCalibration, InternalReference
 from kypho.simulate.cement import CementFill
 from kypho.simulate.inflation import InflationResult
-from kypho.simulate.lift import ElasticLift
 
 if TYPE_CHECKING:
     from kypho.simulate.compression import CompressionResult
@@ -25,6 +24,7 @@ __all__ = [
     "FRAGILITY_THRESHOLDS_N",
     "YIELD_CRITERION",
     "AdjacentStress",
+    "ElasticLift",
     "FEOutcome",
     "LevelSimulation",
     "Simulation",
@@ -72,6 +72,25 @@ class FEOutcome:
                 f"({res.model_height_mm:.1f} mm)")
         return cls(res.stiffness_n_per_mm, res.linear_failure_load_n, crit,
                    res.yield_failure_load_n, res.n_elements, res.solve_s + res.assembly_s)
+
+
+@dataclass(frozen=True)
+class ElasticLift:
+    """Elastic lift of the endplates over the cavity.
+
+    Attributes
+    ----------
+    pressure_mpa : float
+        Balloon pressure applied.
+    lift_mm : float
+        Superior minus inferior surface displacement over the cavity's columns.
+    cavity_opening_mm : float
+        Roof minus floor displacement of the cavity itself.
+    """
+
+    pressure_mpa: float
+    lift_mm: float
+    cavity_opening_mm: float
 
 
 def _change_pct(pre: float, post: float) -> float:
