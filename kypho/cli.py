@@ -115,6 +115,12 @@ def _calibration(text: str | None) -> Any:
 _UNEVEN_HELP = "DICOM: interpolate unevenly spaced slices onto a regular grid."
 
 
+def _resolution(mm: float) -> float:
+    if not 0.3 <= mm <= 5.0:
+        raise typer.BadParameter(f"--resolution expects an element size of 0.3-5 mm, got {mm}")
+    return mm
+
+
 def _read_input(ct: Path, series: str | None, resample_uneven: bool) -> Any:
     """The CT path for the pipeline, or the CT read here when a reader option needs it."""
     if not resample_uneven:
@@ -204,6 +210,12 @@ def analyze(
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
     resample_uneven: Annotated[bool, typer.Option(help=_UNEVEN_HELP)] = False,
     dicom: Annotated[bool, typer.Option(help="Also write DICOM SEG, SR and PDF.")] = False,
+    simulate: Annotated[
+        bool, typer.Option(help="Simulate each planned kyphoplasty (FE, balloon, cement).")
+    ] = False,
+    resolution: Annotated[
+        float, typer.Option(help="Simulation element size (mm); 1 is finer and slower.")
+    ] = 1.5,
 ) -> None:
     """Find, measure, grade and (by default) plan every vertebra of a spine CT."""
 
@@ -242,6 +254,8 @@ def analyze(
                 anchors=_parse_anchors(level),
                 calibration=calib,
                 progress=progress,
+                simulate=simulate,
+                simulate_resolution_mm=_resolution(resolution),
             )
             progress(1.0, "writing outputs")
             write_analysis(analysis, stage, protected=inputs)
@@ -329,29 +343,47 @@ def plan_command(
         calibration=None,
         force=force,
         resample_uneven=False,
+        simulate=False,
+        resolution=1.5,
     )
 
 
 @app.command("simulate")
 def simulate_command(
-    image: Annotated[Path, typer.Argument(help="CT (with --calibration) or density NIfTI.")],
-    labels: Annotated[Path, typer.Option(help="Vertebra labels (Bonelab 1-6 or a mask).")],
+    image: Annotated[Path, typer.Argument(help="CT (NIfTI, DICOM, NRRD, MHA) or density NIfTI.")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
-    calibration: Annotated[str | None, typer.Option(help="BMD SLOPE,INTERCEPT.")] = None,
+    labels: Annotated[
+        Path | None, typer.Option(help="One vertebra's labels (Bonelab 1-6 or a mask): FE only.")
+    ] = None,
+    levels: Annotated[str | None, typer.Option(help="Levels to plan and simulate.")] = None,
+    masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
+    calibration: Annotated[str | None, typer.Option(help="BMD phantom SLOPE,INTERCEPT.")] = None,
     density_image: Annotated[bool, typer.Option(help="IMAGE is already mg/cm3.")] = False,
-    resolution: Annotated[float, typer.Option(help="Element size (mm).")] = 1.0,
+    resolution: Annotated[
+        float | None, typer.Option(help="Element size (mm); default 1.5, 1 with --labels.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace existing outputs in OUT.")] = False,
 ) -> None:
-    """Axial-compression FE of one vertebra (stiffness, failure load); more in issue 13."""
+    """Simulate the planned kyphoplasty (analyze --simulate), or with --labels the
+    axial-compression FE of one vertebra (simulation.json)."""
+    if labels is None and density_image:
+        raise typer.BadParameter("--density-image needs --labels (one vertebra's FE)")
+    if labels is not None and (masks is not None or levels):
+        raise typer.BadParameter("--labels runs one vertebra's FE: --masks and --levels "
+                                 "belong to the planned simulation without --labels")
+    if labels is None:
+        analyze(image, out, masks=masks, plan=True, levels=levels, series=None, lowest=None,
+                level=None, calibration=calibration, force=force, resample_uneven=False,
+                simulate=True, resolution=1.5 if resolution is None else resolution)
+        return
 
     def go() -> None:
         from kypho.simulate.run import simulate_files
 
-        cal = _calibration(calibration)
         path = simulate_files(
-            image, labels, out,
-            calibration=(cal.slope, cal.intercept) if cal else None,
-            density_image=density_image, resolution_mm=resolution, force=force,
+            image, labels, out, calibration=_calibration(calibration),
+            density_image=density_image,
+            resolution_mm=_resolution(1.0 if resolution is None else resolution), force=force,
             progress=lambda msg: console.print(msg),
         )
         console.print(f"Wrote [bold]{path}[/]")

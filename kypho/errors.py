@@ -100,7 +100,7 @@ class MeasurementInputError(KyphoError):
 
 
 class CalibrationMissingError(KyphoError):
-    """A HU image was given without a density calibration."""
+    """A HU image whose density calibration was not given and cannot be found in it."""
 
 
 class PhantomConfigError(KyphoError, ValueError):

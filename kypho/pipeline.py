@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kypho.imaging.volume import Volume
 from kypho.measure.calibration import BmdCalibration
-from kypho.model import ProcedurePlan, Segmentation, SpineMeasurement
+from kypho.model import ProcedurePlan, Segmentation, Simulation, SpineMeasurement
 
 __all__ = ["Analysis", "ProgressCallback", "analyze"]
 
@@ -30,6 +30,7 @@ class Analysis:
     plan: ProcedurePlan | None = None
     warnings: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    simulation: Simulation | None = None
 
 
 def _stage(progress: ProgressCallback | None, start: float, span: float) -> ProgressCallback | None:
@@ -55,6 +56,8 @@ def analyze(
     calibration: BmdCalibration | None = None,
     series: str | None = None,
     progress: ProgressCallback | None = None,
+    simulate: bool = False,
+    simulate_resolution_mm: float = 1.5,
 ) -> Analysis:
     """Run kypho on one CT.
 
@@ -77,6 +80,10 @@ def analyze(
         DICOM series to read when several are present.
     progress : callable(fraction, message), optional
         Called as the stages advance.
+    simulate : bool
+        Simulate each planned balloon kyphoplasty (FE before/after, inflation, cement).
+    simulate_resolution_mm : float
+        FE element size of the simulation.
 
     Returns
     -------
@@ -122,10 +129,23 @@ def analyze(
         wanted = list(plan_levels) if plan_levels else None
         if wanted or spine.fractures:
             procedure_plan = _plan_levels(
-                volume, segmentation, spine, levels=wanted, progress=_stage(progress, 0.85, 0.15)
+                volume, segmentation, spine, levels=wanted,
+                progress=_stage(progress, 0.85, 0.05 if simulate else 0.15),
             )
         timings["plan"] = time.perf_counter() - t
+    simulation = None
+    if simulate and procedure_plan is not None:
+        from kypho.simulate.patient import simulate_plan
+
+        t = time.perf_counter()
+        simulation = simulate_plan(volume, segmentation, spine, procedure_plan,
+                                   calibration=calibration,
+                                   resolution_mm=simulate_resolution_mm,
+                                   progress=_stage(progress, 0.9, 0.1))
+        timings["simulate"] = time.perf_counter() - t
+    elif simulate:
+        warnings.append("Simulation asked for, but no level was planned: nothing simulated.")
     if progress:
         progress(1.0, "done")
     timings["total"] = time.perf_counter() - t0
-    return Analysis(volume, segmentation, spine, procedure_plan, warnings, timings)
+    return Analysis(volume, segmentation, spine, procedure_plan, warnings, timings, simulation)

@@ -35,6 +35,7 @@ def analysis_results(analysis: Analysis) -> Results:
         timings_s=dict(analysis.timings_s),
         spine=analysis.spine,
         plan=analysis.plan,
+        simulation=analysis.simulation,
     )
 
 

@@ -101,3 +101,25 @@ def test_solver_agrees_with_scikit_fem_on_a_heterogeneous_vertebra_like_mesh():
     print(f"ours {ours.stiffness_n_per_mm:.2f} N/mm, scikit-fem {reaction / 0.2:.2f} N/mm, "
           f"{mesh.n_elements} elements")
     assert ours.stiffness_n_per_mm == pytest.approx(reaction / 0.2, rel=0.01)
+
+
+def test_bonelab_mapping_reproduces_the_published_material_table():
+    """Ogo's table (spineFE-benchmark notebook, sub-verse004) over -31..1893 mg/cm3.
+
+    The notebook prints TrabBone_6 at 0.0667 g/cm3 and TrabBone_7 at 0.0817: a voxel of
+    60 mg/cm3 falls in bin 6 (zero-based 5: 44.2..59.3 is bin 5; 60 is bin 6, ID 7) and
+    the table gives ID 7 the centre of zero-based bin 7, 81.7 mg/cm3.
+    """
+    from kypho.simulate.materials import bonelab_material_density
+
+    d = np.array([-200.0, 1893.0, 60.4, 0.3, 75.0])
+    out, void = bonelab_material_density(d)
+    width = (1893.0 + 31.0) / 128
+    assert out[2] == pytest.approx(-31.0 + 7.5 * width)  # 60 -> ID 7 -> centre of bin 7
+    assert out[2] == pytest.approx(81.7, abs=0.1)
+    assert out[0] == pytest.approx(-31.0 + 1.5 * width)  # clamped to -31 -> ID 1 -> bin 1
+    assert out[1] == pytest.approx(-31.0 + 0.5 * width)  # top bin wraps to the lowest
+    assert void.tolist() == [False, False, False, True, False]  # 0.3 truncates to 0
+    # every ordinary voxel lands one bin width above its own bin centre
+    own = -31.0 + (np.floor((75.0 + 31.0) / width) + 0.5) * width
+    assert out[4] - own == pytest.approx(width)

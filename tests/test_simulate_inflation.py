@@ -81,3 +81,17 @@ def test_cement_fill_of_30_percent_does_not_lower_stiffness():
     ).stiffness_n_per_mm
     assert np.isfinite(after)
     assert after >= before
+
+
+def test_gains_do_not_depend_on_which_way_the_ap_axis_points():
+    """The plan's local frame has anterior at high y; the hinge must not assume low y."""
+    density, body, zc = _fractured_body()
+    kw = dict(target_gain_mm=LOST_MM, max_volume_ml=3.0, max_pressure_mpa=2.07,
+              resistance_n=IN_VIVO_RESISTANCE_N)
+    ref = inflate(density, body, np.array([13, 22, zc]), np.array([13, 8, zc]), 1.0, 2, 31,
+                  **kw)
+    ny = body.shape[1] - 1
+    flipped = inflate(density[:, ::-1], body[:, ::-1], np.array([13, ny - 22, zc]),
+                      np.array([13, ny - 8, zc]), 1.0, ny - 2, ny - 31, **kw)
+    assert ref.final.gain_mm[1] > 0
+    assert np.allclose(flipped.final.gain_mm, ref.final.gain_mm)

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 
+from kypho.model.serialize import to_json
 from kypho.simulate.level import BalloonAxis, end_caps, simulate_level
 
 
@@ -24,7 +25,7 @@ def test_level_chain_on_a_fractured_box_at_2_mm():
         BalloonAxis("right", (16, 12, zc), (16, 5, zc), 3.0, 2.07),
     ]
     sim = simulate_level("L1", density, body, body, h, balloons, 2, 16, 8.0)
-    out = json.loads(json.dumps(sim.to_json()))
+    out = json.loads(json.dumps(to_json(sim)))
     assert out["level"] == "L1"
     pre, post = out["fe_pre"], out["fe_post"]
     assert pre["stiffness_n_per_mm"] > 0 and pre["failure_load_n"] > 0

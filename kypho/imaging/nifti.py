@@ -116,7 +116,7 @@ def _choose_affine(img: nib.Nifti1Image, shape: tuple[int, ...]) -> tuple[np.nda
     return np.asarray(affine, dtype=float), used, warnings
 
 
-def read_nifti(path: str | os.PathLike[str]) -> Volume:
+def read_nifti(path: str | os.PathLike[str], *, ct_values: bool = True) -> Volume:
     """Read a NIfTI CT into a canonical float32 HU :class:`Volume`.
 
     The affine is the sform when its code is set, else the qform, else the voxel sizes
@@ -127,6 +127,9 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
     ----------
     path : path-like
         A ``.nii`` or ``.nii.gz`` file.
+    ct_values : bool
+        Check that the values look like HU (default). False reads other scalar maps on
+        a CT grid (e.g. a calibrated density image) with every other check kept.
 
     Returns
     -------
@@ -146,7 +149,7 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
     """
     path = Path(path)
     try:
-        return _read(path)
+        return _read(path, ct_values)
     except KyphoError:
         raise
     except _HEADER_ERRORS as exc:
@@ -156,7 +159,7 @@ def read_nifti(path: str | os.PathLike[str]) -> Volume:
         ) from exc
 
 
-def _read(path: Path) -> Volume:
+def _read(path: Path, ct_values: bool = True) -> Volume:
     name = str(path)
     try:
         img = _load(path)
@@ -175,7 +178,7 @@ def _read(path: Path) -> Volume:
     # nibabel moves scl_slope/scl_inter from the header to the array proxy on load
     # (the header then reads NaN), and sets them to 1 and 0 when the file has none.
     slope, inter = float(img.dataobj.slope), float(img.dataobj.inter)
-    value_warnings = check_ct_values(raw, name, slope, inter)
+    value_warnings = check_ct_values(raw, name, slope, inter) if ct_values else []
     affine, used, warnings = _choose_affine(img, raw.shape)
     warnings += value_warnings
     meta = {

@@ -30,8 +30,10 @@ __all__ = [
     "DEFAULT_SLOPE_MG_CM3_PER_HU",
     "REFERENCE_HU",
     "BmdCalibration",
+    "InternalReference",
     "default_calibration",
     "internal_calibration",
+    "internal_reference",
 ]
 
 #: Default HU -> K2HPO4 mg/cm3 slope (assumption, derivation in the module docstring).
@@ -101,10 +103,46 @@ def _mode(values: np.ndarray, lo: float, hi: float) -> tuple[float, int]:
     return float(0.5 * (edges[k] + edges[k + 1])), int(sel.size)
 
 
-def internal_calibration(
+@dataclass(frozen=True)
+class InternalReference:
+    """The tissues the phantomless calibration found and how well they fit.
+
+    Attributes
+    ----------
+    observed_hu : dict
+        Mode of each tissue found (air, fat, muscle; muscle stands for unenhanced soft
+        tissue and blood, which lie within ~15 HU of each other, DOMAIN.md §2.3).
+    voxels : dict
+        Voxels sampled per tissue (on the ~3 mm working grid).
+    scale, offset_hu : float
+        Linear map observed HU -> reference HU.
+    residual_rms_hu : float
+        RMS of reference - mapped observed over the tissues (0 with an exact fit).
+    r_squared : float or None
+        Coefficient of determination of the fit (None with fewer than three tissues).
+    """
+
+    observed_hu: dict[str, float]
+    voxels: dict[str, int]
+    scale: float
+    offset_hu: float
+    residual_rms_hu: float
+    r_squared: float | None
+
+    def calibration(self) -> BmdCalibration:
+        """The HU -> BMD calibration: the tissue map followed by the default slope."""
+        found = ", ".join(f"{k} {v:.0f} HU" for k, v in self.observed_hu.items())
+        return BmdCalibration(
+            float(DEFAULT_SLOPE_MG_CM3_PER_HU * self.scale),
+            float(DEFAULT_SLOPE_MG_CM3_PER_HU * self.offset_hu),
+            f"internal reference ({found}; references DOMAIN.md §2.3) with the default slope",
+        )
+
+
+def internal_reference(
     hu: np.ndarray, bone: np.ndarray, affine: np.ndarray
-) -> BmdCalibration | None:
-    """Phantomless calibration from fat, muscle and (if present) air of the same image.
+) -> InternalReference | None:
+    """Find air, fat and muscle in the image and fit observed HU to their reference HU.
 
     Parameters
     ----------
@@ -116,8 +154,8 @@ def internal_calibration(
 
     Returns
     -------
-    BmdCalibration or None
-        None when fat and muscle cannot both be found.
+    InternalReference or None
+        None when fat and muscle cannot both be found or the fitted scale is implausible.
     """
     spacing = np.asarray(affine_spacing(affine))
     # Work on a coarse grid (about 3 mm): tissue modes do not need full resolution.
@@ -129,14 +167,15 @@ def internal_calibration(
     dist = ndimage.distance_transform_edt(~b, sampling=spacing * step)
     shell = (dist >= _SHELL_MM[0]) & (dist <= _SHELL_MM[1])
     obs: dict[str, float] = {}
-    fat, _ = _mode(h[shell], *_WINDOWS["fat"])
-    muscle, _ = _mode(h[shell], *_WINDOWS["muscle"])
+    counts: dict[str, int] = {}
+    fat, counts["fat"] = _mode(h[shell], *_WINDOWS["fat"])
+    muscle, counts["muscle"] = _mode(h[shell], *_WINDOWS["muscle"])
     if not (np.isfinite(fat) and np.isfinite(muscle)) or muscle - fat < 50.0:
         return None
     obs["fat"], obs["muscle"] = fat, muscle
-    air, _ = _mode(h, *_WINDOWS["air"])
+    air, n_air = _mode(h, *_WINDOWS["air"])
     if np.isfinite(air):
-        obs["air"] = air
+        obs["air"], counts["air"] = air, n_air
     x = np.array([obs[k] for k in obs])
     y = np.array([REFERENCE_HU[k] for k in obs])
     if "air" in obs:
@@ -147,11 +186,20 @@ def internal_calibration(
         a, c = 1.0, float(np.mean(y - x))
     if not 0.5 <= a <= 2.0:  # implausible scale: the tissue modes were not what we think
         return None
-    slope = DEFAULT_SLOPE_MG_CM3_PER_HU * a
-    intercept = DEFAULT_SLOPE_MG_CM3_PER_HU * c
-    found = ", ".join(f"{k} {v:.0f} HU" for k, v in obs.items())
-    return BmdCalibration(
-        float(slope),
-        float(intercept),
-        f"internal reference ({found}; references DOMAIN.md §2.3) with the default slope",
-    )
+    res = y - (a * x + c)
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum(res**2)) / ss_tot if x.size >= 3 and ss_tot > 0 else None
+    return InternalReference(obs, {k: counts[k] for k in obs}, float(a), float(c),
+                             float(np.sqrt(np.mean(res**2))), r2)
+
+
+def internal_calibration(
+    hu: np.ndarray, bone: np.ndarray, affine: np.ndarray
+) -> BmdCalibration | None:
+    """Phantomless calibration from fat, muscle and (if present) air of the same image.
+
+    See :func:`internal_reference` for the parameters; returns None when the tissues
+    cannot be found.
+    """
+    ref = internal_reference(hu, bone, affine)
+    return None if ref is None else ref.calibration()

@@ -8,6 +8,8 @@ Schema (draft 2020-12), generated from the same specs.
 Choice: standard-library frozen dataclasses validating in ``__post_init__`` (no new
 dependency, numpy-friendly); closed vocabularies are enums that accept their plain value.
 Units are in field names (``height_mm``, ``volume_ml``, ``_hu``, ``_deg``, ``_kpa``).
+The simulation stage's records live beside its code (:mod:`kypho.simulate.records`) and
+are re-exported here; their layout is :mod:`kypho.model.simulation_layout`.
 """
 
 from kypho.model.findings import ImagingFindings, LevelFindings
@@ -47,14 +49,17 @@ from kypho.model.serialize import (
     results_to_json,
 )
 from kypho.model.study import SCHEMA_VERSION, Results, Study
+from kypho.simulate.records import AdjacentStress, FEOutcome, LevelSimulation, Simulation
 
 __all__ = [
     "SCHEMA_VERSION",
+    "AdjacentStress",
     "Approach",
     "BalloonPlacement",
     "BalloonPlan",
     "CementPlan",
     "DensityClass",
+    "FEOutcome",
     "GenantGrade",
     "Heights",
     "ImagingFindings",
@@ -63,6 +68,7 @@ __all__ = [
     "LevelFindings",
     "LevelInfo",
     "LevelPlan",
+    "LevelSimulation",
     "Logistics",
     "Morphotype",
     "ProcedurePlan",
@@ -72,6 +78,7 @@ __all__ = [
     "Segmentation",
     "SegmentationMethod",
     "SegmentationSummary",
+    "Simulation",
     "SpineMeasurement",
     "Study",
     "Trajectory",

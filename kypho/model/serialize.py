@@ -1,12 +1,13 @@
 """The one serializer of results.json: records -> JSON document -> records.
 
 Every key of results.json, its precision and its JSON Schema are declared once, in the
-:class:`~kypho.model.codec.Record` specs of :mod:`kypho.model.layout` and
-:mod:`kypho.model.plan_layout`. ``results_to_json`` writes a
-:class:`~kypho.model.study.Results`; ``results_from_json`` / :func:`load_results` read it
-back into the same records (their constructors validate every value again). Values are
-written to the precision results.json states, so a record read back equals the written
-one to that precision, and writing it again gives the same document, byte for byte.
+:class:`~kypho.model.codec.Record` specs of :mod:`kypho.model.layout`,
+:mod:`kypho.model.plan_layout` and :mod:`kypho.model.simulation_layout`.
+``results_to_json`` writes a :class:`~kypho.model.study.Results`; ``results_from_json`` /
+:func:`load_results` read it back into the same records (their constructors validate
+every value again). Values are written to the precision results.json states, so a record
+read back equals the written one to that precision, and writing it again gives the same
+document, byte for byte.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kypho.model.codec import Dict, Num
+from kypho.model.codec import Codec, Dict, Num
 from kypho.model.layout import (
     FRAME,
     HEIGHTS,
@@ -38,9 +39,10 @@ from kypho.model.plan_layout import (
     RESTORATION,
     TRAJECTORY,
 )
-from kypho.model.record import Record
 from kypho.model.segmentation import Segmentation
+from kypho.model.simulation_layout import FE, LEVEL_SIMULATION, SIMULATION
 from kypho.model.study import SCHEMA_VERSION, Results
+from kypho.simulate.records import LevelSimulation, Simulation
 
 __all__ = [
     "SCHEMA_PATH",
@@ -87,6 +89,8 @@ def results_to_json(results: Results) -> dict[str, Any]:
         doc["fractures"] = doc["spine"]["fractures"]
     if results.plan is not None:
         doc["plan"] = PLAN.encode(results.plan)
+    if results.simulation is not None:
+        doc["simulation"] = SIMULATION.encode(results.simulation)
     return doc
 
 
@@ -109,16 +113,18 @@ def results_from_json(doc: dict[str, Any]) -> Results:
         timings_s=Dict(Num(3)).decode(doc["timings_s"]),
         spine=spine,
         plan=None if doc["plan"] is None else PLAN.decode(doc["plan"]),
+        simulation=None if doc.get("simulation") is None else SIMULATION.decode(doc["simulation"]),
         schema_version=doc["schema_version"],
         kypho_version=doc["kypho_version"],
         disclaimer=doc["disclaimer"],
     )
 
 
-_CODECS: dict[type, Record] = {r.cls: r for r in (
+_CODECS: dict[type, Codec] = {r.cls: r for r in (
     VERTEBRA, HEIGHTS, FRAME, LEVEL_INFO, SEGMENTATION, STUDY, TRAJECTORY, PLACEMENT,
-    RESTORATION, BALLOON, CEMENT, LEAKAGE, LOGISTICS, FINDINGS, LEVEL_PLAN, PLAN,
+    RESTORATION, BALLOON, CEMENT, LEAKAGE, LOGISTICS, FINDINGS, LEVEL_PLAN, PLAN, FE,
 )}
+_CODECS.update({Simulation: SIMULATION, LevelSimulation: LEVEL_SIMULATION})
 
 
 def to_json(record: Any) -> Any:
@@ -179,15 +185,17 @@ def results_schema() -> dict[str, Any]:
         "vertebrae": {"type": "array", "items": VERTEBRA.schema()},
         "spine": {"anyOf": [spine, {"type": "null"}]},
         "plan": {"anyOf": [PLAN.schema(), {"type": "null"}]},
+        "simulation": SIMULATION.schema(),
         "cobb_deg": {"type": ["number", "null"], "description": "= spine.cobb_deg"},
         "fractures": dict(spine["properties"]["fractures"], description="= spine.fractures"),
     }
-    required = [k for k in props if k not in ("cobb_deg", "fractures")]
+    required = [k for k in props if k not in ("cobb_deg", "fractures", "simulation")]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"urn:kypho:results:{SCHEMA_VERSION}",
         "title": "kypho results.json",
-        "description": "One document per study: segmentation, measurement, grading and plan. "
+        "description": "One document per study: segmentation, measurement, grading, plan "
+        "and, when asked for, the simulated procedure. "
         "Units are in key names; world coordinates are patient RAS+ mm. "
         "See docs/results-schema.md.",
         "type": "object",

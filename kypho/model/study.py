@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kypho.model.measurement import SpineMeasurement
 from kypho.model.plan import ProcedurePlan
 from kypho.model.segmentation import SegmentationSummary
 
+if TYPE_CHECKING:
+    from kypho.simulate.records import Simulation
+
 __all__ = ["DISCLAIMER", "SCHEMA_VERSION", "Results", "Study"]
 
 #: Version of the results.json layout (docs/results-schema.md): major for a key that
-#: changes meaning or disappears, minor for an added key.
-SCHEMA_VERSION = "2.0.0"
+#: changes meaning or disappears, minor for an added key (2.1.0: ``simulation``).
+SCHEMA_VERSION = "2.1.0"
 
 DISCLAIMER = (
     "kypho is research software. Its measurements, grades and plans support, and do not "
@@ -68,6 +71,7 @@ class Results:
     timings_s: dict[str, float] = field(default_factory=dict)
     spine: SpineMeasurement | None = None
     plan: ProcedurePlan | None = None
+    simulation: Simulation | None = None
     schema_version: str = SCHEMA_VERSION
     kypho_version: str = ""
     disclaimer: str = DISCLAIMER

@@ -11,6 +11,7 @@ _EXPORTS = {
     "render_spine_figures": "kypho.report.figures",
     "render_plan_figures": "kypho.report.plan_figures",
     "render_report": "kypho.report.html",
+    "render_simulation_figures": "kypho.report.simulation_figures",
 }
 
 __all__ = sorted(_EXPORTS)

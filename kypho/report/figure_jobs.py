@@ -2,8 +2,9 @@
 
 Matplotlib renders on one core and holds the GIL, and the plan's figures (one panel set
 per treated level) take as long as the spine's: on a machine with a second core the plan
-figures are rendered in a forked child while this process renders the spine figures.
-The child inherits the analysis (fork, no pickling) and returns PNG bytes. Where fork is
+figures are rendered in a forked child while this process renders the spine figures,
+then the simulation's (two per simulated level, few next to the plan's). The child
+inherits the analysis (fork, no pickling) and returns PNG bytes. Where fork is
 unavailable, or the child fails, everything is rendered here, in order.
 """
 
@@ -39,7 +40,7 @@ def _can_fork() -> bool:
 
 def render_all_figures(analysis: Analysis) -> dict[str, bytes]:
     """Every report figure of ``analysis`` as PNG bytes keyed by name: the spine's, then
-    the plan's when there is a plan.
+    the plan's when there is a plan, then the simulation's when there is a simulation.
 
     Parameters
     ----------
@@ -56,12 +57,14 @@ def render_all_figures(analysis: Analysis) -> dict[str, bytes]:
         ) as pool:
             plan_job = pool.submit(_plan_figures_of_pending)
             figures = render_spine_figures(analysis)
+            simulation = _simulation_figures(analysis)
             try:
                 figures.update(plan_job.result())
             except Exception:  # a failed or killed child: render its part here
                 figures.update(_plan_figures(analysis))
     finally:
         _PENDING = None
+    figures.update(simulation)
     return figures
 
 
@@ -71,8 +74,17 @@ def _plan_figures(analysis: Analysis) -> dict[str, bytes]:
     return render_plan_figures(analysis)
 
 
+def _simulation_figures(analysis: Analysis) -> dict[str, bytes]:
+    if analysis.simulation is None:
+        return {}
+    from kypho.report.simulation_figures import render_simulation_figures
+
+    return render_simulation_figures(analysis)
+
+
 def _sequential(analysis: Analysis) -> dict[str, bytes]:
     figures = render_spine_figures(analysis)
     if analysis.plan is not None:
         figures.update(_plan_figures(analysis))
+    figures.update(_simulation_figures(analysis))
     return figures

@@ -51,10 +51,13 @@ def render_report(doc: dict[str, Any], figures: dict[str, bytes]) -> str:
     plan_figures: dict[str, list[str]] = {}
     for p in (doc.get("plan") or {}).get("levels", []):
         plan_figures[p["level"]] = sorted(k for k in encoded if k.startswith(f"plan_{p['level']}_"))
+    sim_figures = {lv["level"]: sorted(k for k in encoded if k.startswith(f"sim_{lv['level']}_"))
+                   for lv in (doc.get("simulation") or {}).get("levels", [])}
     return _ENV.get_template("report.html.j2").render(
         doc=doc,
         figures=encoded,
         plan_figures=plan_figures,
+        sim_figures=sim_figures,
         density=_density_card(doc),
         generated=_dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         fmt=_fmt,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -24,27 +24,17 @@ class CementFill:
 
     Attributes
     ----------
-    mask : ndarray of bool
-        Cement voxels (cavity plus interdigitation shell, inside the trabecular bone).
+    mask : ndarray of bool or None
+        Cement voxels (cavity plus interdigitation shell, inside the trabecular bone);
+        None when read back from results.json, which holds the volumes only.
     volume_ml, body_volume_ml, fill_fraction : float
         Cement volume, body volume and their ratio.
     """
 
-    mask: np.ndarray
+    mask: np.ndarray | None = field(repr=False, compare=False)
     volume_ml: float
     body_volume_ml: float
     fill_fraction: float
-
-    def to_json(self) -> dict:
-        """Plain JSON (the mask is not serialised)."""
-        return {
-            "volume_ml": round(self.volume_ml, 2),
-            "body_volume_ml": round(self.body_volume_ml, 1),
-            "fill_fraction": round(self.fill_fraction, 3),
-            "restores_strength": bool(self.fill_fraction >= STRENGTH_FILL_FRACTION),
-            "restores_stiffness": bool(self.fill_fraction >= STIFFNESS_FILL_FRACTION),
-            "interdigitation_mm": INTERDIGITATION_MM,
-        }
 
 
 def cement_fill(cavity: np.ndarray, body: np.ndarray, spacing_mm: float) -> CementFill:

@@ -1,6 +1,7 @@
 """Axial compression of a voxel vertebra between PMMA end-caps, as Bonelab defines it.
 
-Set-up (DOMAIN.md §8.2): bone elements take the density law (binned into 128 bins), the
+Set-up (DOMAIN.md §8.2): bone elements take the density law (on their calibrated
+density, or on the benchmark's binned material table with ``mapping="bonelab"``), the
 two caps (and any cement) are PMMA 2500 MPa, nu 0.3; the superior cap's top face (the
 nodes visible from +z) is displaced axially, the inferior cap's bottom face (visible
 from -z) is held axially.  Lateral motion is free as in Bonelab's script, with the three
@@ -20,8 +21,10 @@ from kypho.simulate import fe
 from kypho.simulate.materials import (
     BONE_POISSON,
     PMMA_MODULUS_MPA,
+    VOID_MODULUS_MPA,
     MaterialLaw,
     binned_density,
+    bonelab_material_density,
     law,
 )
 
@@ -131,10 +134,20 @@ def build_model(
     superior_cap: np.ndarray,
     spacing_mm: float,
     material: MaterialLaw | str = "kopperdahl",
-    n_bins: int = 128,
+    n_bins: int = 0,
     cement: np.ndarray | None = None,
+    mapping: str = "calibrated",
 ) -> CompressionModel:
-    """Assemble the element set, materials and loaded faces of a compression test."""
+    """Assemble the element set, materials and loaded faces of a compression test.
+
+    ``mapping="calibrated"`` (default) gives each bone voxel its own calibrated density
+    (optionally quantised into ``n_bins`` bins at their own centres);
+    ``mapping="bonelab"`` reproduces the published benchmark's material assignment,
+    offset included (:func:`~kypho.simulate.materials.bonelab_material_density`), to
+    compare with its figures.
+    """
+    if mapping not in ("calibrated", "bonelab"):
+        raise ValueError(f"unknown density mapping {mapping!r}; use calibrated or bonelab")
     mat = law(material) if isinstance(material, str) else material
     cement = np.zeros_like(bone) if cement is None else cement
     caps = inferior_cap | superior_cap
@@ -142,10 +155,14 @@ def build_model(
     mesh = fe.voxel_mesh(in_model, spacing_mm)
     i, j, k = mesh.element_ijk.T
     is_bone = bone[i, j, k] & ~cement[i, j, k] & ~caps[i, j, k]
-    dens = binned_density(density_mg_cm3[i, j, k][is_bone], n_bins)
+    raw = density_mg_cm3[i, j, k][is_bone]
+    if mapping == "bonelab":
+        dens, void = bonelab_material_density(raw)
+    else:
+        dens, void = binned_density(raw, n_bins), np.zeros(raw.shape, dtype=bool)
     e = np.full(mesh.n_elements, PMMA_MODULUS_MPA)
     y = np.full(mesh.n_elements, np.inf)
-    e[is_bone] = mat.modulus_from_mg(dens)
+    e[is_bone] = np.where(void, VOID_MODULUS_MPA, mat.modulus_from_mg(dens))
     y[is_bone] = mat.yield_from_mg(dens)
     el = np.arange(mesh.n_elements)
     top = _face_nodes(mesh, el[superior_cap[i, j, k]], in_model, up=True)

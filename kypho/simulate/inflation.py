@@ -13,7 +13,9 @@ No inflation model is published (DOMAIN.md §9, §10.8); this one is ours.  Mode
   fractured (mobile) body, pushes the bone columns and endplates apart as rigid plates,
   whichever needs less pressure: lifting needs resistance / (axial projected area of
   the balloon), so it takes over once the balloon is large enough; each lifting step
-  opens the gap by twice the radius increment.
+  opens the gap by twice the radius increment.  Once no trabecular bone is left above
+  and below (the balloon bears on the endplates) it grows sideways only, at the
+  sideways pressure, and lifts the endplates when that pressure suffices.
 * The endplate is a rigid plate hinged at the posterior wall (the wall is intact in a
   kyphoplasty candidate): the height gain at depth y is lift * min(1, (y - y_post) /
   (y_balloon - y_post)); Ha, Hm, Hp are read at 10 %, 50 %, 90 % of the depth from the
@@ -64,15 +66,6 @@ class InflationStep:
     pressure_mpa: float
     gain_mm: tuple[float, float, float]
 
-    def to_json(self) -> dict:
-        """Plain JSON."""
-        return {
-            "volume_ml": round(self.volume_ml, 3),
-            "pressure_mpa": round(self.pressure_mpa, 3),
-            "heights_mm": {k: round(v, 2) for k, v in zip(("ha", "hm", "hp"), self.gain_mm,
-                                                           strict=True)},
-        }
-
 
 @dataclass(frozen=True)
 class InflationResult:
@@ -84,26 +77,26 @@ class InflationResult:
         Pressure-volume and height-volume curve.
     stop_reason : str
         target height, pressure limit, volume limit or cortical contact.
-    cavity : ndarray of bool
-        Compacted voxels (the cavity left by the balloon).
+    cavity : ndarray of bool or None
+        Compacted voxels (the cavity left by the balloon); None when read back from
+        results.json, which holds only its size.
+    cavity_voxels : int
+        Voxels in the cavity (counted from ``cavity`` when it is given).
     """
 
     steps: list[InflationStep]
     stop_reason: str
-    cavity: np.ndarray = field(repr=False)
+    cavity: np.ndarray | None = field(default=None, repr=False, compare=False)
+    cavity_voxels: int = 0
+
+    def __post_init__(self) -> None:
+        if self.cavity is not None:
+            object.__setattr__(self, "cavity_voxels", int(np.count_nonzero(self.cavity)))
 
     @property
     def final(self) -> InflationStep:
         """Last accepted step."""
         return self.steps[-1]
-
-    def to_json(self) -> dict:
-        """Plain JSON (the cavity mask is not serialised)."""
-        return {
-            "steps": [s.to_json() for s in self.steps],
-            "stop_reason": self.stop_reason,
-            "cavity_ml": round(float(self.cavity.sum()), 1),
-        }
 
 
 def _segment_distance(shape, a: np.ndarray, b: np.ndarray, h: float) -> np.ndarray:
@@ -165,7 +158,10 @@ def inflate(
     length = float(np.linalg.norm(b - a)) * h
     y_bal = 0.5 * (a[1] + b[1])
     depth = posterior_y - anterior_y
-    hinge = [min(1.0, max(0.0, (posterior_y - y) / max(posterior_y - y_bal, 1e-6)))
+    # lift at depth y relative to the lift at the balloon, hinged at the posterior wall;
+    # either AP direction of axis 1 (anterior at low or at high y)
+    arm = y_bal - posterior_y if abs(y_bal - posterior_y) > 1e-6 else 1e-6
+    hinge = [min(1.0, max(0.0, (y - posterior_y) / arm))
              for y in (anterior_y + f * depth for f in HEIGHT_FRACTIONS)]
     steps = [InflationStep(0.0, 0.0, (0.0, 0.0, 0.0))]
     r, r_crush_z, lift = START_RADIUS_MM, START_RADIUS_MM, 0.0
@@ -176,11 +172,17 @@ def inflate(
         side = trab & ~vertical & (dist > r) & (dist <= r_new)
         up = trab & vertical & (dist > r_crush_z) & (dist <= r_crush_z + STEP_MM)
         p_side = float(np.median(sigma_y[side])) if side.any() else 0.0
-        p_up = float(np.median(sigma_y[up])) if up.any() else 0.0
         # pressure needed to push the fractured endplates apart as rigid plates
         p_lift = resistance_n / (2 * r_new * length + np.pi * r_new**2) if mobile else np.inf
-        lifting = p_lift < p_up
-        p = max(p_side, min(p_up, p_lift))
+        if up.any():
+            p_up = float(np.median(sigma_y[up]))
+            lifting = p_lift < p_up
+            p = max(p_side, min(p_up, p_lift))
+        else:
+            # No trabecular bone left above or below: the balloon bears on the endplates
+            # and lifts them once that costs no more than growing sideways alone.
+            lifting = p_lift <= p_side
+            p = p_side
         if r_new > d_wall:
             reason = "cortical contact"
             break

@@ -10,6 +10,7 @@ import numpy as np
 from kypho.simulate.cement import cement_fill
 from kypho.simulate.compression import build_model, run_compression
 from kypho.simulate.inflation import IN_VIVO_RESISTANCE_N, inflate
+from kypho.simulate.lift import elastic_lift
 from kypho.simulate.records import FEOutcome, LevelSimulation
 
 __all__ = ["BalloonAxis", "end_caps", "simulate_level"]
@@ -57,32 +58,57 @@ def simulate_level(
     posterior_y: float,
     lost_height_mm: float,
     progress: Callable[[str], None] | None = None,
+    planned_cement_ml: float | None = None,
+    material: str = "kopperdahl",
 ) -> LevelSimulation:
     """Run the whole chain on one level's isotropic grid (axis 2 superior, axis 1 AP)."""
     say = progress or (lambda _m: None)
     inf, sup = end_caps(body, spacing_mm)
     bone = vertebra & ~inf & ~sup
     say(f"{level}: FE before augmentation")
-    pre = run_compression(build_model(density_mg_cm3, bone, inf, sup, spacing_mm),
-                          progress=say)
+    m_pre = build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material)
+    pre = run_compression(m_pre, progress=say)
     results = {}
     cavity = np.zeros_like(body)
     for b in balloons:
         say(f"{level}: inflating the {b.side} balloon")
         r = inflate(density_mg_cm3, body, np.array(b.start_vox), np.array(b.end_vox),
                     spacing_mm, anterior_y, posterior_y, lost_height_mm, b.max_volume_ml,
-                    b.max_pressure_mpa, resistance_n=IN_VIVO_RESISTANCE_N)
+                    b.max_pressure_mpa, resistance_n=IN_VIVO_RESISTANCE_N, material=material)
         results[b.side] = r
         cavity |= r.cavity
+    pressure = max((r.final.pressure_mpa for r in results.values()), default=0.0)
+    say(f"{level}: elastic endplate lift under {pressure:.2f} MPa (FE)")
+    lift = elastic_lift(density_mg_cm3, bone, body, inf, sup, cavity & body, spacing_mm,
+                        pressure, material)
     fill = cement_fill(cavity, body, spacing_mm)
     say(f"{level}: FE after augmentation")
-    post = run_compression(
-        build_model(density_mg_cm3, bone, inf, sup, spacing_mm, cement=fill.mask), progress=say
-    )
+    m_post = build_model(density_mg_cm3, bone, inf, sup, spacing_mm, material,
+                         cement=fill.mask)
+    post = run_compression(m_post, progress=say)
+    x = _section_x(fill.mask, body)
+    section = np.where(bone[x], 1, 0) + np.where(fill.mask[x], 1, 0) + np.where(
+        (inf | sup)[x], 3, 0)
     notes = [
         "post-augmentation FE keeps the pre-inflation geometry: the height gained is not "
         "re-meshed",
-        "adjacent-level stress change not computed (needs the neighbouring vertebrae)",
     ]
     return LevelSimulation(level, FEOutcome.from_result(pre), FEOutcome.from_result(post),
-                           results, fill, None, notes)
+                           results, fill, None, planned_cement_ml, notes,
+                           section.astype(np.uint8), _stress_cut(m_pre, pre, x, body.shape),
+                           _stress_cut(m_post, post, x, body.shape), lift)
+
+
+def _section_x(cement: np.ndarray, body: np.ndarray) -> int:
+    """The sagittal plane (axis-0 index) through the cement, else through the body."""
+    mask = cement if cement.any() else body
+    return round(float(np.argwhere(mask)[:, 0].mean()))
+
+
+def _stress_cut(model, res, x: int, shape) -> np.ndarray:
+    """Axial element stress on the plane axis 0 = x (NaN where there is no element)."""
+    out = np.full(shape[1:], np.nan)
+    sel = model.mesh.element_ijk[:, 0] == x
+    j, k = model.mesh.element_ijk[sel, 1], model.mesh.element_ijk[sel, 2]
+    out[j, k] = res.element_stress_mpa[sel, 2]
+    return out

@@ -21,6 +21,7 @@ __all__ = [
     "VOID_MODULUS_MPA",
     "MaterialLaw",
     "binned_density",
+    "bonelab_material_density",
     "law",
 ]
 
@@ -33,6 +34,9 @@ BONE_POISSON = 0.3
 VOID_MODULUS_MPA = 1e-4
 # 128 density bins per material (Bonelab set-up, DOMAIN.md §8.2).
 BONELAB_BINS = 128
+# Ogo's bmd_preprocess(image, -31): densities below -31 mg/cm3 are set to -31 before
+# binning (Bonelab Ogo ogo/util/Helper.py, called by SpineCompressionFe.py).
+BONELAB_CLAMP_MG = -31.0
 
 
 @dataclass(frozen=True)
@@ -135,3 +139,51 @@ def binned_density(density_mg_cm3: np.ndarray, n_bins: int = BONELAB_BINS) -> np
     idx = np.clip(np.searchsorted(edges, d, side="right") - 1, 0, n_bins - 1)
     centres = 0.5 * (edges[:-1] + edges[1:])
     return centres[idx]
+
+
+def bonelab_material_density(density_mg_cm3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The density each bone voxel gets in the published Bonelab benchmark models.
+
+    Reproduces Ogo's material assignment step by step (``SpineCompressionFe.py`` and
+    ``Helper.py``, Bonelab/Ogo; checked against the material table printed in
+    spineFE-benchmark ``notebooks/2_FiniteElementAnalysis.ipynb``):
+
+    1. densities below -31 mg/cm3 are set to -31 (``bmd_preprocess``);
+    2. the image is cast to 16-bit integers (truncation toward zero, ``cast2short``);
+       voxels that become exactly 0 count as background and get no element;
+    3. trabecular and cortical voxels are binned together into 128 equal bins over
+       [min, max] (``density2materialID``: ``np.digitize``, material IDs 1-128, cortical
+       IDs shifted by 128);
+    4. the material table gives ID ``m`` the centre of bin ``m mod 128`` (zero-based,
+       ``add_bone_material`` enumerates the bin centres from ID 0), so every voxel
+       takes the centre of the bin ABOVE its own (+1 bin width, +15 mg/cm3 on
+       sub-verse004) and the top bin takes the lowest centre.
+
+    Step 4 is an indexing offset in the reference code, not a physical choice; it is
+    reproduced only to compare with the published figures (``mapping="bonelab"``).
+
+    Parameters
+    ----------
+    density_mg_cm3 : ndarray
+        Calibrated densities of the bone voxels.
+
+    Returns
+    -------
+    density : ndarray
+        Density the Bonelab material table assigns to each voxel (mg/cm3).
+    no_element : ndarray of bool
+        Voxels Ogo treats as background (integer density exactly 0).
+    """
+    d = np.asarray(density_mg_cm3, dtype=np.float64)
+    d = np.trunc(np.maximum(d, BONELAB_CLAMP_MG))
+    no_element = d == 0
+    vals = d[~no_element]
+    out = np.zeros_like(d)
+    if vals.size == 0 or vals.max() <= vals.min():
+        return np.where(no_element, 0.0, d), no_element
+    edges = np.linspace(vals.min(), vals.max(), BONELAB_BINS + 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    ids = np.clip(np.digitize(d, edges, right=False), 1, BONELAB_BINS)
+    out[:] = centres[ids % BONELAB_BINS]
+    out[no_element] = 0.0
+    return out, no_element

@@ -1,28 +1,49 @@
-"""Records of the simulation stage and their JSON form (results.json ``simulation``)."""
+"""Records of the simulation stage (results.json ``simulation``).
+
+The records hold numbers (and, for figures, masks that results.json leaves out); their
+JSON form is declared with the rest of the results model in
+:mod:`kypho.model.simulation_layout` and written by :mod:`kypho.model.serialize`, and
+:func:`kypho.load_results` reads them back. :mod:`kypho.model` re-exports them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kypho.measure.calibration import BmdCalibration, InternalReference
 from kypho.simulate.cement import CementFill
-from kypho.simulate.compression import CompressionResult
 from kypho.simulate.inflation import InflationResult
 
-__all__ = ["FRAGILITY_THRESHOLDS_N", "Calibration", "FEOutcome", "LevelSimulation", "fragility"]
+if TYPE_CHECKING:
+    from kypho.simulate.compression import CompressionResult
+
+__all__ = [
+    "FRAGILITY_THRESHOLDS_N",
+    "YIELD_CRITERION",
+    "AdjacentStress",
+    "ElasticLift",
+    "FEOutcome",
+    "LevelSimulation",
+    "Simulation",
+    "fragility",
+]
 
 #: VirtuOst/BCT spine strength categories (N): fragile <= 4500 W / 6500 M, low strength up
 #: to 6000 W / 8500 M (Keaveny 2020, DOMAIN.md §8.3).  They belong to another FE pipeline:
 #: absolute strengths are not interchangeable (DOMAIN.md §8.2 caution).
 FRAGILITY_THRESHOLDS_N = {"female": (4500.0, 6000.0), "male": (6500.0, 8500.0)}
+YIELD_CRITERION = "load at which 2 % of the bone volume reaches its Kopperdahl compressive " \
+    "yield stress (minimum principal stress, linear)"
 
 
-def fragility(failure_load_n: float) -> dict[str, str]:
+def fragility(failure_load_n: float | None) -> dict[str, str]:
     """Category per sex against the BCT thresholds (pipeline-specific, indicative only)."""
     out = {}
     for sex, (fragile, low) in FRAGILITY_THRESHOLDS_N.items():
-        if not np.isfinite(failure_load_n):
+        if failure_load_n is None or not np.isfinite(failure_load_n):
             out[sex] = "not measurable"
         elif failure_load_n <= fragile:
             out[sex] = "fragile"
@@ -34,26 +55,8 @@ def fragility(failure_load_n: float) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Calibration:
-    """HU -> equivalent density (mg/cm3 K2HPO4): density = slope * HU + intercept."""
-
-    slope_mg_per_hu: float
-    intercept_mg: float
-    source: str  # "given", "density image"
-
-    def apply(self, hu: np.ndarray) -> np.ndarray:
-        """Equivalent density of the HU values."""
-        return self.slope_mg_per_hu * np.asarray(hu, dtype=np.float64) + self.intercept_mg
-
-    def to_json(self) -> dict:
-        """Plain JSON."""
-        return {"slope_mg_per_hu": self.slope_mg_per_hu, "intercept_mg": self.intercept_mg,
-                "source": self.source}
-
-
-@dataclass(frozen=True)
 class FEOutcome:
-    """Stiffness and strength of one FE run (no fields: those stay in the result)."""
+    """Stiffness and strength of one FE run (the fields stay in the result)."""
 
     stiffness_n_per_mm: float
     failure_load_n: float
@@ -70,19 +73,58 @@ class FEOutcome:
         return cls(res.stiffness_n_per_mm, res.linear_failure_load_n, crit,
                    res.yield_failure_load_n, res.n_elements, res.solve_s + res.assembly_s)
 
-    def to_json(self) -> dict:
-        """Plain JSON."""
-        return {
-            "stiffness_n_per_mm": round(self.stiffness_n_per_mm, 0),
-            "failure_load_n": round(self.failure_load_n, 0),
-            "failure_criterion": self.failure_criterion,
-            "yield_failure_load_n": round(self.yield_failure_load_n, 0)
-            if np.isfinite(self.yield_failure_load_n) else None,
-            "yield_criterion": "2 % of bone volume at its Kopperdahl compressive yield stress",
-            "fragility_pipeline_specific": fragility(self.failure_load_n),
-            "elements": self.elements,
-            "solve_s": round(self.solve_s, 2),
-        }
+
+@dataclass(frozen=True)
+class ElasticLift:
+    """Elastic lift of the endplates over the cavity.
+
+    Attributes
+    ----------
+    pressure_mpa : float
+        Balloon pressure applied.
+    lift_mm : float
+        Superior minus inferior surface displacement over the cavity's columns.
+    cavity_opening_mm : float
+        Roof minus floor displacement of the cavity itself.
+    """
+
+    pressure_mpa: float
+    lift_mm: float
+    cavity_opening_mm: float
+
+
+def _change_pct(pre: float, post: float) -> float:
+    return 100.0 * (post / pre - 1.0) if pre > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class AdjacentStress:
+    """Stress in the adjacent bodies under the same load before and after augmentation.
+
+    Attributes
+    ----------
+    load_n : float
+        Axial load applied in both runs.
+    mean_pre_mpa, mean_post_mpa, peak_pre_mpa, peak_post_mpa : float
+        Mean and 99th-percentile compressive (minimum principal) stress magnitude in the
+        adjacent bodies' endplate layers.
+    """
+
+    load_n: float
+    mean_pre_mpa: float
+    mean_post_mpa: float
+    peak_pre_mpa: float
+    peak_post_mpa: float
+
+    @property
+    def mean_change_pct(self) -> float:
+        """Change of the mean stress (%); NaN without stress before."""
+        return _change_pct(self.mean_pre_mpa, self.mean_post_mpa)
+
+    @property
+    def peak_change_pct(self) -> float:
+        """Change of the peak stress (%); NaN without stress before."""
+        return _change_pct(self.peak_pre_mpa, self.peak_post_mpa)
 
 
 @dataclass(frozen=True)
@@ -94,19 +136,27 @@ class LevelSimulation:
     fe_post: FEOutcome
     inflation: dict[str, InflationResult]
     cement: CementFill
-    adjacent_stress_change_pct: float | None = None
+    adjacent: AdjacentStress | None = None
+    planned_cement_ml: float | None = None
     notes: list[str] = field(default_factory=list)
+    #: Mid-sagittal cut through the cement (AP x SI, element size): 0 outside, 1 bone,
+    #: 2 cement, 3 end-cap; and the axial stress (MPa, compression negative) there
+    #: before and after augmentation at the Bonelab displacement.  For figures only.
+    section: np.ndarray | None = field(default=None, repr=False)
+    stress_pre_mpa: np.ndarray | None = field(default=None, repr=False)
+    stress_post_mpa: np.ndarray | None = field(default=None, repr=False)
+    elastic_lift: ElasticLift | None = None
 
-    def to_json(self) -> dict:
-        """Plain JSON in the ``simulation.levels[]`` layout of docs/results-schema.md."""
-        infl = {side: r.to_json() for side, r in self.inflation.items()}
-        first = next(iter(infl.values()), {"steps": []})
-        return {
-            "level": self.level,
-            "fe_pre": self.fe_pre.to_json(),
-            "fe_post": self.fe_post.to_json(),
-            "inflation": {"steps": first["steps"], "per_balloon": infl},
-            "cement": self.cement.to_json(),
-            "adjacent": {"stress_change_pct": self.adjacent_stress_change_pct},
-            "notes": list(self.notes),
-        }
+
+@dataclass(frozen=True)
+class Simulation:
+    """The simulation stage's output for one study."""
+
+    levels: list[LevelSimulation]
+    calibration: BmdCalibration
+    calibration_fit: InternalReference | None
+    resolution_mm: float
+    material: str
+    method: str
+    assumptions: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
