@@ -86,15 +86,26 @@ def _pieces(
     return None, -1
 
 
-def _near(cortex: np.ndarray, spacing_mm: tuple[float, float, float]) -> np.ndarray:
-    """Voxels within :data:`MAX_CORTEX_DISTANCE_MM` of ``cortex``."""
+def _near(
+    cortex: np.ndarray, box: tuple[slice, ...], spacing_mm: tuple[float, float, float]
+) -> np.ndarray:
+    """Voxels of ``box`` within :data:`MAX_CORTEX_DISTANCE_MM` of ``cortex`` (the
+    distance is taken in the box widened by that distance, not over the whole grid)."""
+    pad = [int(np.ceil(MAX_CORTEX_DISTANCE_MM / s)) + 1 for s in spacing_mm]
+    wide = tuple(
+        slice(max(b.start - p, 0), min(b.stop + p, n))
+        for b, p, n in zip(box, pad, cortex.shape, strict=True)
+    )
     dist = edt.edt(
-        np.ascontiguousarray(~cortex, dtype=np.uint8),
+        np.ascontiguousarray(~cortex[wide], dtype=np.uint8),
         anisotropy=tuple(float(s) for s in spacing_mm),
         black_border=False,
         parallel=1,
     )
-    return dist <= MAX_CORTEX_DISTANCE_MM
+    inner = tuple(
+        slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, wide, strict=True)
+    )
+    return dist[inner] <= MAX_CORTEX_DISTANCE_MM
 
 
 def _grow(
@@ -173,13 +184,13 @@ def split_wide_cores(
     next_label = int(cores.max()) + 1
     cores = cores.copy()
     out = list(nodes)
-    near_cortex = _near(cortex, spacing_mm) if cortex is not None and cortex.any() else None
+    use_cortex = cortex is not None and bool(cortex.any())
     while queue:
         node, start = queue.pop()
         box = ndimage.find_objects((cores == node.label).astype(np.uint8))[0]
         core = cores[box] == node.label
-        if near_cortex is not None and start == 0:
-            core_near = core & near_cortex[box]
+        if use_cortex and start == 0:
+            core_near = core & _near(cortex, box, spacing_mm)  # type: ignore[arg-type]
             if core_near.sum() * voxel_mm3 >= MIN_CORE_MM3:
                 core = core_near
         seeds, used = _pieces(core, spacing_mm, voxel_mm3, start)
