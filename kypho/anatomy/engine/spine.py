@@ -19,6 +19,7 @@ from kypho.anatomy.engine.column import Node, chain_nodes, core_components, fill
 from kypho.anatomy.engine.core_split import split_wide_cores
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
+from kypho.anatomy.engine.fragments import cap_for_fragments
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.refine import refine_labels
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
@@ -285,14 +286,9 @@ def segment_spine(
     # Cores that ran through discs (noisy osteoporotic bone darker than the discs) are
     # cut between endplate pairs, the discs found leave the filled bone, and a body cut
     # by the field of view beyond the column's last disc is added with its interior.
+    cells = int(np.prod(grid.factors))
     sep = separate_at_endplates(
-        verts,
-        cores,
-        filled_c,
-        hu_c,
-        grid.spacing_mm,
-        stats,
-        voxels_per_cell=int(np.prod(grid.factors)),
+        verts, cores, filled_c, hu_c, grid.spacing_mm, stats, voxels_per_cell=cells,
         open_below=not sacrum,
     )
     verts, cores = sep.vertebrae, sep.cores
@@ -382,7 +378,10 @@ def segment_spine(
     bodies = np.zeros_like(labels)
     bodies[sl] = body_from_vertebra(labels[sl], volume.affine)
     vertebrae_map, bodies_map = LabelMap(labels, volume.affine), LabelMap(bodies, volume.affine)
-    infos = _level_infos(vertebrae_map, bodies_map, names, assignment, evidence)
+    infos, notes = cap_for_fragments(
+        _level_infos(vertebrae_map, bodies_map, names, assignment, evidence)
+    )
+    warnings += notes
     if not any(i.level is not Level.S for i in infos):
         raise NoSpineFoundError(f"no vertebra could be delineated in {volume.source or 'the CT'}")
     for info in infos:

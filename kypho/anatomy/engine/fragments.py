@@ -1,0 +1,65 @@
+"""A count that holds a fragment is no count to name levels by.
+
+A block cut at a false disc leaves two pieces of one vertebra, each about half its
+neighbours' size; every level counted across it shifts by one, even when the last rib and
+the sacrum then agree. A vertebra with less than :data:`FRAGMENT_SHARE` of its neighbours'
+volume is such a piece: a crushed body keeps more (a 45 % height loss, Genant grade 3,
+keeps ~55 % of the body and all of its arch), so a fracture does not trip it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from kypho.anatomy.levels import Level
+from kypho.anatomy.records import LevelInfo
+
+__all__ = ["FRAGMENT_CONFIDENCE", "FRAGMENT_SHARE", "cap_for_fragments"]
+
+#: Largest share of its neighbours' median volume a vertebra that is only a piece has.
+FRAGMENT_SHARE = 0.45
+#: Level confidence at most when the count holds a piece (as for an unsplit block).
+FRAGMENT_CONFIDENCE = 0.4
+#: Neighbours on each side compared with.
+NEIGHBOURS = 2
+
+
+def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str]]:
+    """Cap every level's confidence when a whole vertebra of the column is much smaller
+    than its neighbours.
+
+    Parameters
+    ----------
+    infos : list of LevelInfo
+        Levels cranial to caudal.
+
+    Returns
+    -------
+    infos : list of LevelInfo
+        New records (capped) or the same ones.
+    warnings : list of str
+    """
+    whole = [i for i in infos if i.level is not Level.S and not i.cut_by_fov]
+    small = []
+    for k, info in enumerate(whole):
+        near = whole[max(0, k - NEIGHBOURS) : k] + whole[k + 1 : k + 1 + NEIGHBOURS]
+        if len(near) < 2:
+            continue
+        if info.voxel_count < FRAGMENT_SHARE * float(np.median([n.voxel_count for n in near])):
+            small.append(info.level.display)
+    if not small:
+        return infos, []
+    capped = [
+        replace(i, confidence=min(i.confidence, FRAGMENT_CONFIDENCE))
+        if i.level is not Level.S
+        else i
+        for i in infos
+    ]
+    warning = (
+        f"{', '.join(small)} {'is' if len(small) == 1 else 'are'} less than half the size of "
+        "the neighbouring vertebrae: probably a piece of a vertebra cut at a false disc, "
+        "so every level counted across it may be off; confirm the levels on the images"
+    )
+    return capped, [warning]

@@ -1,0 +1,39 @@
+"""A vertebra half the size of its neighbours caps the level confidence."""
+
+from __future__ import annotations
+
+from kypho.anatomy.engine.fragments import FRAGMENT_CONFIDENCE, cap_for_fragments
+from kypho.anatomy.levels import Level
+from kypho.anatomy.records import LevelInfo
+
+
+def _info(level: Level, count: int, cut: bool = False) -> LevelInfo:
+    return LevelInfo(
+        level=level,
+        centroid_ras_mm=(0.0, 0.0, -30.0 * int(level)),
+        body_centroid_ras_mm=None,
+        voxel_count=count,
+        confidence=0.97,
+        cut_by_fov=cut,
+    )
+
+
+def test_a_piece_of_a_vertebra_caps_every_level() -> None:
+    # T8 is a piece (3,750 voxels among ~9,000): measured on a family case where an
+    # over-split block shifted every name while last rib and sacrum agreed.
+    counts = {Level.T6: 8885, Level.T7: 8769, Level.T8: 3750, Level.T9: 9955, Level.T10: 9300}
+    infos = [_info(lv, c) for lv, c in counts.items()] + [_info(Level.S, 96000)]
+    capped, warnings = cap_for_fragments(infos)
+    assert all(i.confidence <= FRAGMENT_CONFIDENCE for i in capped if i.level is not Level.S)
+    assert capped[-1].confidence == infos[-1].confidence
+    assert warnings and "T8" in warnings[0]
+    assert infos[0].confidence == 0.97  # the records given are not changed
+
+
+def test_a_grade_3_crush_and_a_cut_vertebra_do_not() -> None:
+    # A 45 % crush keeps ~55 % of its body and all of its arch: ~0.6 of a neighbour.
+    counts = {Level.T12: 14000, Level.L1: 8600, Level.L2: 14600, Level.L3: 15000}
+    infos = [_info(lv, c) for lv, c in counts.items()]
+    infos.append(_info(Level.L4, 3000, cut=True))  # cut by the field of view
+    capped, warnings = cap_for_fragments(infos)
+    assert capped == infos and not warnings
