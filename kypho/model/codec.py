@@ -8,6 +8,7 @@ states), decodes back to the record's own types, and describes itself as JSON Sc
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -32,17 +33,23 @@ __all__ = [
 ]
 
 
-class Codec:
-    """A JSON value: ``encode`` (model -> JSON), ``decode`` (JSON -> model), ``schema``."""
+class Codec(ABC):
+    """A JSON value: ``encode`` (model -> JSON), ``decode`` (JSON -> model), ``schema``.
 
+    An interface: every concrete codec below implements all three.
+    """
+
+    @abstractmethod
     def encode(self, value: Any) -> Any:
-        raise NotImplementedError
+        """The JSON form of a model value."""
 
+    @abstractmethod
     def decode(self, data: Any) -> Any:
-        raise NotImplementedError
+        """The model value of a JSON form."""
 
+    @abstractmethod
     def schema(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The JSON Schema (draft 2020-12) of the JSON form."""
 
 
 @dataclass(frozen=True)
