@@ -27,9 +27,7 @@ _PENDING: Any = None
 
 
 def _plan_figures_of_pending() -> dict[str, bytes]:
-    from kypho.report.plan_figures import render_plan_figures
-
-    return render_plan_figures(_PENDING)
+    return _plan_figures(_PENDING)
 
 
 def _can_fork() -> bool:
