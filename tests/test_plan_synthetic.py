@@ -111,3 +111,20 @@ def test_both_pedicles_too_narrow_in_lumbar_spine_is_not_suitable() -> None:
     assert all(t.breach for t in lp.trajectories)
     assert lp.recommendation is Recommendation.NOT_SUITABLE
     assert any("narrow" in r for r in lp.reasons)
+
+
+def test_balloon_that_never_fits_is_reported_outside_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A family phantom's crushed body left no room for any shrunken balloon: the
+    # placement was then edited after it was built (a frozen record: a traceback).
+    import kypho.plan.balloon as balloon
+
+    monkeypatch.setattr(
+        balloon, "_inside_envelope", lambda grid, env, pts: np.zeros(len(pts), dtype=bool)
+    )
+    vol, seg, spine = _vertebra(8.0, 8.0)
+    lp = plan_levels(vol, seg, spine).level("L2")
+    assert lp.balloon is not None
+    placements = lp.balloon.placements
+    assert placements and all(not p.inside_body for p in placements)

@@ -10,6 +10,8 @@ endplates (expected pre-fracture heights), the lateral cortex and the mid-sagitt
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from kypho.model import BalloonPlacement, BalloonPlan, Restoration, VertebraMeasurement
@@ -183,8 +185,9 @@ def _place(grid: LocalGrid, body: BodyGeometry, env: tuple, p: PathGeometry,
             return pl
         a_lat, a_si = max(a_lat * 0.9, 0.5), max(a_si * 0.9, 0.5)
         vol_ml = 4.0 / 3.0 * np.pi * a_len * a_lat * a_si / 1000.0
-    pl.inside_body = False
-    return pl
+    # No shrink kept the surface inside: the last (smallest) balloon is reported as
+    # leaving the body, a new record rather than an edit of the one built.
+    return replace(pl, inside_body=False)
 
 
 def restoration(grid: LocalGrid, body: BodyGeometry, vm: VertebraMeasurement) -> Restoration | None:
