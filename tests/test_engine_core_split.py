@@ -70,3 +70,38 @@ def test_a_suspect_core_loses_what_lies_far_from_cortex() -> None:
     assert kept and all(abs(n.centroid_mm[0] - 60.0) < 10.0 for n in kept)
     # Cortex ring out to x = 42 voxels (84 mm); nothing farther than 22 mm beyond it.
     assert np.all(np.argwhere(out > 0)[:, 0] * 2.0 <= 84.0 + 22.0 + 2.0)
+
+
+def test_an_organ_against_the_bodies_over_a_broad_face_parts_at_their_cortex() -> None:
+    # Four 48 mm bodies with a 4 mm cortex (block maxima 900 HU, interior 200 HU), and
+    # over their front half a contrast-filled heart 100 mm wide (300 HU): the outline
+    # has no neck, so no in-plane erosion parts them, but the cortex walls the bodies'
+    # interiors off from the heart.
+    filled = np.zeros((90, 90, 100), dtype=bool)
+    peak = np.zeros(filled.shape, dtype=np.float32)
+    x, y = np.mgrid[0:90, 0:90]
+    r2 = (x - 45) ** 2 + (y - 25) ** 2
+    body, rim = r2 <= 12**2, (r2 <= 12**2) & (r2 > 10**2)
+    heart = ((x - 45) / 25.0) ** 2 + ((y - 45) / 22.0) ** 2 <= 1.0
+    filled[:, :, 3:97] = heart[:, :, None]
+    peak[:, :, 3:97] = np.where(heart, 300.0, 0.0)[:, :, None]
+    for k in range(4):
+        z0 = 5 + k * 24
+        filled[:, :, z0 : z0 + 20] |= body[:, :, None]
+        values = np.where(rim, 900.0, np.where(body, 200.0, peak[:, :, z0]))
+        peak[:, :, z0 : z0 + 20] = values[:, :, None]
+        for z in (z0, z0 + 1, z0 + 18, z0 + 19):  # the endplates
+            peak[:, :, z] = np.where(body, 900.0, peak[:, :, z])
+    cores, nodes = core_components(filled, SPACING)
+    assert len(nodes) == 1 and nodes[0].width_mm > 60
+    organ = lambda c, ns: {n.label for n in ns if n.width_mm > 60}  # noqa: E731
+    _, by_depth, rejected_by_depth = split_wide_cores(cores, nodes, SPACING, organ)
+    assert not [n for n in by_depth if n.label not in rejected_by_depth]  # all lost
+    _out, pieces, rejected = split_wide_cores(
+        cores, nodes, SPACING, organ, ridges=(peak, 0.5 * 700.0)
+    )
+    kept = [n for n in pieces if n.label not in rejected]
+    assert rejected and kept
+    # What is kept is the column: centred on the bodies (y = 25 voxels = 50 mm).
+    assert all(abs(n.centroid_mm[1] - 50.0) < 8.0 for n in kept)
+    assert sum(n.volume_mm3 for n in kept) > 0.3 * 4 * 20 * np.pi * 10**2 * 8.0

@@ -17,6 +17,8 @@ import cc3d
 import edt
 import numpy as np
 from scipy import ndimage
+from skimage.morphology import h_minima
+from skimage.segmentation import watershed
 
 from kypho.anatomy.engine.bodies import inplane_distance_mm
 from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, MIN_CORE_MM3, Node
@@ -26,7 +28,7 @@ __all__ = ["split_wide_cores"]
 #: Extra in-plane depths (mm) tried, shallowest first: the first that parts the core wins,
 #: so a contact is cut no deeper than needed. The deepest stays below the half-width of
 #: a small thoracic body core (~12 mm), which must survive.
-EXTRA_DEPTHS_MM = (2.0, 4.0, 6.0, 8.0)
+EXTRA_DEPTHS_MM = (2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
 #: Farthest a body's interior lies from its cortex (mm): the largest lumbar body is about
 #: 50 x 35 mm in the plane (DOMAIN.md §7.1), so no interior point is more than ~18 mm
 #: from its shell. Part of a suspect core farther than this from any cortex-level voxel
@@ -51,6 +53,9 @@ MAX_PART_WIDTH_MM = 200.0
 #: core this tall is column joined through its discs, or to the aorta running beside
 #: it, and is tried whatever its width.
 MIN_NOT_PELVIS_HEIGHT_MM = 250.0
+#: A basin taller than this spans more than two vertebral pitches (lumbar bodies ~27 mm
+#: with ~10 mm discs, DOMAIN.md §7.3): no single body, but a vessel or organ along them.
+MIN_ORGAN_HEIGHT_MM = 80.0
 
 
 def _node(label: int, mask: np.ndarray, offset: np.ndarray, sp: np.ndarray) -> Node:
@@ -128,6 +133,104 @@ def _grow(
     return trial, pieces
 
 
+def _basins(
+    core: np.ndarray, peak_hu: np.ndarray, depth_hu: float, box: tuple[slice, ...],
+    first_label: int, sp: np.ndarray,
+) -> tuple[np.ndarray, list[Node]]:
+    """The core parted along its bright ridges: each basin of the block maxima deeper
+    than ``depth_hu`` floods the core up to the ridges around it (labels in ``box``
+    numbered from ``first_label``, and the basins of at least :data:`MIN_CORE_MM3`).
+
+    A body's interior is walled in by its cortex; a contrast-filled aorta or heart
+    lying against it is a basin of its own beyond that wall, however broad the contact.
+    """
+    land = np.where(core, peak_hu, float(peak_hu[core].max()) if core.any() else 0.0)
+    markers = cc3d.connected_components(h_minima(land, depth_hu).astype(bool) & core)
+    flood = watershed(land, markers, mask=core)
+    offset = np.array([b.start for b in box], dtype=float)
+    trial = np.zeros(core.shape, dtype=np.uint32)
+    pieces: list[Node] = []
+    for basin in np.unique(flood[core]):
+        mask = flood == basin
+        if mask.sum() * float(np.prod(sp)) >= MIN_CORE_MM3:
+            trial[mask] = first_label + len(pieces)
+            pieces.append(_node(first_label + len(pieces), mask, offset, sp))
+    return trial, pieces
+
+
+def _rejoin(
+    trial: np.ndarray, pieces: list[Node], soft: set[int], box: tuple[slice, ...],
+    sp: np.ndarray,
+) -> tuple[np.ndarray, list[Node], set[int]]:
+    """The rejected basins as they are, the others joined where they touch (labels
+    renumbered from the first piece's), and the rejected labels."""
+    first = min(p.label for p in pieces)
+    offset = np.array([b.start for b in box], dtype=float)
+    kept = np.isin(trial, [p.label for p in pieces if p.label not in soft])
+    out = np.zeros_like(trial)
+    nodes: list[Node] = []
+    for p in pieces:
+        if p.label in soft:
+            out[trial == p.label] = first + len(nodes)
+            nodes.append(_node(first + len(nodes), trial == p.label, offset, sp))
+    rejected = {n.label for n in nodes}
+    comps, n = cc3d.connected_components(kept, connectivity=6, return_N=True)
+    for k in range(1, n + 1):
+        mask = comps == k
+        if mask.sum() * float(np.prod(sp)) >= MIN_CORE_MM3:
+            out[mask] = first + len(nodes)
+            nodes.append(_node(first + len(nodes), mask, offset, sp))
+    return out, nodes, rejected
+
+
+def _part(
+    core: np.ndarray, box: tuple[slice, ...], start: int, first_label: int, sp: np.ndarray,
+    ridges: tuple[np.ndarray, float] | None,
+) -> tuple[np.ndarray, list[Node], int] | None:
+    """The core's pieces at the shallowest depth from ``start`` on that parts it, else
+    along its ridges: labels in ``box``, pieces, and the depth index used
+    (``len(EXTRA_DEPTHS_MM)`` for the ridges); None when nothing parts it."""
+    spacing = (float(sp[0]), float(sp[1]), float(sp[2]))
+    if start < len(EXTRA_DEPTHS_MM):
+        seeds, used = _pieces(core, spacing, float(np.prod(sp)), start)
+        if seeds is not None:
+            return (*_grow(core, seeds, box, first_label, sp), used)
+    if ridges is None:
+        return None
+    # No depth parts it: the aorta or heart lies against the bodies over a face as
+    # broad as they are; their cortex still walls them apart.
+    return (*_basins(core, ridges[0][box], ridges[1], box, first_label, sp), len(EXTRA_DEPTHS_MM))
+
+
+def _trimmed(
+    core: np.ndarray, box: tuple[slice, ...], cortex: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+) -> np.ndarray:
+    """The core without what lies farther than :data:`MAX_CORTEX_DISTANCE_MM` from
+    cortex, unless too little would be left."""
+    near = core & _near(cortex, box, spacing_mm)
+    return near if near.sum() * float(np.prod(spacing_mm)) >= MIN_CORE_MM3 else core
+
+
+def _verdict(soft: set[int], pieces: list[Node], used: int, node: Node) -> set[int] | None:
+    """The pieces rejected (``soft``: judged no candidates), or None when the parting
+    separates nothing worth it from the column and is to be undone."""
+    soft = soft | {p.label for p in pieces if p.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * p.height_mm}
+    if used == len(EXTRA_DEPTHS_MM):
+        # A basin cut from a body by its neighbours' basins has no shell of its own
+        # and can read as tissue: only what no body could be is rejected.
+        soft = {p.label for p in pieces if p.label in soft and _organ_sized(p)}
+    lost = sum(p.volume_mm3 for p in pieces if p.label in soft)
+    if not soft or len(soft) == len(pieces) or lost < MIN_REJECTED_SHARE * node.volume_mm3:
+        return None
+    return soft
+
+
+def _organ_sized(node: Node) -> bool:
+    """Wider than any body, or taller than two vertebral pitches (a vessel or organ)."""
+    return node.width_mm > MAX_BODY_CORE_WIDTH_MM or node.height_mm > MIN_ORGAN_HEIGHT_MM
+
+
 def _suspect(node: Node) -> bool:
     """Wider than any body but narrower than a pelvis, or taller than a pelvis."""
     wide = MAX_BODY_CORE_WIDTH_MM < node.width_mm <= MAX_PART_WIDTH_MM
@@ -140,6 +243,7 @@ def split_wide_cores(
     spacing_mm: tuple[float, float, float],
     judge: Callable[[np.ndarray, list[Node]], set[int]],
     cortex: np.ndarray | None = None,
+    ridges: tuple[np.ndarray, float] | None = None,
 ) -> tuple[np.ndarray, list[Node], set[int]]:
     """Part over-wide cores where that separates bone from tissue that is no body.
 
@@ -161,56 +265,55 @@ def split_wide_cores(
     judge : callable
         ``judge(cores, nodes)`` -> labels of the given nodes that are no candidates.
     cortex : (X, Y, Z) ndarray of bool, optional
-        Cortex-level bone: a suspect core loses what lies farther than
-        :data:`MAX_CORTEX_DISTANCE_MM` from it before it is parted.
+        Cortex-level bone (a suspect core is first trimmed to near it, :func:`_trimmed`).
+    ridges : tuple of (X, Y, Z) ndarray and float, optional
+        Block maxima and a basin's least depth (HU), for :func:`_basins`.
 
     Returns
     -------
-    cores : ndarray
-        Labels with each parted core replaced by its pieces (new labels).
-    nodes : list of Node
-        The cores described, pieces in place of the cores they came from.
-    rejected : set of int
-        Labels of ``nodes`` (as returned) that are no candidates.
+    cores, nodes, rejected : ndarray, list of Node, set of int
+        Labels with each parted core replaced by its pieces (new labels); the cores
+        described, pieces in place of their core; the labels that are no candidates.
     """
     rejected = judge(cores, nodes)
     # A piece that is still suspect is tried again deeper (a column joined to the aorta
     # over its whole length parts from it only where the contact is narrowest first).
-    queue = [(n, 0) for n in nodes if _suspect(n)]
+    queue = [(n, 0, True) for n in nodes if _suspect(n)]
     if not queue:
         return cores, nodes, rejected
-    sp = np.asarray(spacing_mm, dtype=float)
-    voxel_mm3 = float(np.prod(sp))
-    next_label = int(cores.max()) + 1
-    cores = cores.copy()
-    out = list(nodes)
+    sp, next_label = np.asarray(spacing_mm, dtype=float), int(cores.max()) + 1
+    cores, out = cores.copy(), list(nodes)
     use_cortex = cortex is not None and bool(cortex.any())
     while queue:
-        node, start = queue.pop()
+        node, start, trim = queue.pop()
         box = ndimage.find_objects((cores == node.label).astype(np.uint8))[0]
         core = cores[box] == node.label
-        if use_cortex and start == 0:
-            core_near = core & _near(cortex, box, spacing_mm)  # type: ignore[arg-type]
-            if core_near.sum() * voxel_mm3 >= MIN_CORE_MM3:
-                core = core_near
-        seeds, used = _pieces(core, spacing_mm, voxel_mm3, start)
-        if seeds is None:
+        if use_cortex and trim:
+            core = _trimmed(core, box, cortex, spacing_mm)  # type: ignore[arg-type]
+        if (parted := _part(core, box, start, next_label, sp, ridges)) is None:
             continue
-        trial, pieces = _grow(core, seeds, box, next_label, sp)
+        trial, pieces, used = parted
         # Judged in place of the whole core, in the full label array.
         candidate = cores.copy()
         view = candidate[box]
         view[view == node.label] = 0  # what was trimmed from the core leaves it
         view[core] = trial[core]
-        thin = {p.label for p in pieces if p.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * p.height_mm}
-        soft = judge(candidate, pieces) | thin
-        lost = sum(p.volume_mm3 for p in pieces if p.label in soft)
-        if not soft or len(soft) == len(pieces) or lost < MIN_REJECTED_SHARE * node.volume_mm3:
+        soft = _verdict(judge(candidate, pieces), pieces, used, node)
+        if soft is None:
+            # Nothing parted off at this depth, but a piece still wider than any body
+            # may part deeper (the aorta along a column touches it over a broad face).
+            if used < len(EXTRA_DEPTHS_MM) and any(_suspect(p) for p in pieces):
+                queue.append((node, used + 1, trim))
             continue
-        cores = candidate
-        next_label += len(pieces)
+        if used == len(EXTRA_DEPTHS_MM):
+            # Basins part bodies from each other too: what stays joins up again.
+            trial, pieces, soft = _rejoin(trial, pieces, soft, box, sp)
+            view[core] = trial[core]
+        cores, next_label = candidate, next_label + len(pieces)
         out = [n for n in out if n.label != node.label] + pieces
         rejected = (rejected - {node.label}) | soft
-        if used + 1 < len(EXTRA_DEPTHS_MM):
-            queue += [(p, used + 1) for p in pieces if p.label not in soft and _suspect(p)]
+        # A rejected piece still wider than a body may hold the column beside the
+        # organ (a column and its aorta judged as one): it is tried deeper too.
+        if used < len(EXTRA_DEPTHS_MM):
+            queue += [(p, used + 1, False) for p in pieces if _suspect(p)]
     return cores, out, rejected

@@ -19,6 +19,7 @@ from kypho.anatomy.engine.column import Node, chain_nodes, core_components, fill
 from kypho.anatomy.engine.core_split import split_wide_cores
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
+from kypho.anatomy.engine.enhanced_tissue import SHELL_CONTRAST_FRACTION
 from kypho.anatomy.engine.fragments import cap_for_fragments
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.refine import refine_labels
@@ -271,7 +272,8 @@ def segment_spine(
         grid=grid,
     )
     cores, nodes, soft = split_wide_cores(
-        cores, nodes, grid.spacing_mm, judge, cortex=(peak_c > cortex_hu(stats)) & inside
+        cores, nodes, grid.spacing_mm, judge, cortex=(peak_c > cortex_hu(stats)) & inside,
+        ridges=(peak_c, SHELL_CONTRAST_FRACTION * (stats.bone_hu - stats.soft_tissue_hu)),
     )
     del judge
     nodes = [n for n in nodes if n.label not in soft]
@@ -287,15 +289,16 @@ def segment_spine(
     # cut between endplate pairs, the discs found leave the filled bone, and a body cut
     # by the field of view beyond the column's last disc is added with its interior.
     cells = int(np.prod(grid.factors))
+    voxel_stats = replace(stats, noise_hu=stats.block_noise_hu)  # discs are read in voxels
     sep = separate_at_endplates(
-        verts, cores, filled_c, hu_c, grid.spacing_mm, stats, voxels_per_cell=cells,
+        verts, cores, filled_c, hu_c, grid.spacing_mm, voxel_stats, voxels_per_cell=cells,
         open_below=not sacrum,
     )
     verts, cores = sep.vertebrae, sep.cores
     filled_c = (filled_c & ~sep.discs) | sep.solid
     bone_c &= ~sep.discs
     merged = split_merged(
-        verts, cores, grid.spacing_mm, hu, _coarse_mm_to_index(grid), spacing, stats
+        verts, cores, grid.spacing_mm, hu, _coarse_mm_to_index(grid), spacing, voxel_stats
     )
     verts, cores, split_notes = merged.vertebrae, merged.cores, merged.notes
     filled_c &= ~merged.discs
