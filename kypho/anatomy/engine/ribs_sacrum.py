@@ -18,6 +18,9 @@ __all__ = ["RibSearch", "axis_distance_mm", "is_sacrum", "rib_bearing"]
 #: The sacral core (S1 body plus the thick alae, often joined to the ilia) is far wider
 #: than any lumbar body core: alae span ~100 mm against a ~40-48 mm L5 body (§7.3).
 SACRUM_WIDTH_RATIO = 2.0
+#: A single core this tall holds two bodies at least (lumbar pitch ~37 mm: bodies ~27 mm
+#: with ~10 mm discs, DOMAIN.md §7.3).
+MIN_TWO_BODY_BLOCK_MM = 75.0
 #: Bone farther than this to the side of the body axis is outside the vertebra proper except the
 #: transverse processes, whose tips reach ~45 mm from the midline in the lumbar spine.
 RIB_SEARCH_MM = 35.0
@@ -61,8 +64,13 @@ class RibSearch:
 
 
 def is_sacrum(chain: list[Node]) -> bool:
-    """True when the lowest core of the chain is much wider than the bodies above it."""
-    if len(chain) < 3:
+    """True when the lowest core of the chain is much wider than the bodies above it.
+
+    Two bodies above it at least are needed to know their width: as separate cores, or
+    as one block as tall as two vertebral pitches (bodies merged through their discs,
+    parted later by the disc search).
+    """
+    if len(chain) < 2 or (len(chain) == 2 and chain[0].height_mm < MIN_TWO_BODY_BLOCK_MM):
         return False
     widths = np.array([n.width_mm for n in chain[:-1]])
     return bool(chain[-1].width_mm >= SACRUM_WIDTH_RATIO * float(np.median(widths)))
