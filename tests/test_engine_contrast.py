@@ -114,12 +114,13 @@ def test_enhanced_kidneys_are_not_taken_for_the_column() -> None:
 
 def test_rib_and_sacrum_two_levels_apart_cap_the_names_below_confident() -> None:
     # Seven vertebrae on the sacrum, T11..L5. A lowest rib on the first reads as T11
-    # (six free vertebrae below it, one level: L6, a known variant, 0.6); on the fourth
+    # (six free vertebrae below it, one level: L6, a known variant, or one vertebra
+    # missed or split: below 0.5); on the fourth
     # as L2 (two levels: no variant explains it, a vertebra missed or cut twice, 0.3).
     variant = assign_levels(7, on_sacrum=True, rib_indices=[0])
     miscount = assign_levels(7, on_sacrum=True, rib_indices=[3])
     assert variant.levels[-1] is Level.L5 and miscount.levels[-1] is Level.L5
-    assert variant.confidence == 0.6
-    assert miscount.confidence < 0.5
+    assert 0.3 < variant.confidence < 0.5
+    assert miscount.confidence < variant.confidence
     assert any("missed or cut twice" in w for w in miscount.warnings)
     assert not any("missed or cut twice" in w for w in variant.warnings)

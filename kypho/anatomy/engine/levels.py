@@ -20,6 +20,9 @@ __all__ = ["LevelAssignment", "assign_levels"]
 #: a rib-free vertebra above and one below means ribs were missed, and the last rib
 #: (T12) is the better anchor.
 RIB_PAIR_VARIANTS = (11, 12, 13)
+#: Confidence when the sacrum and the last rib disagree by one level: a transitional
+#: variant, or one vertebra missed or split; either anchor may be the wrong one.
+VARIANT_CONFIDENCE = 0.45
 
 _PRESACRAL: tuple[Level, ...] = tuple(lv for lv in STANDARD_ORDER if lv is not Level.S)
 
@@ -153,14 +156,17 @@ def assign_levels(
             else:
                 shown = rib_level.display if rib_level else "none"
                 # One level apart is a known variant (11/13 rib pairs, L6, sacralised L5;
-                # VerSe'20 counts them in DOMAIN.md); more is not anatomy but a vertebra
-                # missed or cut twice.
+                # VerSe'20 counts them in DOMAIN.md), but a vertebra missed or cut twice
+                # leaves the same one-level disagreement (family phantom s1-0033: 4 names
+                # wrong at 0.6), so neither anchor is trusted above 0.5; more than one
+                # level is no variant at all.
                 variant = rib_level in (Level.T11, Level.T13, Level.L1)
-                confidence = 0.6 if variant else 0.3
+                confidence = VARIANT_CONFIDENCE if variant else 0.3
                 warnings.append(
                     f"the lowest rib-bearing vertebra counts as {shown}, not T12, from the "
                     + (
-                        "sacrum: transitional anatomy or a rib-count anomaly"
+                        "sacrum: transitional anatomy, a rib-count anomaly, or one vertebra "
+                        "missed or split in two"
                         if variant
                         else "sacrum, more than any transitional variant explains: a "
                         "vertebra was probably missed or cut twice"
