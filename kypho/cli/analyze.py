@@ -25,7 +25,7 @@ __all__ = ["analyze"]
 
 def analyze(
     ct: Annotated[Path, typer.Argument(help="CT: NIfTI, DICOM folder/file, NRRD or MHA, "
-                                       "or dicomweb+http://HOST/ROOT/studies/UID[/series/UID].")],
+                                       "or dicomweb+http://HOST/ROOT/studies/UID\\[/series/UID].")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")],
     masks: Annotated[Path | None, typer.Option(help="TotalSegmentator or VerSe masks.")] = None,
     plan: Annotated[bool, typer.Option("--plan/--no-plan", help="Plan fractured levels.")] = True,
