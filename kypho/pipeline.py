@@ -10,10 +10,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from kypho.anatomy.levels import Level
+from kypho.imaging.mask_read import MaskSource
 from kypho.imaging.volume import Volume
 from kypho.measure.calibration import BmdCalibration
 from kypho.model import ProcedurePlan, Segmentation, Simulation, SpineMeasurement
+
+if TYPE_CHECKING:
+    from kypho.anatomy.segment import Anchors
 
 __all__ = ["Analysis", "ProgressCallback", "analyze"]
 
@@ -47,12 +53,12 @@ def _stage(progress: ProgressCallback | None, start: float, span: float) -> Prog
 def analyze(
     ct: Volume | str | Path,
     *,
-    masks: str | Path | None = None,
+    masks: str | Path | MaskSource | None = None,
     measure: bool = True,
     plan: bool = True,
-    plan_levels: Sequence[str] | None = None,
-    lowest: str | None = None,
-    anchors: dict[str, float] | None = None,
+    plan_levels: Sequence[Level] | None = None,
+    lowest: Level | None = None,
+    anchors: Anchors | None = None,
     calibration: BmdCalibration | None = None,
     series: str | None = None,
     progress: ProgressCallback | None = None,
@@ -65,14 +71,16 @@ def analyze(
     ----------
     ct : Volume or path
         A CT volume, or a path that :func:`kypho.read_ct` reads.
-    masks : path, optional
-        TotalSegmentator or VerSe masks to import instead of the built-in segmentation.
+    masks : path or MaskSource, optional
+        TotalSegmentator or VerSe masks to import instead of the built-in segmentation
+        (a path is read here, with :func:`kypho.imaging.mask_read.read_masks`).
     measure, plan : bool
         Stop after segmentation (``measure=False``) or after grading (``plan=False``).
-    plan_levels : sequence of str, optional
-        Levels to plan ("T12", "L1"); default every fractured level.
+    plan_levels : sequence of Level, optional
+        Levels to plan; default every fractured level. The CLI parses ``--levels``.
     lowest, anchors :
-        Level anchoring for transitional anatomy, see
+        Level anchoring for transitional anatomy (a Level, typed
+        :class:`~kypho.anatomy.levels.LevelAnchor` records), see
         :func:`kypho.anatomy.segment.segment_spine`.
     calibration : BmdCalibration, optional
         Phantom calibration for BMD in mg/cm3.
@@ -103,8 +111,16 @@ def analyze(
     warnings = list(volume.meta.get("warnings", []))
 
     t = time.perf_counter()
-    from kypho.anatomy.segment import segment
+    from kypho.anatomy.segment import refuse_options_with_masks, segment
 
+    if masks is not None:
+        refuse_options_with_masks(masks, lowest, anchors)
+        if not isinstance(masks, MaskSource):
+            from kypho.imaging.mask_read import read_masks
+
+            if progress:
+                progress(0.05, "reading masks")
+            masks = read_masks(masks)
     segmentation = segment(
         volume, masks=masks, lowest=lowest, anchors=anchors, progress=_stage(progress, 0.05, 0.5)
     )

@@ -15,6 +15,7 @@ from kypho.cli.options import (
     parse_anchors,
     parse_calibration,
     parse_levels,
+    parse_lowest,
     read_input,
 )
 from kypho.cli.summary import print_summary
@@ -79,7 +80,7 @@ def analyze(
                 plan=plan,
                 plan_levels=parse_levels(levels),
                 series=series,
-                lowest=lowest,
+                lowest=parse_lowest(lowest),
                 anchors=parse_anchors(level),
                 calibration=calib,
                 progress=report,

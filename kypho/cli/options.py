@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from kypho.anatomy.levels import Level, LevelAnchor
 
 __all__ = [
     "UNEVEN_HELP",
@@ -13,38 +16,56 @@ __all__ = [
     "parse_anchors",
     "parse_calibration",
     "parse_levels",
+    "parse_lowest",
     "read_input",
 ]
 
 UNEVEN_HELP = "DICOM: interpolate unevenly spaced slices onto a regular grid."
 
 
-def parse_anchors(values: list[str] | None) -> dict[str, float] | None:
-    """``--level LEVEL@Z`` options as {level: world superior coordinate in mm}."""
+def parse_anchors(values: list[str] | None) -> tuple[LevelAnchor, ...] | None:
+    """``--level LEVEL@Z`` options as typed anchors (world superior coordinate in mm).
+
+    A malformed option is a usage error; an unknown level, the sacrum or a z that is not
+    finite is the segmentation stage's one-sentence error
+    (:func:`kypho.anatomy.segment.user_anchor`).
+    """
     if not values:
         return None
-    anchors: dict[str, float] = {}
+    from kypho.anatomy.segment import user_anchor
+
+    anchors: list[LevelAnchor] = []
     for item in values:
         level, sep, z = item.partition("@")
         try:
             if not sep:
                 raise ValueError
-            anchors[level.strip().upper()] = float(z)
+            z_mm = float(z)
         except ValueError:
             raise typer.BadParameter(
                 f"--level expects LEVEL@Z (world superior coordinate in mm), got {item!r}"
             ) from None
-    return anchors
+        anchors.append(user_anchor(level.strip().upper(), z_mm))
+    return tuple(anchors)
 
 
-def parse_levels(text: str | None) -> list[str] | None:
-    """``--levels T12,L1`` as display names."""
+def parse_lowest(text: str | None) -> Level | None:
+    """``--lowest L6`` as a Level (L4, L5 or L6; see :func:`kypho.anatomy.segment.user_lowest`)."""
+    if text is None:
+        return None
+    from kypho.anatomy.segment import user_lowest
+
+    return user_lowest(text)
+
+
+def parse_levels(text: str | None) -> list[Level] | None:
+    """``--levels T12,L1`` as Levels."""
     if not text:
         return None
     from kypho.anatomy.levels import Level
 
     try:
-        return [Level.parse(t).display for t in text.split(",") if t.strip()]
+        return [Level.parse(t) for t in text.split(",") if t.strip()]
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kypho.cli.console import console, progress, run
-from kypho.cli.options import UNEVEN_HELP, parse_anchors, read_input
+from kypho.cli.options import UNEVEN_HELP, parse_anchors, parse_lowest, read_input
 
 __all__ = ["segment"]
 
@@ -43,7 +43,7 @@ def segment(
                 masks=masks,
                 measure=False,
                 series=series,
-                lowest=lowest,
+                lowest=parse_lowest(lowest),
                 anchors=parse_anchors(level),
                 progress=report,
             )
