@@ -36,7 +36,6 @@ LONG_FUNCTIONS = {
     "kypho/phantom/suite.py:_benchmark_cases",
     "kypho/phantom/suite.py:_test_cases",
     "kypho/phantom/write.py:write_case",
-    "kypho/simulate/inflation.py:inflate",
 }
 
 
