@@ -30,7 +30,6 @@ LONG_FUNCTIONS = {
     "kypho/imaging/dicom_scan.py:choose_series",
     "kypho/imaging/dicom_write.py:write_dicom_series",
     "kypho/imaging/edges.py:refine_edges_by_moments",
-    "kypho/measure/thick_endplates.py:edges_from_interior",
     "kypho/phantom/family.py:draw_case",
     "kypho/phantom/generate.py:generate",
     "kypho/phantom/suite.py:_benchmark_cases",
