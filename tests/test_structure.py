@@ -32,8 +32,6 @@ LONG_FUNCTIONS = {
     "kypho/imaging/edges.py:refine_edges_by_moments",
     "kypho/phantom/family.py:draw_case",
     "kypho/phantom/generate.py:generate",
-    "kypho/phantom/suite.py:_benchmark_cases",
-    "kypho/phantom/suite.py:_test_cases",
     "kypho/phantom/write.py:write_case",
 }
 
