@@ -31,8 +31,6 @@ LONG_FUNCTIONS = {
     "kypho/imaging/dicom_write.py:write_dicom_series",
     "kypho/imaging/edges.py:refine_edges_by_moments",
     "kypho/phantom/family.py:draw_case",
-    "kypho/phantom/generate.py:generate",
-    "kypho/phantom/write.py:write_case",
 }
 
 
