@@ -29,7 +29,6 @@ LONG_FUNCTIONS = {
     "kypho/imaging/dicom_read.py:read_dicom",
     "kypho/imaging/dicom_scan.py:choose_series",
     "kypho/imaging/dicom_write.py:write_dicom_series",
-    "kypho/imaging/edges.py:refine_edges_by_moments",
 }
 
 
