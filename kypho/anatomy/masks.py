@@ -87,10 +87,8 @@ def import_masks(masks: MaskSource, volume: Volume) -> Segmentation:
         ribs = _ribs_on_ct(masks, volume)
         if ribs:
             agree, disagree = check_rib_levels(seg.vertebrae.labels, volume.affine, ribs)
-            for sentence in agree:
-                evidence.setdefault(Level.parse(sentence.rsplit(" ", 1)[1]), []).append(
-                    f"rib masks agree: {sentence}"
-                )
+            for level, sentence in agree:
+                evidence.setdefault(level, []).append(f"rib masks agree: {sentence}")
             if disagree:
                 warnings.extend(disagree)
                 disputed.update(info.level for info in seg.levels)
