@@ -109,10 +109,12 @@ def _write_documents(
     analysis: Analysis, out_dir: Path, overwrite: bool, protected: tuple[Path, ...], report: bool
 ) -> dict[str, Path]:
     from kypho.imaging.write import atomic_write_bytes, atomic_write_text
-    from kypho.results import analysis_to_json
+    from kypho.model.serialize import results_to_json
+    from kypho.results import analysis_results
 
     paths: dict[str, Path] = {}
-    doc = analysis_to_json(analysis)
+    results = analysis_results(analysis)
+    doc = results_to_json(results)
     paths["results"] = atomic_write_text(
         out_dir / "results.json", _json_text(doc), overwrite=overwrite, protected=protected
     )
@@ -129,7 +131,7 @@ def _write_documents(
             )
         paths["report"] = atomic_write_text(
             out_dir / "report.html",
-            render_report(doc, figures),
+            render_report(results, figures),
             overwrite=overwrite,
             protected=protected,
         )

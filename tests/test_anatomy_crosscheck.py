@@ -15,6 +15,7 @@ from kypho.anatomy.crosscheck import check_centroids, read_verse_centroids
 from kypho.anatomy.levels import Level
 from kypho.anatomy.masks import DISPUTED_CONFIDENCE, find_centroid_file, import_masks
 from kypho.errors import CorruptFileError
+from kypho.imaging.mask_read import read_masks
 from kypho.imaging.orientation import voxel_to_world
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -86,7 +87,7 @@ def test_verse_import_uses_the_centroid_file(tmp_path: Path) -> None:
     ctd = tmp_path / "sub-ct_seg-subreg_label-22_ctd.json"
     _write_ctd(ctd, ["P", "I", "R"], {22: ijk})
     assert find_centroid_file(mask) == ctd
-    seg = import_masks(mask, volume)
+    seg = import_masks(read_masks(mask), volume)
     assert seg.method == "verse" and seg.warnings == ()
     l3 = seg.info("L3")
     assert l3.confidence == 1.0
@@ -101,7 +102,7 @@ def test_verse_import_disputes_a_centroid_that_disagrees(tmp_path: Path) -> None
     _write_ctd(
         tmp_path / "sub-ct_ctd.json", ["P", "I", "R"], {22: ijk + np.array([0.0, 20.0, 0.0])}
     )
-    seg = import_masks(mask, volume)
+    seg = import_masks(read_masks(mask), volume)
     assert any("L3" in w and "check the labels" in w for w in seg.warnings)
     assert seg.info("L3").confidence == DISPUTED_CONFIDENCE
     # The imported voxels themselves are untouched.
@@ -111,7 +112,7 @@ def test_verse_import_disputes_a_centroid_that_disagrees(tmp_path: Path) -> None
 
 def test_totalsegmentator_ribs_confirm_t12() -> None:
     volume = kypho.read_ct(TS / "ct.nii.gz")
-    seg = import_masks(TS / "segmentations", volume)
+    seg = import_masks(read_masks(TS / "segmentations"), volume)
     assert not any("check the level labels" in w for w in seg.warnings)
     assert any("rib_left_12 meets T12" in e for e in seg.info("T12").evidence)
     assert all(i.confidence == 1.0 for i in seg.levels)
@@ -132,6 +133,6 @@ def test_totalsegmentator_ribs_catch_an_off_by_one_labelling(tmp_path: Path) -> 
             dst = src.name
         (tmp_path / dst).symlink_to(src.resolve())
     volume = kypho.read_ct(TS / "ct.nii.gz")
-    seg = import_masks(tmp_path, volume)
+    seg = import_masks(read_masks(tmp_path), volume)
     assert any("rib_left_12" in w and "expected T12" in w for w in seg.warnings)
     assert all(i.confidence == DISPUTED_CONFIDENCE for i in seg.levels)

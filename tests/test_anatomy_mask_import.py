@@ -12,6 +12,7 @@ import kypho
 from kypho.anatomy.levels import Level
 from kypho.anatomy.mask_import import import_masks
 from kypho.errors import EmptyInputError, MaskImportError
+from kypho.imaging.mask_read import read_masks
 from kypho.imaging.orientation import to_canonical
 from kypho.imaging.write import write_nifti
 
@@ -39,7 +40,7 @@ def _reference(volume: kypho.Volume) -> np.ndarray:
 
 
 def test_totalsegmentator_directory(ts_volume: kypho.Volume) -> None:
-    seg = import_masks(TS / "segmentations", ts_volume)
+    seg = import_masks(read_masks(TS / "segmentations"), ts_volume)
     assert seg.method == "totalsegmentator"
     assert np.array_equal(seg.vertebrae.labels, _reference(ts_volume))
     names = [i.level.display for i in seg.levels]
@@ -69,7 +70,7 @@ def test_totalsegmentator_multilabel_file_matches_directory(
     for name, cls_id in ids.items():
         multi[ref == int(Level.parse(name))] = cls_id
     path = write_nifti(tmp_path / "total.nii.gz", multi, ts_volume.affine, orientation="LPS")
-    seg = import_masks(path, ts_volume)
+    seg = import_masks(read_masks(path), ts_volume)
     assert np.array_equal(seg.vertebrae.labels, ref)
 
 
@@ -77,14 +78,14 @@ def test_mask_on_another_grid_is_resampled(ts_volume: kypho.Volume, tmp_path: Pa
     ref = _reference(ts_volume)
     # Same voxels stored in another axis order: resampling must restore them exactly.
     path = write_nifti(tmp_path / "x_msk.nii.gz", ref, ts_volume.affine, orientation="PIR")
-    seg = import_masks(path, ts_volume)
+    seg = import_masks(read_masks(path), ts_volume)
     assert seg.method == "verse"
     assert np.array_equal(seg.vertebrae.labels, ref)
 
 
 def test_verse_mask_in_pir() -> None:
     volume = kypho.read_ct(TPT / "sub-ct_label-22_ct.nii.gz")
-    seg = import_masks(TPT / "sub-ct_seg-vert_label-22_msk.nii.gz", volume)
+    seg = import_masks(read_masks(TPT / "sub-ct_seg-vert_label-22_msk.nii.gz"), volume)
     img = nib.load(str(TPT / "sub-ct_seg-vert_label-22_msk.nii.gz"))
     ref, _ = to_canonical(np.asanyarray(img.dataobj).astype(np.uint8), img.affine)
     assert np.array_equal(seg.vertebrae.labels, ref)
@@ -99,12 +100,12 @@ def test_masks_that_miss_the_ct_are_refused(ts_volume: kypho.Volume, tmp_path: P
     shifted[:3, 3] += 2000.0
     path = write_nifti(tmp_path / "far_msk.nii.gz", ref, shifted)
     with pytest.raises(MaskImportError, match="do not overlap"):
-        import_masks(path, ts_volume)
+        import_masks(read_masks(path), ts_volume)
 
 
 def test_empty_inputs(ts_volume: kypho.Volume, tmp_path: Path) -> None:
     with pytest.raises(EmptyInputError):
-        import_masks(tmp_path, ts_volume)
+        import_masks(read_masks(tmp_path), ts_volume)
     path = write_nifti(tmp_path / "empty_msk.nii.gz", np.zeros((4, 4, 4), np.uint8), np.eye(4))
     with pytest.raises(MaskImportError, match="empty"):
-        import_masks(path, ts_volume)
+        import_masks(read_masks(path), ts_volume)

@@ -11,6 +11,7 @@ import kypho
 from kypho.anatomy.levels import Level
 from kypho.anatomy.masks import import_masks
 from kypho.anatomy.plausibility import MAX_DISC_GAP_MM, body_gaps_mm, check_column
+from kypho.imaging.mask_read import read_masks
 from kypho.imaging.volume import LabelMap
 from kypho.model import LevelInfo, Segmentation
 from kypho.phantom import generate, suite_configs, truth_segmentation
@@ -62,7 +63,7 @@ def test_missed_vertebra_is_reported_even_when_names_are_consecutive() -> None:
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data not present")
 def test_real_reference_column_is_plausible() -> None:
-    seg = import_masks(TS / "segmentations", kypho.read_ct(TS / "ct.nii.gz"))
+    seg = import_masks(read_masks(TS / "segmentations"), kypho.read_ct(TS / "ct.nii.gz"))
     assert [i.level.display for i in seg.levels] == [
         "T11", "T12", "L1", "L2", "L3", "L4", "L5", "S",
     ]  # fmt: skip
@@ -72,7 +73,7 @@ def test_real_reference_column_is_plausible() -> None:
 
 @pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data not present")
 def test_real_column_with_l5_missed() -> None:
-    seg = import_masks(TS / "segmentations", kypho.read_ct(TS / "ct.nii.gz"))
+    seg = import_masks(read_masks(TS / "segmentations"), kypho.read_ct(TS / "ct.nii.gz"))
     # L4 -> S alone is a legitimate (sacralised) naming; the erased L5 leaves a gap.
     warnings = check_column(_without(seg, Level.L5, {}))
     assert len(warnings) == 1 and "between L4 and S" in warnings[0], warnings

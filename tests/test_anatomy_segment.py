@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import kypho
-from kypho.anatomy.levels import Level
+from kypho.anatomy.levels import Level, LevelAnchor
 from kypho.anatomy.segment import (
     SegmentationOptionError,
     _option_warnings,
@@ -19,6 +19,7 @@ from kypho.anatomy.segment import (
     segment_spine,
 )
 from kypho.errors import KyphoError, NoSpineFoundError
+from kypho.imaging.mask_read import read_masks
 from kypho.imaging.orientation import to_canonical, voxel_to_world
 from kypho.imaging.volume import LabelMap, Volume
 from kypho.model import LevelInfo, Segmentation
@@ -98,8 +99,9 @@ def _toy_segmentation(z_by_level: dict[str, float]) -> Segmentation:
 
 def test_unhonoured_options_are_reported() -> None:
     seg = _toy_segmentation({"T12": 100.0, "L1": 70.0, "L5": -30.0, "S": -70.0})
-    assert _option_warnings(seg, "L5", {"T12": 95.0}) == []
-    warnings = _option_warnings(seg, "L6", {"T12": 40.0, "L2": 0.0})
+    assert _option_warnings(seg, Level.L5, (LevelAnchor(Level.T12, 95.0),)) == []
+    anchors = (LevelAnchor(Level.T12, 40.0), LevelAnchor(Level.L2, 0.0))
+    warnings = _option_warnings(seg, Level.L6, anchors)
     assert any("T12@40 was not honoured" in w for w in warnings)
     assert any("no vertebra labelled L2" in w for w in warnings)
     assert any("lowest=L6 was not honoured" in w for w in warnings)
@@ -110,7 +112,7 @@ def test_unhonoured_options_are_reported() -> None:
 
 @needs_data
 def test_import_dispatch() -> None:
-    seg = segment(_ts_volume(), masks=TS / "segmentations")
+    seg = segment(_ts_volume(), masks=read_masks(TS / "segmentations"))
     assert seg.method == "totalsegmentator"
     assert [i.level.display for i in seg.levels][-1] == "S"
 

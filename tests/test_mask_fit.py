@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from kypho.anatomy.mask_import import import_masks, resample_labels
 from kypho.cli import app
 from kypho.errors import MaskImportError
+from kypho.imaging.mask_read import read_masks
 from kypho.imaging.read import read_ct
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "totalseg_example"
@@ -46,19 +47,19 @@ def _rewrite(tmp: Path, shift_mm: float = 0.0, grid_mm: float | None = None) -> 
 
 
 def test_own_masks_are_accepted(ct):
-    seg = import_masks(DATA / "segmentations", ct)
+    seg = import_masks(read_masks(DATA / "segmentations"), ct)
     assert [i.level.display for i in seg.levels][:2] == ["T11", "T12"]
 
 
 @pytest.mark.parametrize("shift", [30.0, -30.0])
 def test_masks_moved_30_mm_are_refused(ct, tmp_path, shift):
     with pytest.raises(MaskImportError, match=r"do not sit on this CT's bone: \d+ %"):
-        import_masks(_rewrite(tmp_path, shift_mm=shift), ct)
+        import_masks(read_masks(_rewrite(tmp_path, shift_mm=shift)), ct)
 
 
 def test_masks_on_a_6_mm_grid_are_refused(ct, tmp_path):
     with pytest.raises(MaskImportError, match=r"6\.0 mm grid"):
-        import_masks(_rewrite(tmp_path, grid_mm=6.0), ct)
+        import_masks(read_masks(_rewrite(tmp_path, grid_mm=6.0)), ct)
 
 
 def test_cli_refuses_shifted_masks_in_one_sentence(tmp_path):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from kypho.anatomy.levels import Level
 from kypho.imaging.volume import LabelMap, Volume
 from kypho.measure.plausibility import (
     CtConfirmation,
@@ -187,7 +188,7 @@ def test_implausible_vertebra_is_not_planned(lab):
     vol = Volume(hu, np.eye(4))
     seg = segmentation_from_labels(LabelMap(vert, np.eye(4)), LabelMap(bodies, np.eye(4)))
     spine = measure_spine(vol, seg)
-    plan = plan_levels(vol, seg, spine, levels=["L2"])
+    plan = plan_levels(vol, seg, spine, levels=[Level.L2])
     (lp,) = plan.levels
     assert lp.recommendation.value == "not_suitable"
     assert "could not be measured" in lp.reasons[0] and "not measurable" in lp.reasons[0]

@@ -15,6 +15,7 @@ import pytest
 from scipy import ndimage
 
 from kypho.anatomy.masks import import_masks
+from kypho.imaging.mask_read import read_masks
 from kypho.imaging.orientation import affine_spacing
 from kypho.imaging.volume import Volume
 from kypho.measure.spine import measure_spine
@@ -40,7 +41,7 @@ def _painted(path):
 @pytest.mark.skipif(not MALEKOSH.exists(), reason="../shared/data not available")
 def test_malekosh_graded_vertebrae_are_plausible():
     vol = _painted(MALEKOSH)
-    spine = measure_spine(vol, import_masks(MALEKOSH, vol))
+    spine = measure_spine(vol, import_masks(read_masks(MALEKOSH), vol))
     by = {v.level.display: v for v in spine.vertebrae}
     # The rim lip at T12's inferior anterior corner no longer makes a wedge.
     assert by["T12"].measurable and by["T12"].genant_grade == GenantGrade.NORMAL
@@ -69,7 +70,7 @@ def test_healthivert_graded_vertebrae_are_plausible():
     # (reviewed on figures): their biconcave grades are the mask's shape. L4's posterior
     # line (Hp 13 mm, Ha 21 mm) used to make a grade 2 "crush".
     vol = _painted(HEALTHIVERT)
-    spine = measure_spine(vol, import_masks(HEALTHIVERT, vol))
+    spine = measure_spine(vol, import_masks(read_masks(HEALTHIVERT), vol))
     by = {v.level.display: v for v in spine.vertebrae}
     for v in spine.vertebrae:
         if v.genant_grade is None or v.genant_grade == GenantGrade.NORMAL:

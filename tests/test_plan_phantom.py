@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import world_to_voxel
 from kypho.model import Recommendation
 from kypho.model.serialize import to_json
@@ -149,7 +150,7 @@ def test_json_has_the_documented_shape(phantom) -> None:  # type: ignore[no-unty
 def test_requested_unfractured_level_is_not_suitable(phantom) -> None:  # type: ignore[no-untyped-def]
     ph, _ = phantom
     spine = truth_spine(ph)
-    plan = plan_levels(ph.volume, truth_segmentation(ph), spine, levels=["L3"])
+    plan = plan_levels(ph.volume, truth_segmentation(ph), spine, levels=[Level.L3])
     assert plan.levels[0].recommendation is Recommendation.NOT_SUITABLE
 
 
@@ -160,7 +161,7 @@ def test_plan_from_measure_spine() -> None:
                                 fractures=(FractureSpec("L2", "wedge", 0.35),)))
     seg = truth_segmentation(ph)
     spine = measure.measure_spine(ph.volume, seg)
-    plan = plan_levels(ph.volume, seg, spine, levels=["L2"])
+    plan = plan_levels(ph.volume, seg, spine, levels=[Level.L2])
     lp = plan.level("L2")
     truth = ph.truth.get("L2")
     assert lp.recommendation is Recommendation.BALLOON_KYPHOPLASTY

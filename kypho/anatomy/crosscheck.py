@@ -164,7 +164,7 @@ def check_centroids(
 
 def check_rib_levels(
     vertebrae: np.ndarray, affine: np.ndarray, ribs: dict[str, np.ndarray]
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[tuple[Level, str]], list[str]]:
     """Check that ribs 10-12 meet the thoracic vertebra of the same number.
 
     Parameters
@@ -178,12 +178,12 @@ def check_rib_levels(
 
     Returns
     -------
-    evidence : list of str
-        Agreements, e.g. "rib_left_12 meets T12".
+    evidence : list of (Level, str)
+        Agreements: the level and the sentence, e.g. (T12, "rib_left_12 meets T12").
     warnings : list of str
         Disagreements, e.g. "rib_right_12 meets L1, expected T12".
     """
-    evidence: list[str] = []
+    evidence: list[tuple[Level, str]] = []
     warnings: list[str] = []
     vox = np.argwhere(vertebrae > 0)
     if vox.size == 0:
@@ -205,7 +205,7 @@ def check_rib_levels(
         met = Level(int(vert_labels[idx[closest]]))
         expected = Level[f"T{number}"]
         if met is expected:
-            evidence.append(f"{name} meets {expected.display}")
+            evidence.append((expected, f"{name} meets {expected.display}"))
         else:
             warnings.append(
                 f"{name} meets the vertebra labelled {met.display}, expected {expected.display}: "

@@ -6,11 +6,14 @@ sacrum = 26, T13 = 28.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from enum import IntEnum
 
 __all__ = [
     "TOTALSEG_CLASS_TO_LEVEL",
     "Level",
+    "LevelAnchor",
     "level_from_totalseg_name",
 ]
 
@@ -130,3 +133,32 @@ def level_from_totalseg_name(name: str) -> Level | None:
         except ValueError:
             return None
     return None
+
+
+@dataclass(frozen=True)
+class LevelAnchor:
+    """A user's statement "this vertebra's body lies at this height" (CLI ``--level T12@41``).
+
+    Attributes
+    ----------
+    level : Level
+        The anchored vertebra.
+    z_mm : float
+        World RAS superior coordinate (mm) of that vertebra's body; finite.
+    """
+
+    level: Level
+    z_mm: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.level, Level):
+            raise TypeError(f"LevelAnchor.level must be a Level, got {self.level!r}")
+        z = float(self.z_mm)
+        if not math.isfinite(z):
+            raise ValueError(f"LevelAnchor.z_mm must be finite, got {self.z_mm!r}")
+        object.__setattr__(self, "z_mm", z)
+
+    @property
+    def text(self) -> str:
+        """The anchor as the user writes it: ``"T12@41.5"``."""
+        return f"{self.level.display}@{self.z_mm:g}"

@@ -14,9 +14,9 @@ level's confidence to :data:`DISPUTED_CONFIDENCE`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 
 from kypho.anatomy.crosscheck import (
@@ -27,9 +27,9 @@ from kypho.anatomy.crosscheck import (
 )
 from kypho.anatomy.levels import Level
 from kypho.anatomy.mask_import import import_masks as _import_voxels
-from kypho.anatomy.mask_import import resample_labels
 from kypho.anatomy.plausibility import check_column
-from kypho.errors import CorruptFileError
+from kypho.imaging.mask_read import LabelFile, MaskSource
+from kypho.imaging.resample import resample_labels
 from kypho.imaging.volume import Volume
 from kypho.model import LevelInfo, Segmentation
 
@@ -37,6 +37,9 @@ __all__ = ["DISPUTED_CONFIDENCE", "find_centroid_file", "import_masks"]
 
 #: Confidence of an imported level that independent evidence contradicts.
 DISPUTED_CONFIDENCE = 0.5
+#: TotalSegmentator's masks of ribs 10-12 (``rib_left_12.nii.gz``): the ribs that
+#: meet T10-T12.
+_RIB_10_12 = re.compile(r"^rib_.+_1[0-2]\.nii")
 
 
 def find_centroid_file(mask_path: str | Path) -> Path | None:
@@ -52,14 +55,15 @@ def find_centroid_file(mask_path: str | Path) -> Path | None:
     return candidates[0] if candidates else None
 
 
-def import_masks(path: str | Path, volume: Volume) -> Segmentation:
-    """Read TotalSegmentator or VerSe masks onto the CT grid and cross-check their levels.
+def import_masks(masks: MaskSource, volume: Volume) -> Segmentation:
+    """Put TotalSegmentator or VerSe masks on the CT grid and cross-check their levels.
 
     Parameters
     ----------
-    path : str or Path
-        A TotalSegmentator output directory, its multilabel NIfTI, or a VerSe
-        ``*_msk.nii.gz`` (a ``*_ctd.json`` beside it is used for a cross-check).
+    masks : MaskSource
+        A TotalSegmentator output folder, its multilabel NIfTI, or a VerSe
+        ``*_msk.nii.gz`` as read by :func:`kypho.imaging.mask_read.read_masks` (a
+        ``*_ctd.json`` beside a VerSe mask is used for a cross-check).
     volume : Volume
         The CT the masks belong to.
 
@@ -74,26 +78,26 @@ def import_masks(path: str | Path, volume: Volume) -> Segmentation:
     KyphoError
         Subclasses for missing, unreadable, empty or non-overlapping masks.
     """
-    path = Path(path)
-    seg = _import_voxels(path, volume)
+    path = masks.path
+    seg = _import_voxels(masks, volume)
     evidence: dict[Level, list[str]] = {}
     disputed: set[Level] = set()
     warnings: list[str] = []
-    if path.is_dir():
-        ribs = _ribs_on_ct(path, volume)
+    if masks.is_folder:
+        ribs = _ribs_on_ct(masks, volume)
         if ribs:
             agree, disagree = check_rib_levels(seg.vertebrae.labels, volume.affine, ribs)
-            for sentence in agree:
-                evidence.setdefault(Level.parse(sentence.rsplit(" ", 1)[1]), []).append(
-                    f"rib masks agree: {sentence}"
-                )
+            for level, sentence in agree:
+                evidence.setdefault(level, []).append(f"rib masks agree: {sentence}")
             if disagree:
                 warnings.extend(disagree)
                 disputed.update(info.level for info in seg.levels)
     elif seg.method == "verse":
         ctd = find_centroid_file(path)
         if ctd is not None:
-            warnings.extend(_check_verse_centroids(path, ctd, seg, evidence, disputed))
+            warnings.extend(
+                _check_verse_centroids(masks.files[0], ctd, seg, evidence, disputed)
+            )
     warnings.extend(check_column(seg))
     if not evidence and not warnings:
         return seg
@@ -108,33 +112,26 @@ def _amend(info: LevelInfo, extra: list[str], disputed: bool) -> LevelInfo:
     return dataclasses.replace(info, evidence=(*info.evidence, *extra), confidence=confidence)
 
 
-def _ribs_on_ct(directory: Path, volume: Volume) -> dict[str, np.ndarray]:
+def _ribs_on_ct(masks: MaskSource, volume: Volume) -> dict[str, np.ndarray]:
     """TotalSegmentator rib masks of ribs 10-12 resampled onto the CT grid."""
     ribs: dict[str, np.ndarray] = {}
-    for p in sorted(directory.glob("rib_*_1[0-2].nii*")):
-        try:
-            img = nib.load(str(p))
-            data = np.asanyarray(img.dataobj)
-        except Exception as exc:  # nibabel raises many types for damaged files
-            raise CorruptFileError(f"cannot read rib mask {p}: {exc}") from None
-        if data.ndim != 3:
-            continue
-        mask = (data > 0).astype(np.uint8)
-        ribs[p.name.split(".")[0]] = (
-            resample_labels(mask, img.affine, volume.shape, volume.affine) > 0
-        )
+    for f in masks.files:
+        if _RIB_10_12.match(f.name):
+            mask = (f.labels() > 0).astype(np.uint8)
+            ribs[f.name.split(".")[0]] = (
+                resample_labels(mask, f.affine, volume.shape, volume.affine) > 0
+            )
     return ribs
 
 
 def _check_verse_centroids(
-    mask_path: Path,
+    mask: LabelFile,
     ctd_path: Path,
     seg: Segmentation,
     evidence: dict[Level, list[str]],
     disputed: set[Level],
 ) -> list[str]:
-    header = nib.load(str(mask_path))
-    file_points = read_verse_centroids(ctd_path, header.affine, header.shape[:3])
+    file_points = read_verse_centroids(ctd_path, mask.affine, mask.shape)
     # A vertebra cut by the field of view has a shifted mask centroid: not comparable.
     whole = {i.level: i.centroid_ras_mm for i in seg.levels if not i.cut_by_fov}
     body = {

@@ -12,22 +12,27 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from kypho.anatomy.levels import Level
+from kypho.anatomy.levels import Level, LevelAnchor
 from kypho.anatomy.plausibility import COLUMN_ORDER, check_column
 from kypho.errors import SegmentationOptionError
+from kypho.imaging.mask_read import MaskSource
 from kypho.imaging.volume import Volume
 from kypho.model import Segmentation
 
 __all__ = [
     "ANCHOR_TOLERANCE_MM",
     "IMPLAUSIBLE_CONFIDENCE",
+    "Anchors",
     "SegmentationOptionError",
     "parse_anchor",
+    "refuse_options_with_masks",
     "segment",
     "segment_spine",
+    "user_anchor",
+    "user_lowest",
 ]
 
 Progress = Callable[[float, str], None]
@@ -44,6 +49,11 @@ _LOWEST_CHOICES = (Level.L4, Level.L5, Level.L6)
 #: Confidence cap for every level when the column looks interrupted (see
 #: :func:`kypho.anatomy.plausibility.check_column`).
 IMPLAUSIBLE_CONFIDENCE = 0.3
+
+
+#: What :func:`segment_spine` accepts as anchors: typed anchors (the CLI parses its
+#: ``--level`` options into them), or for Python callers a mapping of level name to z.
+Anchors = Sequence[LevelAnchor] | Mapping[str | int | Level, float]
 
 
 def parse_anchor(text: str) -> tuple[str, float]:
@@ -79,19 +89,68 @@ def _parse_level(value: object, what: str) -> Level:
         raise SegmentationOptionError(f"{what}: unknown vertebral level {value!r}") from None
 
 
-def _validate(
-    volume: Volume, lowest: str | None, anchors: dict[str, float] | None
-) -> tuple[str | None, dict[str, float] | None]:
-    if lowest is not None:
-        lv = _parse_level(lowest, "lowest")
-        if lv not in _LOWEST_CHOICES:
-            choices = ", ".join(c.display for c in _LOWEST_CHOICES)
-            raise SegmentationOptionError(
-                f"lowest={lowest!r} is not a possible lowest presacral vertebra (use {choices})"
-            )
-        lowest = lv.display
+def user_lowest(value: Level | str) -> Level:
+    """The user's lowest presacral vertebra as a Level: L4, L5 or L6.
+
+    Raises
+    ------
+    SegmentationOptionError
+        For an unknown level or one that cannot be the lowest presacral vertebra.
+    """
+    lv = _parse_level(value, "lowest")
+    if lv not in _LOWEST_CHOICES:
+        choices = ", ".join(c.display for c in _LOWEST_CHOICES)
+        shown = value if isinstance(value, str) else lv.display
+        raise SegmentationOptionError(
+            f"lowest={shown!r} is not a possible lowest presacral vertebra (use {choices})"
+        )
+    return lv
+
+
+def user_anchor(level: Level | str | int, z_mm: float) -> LevelAnchor:
+    """One user anchor as a typed record; the sacrum cannot be one.
+
+    Raises
+    ------
+    SegmentationOptionError
+        For an unknown level, the sacrum, or a z that is not a number.
+    """
+    lv = _parse_level(level, "anchor")
+    if lv is Level.S:
+        raise SegmentationOptionError("the sacrum cannot be an anchor: name a vertebra")
+    try:
+        z = float(z_mm)
+    except (TypeError, ValueError):
+        raise SegmentationOptionError(
+            f"anchor {lv.display}@{z_mm!r} has no valid z in mm"
+        ) from None
+    if not math.isfinite(z):
+        # Not a position anywhere, so certainly not inside the image.
+        raise SegmentationOptionError(f"anchor {lv.display}@{z} lies outside the image")
+    return LevelAnchor(lv, z)
+
+
+def _typed_options(
+    lowest: Level | str | None, anchors: Anchors | None
+) -> tuple[Level | None, tuple[LevelAnchor, ...]]:
+    """Options as typed values; names from Python callers are parsed here, once."""
+    typed_lowest = None if lowest is None else user_lowest(lowest)
     if not anchors:
-        return lowest, None
+        return typed_lowest, ()
+    if isinstance(anchors, Mapping):
+        return typed_lowest, tuple(user_anchor(n, z) for n, z in anchors.items())
+    for a in anchors:
+        if not isinstance(a, LevelAnchor):
+            raise SegmentationOptionError(
+                f"anchors are LevelAnchor records or a mapping of level to z, got {a!r}"
+            )
+    return typed_lowest, tuple(anchors)
+
+
+def _validate(volume: Volume, anchors: tuple[LevelAnchor, ...]) -> None:
+    """Anchors inside the image, each level once, cranial above caudal."""
+    if not anchors:
+        return
     corners = [
         (volume.affine @ [i, j, k, 1.0])[2]
         for i in (0, volume.shape[0] - 1)
@@ -99,54 +158,51 @@ def _validate(
         for k in (0, volume.shape[2] - 1)
     ]
     z_lo, z_hi = min(corners), max(corners)
-    clean: dict[str, float] = {}
-    for name, z in anchors.items():
-        lv = _parse_level(name, "anchor")
-        if lv is Level.S:
+    seen: set[Level] = set()
+    for a in anchors:
+        if a.level is Level.S:
             raise SegmentationOptionError("the sacrum cannot be an anchor: name a vertebra")
-        z = float(z)
-        if not math.isfinite(z) or not z_lo - 1.0 <= z <= z_hi + 1.0:
+        if not z_lo - 1.0 <= a.z_mm <= z_hi + 1.0:
             raise SegmentationOptionError(
-                f"anchor {lv.display}@{z} lies outside the image (z {z_lo:.1f} to {z_hi:.1f} mm)"
+                f"anchor {a.level.display}@{a.z_mm} lies outside the image "
+                f"(z {z_lo:.1f} to {z_hi:.1f} mm)"
             )
-        if lv.display in clean:
-            raise SegmentationOptionError(f"level {lv.display} is anchored twice")
-        clean[lv.display] = z
-    ordered = sorted(clean.items(), key=lambda kv: kv[1], reverse=True)
-    levels = [Level.parse(n) for n, _ in ordered]
+        if a.level in seen:
+            raise SegmentationOptionError(f"level {a.level.display} is anchored twice")
+        seen.add(a.level)
+    ordered = sorted(anchors, key=lambda a: a.z_mm, reverse=True)
     rank = {lv: i for i, lv in enumerate(COLUMN_ORDER)}
-    if any(rank[a] >= rank[b] for a, b in itertools.pairwise(levels)):
+    if any(rank[a.level] >= rank[b.level] for a, b in itertools.pairwise(ordered)):
         raise SegmentationOptionError(
             "anchors are out of order: a cranial level must lie above a caudal one "
-            f"({', '.join(f'{n}@{z:g}' for n, z in ordered)})"
+            f"({', '.join(a.text for a in ordered)})"
         )
-    return lowest, clean
 
 
 def _option_warnings(
-    seg: Segmentation, lowest: str | None, anchors: dict[str, float] | None
+    seg: Segmentation, lowest: Level | None, anchors: tuple[LevelAnchor, ...]
 ) -> list[str]:
     """Independent check that the engine honoured the user's options."""
     warnings: list[str] = []
-    for name, z in (anchors or {}).items():
-        lv = Level.parse(name)
+    for a in anchors:
+        name = a.level.display
         try:
-            info = seg.info(lv)
+            info = seg.info(a.level)
         except KeyError:
-            warnings.append(f"anchor {name}@{z:g} was not honoured: no vertebra labelled {name}")
+            warnings.append(f"anchor {a.text} was not honoured: no vertebra labelled {name}")
             continue
         centre = info.body_centroid_ras_mm or info.centroid_ras_mm
-        if abs(centre[2] - z) > ANCHOR_TOLERANCE_MM:
+        if abs(centre[2] - a.z_mm) > ANCHOR_TOLERANCE_MM:
             warnings.append(
-                f"anchor {name}@{z:g} was not honoured: {name} was placed at z {centre[2]:.1f} mm"
+                f"anchor {a.text} was not honoured: {name} was placed at z {centre[2]:.1f} mm"
             )
     if lowest is not None:
         presacral = [i for i in seg.levels if i.level is not Level.S]
         on_sacrum = any(i.level is Level.S for i in seg.levels)
-        if presacral and on_sacrum and presacral[-1].level.display != lowest:
+        if presacral and on_sacrum and presacral[-1].level is not lowest:
             warnings.append(
-                f"lowest={lowest} was not honoured: the vertebra on the sacrum is labelled "
-                f"{presacral[-1].level.display}"
+                f"lowest={lowest.display} was not honoured: the vertebra on the sacrum is "
+                f"labelled {presacral[-1].level.display}"
             )
     return warnings
 
@@ -154,8 +210,8 @@ def _option_warnings(
 def segment_spine(
     volume: Volume,
     *,
-    lowest: str | None = None,
-    anchors: dict[str, float] | None = None,
+    lowest: Level | str | None = None,
+    anchors: Anchors | None = None,
     progress: Progress | None = None,
 ) -> Segmentation:
     """Find, delineate and name every vertebra (and the sacrum) in a CT, on the CPU.
@@ -164,12 +220,13 @@ def segment_spine(
     ----------
     volume : Volume
         The CT: canonical (X, Y, Z) float32 HU, any spacing, possibly oblique affine.
-    lowest : str, optional
-        User-declared level of the lowest presacral vertebra: "L5" (usual), "L4"
-        (sacralised L5) or "L6" (lumbarised S1).
-    anchors : dict of str to float, optional
-        User anchors, level name -> world RAS z (mm) of that vertebra's body, e.g.
-        ``{"T12": 41.0}`` (CLI ``--level T12@41``, see :func:`parse_anchor`).
+    lowest : Level, optional
+        User-declared level of the lowest presacral vertebra: L5 (usual), L4
+        (sacralised L5) or L6 (lumbarised S1). A name ("L5") is parsed here.
+    anchors : sequence of LevelAnchor, optional
+        User anchors: a vertebra and the world RAS z (mm) of its body (CLI
+        ``--level T12@41``). A mapping of level name to z (``{"T12": 41.0}``) is
+        parsed here.
     progress : callable, optional
         ``progress(fraction, message)`` with fraction in 0..1.
 
@@ -190,9 +247,19 @@ def segment_spine(
     """
     from kypho.anatomy.engine import segment_spine as engine_segment_spine
 
-    lowest, anchors = _validate(volume, lowest, anchors)
-    seg = engine_segment_spine(volume, lowest=lowest, anchors=anchors, progress=progress)
-    extra = [w for w in _option_warnings(seg, lowest, anchors) if w not in seg.warnings]
+    typed_lowest, typed_anchors = _typed_options(lowest, anchors)
+    _validate(volume, typed_anchors)
+    # The engine (kypho.anatomy.engine, owned by issue 10) still takes level names: the
+    # typed options are turned back into names at this boundary only.
+    seg = engine_segment_spine(
+        volume,
+        lowest=None if typed_lowest is None else typed_lowest.display,
+        anchors={a.level.display: a.z_mm for a in typed_anchors} or None,
+        progress=progress,
+    )
+    extra = [
+        w for w in _option_warnings(seg, typed_lowest, typed_anchors) if w not in seg.warnings
+    ]
     implausible = check_column(seg)
     levels = seg.levels
     if implausible:
@@ -205,12 +272,30 @@ def segment_spine(
     return dataclasses.replace(seg, levels=levels, warnings=(*seg.warnings, *extra, *implausible))
 
 
+def refuse_options_with_masks(
+    masks: MaskSource | str | Path, lowest: object, anchors: object
+) -> None:
+    """Refuse `lowest` and `anchors` with imported masks, before the masks are read.
+
+    Raises
+    ------
+    SegmentationOptionError
+        When either option is given: imported masks keep their own labels.
+    """
+    if lowest is not None or anchors:
+        where = masks.path if isinstance(masks, MaskSource) else masks
+        raise SegmentationOptionError(
+            "lowest and level anchors relabel the built-in segmentation; imported masks "
+            f"({where}) keep their own labels"
+        )
+
+
 def segment(
     volume: Volume,
     *,
-    masks: str | Path | None = None,
-    lowest: str | None = None,
-    anchors: dict[str, float] | None = None,
+    masks: MaskSource | None = None,
+    lowest: Level | str | None = None,
+    anchors: Anchors | None = None,
     progress: Progress | None = None,
 ) -> Segmentation:
     """Segment with the built-in engine, or import masks when `masks` is given.
@@ -219,8 +304,9 @@ def segment(
     ----------
     volume : Volume
         The CT.
-    masks : str or Path, optional
-        TotalSegmentator directory / multilabel file or VerSe mask (see
+    masks : MaskSource, optional
+        TotalSegmentator folder / multilabel file or VerSe mask as read by
+        :func:`kypho.imaging.mask_read.read_masks` (see
         :func:`kypho.anatomy.masks.import_masks`). Imported labels are kept as they are,
         so `lowest` and `anchors` cannot be combined with it.
     lowest, anchors, progress
@@ -232,10 +318,10 @@ def segment(
     """
     if masks is None:
         return segment_spine(volume, lowest=lowest, anchors=anchors, progress=progress)
-    if lowest is not None or anchors:
-        raise SegmentationOptionError(
-            "lowest and level anchors relabel the built-in segmentation; imported masks "
-            f"({masks}) keep their own labels"
+    refuse_options_with_masks(masks, lowest, anchors)
+    if not isinstance(masks, MaskSource):
+        raise TypeError(
+            f"segment takes masks read by kypho.imaging.mask_read.read_masks, got {masks!r}"
         )
     from kypho.anatomy.masks import import_masks
 

@@ -44,6 +44,20 @@ def edge_from_moments(
     return u, m0
 
 
+def _window(hu: np.ndarray, si: np.ndarray, edge: np.ndarray, outward: int, k_in: int,
+            k_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's samples from `k_in` inside to `k_out` beyond its edge, in outward
+    order ((N, k_in + k_out + 1), NaN off the profile), and the edge's sample index."""
+    s = hu.shape[1]
+    step = float(si[1] - si[0])
+    e_idx = np.clip(np.round((np.nan_to_num(edge) - si[0]) / step).astype(int), 0, s - 1)
+    offsets = np.arange(-k_in, k_out + 1)
+    idx = e_idx[:, None] + outward * offsets[None, :]
+    valid = (idx >= 0) & (idx < s)
+    win = np.take_along_axis(hu, np.clip(idx, 0, s - 1), axis=1)
+    return np.where(valid, win, np.nan), e_idx
+
+
 def refine_edges_by_moments(
     hu: np.ndarray,
     si: np.ndarray,
@@ -96,17 +110,9 @@ def refine_edges_by_moments(
         Edge positions (mm); the mask edge where not refined.
     used : (N,) ndarray of bool
     """
-    s = hu.shape[1]
     step = float(si[1] - si[0])
     k_in = max(1, round(inner_mm / step))
-    k_out = max(1, round(outer_mm / step))
-    ok = np.isfinite(edge)
-    e_idx = np.clip(np.round((np.nan_to_num(edge) - si[0]) / step).astype(int), 0, s - 1)
-    offsets = np.arange(-k_in, k_out + 1)
-    idx = e_idx[:, None] + outward * offsets[None, :]
-    valid = (idx >= 0) & (idx < s)
-    win = np.take_along_axis(hu, np.clip(idx, 0, s - 1), axis=1)
-    win = np.where(valid, win, np.nan)
+    win, e_idx = _window(hu, si, edge, outward, k_in, max(1, round(outer_mm / step)))
     outer = np.where(np.isnan(win[:, k_in:]), np.inf, win[:, k_in:])
     j_min = k_in + np.argmin(outer, axis=1)  # disc minimum: the window's outer end
     disc = np.take_along_axis(win, j_min[:, None], axis=1)[:, 0]
@@ -122,7 +128,7 @@ def refine_edges_by_moments(
     u, i0 = edge_from_moments(q, z, w, bone_hu - disc)
     pos_mm = si[e_idx] + outward * (u - k_in * step)
     used = (
-        ok
+        np.isfinite(edge)
         & complete
         & np.isfinite(u)
         & (i0 > 0)

@@ -1,7 +1,8 @@
-"""Slice-stack resampling used when reading CT series: gantry tilt and uneven spacing.
+"""Resampling at reading time: slice stacks (gantry tilt, uneven spacing), label maps.
 
-Both operate on a stack of slices ``(N, rows, columns)`` one slice at a time (vectorised
-within the slice), so memory stays at one output stack and time at a few ms per slice.
+The slice-stack functions operate on a stack of slices ``(N, rows, columns)`` one slice
+at a time (vectorised within the slice), so memory stays at one output stack and time at
+a few ms per slice. Label maps are resampled by nearest neighbour in world coordinates.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-__all__ = ["regular_positions", "resample_along_stack", "shift_slices"]
+__all__ = ["regular_positions", "resample_along_stack", "resample_labels", "shift_slices"]
 
 
 def shift_slices(
@@ -96,3 +97,42 @@ def resample_along_stack(
         np.multiply(stack[lower[m]], np.float32(1.0) - w, out=out[m], casting="unsafe")
         out[m] += w * stack[upper[m]]
     return out
+
+
+def resample_labels(
+    labels: np.ndarray, affine: np.ndarray, target_shape: tuple[int, ...], target_affine: np.ndarray
+) -> np.ndarray:
+    """Nearest-neighbour resampling of a label map onto another grid (world coordinates).
+
+    Parameters
+    ----------
+    labels : (I, J, K) ndarray of uint8
+        Labels on their own grid.
+    affine, target_affine : (4, 4) ndarray
+        Voxel -> world RAS mm of the source and the target grids.
+    target_shape : tuple of int
+        Shape of the target grid.
+
+    Returns
+    -------
+    (X, Y, Z) ndarray of uint8
+        Labels on the target grid; 0 outside the source field of view.
+    """
+    if labels.shape == tuple(target_shape) and np.allclose(affine, target_affine, atol=1e-3):
+        return labels
+    mapping = np.linalg.inv(affine) @ target_affine
+    # Grids that differ by axis order, flips or whole-voxel shifts map exactly onto each
+    # other; rounding removes the float error that would push edge voxels off the grid.
+    rounded = np.round(mapping)
+    if np.allclose(mapping, rounded, atol=1e-4):
+        mapping = rounded
+    return ndimage.affine_transform(
+        labels,
+        mapping[:3, :3],
+        offset=mapping[:3, 3],
+        output_shape=tuple(target_shape),
+        order=0,
+        mode="constant",
+        cval=0,
+        output=np.uint8,
+    )

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kypho.anatomy.levels import Level
+from kypho.measure.endplate_planes import plane_normal
 from kypho.measure.endplates import column_edges
-from kypho.measure.frame import plane_normal
 from kypho.measure.sampling import VertebraCrop, sample_on_grid
 from kypho.model import GenantGrade, VertebraFrame
 
@@ -39,7 +39,7 @@ __all__ = [
 #: Levels between which thoracic kyphosis is measured (the usual T4-T12 Cobb range).
 COBB_RANGE = (Level.T4, Level.T12)
 #: Standard deviation (degrees) of an endplate tilt read from the plane through the whole
-#: rim (:data:`kypho.measure.frame.RIM_RING_MM`): its ring reaches into the endplate's
+#: rim (:data:`kypho.measure.endplate_planes.RIM_RING_MM`): its ring reaches into the endplate's
 #: concavity. Set from the benchmark phantoms at <= 1 mm voxels, where the slice grid
 #: adds nothing: rim-plane tilts alone are off by 0.4 deg on average there (0.1 deg for
 #: the two-point lines, which therefore keep ~90 % of the weight at fine voxels).

@@ -166,6 +166,53 @@ def _local_ratio_reference(
     return ref
 
 
+def _reductions(
+    levels: list[Level],
+    r_a: np.ndarray,
+    r_m: np.ndarray,
+    hp: np.ndarray,
+    prior_a: np.ndarray,
+    prior_m: np.ndarray,
+    sd_a: np.ndarray,
+    sd_m: np.ndarray,
+) -> tuple[np.ndarray, ...]:
+    """Healthy vertebrae, the local Ha/Hp and Hm/Hp references and the three reductions.
+
+    Returns ``(healthy, ref_a, ref_m, wedge, biconcave, crush)``, (N,) arrays each.
+    """
+    # First pass with the priors; then re-scale the priors to the vertebrae that look
+    # healthy and iterate (the crush criterion needs healthy neighbours as well).
+    healthy = np.ones(len(levels), bool)
+    ref_a, ref_m = prior_a, prior_m
+    for _ in range(3):
+        exp_hp, _n_nb = _expected_hp(levels, hp, healthy)
+        with np.errstate(all="ignore"):
+            red_w = 1.0 - r_a / ref_a
+            red_b = 1.0 - r_m / ref_m
+            red_c = np.where(np.isfinite(exp_hp), 1.0 - hp / exp_hp, 0.0)
+        worst = np.nanmax(np.c_[red_w, red_b, red_c], axis=1)
+        new_healthy = worst < HEALTHY_REDUCTION
+        ref_a = _local_ratio_reference(levels, r_a, prior_a, new_healthy, sd_a)
+        ref_m = _local_ratio_reference(levels, r_m, prior_m, new_healthy, sd_m)
+        if np.array_equal(new_healthy, healthy):
+            break
+        healthy = new_healthy
+    return healthy, ref_a, ref_m, red_w, red_b, red_c
+
+
+def _confidence(reduction: float, height_sd_mm: float, hp_mm: float, frame_quality: float,
+                *, has_neighbour: bool) -> float:
+    """Probability that the grade is on the right side of the nearest Genant threshold
+    given height noise and ratio uncertainty, times frame quality."""
+    rel = height_sd_mm * np.sqrt(2.0) / max(hp_mm, 1.0)
+    sd = float(np.hypot(rel, RATIO_SD))
+    margin = min(abs(reduction - t) for t in GENANT_THRESHOLDS)
+    conf = float(norm.cdf(margin / sd)) * frame_quality
+    if not has_neighbour:
+        conf *= 0.8
+    return conf
+
+
 def grade_spine(
     levels: list[Level],
     heights: list[Heights],
@@ -202,23 +249,9 @@ def grade_spine(
     prior_a = np.array([NORMAL_HA_HP.get(lv, 1.0) for lv in levels])
     prior_m = np.full(n, NORMAL_HM_HP)
 
-    # First pass with the priors; then re-scale the priors to the vertebrae that look
-    # healthy and iterate (the crush criterion needs healthy neighbours as well).
-    healthy = np.ones(n, bool)
-    ref_a, ref_m = prior_a, prior_m
-    for _ in range(3):
-        exp_hp, n_nb = _expected_hp(levels, hp, healthy)
-        with np.errstate(all="ignore"):
-            red_w = 1.0 - r_a / ref_a
-            red_b = 1.0 - r_m / ref_m
-            red_c = np.where(np.isfinite(exp_hp), 1.0 - hp / exp_hp, 0.0)
-        worst = np.nanmax(np.c_[red_w, red_b, red_c], axis=1)
-        new_healthy = worst < HEALTHY_REDUCTION
-        ref_a = _local_ratio_reference(levels, r_a, prior_a, new_healthy, sd_a)
-        ref_m = _local_ratio_reference(levels, r_m, prior_m, new_healthy, sd_m)
-        if np.array_equal(new_healthy, healthy):
-            break
-        healthy = new_healthy
+    healthy, ref_a, ref_m, red_w, red_b, red_c = _reductions(
+        levels, r_a, r_m, hp, prior_a, prior_m, sd_a, sd_m
+    )
     exp_hp, n_nb = _expected_hp(levels, hp, healthy)
 
     results = []
@@ -242,14 +275,8 @@ def grade_spine(
         grade = genant_grade(reduction)
         morph = Morphotype(kind) if grade > 0 else Morphotype.NONE
 
-        # Confidence: probability that the grade is on the right side of the nearest
-        # Genant threshold given height noise and ratio uncertainty, times frame quality.
-        rel = float(height_sd_mm[i]) * np.sqrt(2.0) / max(hp[i], 1.0)
-        sd = float(np.hypot(rel, RATIO_SD))
-        margin = min(abs(reduction - t) for t in GENANT_THRESHOLDS)
-        conf = float(norm.cdf(margin / sd)) * float(frame_quality[i])
-        if n_nb[i] == 0:
-            conf *= 0.8
+        conf = _confidence(reduction, float(height_sd_mm[i]), float(hp[i]),
+                           float(frame_quality[i]), has_neighbour=bool(n_nb[i] > 0))
         results.append(
             GradeResult(expected, loss, reduction, reds, grade, morph, conf, notes)
         )

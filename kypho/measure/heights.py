@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kypho.imaging.slices import is_thick_slice
+from kypho.measure.edge_columns import EdgeColumns, ct_half_width_mm
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.height_lines import inside_positions
 from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
@@ -51,86 +52,6 @@ OFFSET_TRIM_PERCENT = 10.0
 _LR_STEP_MM = 0.5
 _AP_STEP_MM = 0.5
 _SI_STEP_MM = 0.25
-
-
-@dataclass
-class EdgeColumns:
-    """Endplate positions of every column at the Ha, Hm, Hp lines (local SI mm).
-
-    Arrays are (3, n_columns): row 0 anterior, 1 middle, 2 posterior. ``*_hu`` hold the
-    CT-derived edges (NaN where the CT could not place one), None when not computed.
-    """
-
-    bottom_mask: np.ndarray
-    top_mask: np.ndarray
-    bottom_hu: np.ndarray | None
-    top_hu: np.ndarray | None
-    #: Voxel extent along the frame's SI axis (mm).
-    voxel_mm: float
-
-    def outward_differences(self) -> np.ndarray:
-        """CT edge minus mask edge, measured outwards, over all refined column edges."""
-        if self.top_hu is None or self.bottom_hu is None:
-            return np.empty(0)
-        d = np.r_[
-            (self.top_hu - self.top_mask).ravel(), (self.bottom_mask - self.bottom_hu).ravel()
-        ]
-        return d[np.isfinite(d)]
-
-    def edges(self, offset_mm: float) -> tuple[np.ndarray, np.ndarray]:
-        """Bottom and top edges combining the mask and the CT.
-
-        Each is an interval that holds the true surface: the mask, drawn at voxel
-        centres, within half a voxel ``h / 2`` of its 0.5 crossing; the CT moment
-        estimate, once moved out by ``offset_mm`` (half the cortical thickness ``t``,
-        :func:`edge_offset_mm`), within ``(h - t) / 2`` (a cortex inside one thick slice
-        can be anywhere in it; one straddling two slices is placed by how its mass
-        splits). The edge is the middle of their intersection; the mask edge where the
-        CT gives none.
-        """
-        if self.top_hu is None or self.bottom_hu is None:
-            return self.bottom_mask, self.top_mask
-        half = 0.5 * self.voxel_mm
-        w_ct = ct_half_width_mm(self.voxel_mm, offset_mm)
-
-        def combine(mask: np.ndarray, ct: np.ndarray) -> np.ndarray:
-            lo = np.maximum(mask - half, ct - w_ct)
-            hi = np.minimum(mask + half, ct + w_ct)
-            mid = np.where(lo <= hi, 0.5 * (lo + hi), 0.5 * (mask + ct))
-            return np.where(np.isfinite(ct), mid, mask)
-
-        top = combine(self.top_mask, self.top_hu + offset_mm)
-        bottom = combine(self.bottom_mask, self.bottom_hu - offset_mm)
-        return bottom, top
-
-    def summarise(
-        self, offset_mm: float
-    ) -> tuple[Heights, np.ndarray, np.ndarray, np.ndarray] | None:
-        """Heights (medians), their IQR spread and the median superior / inferior edges."""
-        bottom, top = self.edges(offset_mm)
-        heights, spreads, sups, infs = [], [], [], []
-        for b, t in zip(bottom, top, strict=True):
-            h = t - b
-            good = np.isfinite(h)
-            if good.sum() < 3:
-                return None
-            heights.append(max(0.0, float(np.median(h[good]))))
-            q75, q25 = np.percentile(h[good], [75, 25])
-            spreads.append(float(q75 - q25))
-            sups.append(float(np.median(t[good])))
-            infs.append(float(np.median(b[good])))
-        return Heights(*heights), np.asarray(spreads), np.asarray(sups), np.asarray(infs)
-
-
-def ct_half_width_mm(voxel_mm: float, offset_mm: float) -> float:
-    """Half width (mm) of the interval that holds the true surface around a CT edge.
-
-    A cortex of thickness ``t = 2 * offset_mm`` inside one slice of extent ``h`` can be
-    anywhere in it, so the moment edge is known to ``+/- (h - t) / 2`` (never less than
-    a tenth of the half voxel).
-    """
-    half = 0.5 * voxel_mm
-    return max(half - max(offset_mm, 0.0), 0.1 * half)
 
 
 def edge_offset_mm(profiles: list[HeightProfile], min_edges: int = 50) -> float:
@@ -255,6 +176,115 @@ def _row_extents(section: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.
     return lo, hi
 
 
+def _slab_grid(
+    crop: VertebraCrop, frame: VertebraFrame, radius_mm: float, si_vox: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The body's local extent (lo, hi) and the slab's LR, AP, SI sample lines (mm)."""
+    vox = float(max(crop.spacing_mm))
+    # The local grid covers the body's extent in the frame, with room for the mask's
+    # 0.5 crossing (half a voxel out) and, along SI, for the disc-side HU window.
+    lo, hi = local_extent(crop.body_surface_world(), frame, 3.0 + vox)
+    lo = np.maximum(lo, -radius_mm)
+    hi = np.minimum(hi, radius_mm)
+    si_margin = 2.0 * si_vox + 2.0
+    lr = np.arange(-SLAB_HALF_WIDTH_MM, SLAB_HALF_WIDTH_MM + 1e-9, _LR_STEP_MM)
+    ap = np.arange(lo[1], hi[1] + 1e-9, _AP_STEP_MM)
+    si = np.arange(lo[2] - si_margin, hi[2] + si_margin + 1e-9, _SI_STEP_MM)
+    return lo, hi, lr, ap, si
+
+
+def _ap_cortices(section: np.ndarray, ap: np.ndarray,
+                 si: np.ndarray) -> tuple[float, float] | None:
+    """Local AP coordinates of the anterior and posterior cortex of a (A, S) section.
+
+    None when the section holds fewer than 4 rows or the body is shallower than 4 steps.
+    """
+    # AP extent per SI row: a percentile rather than the extreme so that a rounded rim,
+    # an osteophyte or one spur of the mask does not set the anterior cortex.
+    post_rows, ant_rows = _row_extents(section.T, ap)
+    ok = np.isfinite(ant_rows)
+    if ok.sum() < 4:
+        return None
+    anterior = float(np.percentile(ant_rows[ok], 90))
+    # The posterior wall is read near its corners (10 % and 90 % of the body's extent
+    # along SI), so that a retropulsed fragment bulging at mid-height does not move it.
+    z_rows = si[ok]
+    z10, z90 = np.percentile(z_rows, [10, 90])
+    posterior = float(
+        0.5 * (np.interp(z10, z_rows, post_rows[ok]) + np.interp(z90, z_rows, post_rows[ok]))
+    )
+    if anterior - posterior < 4 * _AP_STEP_MM:
+        return None
+    return anterior, posterior
+
+
+def _edge_columns(
+    mask: np.ndarray,
+    hu: np.ndarray | None,
+    positions: np.ndarray,
+    ap: np.ndarray,
+    si: np.ndarray,
+    si_vox: float,
+    bone_hu: float | None,
+    min_contrast_hu: float,
+    *,
+    thick: bool,
+    reach_mm: float,
+) -> EdgeColumns:
+    """Endplates of the columns at each height line: the mask's, and the CT's if `hu`.
+
+    Each line uses 3 AP lines 0.5 mm apart across the slab: (L, A, S) grids `mask`, `hu`.
+    """
+    windows = {
+        # Inside: past the cortex, the slice profile's half width and the mask's own
+        # half-voxel uncertainty; outside: to the disc, the same spread.
+        "inner_mm": si_vox + 2.5,
+        "outer_mm": si_vox + 2.5,
+        "min_contrast_hu": min_contrast_hu,
+    }
+    mask_cols, hu_cols = [], []
+    for p in positions:
+        j = round((p - ap[0]) / _AP_STEP_MM)
+        js = np.clip([j - 1, j, j + 1], 0, len(ap) - 1)
+        cols = mask[:, js, :].reshape(-1, len(si))
+        bottom, top = column_edges(cols, si)
+        mask_cols.append((bottom, top))
+        if hu is not None:
+            hcols = hu[:, js, :].reshape(-1, len(si))
+            hcols = np.where(np.isfinite(hcols), hcols, np.nanmedian(hcols))
+            top_h, used_t = refine_edges_by_moments(
+                hcols, si, top, +1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
+            )
+            bottom_h, used_b = refine_edges_by_moments(
+                hcols, si, bottom, -1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
+            )
+            if thick:
+                bottom, top, bottom_h, top_h, used_b, used_t = mask_free_edges(
+                    hcols, si, bottom, top, bottom_h, top_h, used_b, used_t,
+                    float(bone_hu), min_contrast_hu, reach_mm, si_vox,
+                )  # fmt: skip
+                mask_cols[-1] = (bottom, top)
+            hu_cols.append((np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan)))
+    return EdgeColumns(
+        bottom_mask=np.array([b for b, _ in mask_cols]),
+        top_mask=np.array([t for _, t in mask_cols]),
+        bottom_hu=np.array([b for b, _ in hu_cols]) if hu_cols else None,
+        top_hu=np.array([t for _, t in hu_cols]) if hu_cols else None,
+        voxel_mm=si_vox,
+    )
+
+
+def _mid_width(body_f: np.ndarray, crop: VertebraCrop, frame: VertebraFrame, lo: np.ndarray,
+               hi: np.ndarray, ap: np.ndarray, si_mid_mm: float) -> float:
+    """Transverse width at mid-height: LR extent of the body in a 2 mm thick axial slab."""
+    lr_w = np.arange(lo[0], hi[0] + 1e-9, _AP_STEP_MM)
+    si_mid = np.array([-1.0, 0.0, 1.0]) + si_mid_mm
+    axial = sample_on_grid(body_f, crop.affine, frame, lr_w, ap, si_mid).mean(axis=2)
+    left, right = _row_extents(axial.T, lr_w)
+    okw = np.isfinite(left)
+    return float(np.percentile(right[okw] - left[okw], 95)) if okw.any() else float("nan")
+
+
 def measure_heights(
     crop: VertebraCrop,
     frame: VertebraFrame,
@@ -289,108 +319,34 @@ def measure_heights(
         None when the section through the body is empty or too small.
     """
     si_vox = spacing_along(crop.affine, np.asarray(frame.si_axis))
-    vox = float(max(crop.spacing_mm))
-    # The local grid covers the body's extent in the frame, with room for the mask's
-    # 0.5 crossing (half a voxel out) and, along SI, for the disc-side HU window.
-    lo, hi = local_extent(crop.body_surface_world(), frame, 3.0 + vox)
-    lo = np.maximum(lo, -radius_mm)
-    hi = np.minimum(hi, radius_mm)
-    si_margin = 2.0 * si_vox + 2.0
-    lr = np.arange(-SLAB_HALF_WIDTH_MM, SLAB_HALF_WIDTH_MM + 1e-9, _LR_STEP_MM)
-    ap = np.arange(lo[1], hi[1] + 1e-9, _AP_STEP_MM)
-    si = np.arange(lo[2] - si_margin, hi[2] + si_margin + 1e-9, _SI_STEP_MM)
+    lo, hi, lr, ap, si = _slab_grid(crop, frame, radius_mm, si_vox)
     body_f = crop.body.astype(np.float32)
     mask = sample_on_grid(body_f, crop.affine, frame, lr, ap, si)
     section = mask.mean(axis=0)  # (A, S)
-
-    # AP extent per SI row: a percentile rather than the extreme so that a rounded rim,
-    # an osteophyte or one spur of the mask does not set the anterior cortex.
-    post_rows, ant_rows = _row_extents(section.T, ap)
-    ok = np.isfinite(ant_rows)
-    if ok.sum() < 4:
+    cortices = _ap_cortices(section, ap, si)
+    if cortices is None:
         return None
-    anterior = float(np.percentile(ant_rows[ok], 90))
-    # The posterior wall is read near its corners (10 % and 90 % of the body's extent
-    # along SI), so that a retropulsed fragment bulging at mid-height does not move it.
-    z_rows = si[ok]
-    z10, z90 = np.percentile(z_rows, [10, 90])
-    posterior = float(
-        0.5 * (np.interp(z10, z_rows, post_rows[ok]) + np.interp(z90, z_rows, post_rows[ok]))
-    )
+    anterior, posterior = cortices
     depth = anterior - posterior
-    if depth < 4 * _AP_STEP_MM:
-        return None
     positions, line_shift = inside_positions(
         section, ap, si, anterior - np.asarray(HEIGHT_POSITIONS) * depth, depth
     )
 
-    hu = (
-        sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
-        if refine_on_hu
-        else None
-    )
+    hu = None
+    if refine_on_hu:
+        hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
     if hu is not None and bone_hu is None:
         bone_hu = float(np.nanmedian(hu[mask >= 0.99]))
-    windows = {
-        # Inside: past the cortex, the slice profile's half width and the mask's own
-        # half-voxel uncertainty; outside: to the disc, the same spread.
-        "inner_mm": si_vox + 2.5,
-        "outer_mm": si_vox + 2.5,
-        "min_contrast_hu": min_contrast_hu,
-    }
-    thick = is_thick_slice(crop.spacing_mm)
-    reach_mm = voxel_extent_along(crop.affine, np.asarray(frame.si_axis))
-    mask_cols, hu_cols = [], []
-    for p in positions:
-        j = round((p - ap[0]) / _AP_STEP_MM)
-        js = np.clip([j - 1, j, j + 1], 0, len(ap) - 1)
-        cols = mask[:, js, :].reshape(-1, len(si))
-        bottom, top = column_edges(cols, si)
-        mask_cols.append((bottom, top))
-        if hu is not None:
-            hcols = hu[:, js, :].reshape(-1, len(si))
-            hcols = np.where(np.isfinite(hcols), hcols, np.nanmedian(hcols))
-            top_h, used_t = refine_edges_by_moments(
-                hcols,
-                si,
-                top,
-                +1,
-                bone_hu=float(bone_hu),
-                **windows,  # type: ignore[arg-type]
-            )
-            bottom_h, used_b = refine_edges_by_moments(
-                hcols,
-                si,
-                bottom,
-                -1,
-                bone_hu=float(bone_hu),
-                **windows,  # type: ignore[arg-type]
-            )
-            if thick:
-                bottom, top, bottom_h, top_h, used_b, used_t = mask_free_edges(
-                    hcols, si, bottom, top, bottom_h, top_h, used_b, used_t,
-                    float(bone_hu), min_contrast_hu, reach_mm, si_vox,
-                )  # fmt: skip
-                mask_cols[-1] = (bottom, top)
-            hu_cols.append((np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan)))
-    columns = EdgeColumns(
-        bottom_mask=np.array([b for b, _ in mask_cols]),
-        top_mask=np.array([t for _, t in mask_cols]),
-        bottom_hu=np.array([b for b, _ in hu_cols]) if hu_cols else None,
-        top_hu=np.array([t for _, t in hu_cols]) if hu_cols else None,
-        voxel_mm=si_vox,
-    )
+    columns = _edge_columns(
+        mask, hu, positions, ap, si, si_vox, bone_hu, min_contrast_hu,
+        thick=is_thick_slice(crop.spacing_mm),
+        reach_mm=voxel_extent_along(crop.affine, np.asarray(frame.si_axis)),
+    )  # fmt: skip
     summary = columns.summarise(0.0)
     if summary is None:
         return None
     heights, spreads, sups, infs = summary
-    # Transverse width at mid-height: LR extent of the body in a 2 mm thick axial slab.
-    lr_w = np.arange(lo[0], hi[0] + 1e-9, _AP_STEP_MM)
-    si_mid = np.array([-1.0, 0.0, 1.0]) + 0.5 * (sups[1] + infs[1])
-    axial = sample_on_grid(body_f, crop.affine, frame, lr_w, ap, si_mid).mean(axis=2)
-    left, right = _row_extents(axial.T, lr_w)
-    okw = np.isfinite(left)
-    width = float(np.percentile(right[okw] - left[okw], 95)) if okw.any() else float("nan")
+    width = _mid_width(body_f, crop, frame, lo, hi, ap, 0.5 * (sups[1] + infs[1]))
 
     return HeightProfile(
         heights=heights,

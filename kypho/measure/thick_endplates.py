@@ -58,6 +58,36 @@ def voxel_extent_along(affine: np.ndarray, direction: np.ndarray) -> float:
     return float(np.abs(np.asarray(affine, float)[:3, :3].T @ d).sum())
 
 
+def _peak_and_disc(
+    p: np.ndarray, in_range: np.ndarray, i0: np.ndarray, bone_hu: float, min_contrast_hu: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of outward profiles (N, S): whether an endplate peak and the drop after
+    it were found, the peak's index and the disc minimum's index."""
+    n, s = p.shape
+    k = np.arange(s)[None, :]
+    # Endplate: from the first sample above bone + contrast, the profile must fall by the
+    # contrast below its running maximum (the disc); the peak is that maximum. A noise
+    # bump on the rising flank falls by less, so it is not taken for the endplate.
+    bright = in_range & (p >= bone_hu + min_contrast_hu)
+    has_peak = bright.any(axis=1)
+    c = np.argmax(bright, axis=1)
+    # A column that starts in bright bone runs along a cortical wall (or cement), not
+    # through trabecular bone to an endplate.
+    has_peak &= c > i0
+    from_c = k >= c[:, None]
+    run_max = np.maximum.accumulate(np.where(from_c, p, -np.inf), axis=1)
+    drop = from_c & (p <= run_max - min_contrast_hu)
+    has_drop = drop.any(axis=1)
+    j_drop = np.argmax(drop, axis=1)
+    j_peak = np.argmax(np.where(from_c & (k <= j_drop[:, None]), p, -np.inf), axis=1)
+    # Disc: the first local minimum from the drop on (before the next endplate rises).
+    falling = np.zeros((n, s), bool)
+    falling[:, :-1] = p[:, 1:] >= p[:, :-1]
+    falling[:, -1] = True
+    j_min = np.argmax((k >= j_drop[:, None]) & falling, axis=1)
+    return has_peak, has_drop, j_peak, j_min
+
+
 def edges_from_interior(
     hu: np.ndarray,
     si: np.ndarray,
@@ -110,27 +140,9 @@ def edges_from_interior(
     k = np.arange(s)[None, :]
     in_range = (k >= i0[:, None]) & (k <= i1[:, None])
 
-    # Endplate: from the first sample above bone + contrast, the profile must fall by the
-    # contrast below its running maximum (the disc); the peak is that maximum. A noise
-    # bump on the rising flank falls by less, so it is not taken for the endplate.
-    bright = in_range & (p >= bone_hu + min_contrast_hu)
-    has_peak = bright.any(axis=1)
-    c = np.argmax(bright, axis=1)
-    # A column that starts in bright bone runs along a cortical wall (or cement), not
-    # through trabecular bone to an endplate.
-    has_peak &= c > i0
-    from_c = k >= c[:, None]
-    run_max = np.maximum.accumulate(np.where(from_c, p, -np.inf), axis=1)
-    drop = from_c & (p <= run_max - min_contrast_hu)
-    has_drop = drop.any(axis=1)
-    j_drop = np.argmax(drop, axis=1)
+    has_peak, has_drop, j_peak, j_min = _peak_and_disc(p, in_range, i0, bone_hu,
+                                                       min_contrast_hu)
     rows = np.arange(n)
-    j_peak = np.argmax(np.where(from_c & (k <= j_drop[:, None]), p, -np.inf), axis=1)
-    # Disc: the first local minimum from the drop on (before the next endplate rises).
-    falling = np.zeros((n, s), bool)
-    falling[:, :-1] = p[:, 1:] >= p[:, :-1]
-    falling[:, -1] = True
-    j_min = np.argmax((k >= j_drop[:, None]) & falling, axis=1)
     peak = p[rows, j_peak]
     disc = p[rows, j_min]
 

@@ -184,17 +184,11 @@ def _disc_states(
     return out
 
 
-def draw_case(seed: int, index: int) -> FamilyCase:
-    """The `index`-th family case of run `seed` (deterministic)."""
-    rng = np.random.default_rng([int(seed), int(index)])
-    tags: dict[str, str] = {}
-    fov = str(
-        rng.choice(
-            ["thoracolumbar", "chest", "abdomen", "lumbar", "whole"], p=[0.4, 0.2, 0.15, 0.15, 0.1]
-        )
-    )
-    top, bottom, sacrum, cut = _span(rng, fov)
-    tags["fov"] = fov + ("-cut" if cut else "")
+def _transitional(
+    rng: np.random.Generator, top: str, bottom: str, sacrum: bool
+) -> tuple[str, str, dict[int, int]]:
+    """Transitional anatomy drawn for a case: its tag, the lowest rib-bearing level and
+    the relabelling of the rendered levels (VerSe label -> label the truth names)."""
     trans = str(
         rng.choice(["none", "11ribs", "13ribs", "L6", "sacralised_L5"], p=[0.6, 0.1, 0.1, 0.1, 0.1])
     )
@@ -217,34 +211,33 @@ def draw_case(seed: int, index: int) -> FamilyCase:
         # L5/L6 and the sacrum are out of view: L6 is then only a numbering one level
         # lower (still consistent with the ribs), a sacralisation is not rendered.
         trans = "L6-out-of-view" if trans == "L6" else "none"
-    tags["transitional"] = trans
-    levels = [lv for lv in PHANTOM_LEVELS if Level.parse(top) <= lv <= Level.parse(bottom)]
-    phase = str(rng.choice(["none", "arterial", "portal"]))
-    tags["contrast"] = phase
-    calc_aorta = rng.random() < 0.25
-    tags["aorta"] = "calcified" if calc_aorta else "normal"
-    trab = float(rng.uniform(35, 250))
-    tags["density"] = "osteoporotic" if trab < 110 else "normal"
-    fr = _fractures(rng, levels)
-    tags["fractures"] = str(len(fr))
-    metal = str(rng.choice(["none", "screws", "cement", "both"], p=[0.6, 0.15, 0.15, 0.1]))
-    tags["metal"] = metal
-    screw_start = int(rng.integers(0, max(1, len(levels) - 3)))
-    screws = tuple(levels[screw_start : screw_start + int(rng.integers(2, 5))])
-    frac_levels = [Level.parse(f.level) for f in fr]
-    cement = tuple(frac_levels[:1]) if frac_levels else (levels[len(levels) // 2],)
-    disc = _disc_states(rng, levels, tags)
+    return trans, rib_lowest, relabel
+
+
+def _curve(rng: np.random.Generator) -> tuple[str, float, float]:
+    """The case's curve (normal, scoliosis, kyphosis), its scoliosis and kyphosis (deg)."""
     curve = str(rng.choice(["normal", "scoliosis", "kyphosis"], p=[0.5, 0.25, 0.25]))
-    tags["curve"] = curve
     scol = (
         float(rng.uniform(20, 60) * rng.choice([-1, 1]))
         if curve == "scoliosis"
         else float(rng.uniform(-8, 8))
     )
     kyph = float(rng.uniform(55, 75)) if curve == "kyphosis" else float(rng.uniform(20, 50))
-    table, arms = bool(rng.random() < 0.6), bool(rng.random() < 0.35)
-    tags["table"] = "table" if table else "none"
-    tags["arms"] = "arms" if arms else "none"
+    return curve, scol, kyph
+
+
+def _variation(
+    rng: np.random.Generator,
+    phase: str,
+    *,
+    calc_aorta: bool,
+    screws: tuple[Level, ...],
+    table: bool,
+    arms: bool,
+    sacralised_l5: bool,
+    disc: dict[str, object],
+) -> Variation:
+    """The patient variation of a case: tissues, bone, body sizes, metal, table, arms."""
     sw0, sd0, sh0 = rng.uniform(0.9, 1.1, 3)
     body_scale = {
         lv: tuple(float(x) for x in np.array([sw0, sd0, sh0]) * rng.uniform(0.97, 1.03, 3))
@@ -262,16 +255,56 @@ def draw_case(seed: int, index: int) -> FamilyCase:
         aorta_plaques=int(rng.integers(6, 30)) if calc_aorta else 0,
         plaque_hu=float(rng.uniform(700, 1300)),
         calcified_disc_hu=float(rng.uniform(300, 800)),
-        screws=screws if metal in ("screws", "both") else (),
+        screws=screws,
         screw_hu=float(rng.uniform(3000, 8000)),
         table=table,
         arms=arms,
-        sacralised_l5=trans == "sacralised_L5",
+        sacralised_l5=sacralised_l5,
         seed=int(rng.integers(2**31)),
         **disc,  # type: ignore[arg-type]
     )
-    if trans == "sacralised_L5":
+    if sacralised_l5:
         var = replace(var, disc_scale={**var.disc_scale, Level.L5: 0.45})
+    return var
+
+
+def draw_case(seed: int, index: int) -> FamilyCase:
+    """The `index`-th family case of run `seed` (deterministic)."""
+    rng = np.random.default_rng([int(seed), int(index)])
+    tags: dict[str, str] = {}
+    fov = str(
+        rng.choice(
+            ["thoracolumbar", "chest", "abdomen", "lumbar", "whole"], p=[0.4, 0.2, 0.15, 0.15, 0.1]
+        )
+    )
+    top, bottom, sacrum, cut = _span(rng, fov)
+    tags["fov"] = fov + ("-cut" if cut else "")
+    trans, rib_lowest, relabel = _transitional(rng, top, bottom, sacrum)
+    tags["transitional"] = trans
+    levels = [lv for lv in PHANTOM_LEVELS if Level.parse(top) <= lv <= Level.parse(bottom)]
+    phase = str(rng.choice(["none", "arterial", "portal"]))
+    tags["contrast"] = phase
+    calc_aorta = rng.random() < 0.25
+    tags["aorta"] = "calcified" if calc_aorta else "normal"
+    trab = float(rng.uniform(35, 250))
+    tags["density"] = "osteoporotic" if trab < 110 else "normal"
+    fr = _fractures(rng, levels)
+    tags["fractures"] = str(len(fr))
+    metal = str(rng.choice(["none", "screws", "cement", "both"], p=[0.6, 0.15, 0.15, 0.1]))
+    tags["metal"] = metal
+    screw_start = int(rng.integers(0, max(1, len(levels) - 3)))
+    screws = tuple(levels[screw_start : screw_start + int(rng.integers(2, 5))])
+    frac_levels = [Level.parse(f.level) for f in fr]
+    cement = tuple(frac_levels[:1]) if frac_levels else (levels[len(levels) // 2],)
+    disc = _disc_states(rng, levels, tags)
+    curve, scol, kyph = _curve(rng)
+    tags["curve"] = curve
+    table, arms = bool(rng.random() < 0.6), bool(rng.random() < 0.35)
+    tags["table"] = "table" if table else "none"
+    tags["arms"] = "arms" if arms else "none"
+    var = _variation(rng, phase, calc_aorta=calc_aorta,
+                     screws=screws if metal in ("screws", "both") else (), table=table,
+                     arms=arms, sacralised_l5=trans == "sacralised_L5", disc=disc)
     low_dose = rng.random() < 0.25
     tags["noise"] = "low-dose" if low_dose else "standard"
     oblique = rng.random() < 0.2

@@ -93,6 +93,18 @@ def _in_fov(grid: Grid):  # type: ignore[no-untyped-def]
     return inside
 
 
+def _sacrum_volume_ml(column: Column) -> float:
+    """Exact volume (mL) of the sacrum's shape, sampled at 1 mm."""
+    sac = column.sacrum
+    blo, bhi = sacrum_bounds(sac)
+
+    def sac_fn(x, y, z):  # type: ignore[no-untyped-def]
+        return sacrum_sdf(sac, x, y, z)
+
+    vol, _, _ = _sample(blo, bhi, 1.0, sac_fn)
+    return vol / 1000.0
+
+
 def generate(config: PhantomConfig, variation: Variation | None = None) -> Phantom:
     """Generate the phantom described by `config` (deterministic for ``config.seed``).
 
@@ -141,16 +153,7 @@ def generate(config: PhantomConfig, variation: Variation | None = None) -> Phant
         for lv in config.levels
     ]
     kyph, lord, seg, coronal = spine_angles(config, column)
-    sac_ml = None
-    if config.has_sacrum:
-        sac = column.sacrum
-        blo, bhi = sacrum_bounds(sac)
-
-        def sac_fn(x, y, z):  # type: ignore[no-untyped-def]
-            return sacrum_sdf(sac, x, y, z)
-
-        vol, _, _ = _sample(blo, bhi, 1.0, sac_fn)
-        sac_ml = vol / 1000.0
+    sac_ml = _sacrum_volume_ml(column) if config.has_sacrum else None
     rib_levels = []
     if config.ribs:
         rib_levels = [

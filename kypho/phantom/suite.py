@@ -28,6 +28,10 @@ def demo_config(seed: int = 0) -> PhantomConfig:
 
 def _test_cases() -> list[tuple[str, PhantomConfig]]:
     coarse = (2.0, 2.0, 2.0)
+    return _test_grading_cases(coarse) + _test_planning_cases(coarse)
+
+
+def _test_grading_cases(coarse: tuple[float, float, float]) -> list[tuple[str, PhantomConfig]]:
     return [
         (
             "ras_wedge2_biconcave1",
@@ -77,6 +81,11 @@ def _test_cases() -> list[tuple[str, PhantomConfig]]:
                 fractures=(F("T12", "wedge", _G3), F("L1", "biconcave", _G2)),
             ),
         ),
+    ]
+
+
+def _test_planning_cases(coarse: tuple[float, float, float]) -> list[tuple[str, PhantomConfig]]:
+    return [
         (
             "cropped_planning",
             PhantomConfig(
@@ -111,6 +120,17 @@ def _test_cases() -> list[tuple[str, PhantomConfig]]:
 
 def _benchmark_cases() -> list[tuple[str, PhantomConfig]]:
     fine, thick = (0.8, 0.8, 1.0), (0.7, 0.7, 3.0)
+    return [
+        *_benchmark_grading_cases(fine, thick),
+        *_benchmark_variant_cases(fine),
+        *_benchmark_field_and_count_cases(fine, thick),
+    ]
+
+
+def _benchmark_grading_cases(
+    fine: tuple[float, float, float], thick: tuple[float, float, float]
+) -> list[tuple[str, PhantomConfig]]:
+    """Each morphotype at grades 1-3, fine and thick slices, several orientations."""
     return [
         ("demo", demo_config()),
         (
@@ -162,6 +182,12 @@ def _benchmark_cases() -> list[tuple[str, PhantomConfig]]:
                 seed=20, spacing_mm=thick, orientation="LPS", fractures=(F("L1", "crush", _G3),)
             ),
         ),
+    ]
+
+
+def _benchmark_variant_cases(fine: tuple[float, float, float]) -> list[tuple[str, PhantomConfig]]:
+    """Anatomy and acquisition variants: scoliosis, off-centre, cement and contrast."""
+    return [
         (
             "scoliosis_rotation",
             PhantomConfig(
@@ -194,6 +220,14 @@ def _benchmark_cases() -> list[tuple[str, PhantomConfig]]:
                 fractures=(F("L1", "wedge", _G2), F("T11", "crush", _G2)),
             ),
         ),
+    ]
+
+
+def _benchmark_field_and_count_cases(
+    fine: tuple[float, float, float], thick: tuple[float, float, float]
+) -> list[tuple[str, PhantomConfig]]:
+    """A cut field of view, eleven rib pairs, narrow pedicles, several fractures."""
+    return [
         (
             "cropped_top_cut",
             PhantomConfig(

@@ -19,6 +19,27 @@ from kypho.phantom.generate import Phantom
 __all__ = ["write_case"]
 
 
+def _output_names(out: Path, dicom: bool, overwrite: bool) -> dict[str, Path]:
+    """The case's output paths; raises when one exists and may not be replaced."""
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"output folder {str(out)!r} exists and is not a folder")
+    names = {
+        "ct": out / "ct.nii.gz",
+        "vertebrae": out / "vertebrae.nii.gz",
+        "bodies": out / "bodies.nii.gz",
+        "truth": out / "truth.json",
+    }
+    if dicom:
+        names["dicom"] = out / "dicom"
+    if not overwrite:
+        for p in names.values():
+            if p.exists() and not (p.is_dir() and not any(p.iterdir())):
+                raise OutputExistsError(
+                    f"{str(p)!r} already exists; pass overwrite=True (--force) to replace it"
+                )
+    return names
+
+
 def write_case(
     phantom: Phantom,
     out_dir: str | os.PathLike[str],
@@ -49,22 +70,7 @@ def write_case(
         Keys ``"ct"``, ``"vertebrae"``, ``"bodies"``, ``"truth"`` and ``"dicom"``.
     """
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"output folder {str(out)!r} exists and is not a folder")
-    names = {
-        "ct": out / "ct.nii.gz",
-        "vertebrae": out / "vertebrae.nii.gz",
-        "bodies": out / "bodies.nii.gz",
-        "truth": out / "truth.json",
-    }
-    if dicom:
-        names["dicom"] = out / "dicom"
-    if not overwrite:
-        for p in names.values():
-            if p.exists() and not (p.is_dir() and not any(p.iterdir())):
-                raise OutputExistsError(
-                    f"{str(p)!r} already exists; pass overwrite=True (--force) to replace it"
-                )
+    names = _output_names(out, dicom, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     code = phantom.config.orientation
     vol = phantom.volume

@@ -106,6 +106,33 @@ def assess_candidacy(level: Level, vm: VertebraMeasurement | None,
     if grade is None or grade < GenantGrade.MILD:
         stop.append(f"No compression fracture graded at {level.display} (Genant "
                     f"{'n/a' if grade is None else int(grade)}): augmentation is for fractures.")
+    loss = _collapse(vm, stop)
+    if vm.cement_volume_ml is not None and vm.cement_volume_ml > 0.5:
+        stop.append(f"Cement already present ({vm.cement_volume_ml:.1f} mL): level already "
+                    "augmented; re-augmentation is a separate decision.")
+    _posterior_wall(vm, findings, c, stop)
+    if findings is not None:
+        _findings_cautions(vm, findings, c)
+    c.cautions.append("Cortical and endplate integrity beyond the posterior wall are not "
+                      "assessed automatically: review them on the images.")
+    if not access_ok:
+        stop.append("No safe pedicle access with the planned cannula: " + " ".join(access_notes))
+    elif access_notes:
+        c.cautions.extend(access_notes)
+    if stop:
+        c.recommendation, c.reasons = Recommendation.NOT_SUITABLE, stop
+        return c
+    if not balloon_fits:
+        c.recommendation = Recommendation.VERTEBROPLASTY
+        c.reasons.append("No 10/15/20 mm balloon fits between the cannula tip and the "
+                         "anterior margin: vertebroplasty (cement without a balloon).")
+        return c
+    _suitable_reasons(c, level, vm, loss)
+    return c
+
+
+def _collapse(vm: VertebraMeasurement, stop: list[str]) -> float | None:
+    """Largest height loss against the expected heights; a vertebra plana stops the plan."""
     cur, exp = vm.heights_mm, vm.expected_heights_mm
     loss = None
     if cur is not None and exp is not None:
@@ -120,9 +147,12 @@ def assess_candidacy(level: Level, vm: VertebraMeasurement | None,
                 "< 1/3 of expected or < 8 mm; the threshold is a GAP, DOMAIN.md §5.6). "
                 "Surgical opinion; vertebroplasty only by an experienced operator."
             )
-    if vm.cement_volume_ml is not None and vm.cement_volume_ml > 0.5:
-        stop.append(f"Cement already present ({vm.cement_volume_ml:.1f} mL): level already "
-                    "augmented; re-augmentation is a separate decision.")
+    return loss
+
+
+def _posterior_wall(vm: VertebraMeasurement, findings: ImagingFindings | None, c: Candidacy,
+                    stop: list[str]) -> None:
+    """Posterior wall involvement: a caution, or a stop beyond the canal-compromise limit."""
     retro = vm.retropulsion_mm or 0.0
     if posterior_wall_involved(vm):
         c.cortical_disruption = True
@@ -140,41 +170,37 @@ def assess_candidacy(level: Level, vm: VertebraMeasurement | None,
                                      "assumed 1/3 limit; surgical assessment first"))
         else:
             c.cautions.append(text)
-    if findings is not None:
-        if findings.gas_volume_ml >= MIN_CLEFT_ML:
-            c.cleft = True
-            c.cautions.append(
-                f"Intravertebral gas cleft ({findings.gas_volume_ml:.2f} mL; Kummell-type "
-                "non-union): leakage OR 1.40 (§5.3), re-collapse OR 2.97 after vertebroplasty "
-                "(§5.5); fill the cleft completely, interdigitate with surrounding bone.")
-        if findings.low_density_volume_ml >= MIN_LOW_DENSITY_ML:
-            c.cleft = True
-            c.biopsy = True
-            c.cautions.append(
-                f"Focal region of {findings.low_density_volume_ml:.1f} mL below this patient's "
-                f"soft-tissue/trabecular levels (soft tissue {findings.soft_tissue_hu:.0f} HU, "
-                # Assessable only with a measured trabecular level: it is not None here.
-                f"trabecular {vm.trabecular_hu_median:.0f} HU): fluid cleft or lytic/"
-                "destructive lesion. A pathologic fracture cannot be excluded: MRI, and "
-                "biopsy at the same sitting.")
-            c.prerequisites.append("Biopsy at the same sitting; oncology work-up if malignant.")
-        if not findings.low_density_assessable:
-            c.cautions.append("Trabecular bone is too close to soft-tissue density to screen "
-                              "for lytic lesions on CT: rely on MRI.")
-    c.cautions.append("Cortical and endplate integrity beyond the posterior wall are not "
-                      "assessed automatically: review them on the images.")
-    if not access_ok:
-        stop.append("No safe pedicle access with the planned cannula: " + " ".join(access_notes))
-    elif access_notes:
-        c.cautions.extend(access_notes)
-    if stop:
-        c.recommendation, c.reasons = Recommendation.NOT_SUITABLE, stop
-        return c
-    if not balloon_fits:
-        c.recommendation = Recommendation.VERTEBROPLASTY
-        c.reasons.append("No 10/15/20 mm balloon fits between the cannula tip and the "
-                         "anterior margin: vertebroplasty (cement without a balloon).")
-        return c
+
+
+def _findings_cautions(vm: VertebraMeasurement, findings: ImagingFindings,
+                       c: Candidacy) -> None:
+    """Cautions (and a biopsy) from the image findings: gas cleft, low-density focus."""
+    if findings.gas_volume_ml >= MIN_CLEFT_ML:
+        c.cleft = True
+        c.cautions.append(
+            f"Intravertebral gas cleft ({findings.gas_volume_ml:.2f} mL; Kummell-type "
+            "non-union): leakage OR 1.40 (§5.3), re-collapse OR 2.97 after vertebroplasty "
+            "(§5.5); fill the cleft completely, interdigitate with surrounding bone.")
+    if findings.low_density_volume_ml >= MIN_LOW_DENSITY_ML:
+        c.cleft = True
+        c.biopsy = True
+        c.cautions.append(
+            f"Focal region of {findings.low_density_volume_ml:.1f} mL below this patient's "
+            f"soft-tissue/trabecular levels (soft tissue {findings.soft_tissue_hu:.0f} HU, "
+            # Assessable only with a measured trabecular level: it is not None here.
+            f"trabecular {vm.trabecular_hu_median:.0f} HU): fluid cleft or lytic/"
+            "destructive lesion. A pathologic fracture cannot be excluded: MRI, and "
+            "biopsy at the same sitting.")
+        c.prerequisites.append("Biopsy at the same sitting; oncology work-up if malignant.")
+    if not findings.low_density_assessable:
+        c.cautions.append("Trabecular bone is too close to soft-tissue density to screen "
+                          "for lytic lesions on CT: rely on MRI.")
+
+
+def _suitable_reasons(c: Candidacy, level: Level, vm: VertebraMeasurement,
+                      loss: float | None) -> None:
+    """Why balloon kyphoplasty is recommended at a level that passed every check."""
+    grade = vm.genant_grade
     c.reasons.append(f"Genant grade {int(grade)} {vm.morphotype or ''} fracture at "  # type: ignore[arg-type]
                      f"{level.display}; a balloon fits the planned path(s).".replace("  ", " "))
     if loss is not None and loss > KP_PREFERRED_LOSS:
@@ -187,4 +213,3 @@ def assess_candidacy(level: Level, vm: VertebraMeasurement | None,
     if c.cortical_disruption or c.cleft:
         c.reasons.append("Leakage risk factors present: the balloon cavity and high-viscosity "
                          "cement lower leakage compared with vertebroplasty (§5.3).")
-    return c

@@ -93,6 +93,81 @@ def _label_crop(labels: LabelMap, label: int) -> tuple[tuple[slice, ...], np.nda
     return box, labels.labels[box] == label
 
 
+def _local_box(
+    affine: np.ndarray, box: tuple[slice, ...], mask: np.ndarray, frame: VertebraFrame,
+    step_mm: float,
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Local start (mm) and shape of the grid around a vertebra mask cropped to `box`.
+
+    Raises
+    ------
+    ValueError
+        When the mask spans more than any vertebra (:data:`MAX_VERTEBRA_EXTENT_MM`).
+    """
+    # Bounding box of the vertebra in local coordinates, from its own voxels.
+    ijk = np.argwhere(mask)
+    if len(ijk) > 200_000:
+        ijk = ijk[:: len(ijk) // 200_000 + 1]
+    ijk = ijk + np.array([s.start for s in box])
+    local = frame.to_local(voxel_to_world(affine, ijk))
+    half_vox = 0.5 * max(affine_spacing(affine))
+    extent = local.max(axis=0) - local.min(axis=0)
+    if float(extent.max()) > MAX_VERTEBRA_EXTENT_MM:
+        # The grid's cost grows with the cube of the extent: a mask this large holds more
+        # than a vertebra (a vessel, the heart) and is not planned.
+        raise ValueError(
+            f"the vertebra mask spans {extent.max():.0f} mm, more than any vertebra "
+            f"({MAX_VERTEBRA_EXTENT_MM:.0f} mm): not plannable"
+        )
+    lo = local.min(axis=0) - CROP_MARGIN_MM - half_vox
+    hi = local.max(axis=0) + CROP_MARGIN_MM + half_vox
+    n = np.ceil((hi - lo) / step_mm).astype(int) + 1
+    return lo, tuple(int(v) for v in n)  # type: ignore[return-value]
+
+
+def _coords(affine: np.ndarray, grid_to_world: np.ndarray, shape: tuple[int, int, int],
+            offset: np.ndarray) -> list[np.ndarray]:
+    """Voxel coordinates (of a map with `affine`, minus `offset`) of every grid point."""
+    m = np.linalg.inv(affine) @ grid_to_world
+    ii, jj, kk = (np.arange(v, dtype=np.float32) for v in shape)
+    out = []
+    for c in range(3):
+        out.append(
+            (m[c, 0] * ii)[:, None, None]
+            + (m[c, 1] * jj)[None, :, None]
+            + (m[c, 2] * kk)[None, None, :]
+            + np.float32(m[c, 3] - offset[c])
+        )
+    return out
+
+
+def _sample(arr: np.ndarray, affine: np.ndarray, grid_to_world: np.ndarray,
+            shape: tuple[int, int, int], offset: np.ndarray, order: int,
+            cval: float) -> np.ndarray:
+    return ndimage.map_coordinates(
+        arr, _coords(affine, grid_to_world, shape, offset), order=order, cval=cval,
+        mode="constant",
+    )
+
+
+def _sample_hu(volume: Volume, grid_to_world: np.ndarray,
+               shape: tuple[int, int, int]) -> np.ndarray:
+    """CT values (trilinear) on the grid; NaN outside the scanned field of view."""
+    # HU only over the crop's bounding box in the CT grid (plus one voxel for trilinear).
+    corners = np.array(np.meshgrid(*[[0, v - 1] for v in shape], indexing="ij")).reshape(3, -1).T
+    cw = corners @ grid_to_world[:3, :3].T + grid_to_world[:3, 3]
+    vidx = world_to_voxel(volume.affine, cw)
+    lo_v = np.maximum(np.floor(vidx.min(axis=0)).astype(int) - 1, 0)
+    hi_v = np.minimum(np.ceil(vidx.max(axis=0)).astype(int) + 2, np.array(volume.shape))
+    if np.any(hi_v <= lo_v):
+        return np.full(shape, np.nan, dtype=np.float32)
+    sub = volume.hu[lo_v[0]:hi_v[0], lo_v[1]:hi_v[1], lo_v[2]:hi_v[2]]
+    return ndimage.map_coordinates(
+        sub, _coords(volume.affine, grid_to_world, shape, lo_v.astype(float)), order=1,
+        cval=np.nan, mode="constant",
+    ).astype(np.float32)
+
+
 def build_local_grid(
     volume: Volume,
     vertebrae: LabelMap,
@@ -127,66 +202,17 @@ def build_local_grid(
     """
     vsl, vmask = _label_crop(vertebrae, label)
     bsl, bmask = _label_crop(bodies, label)
-    # Bounding box of the vertebra in local coordinates, from its own voxels.
-    ijk = np.argwhere(vmask)
-    if len(ijk) > 200_000:
-        ijk = ijk[:: len(ijk) // 200_000 + 1]
-    ijk = ijk + np.array([s.start for s in vsl])
-    local = frame.to_local(voxel_to_world(vertebrae.affine, ijk))
-    half_vox = 0.5 * max(affine_spacing(vertebrae.affine))
-    extent = local.max(axis=0) - local.min(axis=0)
-    if float(extent.max()) > MAX_VERTEBRA_EXTENT_MM:
-        # The grid's cost grows with the cube of the extent: a mask this large holds more
-        # than a vertebra (a vessel, the heart) and is not planned.
-        raise ValueError(
-            f"the vertebra mask spans {extent.max():.0f} mm, more than any vertebra "
-            f"({MAX_VERTEBRA_EXTENT_MM:.0f} mm): not plannable"
-        )
-    lo = local.min(axis=0) - CROP_MARGIN_MM - half_vox
-    hi = local.max(axis=0) + CROP_MARGIN_MM + half_vox
-    n = np.ceil((hi - lo) / step_mm).astype(int) + 1
-    shape = tuple(int(v) for v in n)
+    lo, shape = _local_box(vertebrae.affine, vsl, vmask, frame, step_mm)
     # Local grid index -> world is affine: compose it with each map's world -> voxel
     # affine and evaluate it separably (cheaper than transforming millions of points).
     grid_to_world = np.eye(4)
     grid_to_world[:3, :3] = frame.rotation().T * step_mm
     grid_to_world[:3, 3] = frame.to_world(lo)
-
-    def coords(affine: np.ndarray, offset: np.ndarray) -> list[np.ndarray]:
-        m = np.linalg.inv(affine) @ grid_to_world
-        ii, jj, kk = (np.arange(v, dtype=np.float32) for v in shape)
-        out = []
-        for c in range(3):
-            out.append(
-                (m[c, 0] * ii)[:, None, None]
-                + (m[c, 1] * jj)[None, :, None]
-                + (m[c, 2] * kk)[None, None, :]
-                + np.float32(m[c, 3] - offset[c])
-            )
-        return out
-
-    def sample(arr: np.ndarray, affine: np.ndarray, offset: np.ndarray, order: int,
-               cval: float) -> np.ndarray:
-        return ndimage.map_coordinates(
-            arr, coords(affine, offset), order=order, cval=cval, mode="constant"
-        )
-
-    vert = sample(vmask.astype(np.uint8), vertebrae.affine,
-                  np.array([s.start for s in vsl], float), 0, 0).astype(bool)
-    body = sample(bmask.astype(np.uint8), bodies.affine,
-                  np.array([s.start for s in bsl], float), 0, 0).astype(bool)
-    # HU only over the crop's bounding box in the CT grid (plus one voxel for trilinear).
-    corners = np.array(np.meshgrid(*[[0, v - 1] for v in shape], indexing="ij")).reshape(3, -1).T
-    cw = corners @ grid_to_world[:3, :3].T + grid_to_world[:3, 3]
-    vidx = world_to_voxel(volume.affine, cw)
-    lo_v = np.maximum(np.floor(vidx.min(axis=0)).astype(int) - 1, 0)
-    hi_v = np.minimum(np.ceil(vidx.max(axis=0)).astype(int) + 2, np.array(volume.shape))
-    if np.any(hi_v <= lo_v):
-        hu = np.full(shape, np.nan, dtype=np.float32)
-    else:
-        sub = volume.hu[lo_v[0]:hi_v[0], lo_v[1]:hi_v[1], lo_v[2]:hi_v[2]]
-        hu = ndimage.map_coordinates(sub, coords(volume.affine, lo_v.astype(float)), order=1,
-                                     cval=np.nan, mode="constant").astype(np.float32)
+    vert = _sample(vmask.astype(np.uint8), vertebrae.affine, grid_to_world, shape,
+                   np.array([s.start for s in vsl], float), 0, 0).astype(bool)
+    body = _sample(bmask.astype(np.uint8), bodies.affine, grid_to_world, shape,
+                   np.array([s.start for s in bsl], float), 0, 0).astype(bool)
+    hu = _sample_hu(volume, grid_to_world, shape)
     return LocalGrid(
         frame=frame,
         start_mm=lo.astype(float),

@@ -129,10 +129,42 @@ def find_pedicle(grid: LocalGrid, body: BodyGeometry, side: int) -> PedicleSeed 
     k_stop = int(np.searchsorted(ys, body.y_posterior_mm - MAX_PEDICLE_TRACK_MM))
     while k_start > max(k_stop, 0) and side_body[k_start]:
         k_start -= 1
+    sections = _track_sections(grid, posterior, half & zband,
+                               range(min(k_start, len(ys) - 1), max(k_stop, 0) - 1, -1))
+    if not sections:
+        return None
+    i0, i1, i_best = _narrowest(np.array([s[1] for s in sections]), h)
+    best = sections[i_best]
+    return PedicleSeed(
+        side=side,
+        centre_mm=best[2],
+        width_mm=best[3],
+        height_mm=best[4],
+        area_mm2=best[1],
+        tracked_mm=float(sections[i0][0] - sections[i1 - 1][0]),
+    )
+
+
+#: One tracked cross-section: AP position (mm), area (mm2), centre (local mm), width and
+#: height (mm).
+Section = tuple[float, float, np.ndarray, float, float]
+
+
+def _track_sections(grid: LocalGrid, bone: np.ndarray, window: np.ndarray,
+                    ks: range) -> list[Section]:
+    """Follow one connected section of `bone` (within the (X, Z) `window`) through the
+    coronal slices `ks`.
+
+    The first non-empty slice starts with its largest component; each next slice keeps
+    the component that overlaps the previous one most; tracking stops at an empty slice
+    or where nothing overlaps.
+    """
+    xs, ys, zs = grid.axis_mm(0), grid.axis_mm(1), grid.axis_mm(2)
+    h = grid.step_mm
     prev: np.ndarray | None = None
-    sections: list[tuple[float, float, np.ndarray, float, float]] = []
-    for k in range(min(k_start, len(ys) - 1), max(k_stop, 0) - 1, -1):
-        sl = posterior[:, k, :] & half & zband
+    sections: list[Section] = []
+    for k in ks:
+        sl = bone[:, k, :] & window
         if not sl.any():
             if prev is None:
                 continue
@@ -153,9 +185,11 @@ def find_pedicle(grid: LocalGrid, body: BodyGeometry, side: int) -> PedicleSeed 
              float(np.ptp(zs[kk]) + h))
         )
         prev = keep
-    if not sections:
-        return None
-    areas = np.array([s[1] for s in sections])
+    return sections
+
+
+def _narrowest(areas: np.ndarray, h: float) -> tuple[int, int, int]:
+    """First and end index of the pedicle's run of sections, and its narrowest section."""
     m = max(1, round(RAMP_LOOKAHEAD_MM / h))
     # Skip the ramp where the (often oblique) body cut leaves a partial section.
     i0 = 0
@@ -169,12 +203,4 @@ def find_pedicle(grid: LocalGrid, body: BodyGeometry, side: int) -> PedicleSeed 
             i1 = i
             break
     i_best = i0 + int(np.argmin(areas[i0:i1]))
-    best = sections[i_best]
-    return PedicleSeed(
-        side=side,
-        centre_mm=best[2],
-        width_mm=best[3],
-        height_mm=best[4],
-        area_mm2=best[1],
-        tracked_mm=float(sections[i0][0] - sections[i1 - 1][0]),
-    )
+    return i0, i1, i_best

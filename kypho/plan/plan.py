@@ -63,14 +63,13 @@ def _measurement(spine: SpineMeasurement, level: Level) -> VertebraMeasurement |
     return None
 
 
-def _parse_levels(levels: Sequence[str | int | Level]) -> list[Level]:
-    out = []
+def _checked_levels(levels: Sequence[Level]) -> list[Level]:
+    # Names are parsed once, at the edge (the CLI's --levels): a stage takes Levels.
     for item in levels:
-        try:
-            out.append(Level.parse(item))
-        except ValueError:
-            raise KyphoError(f"unknown vertebral level {item!r} in --levels") from None
-    return out
+        if not isinstance(item, Level):
+            raise KyphoError(f"plan_levels takes Level values, got {item!r}: "
+                             "parse names with Level.parse")
+    return list(levels)
 
 
 def plan_levels(
@@ -78,7 +77,7 @@ def plan_levels(
     segmentation: Segmentation,
     spine: SpineMeasurement,
     *,
-    levels: Sequence[str | int | Level] | None = None,
+    levels: Sequence[Level] | None = None,
     cannula_gauge: int = 11,
     progress: Progress | None = None,
 ) -> ProcedurePlan:
@@ -92,8 +91,8 @@ def plan_levels(
         Whole-vertebra and body label maps (VerSe labels).
     spine : SpineMeasurement
         Per-level frames, heights, expected heights, grades from the measurement stage.
-    levels : sequence of str, optional
-        Levels to plan ("T12", "L1"); default: every level graded >= 1.
+    levels : sequence of Level, optional
+        Levels to plan (``Level.T12``, ``Level.L1``); default: every level graded >= 1.
     cannula_gauge : int
         Bone-access cannula gauge (11 or 13 usual; DOMAIN.md §5.1).
     progress : callable(fraction, message), optional
@@ -115,7 +114,7 @@ def plan_levels(
         devices.cannula_outer_diameter_mm(cannula_gauge)
     except ValueError as exc:
         raise KyphoError(str(exc)) from None
-    wanted = (_parse_levels(levels) if levels is not None
+    wanted = (_checked_levels(levels) if levels is not None
               else [vm.level for vm in spine.fractures])
     notes = [] if wanted else ["No fractured level (Genant >= 1) to plan."]
     plans: list[LevelPlan] = []

@@ -107,6 +107,43 @@ def _segment_distance(shape, a: np.ndarray, b: np.ndarray, h: float) -> np.ndarr
     return (np.linalg.norm(idx - (a + t[:, None] * ab), axis=1) * h).reshape(shape)
 
 
+def _balloon_geometry(
+    body: np.ndarray, a: np.ndarray, b: np.ndarray, h: float
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Distance (mm) from the balloon axis, the voxels above/below it, the distance to the
+    nearest wall cortex (mm) and the trabecular voxels."""
+    dist = _segment_distance(body.shape, a, b, h)
+    cortex = body & ~ndimage.binary_erosion(body)
+    zc = np.indices(body.shape)[2]
+    axis_z = 0.5 * (a[2] + b[2])
+    vertical = np.abs(zc - axis_z) * h >= 0.7 * dist
+    # the cortex the balloon must not touch: walls, i.e. cortex not above/below the axis
+    wall = cortex & ~vertical
+    d_wall = float(dist[wall].min()) if wall.any() else np.inf
+    return dist, vertical, d_wall, body & ~cortex
+
+
+def _hinge(y_bal: float, anterior_y: float, posterior_y: float) -> list[float]:
+    """Lift at the Ha, Hm, Hp depths relative to the lift at the balloon, hinged at the
+    posterior wall; either AP direction of axis 1 (anterior at low or at high y)."""
+    depth = posterior_y - anterior_y
+    arm = y_bal - posterior_y if abs(y_bal - posterior_y) > 1e-6 else 1e-6
+    return [min(1.0, max(0.0, (y - posterior_y) / arm))
+            for y in (anterior_y + f * depth for f in HEIGHT_FRACTIONS)]
+
+
+def _step_pressure(sigma_y: np.ndarray, side: np.ndarray, up: np.ndarray,
+                   p_lift: float) -> tuple[float, bool]:
+    """Balloon pressure (MPa) of one growth step, and whether it lifts the endplates."""
+    p_side = float(np.median(sigma_y[side])) if side.any() else 0.0
+    if up.any():
+        p_up = float(np.median(sigma_y[up]))
+        return max(p_side, min(p_up, p_lift)), p_lift < p_up
+    # No trabecular bone left above or below: the balloon bears on the endplates and
+    # lifts them once that costs no more than growing sideways alone.
+    return p_side, p_lift <= p_side
+
+
 def inflate(
     density_mg_cm3: np.ndarray,
     body: np.ndarray,
@@ -145,24 +182,10 @@ def inflate(
     mobile = target_gain_mm > 0
     h = float(spacing_mm)
     a, b = np.asarray(axis_start, float), np.asarray(axis_end, float)
-    dist = _segment_distance(body.shape, a, b, h)
-    cortex = body & ~ndimage.binary_erosion(body)
-    zc = np.indices(body.shape)[2]
-    axis_z = 0.5 * (a[2] + b[2])
-    vertical = np.abs(zc - axis_z) * h >= 0.7 * dist
-    # the cortex the balloon must not touch: walls, i.e. cortex not above/below the axis
-    wall = cortex & ~vertical
-    d_wall = float(dist[wall].min()) if wall.any() else np.inf
-    trab = body & ~cortex
+    dist, vertical, d_wall, trab = _balloon_geometry(body, a, b, h)
     sigma_y = law(material).yield_from_mg(density_mg_cm3)
     length = float(np.linalg.norm(b - a)) * h
-    y_bal = 0.5 * (a[1] + b[1])
-    depth = posterior_y - anterior_y
-    # lift at depth y relative to the lift at the balloon, hinged at the posterior wall;
-    # either AP direction of axis 1 (anterior at low or at high y)
-    arm = y_bal - posterior_y if abs(y_bal - posterior_y) > 1e-6 else 1e-6
-    hinge = [min(1.0, max(0.0, (y - posterior_y) / arm))
-             for y in (anterior_y + f * depth for f in HEIGHT_FRACTIONS)]
+    hinge = _hinge(0.5 * (a[1] + b[1]), anterior_y, posterior_y)
     steps = [InflationStep(0.0, 0.0, (0.0, 0.0, 0.0))]
     r, r_crush_z, lift = START_RADIUS_MM, START_RADIUS_MM, 0.0
     reason, cavity = "volume limit", trab & (dist <= START_RADIUS_MM)
@@ -171,18 +194,9 @@ def inflate(
         vol_ml = (np.pi * r_new**2 * length + 4.0 / 3.0 * np.pi * r_new**3) / 1000.0
         side = trab & ~vertical & (dist > r) & (dist <= r_new)
         up = trab & vertical & (dist > r_crush_z) & (dist <= r_crush_z + STEP_MM)
-        p_side = float(np.median(sigma_y[side])) if side.any() else 0.0
         # pressure needed to push the fractured endplates apart as rigid plates
         p_lift = resistance_n / (2 * r_new * length + np.pi * r_new**2) if mobile else np.inf
-        if up.any():
-            p_up = float(np.median(sigma_y[up]))
-            lifting = p_lift < p_up
-            p = max(p_side, min(p_up, p_lift))
-        else:
-            # No trabecular bone left above or below: the balloon bears on the endplates
-            # and lifts them once that costs no more than growing sideways alone.
-            lifting = p_lift <= p_side
-            p = p_side
+        p, lifting = _step_pressure(sigma_y, side, up, p_lift)
         if r_new > d_wall:
             reason = "cortical contact"
             break

@@ -34,10 +34,11 @@ def _read_image(image: Path, density_image: bool):
 
 
 def _read_labels(labels: Path, volume) -> np.ndarray:
-    from kypho.anatomy.mask_import import _load, resample_labels
+    from kypho.imaging.mask_read import read_label_file
+    from kypho.imaging.resample import resample_labels
 
-    data, affine = _load(Path(labels))
-    lab = resample_labels(data, affine, volume.shape, volume.affine)
+    mask = read_label_file(labels)
+    lab = resample_labels(mask.labels(), mask.affine, volume.shape, volume.affine)
     if not (lab > 0).any():
         raise MaskImportError(f"{labels} holds no labelled voxel inside {volume.source}")
     return lab
