@@ -134,3 +134,9 @@ def test_memory_cap_applies_inside_a_dask_worker_and_is_lifted_after(cohort, tmp
         # The long-lived worker survived its failed case and has its own limit back.
         assert client.run(__import__("os").getpid) == pids
         assert client.run(resource.getrlimit, resource.RLIMIT_AS) == before
+        # The profiler paused for the batch runs again.
+        assert all(client.run(_profiler_running).values())
+
+
+def _profiler_running(dask_worker) -> bool:  # type: ignore[no-untyped-def]
+    return bool(dask_worker.periodic_callbacks["profile"].is_running())
