@@ -67,3 +67,16 @@ def test_a_restart_guard_counts_attempts_on_the_same_instances(tmp_path: Path) -
     assert st is not None and st.status == "failed" and "twice" in (st.error or "")
     assert store.add_instance(UID, "1.2.3.4.2", b"x", "MOD") == "grown"  # new data: retried
     assert store.get(UID).attempts == 0  # type: ignore[union-attr]
+
+
+def test_an_archive_left_by_a_kill_is_never_overwritten(tmp_path: Path) -> None:
+    store = SeriesStore(tmp_path)
+    _analysed(store, 2)
+    taken = tmp_path / "results" / f"{UID}.v1"
+    taken.mkdir()
+    (taken / "results.json").write_text("earlier")
+    store.add_instance(UID, "1.2.3.4.9", b"x", "MOD")
+    store.complete_series(quiet_s=0.0)
+    assert store.start_analysis(UID).revision == 3
+    assert (taken / "results.json").read_text() == "earlier"
+    assert (tmp_path / "results" / f"{UID}.v2" / "results.json").read_text() == "{}"

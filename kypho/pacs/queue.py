@@ -134,9 +134,13 @@ class SeriesStore:
             assert st is not None, series_uid
             revision = max(st.revision, 1)
             if is_done(self.results(series_uid)):
-                archive = self.root / "results" / f"{series_uid}.v{st.revision}"
-                self.results(series_uid).rename(archive)
-                revision = st.revision + 1
+                # A listener killed between this rename and the state write leaves .vN
+                # taken for revision N: the next free number keeps both.
+                n = max(st.revision, 1)
+                while (self.root / "results" / f"{series_uid}.v{n}").exists():
+                    n += 1
+                self.results(series_uid).rename(self.root / "results" / f"{series_uid}.v{n}")
+                revision = n + 1
             st = replace(st, status="analysing", analyses=st.analyses + 1,
                          attempts=st.attempts + 1, revision=revision,
                          analysed_instances=st.instances)
