@@ -43,6 +43,7 @@ _CASE_TRIM_THRESHOLD = 2 * _CASE_MMAP_THRESHOLD  # glibc's dynamic rule: 2 x mma
 _lock = threading.Lock()
 _capped: list[int] = []  # caps (bytes) of the cases running in this process
 _before: dict[str, int] = {}  # soft limit and address space before the first capped case
+_in_heap_policy: list[int] = []  # threads running a case under the case heap policy
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -63,20 +64,28 @@ def _env_threshold(var: str) -> int:
 def case_heap() -> Iterator[None]:
     """glibc keeps one case's freed arrays for reuse while it runs, returns them after.
 
-    Does nothing where the C library is not glibc (musl, macOS).
+    The thresholds are process-wide: with several cases at once in one process (a Dask
+    worker with several threads) they are restored when the last one ends. Does nothing
+    where the C library is not glibc (musl, macOS).
     """
     libc = _glibc()
     if libc is None:
         yield
         return
-    libc.mallopt(_M_MMAP_THRESHOLD, _CASE_MMAP_THRESHOLD)
-    libc.mallopt(_M_TRIM_THRESHOLD, _CASE_TRIM_THRESHOLD)
+    with _lock:
+        if not _in_heap_policy:
+            libc.mallopt(_M_MMAP_THRESHOLD, _CASE_MMAP_THRESHOLD)
+            libc.mallopt(_M_TRIM_THRESHOLD, _CASE_TRIM_THRESHOLD)
+        _in_heap_policy.append(threading.get_ident())
     try:
         yield
     finally:
-        libc.malloc_trim(0)
-        libc.mallopt(_M_TRIM_THRESHOLD, _env_threshold("MALLOC_TRIM_THRESHOLD_"))
-        libc.mallopt(_M_MMAP_THRESHOLD, _env_threshold("MALLOC_MMAP_THRESHOLD_"))
+        with _lock:
+            _in_heap_policy.remove(threading.get_ident())
+            if not _in_heap_policy:
+                libc.malloc_trim(0)
+                libc.mallopt(_M_TRIM_THRESHOLD, _env_threshold("MALLOC_TRIM_THRESHOLD_"))
+                libc.mallopt(_M_MMAP_THRESHOLD, _env_threshold("MALLOC_MMAP_THRESHOLD_"))
 
 
 def _address_space_bytes() -> int:
