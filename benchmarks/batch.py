@@ -5,7 +5,7 @@ seeds differ) are written as NIfTI, then analysed three times into fresh output 
 through :func:`kypho.batch.run.run_batch` (the code path of ``kypho batch``). On a
 shared machine the absolute figures are noisy; the ratios are the point.
 
-    .venv/bin/python benchmarks/batch.py [--cases 8] [--keep DIR]
+    .venv/bin/python benchmarks/batch.py [--cases 8] [--rounds 1] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -52,6 +53,9 @@ def _run(label: str, cases: list, out: Path, workers: int = 1,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat the 2-worker local and Dask runs, alternating their "
+                        "order, to see through a busy machine")
     parser.add_argument("--keep", type=Path, default=None)
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="kypho-batch-bench-"))
@@ -59,15 +63,27 @@ def main() -> None:
         cases = _cohort(root, args.cases)
         print(f"{len(cases)} phantom CTs, {os.cpu_count()} CPU(s)")
         one = _run("local pool, 1 worker", cases, root / "out-1", workers=1)
-        two = _run("local pool, 2 workers", cases, root / "out-2", workers=2)
         from distributed import LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None, memory_limit="4GiB") as cluster:
-            dask = _run("Dask LocalCluster, 2", cases, root / "out-dask",
-                        scheduler=cluster.scheduler_address)
-        print(f"scaling 2/1 workers     : {two / one:.2f}x (target >= 1.7)")
-        print(f"Dask / local 2 workers  : {dask / two:.2f} (target 0.90-1.10)")
+        ratios = []
+        for r in range(args.rounds):
+            runs = {}
+            for kind in (("local", "dask") if r % 2 == 0 else ("dask", "local")):
+                out = root / f"out-{kind}-{r}"
+                if kind == "local":
+                    runs[kind] = _run("local pool, 2 workers", cases, out, workers=2)
+                    continue
+                with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None, memory_limit="4GiB") as cluster:
+                    runs[kind] = _run("Dask LocalCluster, 2", cases, out,
+                                      scheduler=cluster.scheduler_address)
+            ratios.append(runs["dask"] / runs["local"])
+            if r == 0:
+                print(f"scaling 2/1 workers     : {runs['local'] / one:.2f}x (target >= 1.7)")
+            print(f"Dask / local 2 workers  : {ratios[-1]:.2f} (target 0.90-1.10)")
+        if len(ratios) > 1:
+            print(f"Dask / local, {len(ratios)} rounds : median {statistics.median(ratios):.2f} "
+                  f"(min {min(ratios):.2f}, max {max(ratios):.2f})")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -235,3 +235,32 @@ def test_every_option_named_in_a_message_exists():
     named = set(re.findall(r"(--[a-z][a-z-]+)", text))
     # Options of other programs or prose ("--" inside words) would not match here.
     assert named <= options | {"--help"}, sorted(named - options)
+
+
+@pytest.mark.parametrize("cut", [0, 40, 347])
+def test_nifti_gz_truncated_inside_its_header_is_one_sentence(tmp_path, cut):
+    # nibabel raises WrapStructError here, an Exception that is not a ValueError: it once
+    # reached the user (and the batch summary) as "internal error WrapStructError".
+    path = tmp_path / "cut.nii.gz"
+    path.write_bytes(gzip.compress(_nifti(tmp_path).read_bytes()[:cut]))
+    message = _refused(path, CorruptFileError, "truncated")
+    assert "WrapStructError" not in message and message.count(". ") == 0
+
+
+@pytest.mark.parametrize("where", ["gzip-header", "stream", "nifti-dim0"])
+def test_nifti_gz_byte_flipped_is_one_sentence_in_a_batch(tmp_path, where):
+    from kypho.batch.worker import run_case
+
+    raw = _nifti(tmp_path).read_bytes()
+    if where == "nifti-dim0":
+        flipped = bytearray(raw)
+        flipped[40] ^= 0xFF  # dim[0]: 3 becomes 252 dimensions
+        packed = bytearray(gzip.compress(bytes(flipped)))
+    else:
+        packed = bytearray(gzip.compress(raw))
+        packed[3 if where == "gzip-header" else len(packed) // 3] ^= 0xFF
+    path = tmp_path / "flipped.nii.gz"
+    path.write_bytes(bytes(packed))
+    _refused(path, KyphoError)
+    outcome = run_case("flipped", str(path), str(tmp_path / "out"))
+    assert outcome.status == "failed" and not outcome.error.startswith("internal error"), outcome

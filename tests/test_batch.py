@@ -102,12 +102,41 @@ def test_dask_local_cluster_gives_the_same_results(cohort, local_run) -> None:  
     assert _rows(out / "summary_vertebrae.csv") == local
 
 
-def test_memory_cap_fails_the_case_not_the_batch(cohort, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _capped_batch(cohort, out: Path, *extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
     root, _ = cohort
-    manifest = tmp_path / "m.csv"
+    manifest = out.parent / "m.csv"
     manifest.write_text(f"case_id,path\nA,{root / 'in' / 'frac' / 'ct.nii.gz'}\n")
-    result = runner.invoke(app, ["batch", "--manifest", str(manifest), "-o",
-                                 str(tmp_path / "out"), "--memory-limit-gb", "0.4"])
-    assert result.exit_code == 1
-    (row,) = _rows(tmp_path / "out" / "summary_studies.csv")
+    # The small phantom adds ~0.4 GB of address space to its worker: 0.15 GB is too little.
+    result = runner.invoke(app, ["batch", "--manifest", str(manifest), "-o", str(out),
+                                 "--memory-limit-gb", "0.15", *extra])
+    assert result.exit_code == 1, result.output
+    (row,) = _rows(out / "summary_studies.csv")
+    return row
+
+
+def test_memory_cap_fails_the_case_not_the_batch(cohort, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    row = _capped_batch(cohort, tmp_path / "out")
     assert row["status"] == "failed" and "MemoryError" in row["error"]
+
+
+def test_memory_cap_applies_inside_a_dask_worker_and_is_lifted_after(cohort, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import resource
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=None, memory_limit="4GiB") as cluster, \
+            Client(cluster) as client:
+        before = client.run(resource.getrlimit, resource.RLIMIT_AS)
+        pids = client.run(__import__("os").getpid)
+        row = _capped_batch(cohort, tmp_path / "out", "--scheduler", cluster.scheduler_address)
+        assert row["status"] == "failed" and "MemoryError" in row["error"], row
+        # The long-lived worker survived its failed case and has its own limit back.
+        assert client.run(__import__("os").getpid) == pids
+        assert client.run(resource.getrlimit, resource.RLIMIT_AS) == before
+        # The profiler paused for the batch runs again.
+        assert all(client.run(_profiler_running).values())
+
+
+def _profiler_running(dask_worker) -> bool:  # type: ignore[no-untyped-def]
+    return bool(dask_worker.periodic_callbacks["profile"].is_running())

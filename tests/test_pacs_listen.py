@@ -163,6 +163,44 @@ def test_partial_sender_is_analysed_with_what_arrived(pacs) -> None:  # type: ig
         assert st["error"]  # a reason, and the node goes on
 
 
+def _wait_results(server, study: str, expected: dict[str, int]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    deadline = time.time() + 30
+    while _results_in_orthanc(server, study) != expected and time.time() < deadline:
+        time.sleep(0.3)
+    return _results_in_orthanc(server, study)
+
+
+def test_a_series_that_grows_after_its_analysis_is_analysed_again(pacs) -> None:  # type: ignore[no-untyped-def]
+    import pydicom
+
+    root, node, server = pacs
+    folder, uid = _series(root, "grow", 4)
+    study = str(pydicom.dcmread(next(folder.iterdir())).StudyInstanceUID)
+    files = sorted(folder.iterdir())
+    # The last two caudal slices arrive late, after the series was analysed and sent.
+    assert _storescu(node.port, files[:-2]) == 0
+    first = node.wait_for(uid, ("sent",))
+    assert (first["analyses"], first["revision"]) == (1, 1)
+    assert _wait_results(server, study, RESULT_MODALITIES) == RESULT_MODALITIES
+    assert _storescu(node.port, files[-2:]) == 0
+    deadline = time.time() + 180
+    while node.states()[uid]["analyses"] < 2 and time.time() < deadline:
+        time.sleep(0.2)
+    st = node.wait_for(uid, ("sent",))
+    assert (st["analyses"], st["revision"], st["instances"]) == (2, 2, len(files))
+    results = node.out / "results"
+    assert (results / f"{uid}.v1" / "results.json").is_file()  # the first analysis, kept
+    assert (results / uid / "results.json").is_file()
+    # A new SEG/SR/PDF set for the grown series, next to the first one.
+    twice = {m: 2 * n for m, n in RESULT_MODALITIES.items()}
+    assert _wait_results(server, study, twice) == twice
+    # Everything sent again is a duplicate: no third analysis.
+    assert _storescu(node.port, folder) == 0
+    time.sleep(3)  # longer than the listener's 2 s quiet period
+    st = node.wait_for(uid, ("sent",))
+    assert st["analyses"] == 2 and len(list((node.out / "inbox" / uid).iterdir())) == len(files)
+
+
 def test_killed_mid_analysis_loses_nothing(pacs) -> None:  # type: ignore[no-untyped-def]
     import pydicom
 
@@ -176,7 +214,4 @@ def test_killed_mid_analysis_loses_nothing(pacs) -> None:  # type: ignore[no-unt
     node.start()
     st = node.wait_for(uid, ("sent",))
     assert st["analyses"] == 2  # restarted once, finished once
-    deadline = time.time() + 30
-    while _results_in_orthanc(server, study) != RESULT_MODALITIES and time.time() < deadline:
-        time.sleep(0.3)
-    assert _results_in_orthanc(server, study) == RESULT_MODALITIES
+    assert _wait_results(server, study, RESULT_MODALITIES) == RESULT_MODALITIES

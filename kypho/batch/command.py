@@ -34,7 +34,8 @@ def batch_command(
         help="Dask scheduler tcp://HOST:PORT; runs there instead of locally.")] = None,
     dicom: Annotated[bool, typer.Option(help="Also write DICOM SEG, SR and PDF.")] = False,
     memory_limit_gb: Annotated[float | None, typer.Option(
-        help="Address-space cap per case (GB); a case above it fails alone.")] = None,
+        help="Address space a case may add to its worker (GB), local or Dask; a case "
+        "above it fails alone.")] = None,
 ) -> None:
     """Analyse a cohort: resumable, one bad case never stops it, summaries and worklist."""
     from kypho.batch.cases import discover_cases
@@ -42,12 +43,6 @@ def batch_command(
     from kypho.batch.summary import write_summaries
 
     cases = discover_cases(inputs or [], manifest)
-    if scheduler and memory_limit_gb:
-        # A Dask worker runs many cases in one long-lived process: its own memory limit
-        # (set where the cluster is started) bounds it instead.
-        console.print("[yellow]--memory-limit-gb applies to local workers; on Dask the "
-                      "memory limit the workers were started with applies.[/]")
-        memory_limit_gb = None
     out.mkdir(parents=True, exist_ok=True)
     where = f"Dask at {scheduler}" if scheduler else f"{workers} local worker(s)"
     console.print(f"{len(cases)} case(s) on {escape(where)} -> {escape(str(out))}")

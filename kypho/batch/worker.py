@@ -41,15 +41,16 @@ def run_case(case_id: str, ct: str, out_dir: str, dicom: bool = False,
     """Analyse one CT into `out_dir` (skipped when it is already done)."""
     from kypho.errors import KyphoError
 
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), _cpu_s()
     worker = f"{os.uname().nodename}:{os.getpid()}"
     out = Path(out_dir)
     if is_done(out):
         return CaseOutcome(case_id, "skipped", 0.0, worker=worker)
-    if memory_limit_gb:
-        _limit_memory(memory_limit_gb)
+    from kypho.batch.memory import address_space_cap, case_heap
+
     try:
-        _analyse(Path(ct), out, dicom)
+        with address_space_cap(memory_limit_gb), case_heap():
+            _analyse(Path(ct), out, dicom)
     except (KyphoError, OSError, MemoryError) as exc:
         return CaseOutcome(case_id, "failed", time.perf_counter() - t0,
                            f"{type(exc).__name__}: {exc}", worker)
@@ -59,17 +60,17 @@ def run_case(case_id: str, ct: str, out_dir: str, dicom: bool = False,
                            f"internal error {type(exc).__name__}: {exc} "
                            f"({Path(where.filename).name}:{where.lineno})", worker)
     return CaseOutcome(case_id, "done", time.perf_counter() - t0, worker=worker,
-                       cpu_s=time.process_time() - c0)
+                       cpu_s=_cpu_s() - c0)
 
 
-def _limit_memory(gb: float) -> None:
-    """Cap this worker's address space so a runaway case fails alone (MemoryError)."""
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children: a local worker renders the
+    plan figures in a forked child, a Dask worker in the same process, and both must be
+    counted alike."""
     import resource
 
-    limit = int(gb * 1024**3)
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY or soft > limit:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
 def _analyse(ct: Path, out: Path, dicom: bool) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from nibabel.filebasedimages import ImageFileError
-from nibabel.spatialimages import HeaderDataError
+from nibabel.spatialimages import HeaderDataError, HeaderTypeError, ImageDataError
+from nibabel.wrapstruct import WrapStructError
 
 from kypho.errors import CorruptFileError, KyphoError, NotAnImageError
 from kypho.imaging.ct_values import check_ct_values, check_voxel_array, volume_from_raw
@@ -23,10 +24,15 @@ __all__ = ["read_nifti"]
 # sform and qform farther apart than this (mm at any corner of the volume) are reported:
 # the sform wins, as in nibabel and ITK, but the user should know the file is ambiguous.
 _FORM_DISAGREEMENT_MM = 0.5
-_DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile, ImageFileError)
+_NIFTI1_HEADER_BYTES = 348  # sizeof_hdr of NIfTI-1, the smaller of the two headers
+# nibabel's own structure errors derive from Exception only, not from ValueError: each
+# must be named or a damaged file reaches the user as an internal error.
+_NIBABEL_ERRORS = (WrapStructError, HeaderDataError, HeaderTypeError, ImageDataError)
+_DECODE_ERRORS = (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile, ImageFileError,
+                  *_NIBABEL_ERRORS)
 # What nibabel and NumPy raise on a fuzzed header (bad vox_offset, datatype, dims,
 # quaternion, NaN scaling): each becomes one CorruptFileError naming the file.
-_HEADER_ERRORS = (HeaderDataError, OverflowError, TypeError, ValueError, MemoryError,
+_HEADER_ERRORS = (*_NIBABEL_ERRORS, OverflowError, TypeError, ValueError, MemoryError,
                   IndexError, KeyError, ZeroDivisionError, FloatingPointError, OSError,
                   EOFError, zlib.error)
 
@@ -60,6 +66,11 @@ def _load(path: Path) -> nib.Nifti1Image | nib.Nifti2Image:
                 f"{path} has a damaged gzip stream ({exc}); the file is corrupt or "
                 "truncated, re-copy or re-export it."
             ) from exc
+    if len(data) < _NIFTI1_HEADER_BYTES:
+        raise CorruptFileError(
+            f"{path} holds {len(data)} bytes, fewer than a NIfTI header "
+            f"({_NIFTI1_HEADER_BYTES}); the file is truncated, re-copy or re-export it."
+        )
     kind = nib.Nifti2Image if data[4:8] == b"n+2\x00" else nib.Nifti1Image
     img = kind.from_bytes(data)
     img._kypho_raw_pixdim = _raw_pixdim(data[:540])  # type: ignore[union-attr]

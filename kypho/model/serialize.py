@@ -97,6 +97,11 @@ def results_to_json(results: Results) -> dict[str, Any]:
 def results_from_json(doc: dict[str, Any]) -> Results:
     """The records of a results document (validated by their constructors)."""
     major = str(doc.get("schema_version", "")).split(".")[0]
+    if major == "1":
+        from kypho.model.migrate import migrate_1x
+
+        doc = migrate_1x(doc, SCHEMA_VERSION)
+        major = SCHEMA_VERSION.split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
         raise ValueError(
             f"results schema_version {doc.get('schema_version')!r} is not readable by this "

@@ -101,9 +101,9 @@ class Node:
             result = self.store.add_instance(str(ds.SeriesInstanceUID),
                                              str(ds.SOPInstanceUID),
                                              bytes(event.encoded_dataset()), calling)
-            if result == "late":
-                self.log(f"series {ds.SeriesInstanceUID} is already analysed; instance "
-                         f"{ds.SOPInstanceUID} kept out of it")
+            if result == "grown":
+                self.log(f"series {ds.SeriesInstanceUID} grew after its analysis started "
+                         f"(new instance {ds.SOPInstanceUID}); it will be analysed again")
             return _SUCCESS
         except Exception as exc:  # a malformed instance must not take the node down
             self.log(f"could not store an instance: {type(exc).__name__}: {exc}")
@@ -128,16 +128,21 @@ class Node:
                 self._send(st.series_uid)
 
     def _analyse(self, uid: str) -> None:
-        st = self.store.update(uid, status="analysing", analyses=self.store.get(uid).analyses + 1)
-        self.log(f"analysing series {uid} ({st.instances} instances)")
+        st = self.store.start_analysis(uid)
+        again = f", analysis {st.revision} of a growing series" if st.revision > 1 else ""
+        self.log(f"analysing series {uid} ({st.instances} instances{again})")
         outcome = run_case(uid, str(self.store.inbox(uid)), str(self.store.results(uid)),
                            dicom=True)
         if outcome.status == "failed":
-            self.store.update(uid, status="failed", error=outcome.error)
+            st = self.store.finish_analysis(uid, status="failed", error=outcome.error)
             self.log(f"series {uid} failed: {outcome.error}")
         else:
-            self.store.update(uid, status="analysed", analysis_s=round(outcome.seconds, 2))
+            st = self.store.finish_analysis(uid, status="analysed", error=None,
+                                            analysis_s=round(outcome.seconds, 2))
             self.log(f"series {uid} analysed in {outcome.seconds:.1f} s")
+        if st.status == "receiving":
+            self.log(f"series {uid} received more instances during its analysis; it will "
+                     "be analysed again")
 
     def _send(self, uid: str) -> None:
         if self.cfg.send_to is None:
@@ -153,6 +158,7 @@ class Node:
             self.log(f"sending series {uid} failed ({exc}); retrying in {_RESEND_AFTER_S:.0f} s")
             return
         self.store.update(uid, status="sent", error=None)
+        self._last_send.pop(uid, None)  # a later analysis of a grown series sends at once
         self.log(f"sent {len(files)} result objects of series {uid} to "
                  f"{self.cfg.send_to.ae_title}")
 
