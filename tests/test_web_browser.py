@@ -121,11 +121,11 @@ def test_browser_login_view_correct_followup(server):
         assert _centre_row(masks["orange"]) < _centre_row(masks["red"])
         # The 24 height lines (8 vertebrae x 3) are drawn in blue over the bodies.
         assert counts["blue"] > 100, counts
-        # Correct L1 to L2 in the findings table.
+        # Correct L1's grade in the findings table (renaming it L2 would leave two L2).
         row = page.locator("#findings tr", has_text="crush")
-        row.locator("input[name=level]").fill("L2")
+        row.locator("select[name=grade]").select_option("1")
         row.locator("button").click()
-        page.wait_for_selector("text=(was L1)")
+        page.wait_for_selector("text=(was 3)")
         # Enter a baseline follow-up and see the dashboard count it.
         page.goto(base + "/cohort")
         assert "0 instrument responses" in page.inner_text("#cohort-counts")

@@ -49,6 +49,16 @@ def test_case_page_correction_and_report(web):  # noqa: F811
     assert "22513 + 22515" in page.text  # T12 + L1 chosen by the plan
     l1 = _finding_ids(page.text)[3]  # T10, T11, T12, L1
     token = csrf_of(c, f"/cases/{sid}")
+    # Renaming L1 to L2 alone would leave two L2: refused; L2 (and everything below) moved
+    # to L3.. first makes room.
+    clash = c.post(f"/cases/{sid}/findings/{l1}", data={"csrf": token, "level": "L2"})
+    assert clash.status_code == 400 and "two vertebrae would be called L2" in clash.text
+    for old, new in [("L5", "L6"), ("L4", "L5"), ("L3", "L4"), ("L2", "L3")]:
+        fid = _finding_ids(page.text)[["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5"]
+                                      .index(old)]
+        r = c.post(f"/cases/{sid}/findings/{fid}", data={"csrf": token, "level": new},
+                   follow_redirects=False)
+        assert r.status_code == 303, r.text
     r = c.post(
         f"/cases/{sid}/findings/{l1}",
         data={"csrf": token, "level": "L2", "grade": "1"},

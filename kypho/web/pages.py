@@ -28,6 +28,7 @@ from kypho.registry.models import (
 )
 from kypho.registry.store import effective_fractures, get_live
 from kypho.web.deps import CurrentUser, current_user, render
+from kypho.web.versions import derived_versions, study_ct_path
 
 __all__ = ["router"]
 
@@ -77,19 +78,6 @@ def cases(
             "status": status or "",
         },
     )
-
-
-def _ct_path(study: Study) -> Path | None:
-    """The CT the study was analysed from, if it is a NIfTI file that still exists."""
-    if not study.folder:
-        return None
-    own = Path(study.folder) / "ct.nii.gz"
-    if own.is_file():
-        return own
-    source = ((study.results or {}).get("input") or {}).get("source")
-    if source and str(source).endswith((".nii", ".nii.gz")) and Path(source).is_file():
-        return Path(source)
-    return None
 
 
 def _viewer_levels(study: Study) -> list[dict[str, Any]]:
@@ -219,7 +207,9 @@ def case_page(
             patient=patient,
             findings=findings,
             corrections=corrections,
-            has_ct=_ct_path(study) is not None,
+            has_ct=study_ct_path(study) is not None,
+            versions=derived_versions(s, study),
+            derived=study.derived_from_id is not None,
             viewer_levels=json.dumps(_viewer_levels(study)),
             viewer_overlay=json.dumps(_viewer_overlay(study.results)),
             warnings=(study.results or {}).get("warnings") or [],
@@ -252,7 +242,7 @@ def study_file(
     with request.app.state.registry.session(user.username) as s:
         study = get_live(s, Study, study_id)
         if name == "ct":
-            path = _ct_path(study)
+            path = study_ct_path(study)
         elif name in STUDY_FILES and study.folder:
             path = Path(study.folder) / STUDY_FILES[name]
         else:
