@@ -19,29 +19,12 @@ from fastapi.testclient import TestClient
 
 from kypho.imaging.orientation import world_to_voxel
 from kypho.registry.models import AuditEntry, Study
-from tests.web_helpers import PASSWORD, csrf_of, login
+from tests.web_helpers import PASSWORD, csrf_of, login, write_phantom_case
 
 
 @pytest.fixture(scope="module")
 def case_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kypho.imaging.write import write_volume
-    from kypho.measure.spine import measure_spine
-    from kypho.outputs import write_analysis
-    from kypho.phantom import FractureSpec, PhantomConfig, generate, truth_segmentation
-    from kypho.pipeline import Analysis
-    from kypho.plan.plan import plan_levels
-
-    ph = generate(PhantomConfig(
-        top="T12", bottom="L2", spacing_mm=(1.5, 1.5, 1.5), include_sacrum=False, ribs=False,
-        fractures=(FractureSpec("L1", "crush", 0.3),),
-    ))
-    seg = truth_segmentation(ph)
-    spine = measure_spine(ph.volume, seg)
-    assert [int(v.genant_grade) for v in spine.vertebrae] == [0, 2, 0]
-    folder = tmp_path_factory.mktemp("imports") / "case"
-    write_analysis(Analysis(ph.volume, seg, spine, plan_levels(ph.volume, seg, spine)), folder)
-    write_volume(folder / "ct.nii.gz", ph.volume)
-    return folder
+    return write_phantom_case(tmp_path_factory.mktemp("imports") / "case", (1.5, 1.5, 1.5))
 
 
 @pytest.fixture
