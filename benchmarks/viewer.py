@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--screenshot", type=Path)
     ap.add_argument("--verbose", action="store_true", help="print every console message")
+    ap.add_argument("--new-page", action="store_true", help="a fresh tab for each repeat")
     args = ap.parse_args()
 
     import numpy as np
@@ -73,10 +74,12 @@ def main() -> None:
         sid = register_analysis(s, add_patient(s, "BENCH"), folder).id
     app = create_app(registry, AppConfig(data_dir=tmp / "data", run_jobs=False))
     srv, base = _serve(app)
-    times = []
+    times: list[float] = []
+    in_page: list[float] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1000})
+        context = browser.new_context(viewport={"width": 1300, "height": 1000})
+        page = context.new_page()
         t_start = time.perf_counter()
         page.on("console", lambda m: print(f"console {time.perf_counter() - t_start:6.1f} s:",
                                            m.type, m.text[:200]) if args.verbose
@@ -86,11 +89,15 @@ def main() -> None:
         page.fill("input[name=password]", "benchmark password")
         page.click("#login")
         page.wait_for_url(base + "/cases")
-        for _ in range(args.repeats):
+        for i in range(args.repeats):
+            if i and args.new_page:
+                page.close()
+                page = context.new_page()
             t = time.perf_counter()
             page.goto(base + f"/cases/{sid}")
             page.wait_for_selector("#viewer[data-ready='1']", timeout=args.timeout * 1000)
             times.append(time.perf_counter() - t)
+            in_page.append(float(page.get_attribute("#viewer", "data-load-ms")) / 1000)
         info = page.evaluate("""() => {
             const nv = window.kyphoNv, gl = nv.gl, t = [];
             for (let i = 0; i < 3; i++) {
@@ -117,6 +124,7 @@ def main() -> None:
     print(f"viewer info: {info}")
     print("page to viewer ready (s): " + ", ".join(f"{t:.2f}" for t in times)
           + f"; median {float(np.median(times)):.2f}")
+    print("of which in the viewer script (s): " + ", ".join(f"{t:.2f}" for t in in_page))
     print(f"balloon-coloured pixels in the canvas: {int(magenta.sum())}")
     registry.dispose()
 

@@ -21,6 +21,13 @@ async function kyphoViewer(studyId, levels, shapes) {
   });
   window.kyphoNv = nv;
   await nv.attachTo("viewer");
+  // Give the WebGL context back when the page goes: without this, every reload of the
+  // case page in one tab left the old context alive and the next load took twice as long
+  // in a software renderer (benchmarks/viewer.py: 12, 25, 50 s).
+  window.addEventListener("pagehide", () => {
+    const lose = nv.gl && nv.gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext();
+  });
   nv.onLocationChange = (d) => { document.getElementById("hover").textContent = d.string; };
   const vols = [
     { url: `/cases/${studyId}/files/ct`, name: "ct.nii.gz", colormap: "gray", cal_min: -250, cal_max: 1250 },
