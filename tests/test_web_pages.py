@@ -67,6 +67,8 @@ def test_case_page_correction_and_report(web):  # noqa: F811
     assert r.status_code == 303
     page = c.get(f"/cases/{sid}").text
     assert "(was L1)" in page and "(was 3)" in page and 'id="corrections"' in page
+    # This registered folder has no bodies.nii.gz and a 1.x results.json: no new version.
+    assert 'id="not-rerun"' in page and 'id="corrected-version"' not in page
     # The case list now finds it at L2, not L1, and its worst grade is 2 (T12).
     assert f"/cases/{sid}" in c.get("/cases?level=L2").text
     assert f"/cases/{sid}" not in c.get("/cases?grade=3").text

@@ -30,7 +30,7 @@ from kypho.registry.store import effective_fractures, get_live
 from kypho.web.deps import CurrentUser, current_user, render
 from kypho.web.display import display_copy, display_shapes
 from kypho.web.shapes import shapes_of
-from kypho.web.versions import derived_versions, study_ct_path
+from kypho.web.versions import can_rerun, derived_versions, study_ct_path
 
 __all__ = ["router"]
 
@@ -172,6 +172,7 @@ def case_page(
             has_ct=study_ct_path(study) is not None,
             versions=derived_versions(s, study),
             derived=study.derived_from_id is not None,
+            rerunnable=can_rerun(study),
             viewer_levels=json.dumps(_viewer_levels(study)),
             viewer_shapes=json.dumps([sh.legend() for sh in shapes_of(study.results)]),
             warnings=(study.results or {}).get("warnings") or [],

@@ -26,7 +26,13 @@ from kypho.registry.db import Registry
 from kypho.registry.models import AuditEntry, Study
 from kypho.registry.store import get_live, refresh_columns, store_results
 
-__all__ = ["derived_versions", "rerun_plan", "start_corrected_version", "study_ct_path"]
+__all__ = [
+    "can_rerun",
+    "derived_versions",
+    "rerun_plan",
+    "start_corrected_version",
+    "study_ct_path",
+]
 
 PROGRESS_EVERY_S = 0.5
 
@@ -54,7 +60,8 @@ def derived_versions(s: Any, study: Study) -> list[Study]:
     ).all())
 
 
-def _rerunnable(study: Study) -> bool:
+def can_rerun(study: Study) -> bool:
+    """Whether a corrected version can be computed: CT, masks and a 2.x results document."""
     folder = Path(study.folder) if study.folder else None
     major = str((study.results or {}).get("schema_version", "")).split(".")[0]
     return bool(
@@ -72,7 +79,7 @@ def start_corrected_version(request: Any, root_id: int, actor: str) -> int | Non
     config = request.app.state.config
     with request.app.state.registry.session(actor) as s:
         root = get_live(s, Study, root_id)
-        if not _rerunnable(root):
+        if not can_rerun(root):
             return None
         for old in derived_versions(s, root):
             old.status = "superseded"
