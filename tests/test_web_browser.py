@@ -7,6 +7,7 @@ level, enters a follow-up and sees the cohort dashboard change.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -45,9 +46,9 @@ def _need_browser() -> None:
         pytest.skip(f"{', '.join(missing)} not installed (make deps-web)")
 
 
-@pytest.fixture
-def server(web):  # noqa: F811
-    app, sid, _ = web
+@contextlib.contextmanager
+def _serving(app):  # type: ignore[no-untyped-def]
+    """Serve ``app`` with uvicorn on a free loopback port; yields the base URL."""
     import uvicorn
 
     with socket.socket() as s:
@@ -58,9 +59,18 @@ def server(web):  # noqa: F811
     thread.start()
     while not srv.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", sid
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(web):  # noqa: F811
+    app, sid, _ = web
+    with _serving(app) as base:
+        yield base, sid
 
 
 def _colour_masks(png: bytes) -> dict[str, np.ndarray]:
@@ -141,8 +151,6 @@ def test_browser_login_view_correct_followup(server):
 @pytest.fixture
 def phantom_server(tmp_path):
     """A served registry holding one real analysis of a 0.8 x 0.8 x 1 mm phantom CT."""
-    import uvicorn
-
     from kypho.registry.db import open_registry
     from kypho.registry.store import add_patient, register_analysis
     from kypho.web.app import AppConfig, create_app
@@ -155,17 +163,8 @@ def phantom_server(tmp_path):
         add_user(s, "clinician", PASSWORD, "clinician")
         sid = register_analysis(s, add_patient(s, "P-8"), folder).id
     app = create_app(registry, AppConfig(data_dir=tmp_path / "data", run_jobs=False))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", sid, tmp_path / "data" / "display" / str(sid)
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with _serving(app) as base:
+        yield base, sid, tmp_path / "data" / "display" / str(sid)
     registry.dispose()
 
 
