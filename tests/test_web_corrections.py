@@ -92,6 +92,9 @@ def test_grade_override_exclusion_and_treated_levels_rerun_the_plan(app, case_fo
     first = _latest_version(app, c, sid)
     plan = _plan(app, first.id)
     assert sorted(plan) == ["L1", "T12"]
+    # The original's treat form offers T12 too (not in its own plan, fractured now).
+    assert 'class="candidate"><td><input type="checkbox" name="levels" value="T12"' in c.get(
+        f"/cases/{sid}").text
     t12 = plan["T12"]
     assert t12["recommendation"] == "balloon_kyphoplasty", t12["reasons"]
     # The new trajectories end inside T12 of the stored label map (independent of the plan).

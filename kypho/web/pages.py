@@ -173,6 +173,13 @@ def case_page(
             versions=derived_versions(s, study),
             derived=study.derived_from_id is not None,
             rerunnable=can_rerun(study),
+            # Levels the corrections made fractured, not in this analysis's plan: they may
+            # be chosen for treatment too (the corrected version plans them).
+            candidates=sorted(
+                {lv for lv, _g in effective_fractures(study)}
+                - {p.level for p in study.planned if p.deleted_at is None}
+            ) if study.derived_from_id is None else [],
+            chosen=set((study.treated_levels or "").split(",")),
             viewer_levels=json.dumps(_viewer_levels(study)),
             viewer_shapes=json.dumps([sh.legend() for sh in shapes_of(study.results)]),
             warnings=(study.results or {}).get("warnings") or [],
