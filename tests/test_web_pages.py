@@ -49,6 +49,16 @@ def test_case_page_correction_and_report(web):  # noqa: F811
     assert "22513 + 22515" in page.text  # T12 + L1 chosen by the plan
     l1 = _finding_ids(page.text)[3]  # T10, T11, T12, L1
     token = csrf_of(c, f"/cases/{sid}")
+    # Renaming L1 to L2 alone would leave two L2: refused; L2 (and everything below) moved
+    # to L3.. first makes room.
+    clash = c.post(f"/cases/{sid}/findings/{l1}", data={"csrf": token, "level": "L2"})
+    assert clash.status_code == 400 and "two vertebrae would be called L2" in clash.text
+    for old, new in [("L5", "L6"), ("L4", "L5"), ("L3", "L4"), ("L2", "L3")]:
+        fid = _finding_ids(page.text)[["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5"]
+                                      .index(old)]
+        r = c.post(f"/cases/{sid}/findings/{fid}", data={"csrf": token, "level": new},
+                   follow_redirects=False)
+        assert r.status_code == 303, r.text
     r = c.post(
         f"/cases/{sid}/findings/{l1}",
         data={"csrf": token, "level": "L2", "grade": "1"},
@@ -57,6 +67,8 @@ def test_case_page_correction_and_report(web):  # noqa: F811
     assert r.status_code == 303
     page = c.get(f"/cases/{sid}").text
     assert "(was L1)" in page and "(was 3)" in page and 'id="corrections"' in page
+    # This registered folder has no bodies.nii.gz and a 1.x results.json: no new version.
+    assert 'id="not-rerun"' in page and 'id="corrected-version"' not in page
     # The case list now finds it at L2, not L1, and its worst grade is 2 (T12).
     assert f"/cases/{sid}" in c.get("/cases?level=L2").text
     assert f"/cases/{sid}" not in c.get("/cases?grade=3").text

@@ -91,3 +91,28 @@ def web(request: pytest.FixtureRequest, tmp_path: Path):
     app = create_app(registry, config)
     yield app, study_id, imports
     registry.dispose()
+
+
+def write_phantom_case(folder: Path, spacing_mm: tuple[float, float, float]) -> Path:
+    """A real analysis folder of a phantom T12-L2 with L1 crushed (graded 2, planned).
+
+    Truth masks, kypho's own measurement and plan, written as ``kypho analyze`` writes
+    them, plus the CT as ``ct.nii.gz``.
+    """
+    from kypho.imaging.write import write_volume
+    from kypho.measure.spine import measure_spine
+    from kypho.outputs import write_analysis
+    from kypho.phantom import FractureSpec, PhantomConfig, generate, truth_segmentation
+    from kypho.pipeline import Analysis
+    from kypho.plan.plan import plan_levels
+
+    ph = generate(PhantomConfig(
+        top="T12", bottom="L2", spacing_mm=spacing_mm, include_sacrum=False, ribs=False,
+        fractures=(FractureSpec("L1", "crush", 0.3),),
+    ))
+    seg = truth_segmentation(ph)
+    spine = measure_spine(ph.volume, seg)
+    assert [int(v.genant_grade) for v in spine.vertebrae] == [0, 2, 0]
+    write_analysis(Analysis(ph.volume, seg, spine, plan_levels(ph.volume, seg, spine)), folder)
+    write_volume(folder / "ct.nii.gz", ph.volume)
+    return folder

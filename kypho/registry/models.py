@@ -125,9 +125,16 @@ class Study(_Tracked, Base):
     cobb_deg: Mapped[float | None] = mapped_column(Float)
     reference_hu: Mapped[float | None] = mapped_column(Float)
     density_class: Mapped[str | None] = mapped_column(String(24), index=True)
+    #: A corrected version: the study whose analysis and corrections it was derived from.
+    derived_from_id: Mapped[int | None] = mapped_column(ForeignKey("study.id"), index=True)
+    #: What a corrected version changed: the corrections applied, by whom, when.
+    corrections: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The clinician's choice of levels to treat (comma list), kept on the original study.
+    treated_levels: Mapped[str | None] = mapped_column(String(200))
     patient: Mapped[Patient] = relationship(back_populates="studies")
     findings: Mapped[list[VertebraFinding]] = relationship(back_populates="study")
     planned: Mapped[list[PlannedLevel]] = relationship(back_populates="study")
+    derived_from: Mapped[Study | None] = relationship(remote_side="Study.id")
 
 
 class VertebraFinding(_Tracked, Base):

@@ -38,11 +38,13 @@ from kypho.registry.models import (
 
 __all__ = [
     "add_patient",
+    "check_unique_names",
     "correct_finding",
     "effective_fractures",
     "get_live",
     "record_procedure",
     "record_visit",
+    "refresh_columns",
     "register_analysis",
     "set_eligibility",
     "set_treated_levels",
@@ -136,6 +138,11 @@ def correct_finding(
     needs the CT; re-analysis is a new study).
     """
     f = get_live(session, VertebraFinding, finding_id)
+    if f.study.derived_from_id is not None:
+        raise RegistryError(
+            f"case {f.study_id} is a corrected version: make corrections on the original "
+            f"analysis, case {f.study.derived_from_id}."
+        )
     if level is not None:
         level = level.strip().upper()
         if level not in VALID_LEVELS:
@@ -150,11 +157,27 @@ def correct_finding(
     session.flush()
     study = f.study
     session.refresh(study, ["findings"])
+    refresh_columns(study)
+    return f
+
+
+def check_unique_names(study: Study) -> None:
+    """Refuse corrections that leave two live vertebrae of ``study`` with one name."""
+    names = [f.corrected_level or f.level for f in study.findings if f.deleted_at is None]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise RegistryError(
+            f"two vertebrae would be called {', '.join(twice)}: rename the neighbour too, or "
+            "shift the whole numbering."
+        )
+
+
+def refresh_columns(study: Study) -> None:
+    """The study's worklist columns from its findings after the clinician's corrections."""
     fractures = effective_fractures(study)
     study.fracture_count = len(fractures)
     study.worst_grade = max((g for _lv, g in fractures), default=0)
     study.fractured_levels = ",".join(lv for lv, _g in fractures) or None
-    return f
 
 
 # Level order for a numbering shift (T13 and L6 exist as variants, DESIGN.md labels 25/28).
@@ -183,18 +206,27 @@ def shift_levels(session: Session, study: Study, offset: int) -> None:
     for f in live:
         if f.id in new:
             correct_finding(session, f.id, level=new[f.id])
+    check_unique_names(study)
 
 
-def set_treated_levels(session: Session, study: Study, levels: list[str]) -> None:
-    """Mark which planned levels the clinician chose to treat."""
+def set_treated_levels(
+    session: Session, study: Study, levels: list[str], also_known: set[str] = frozenset()
+) -> None:
+    """Mark which levels the clinician chose to treat (kept as a correction too).
+
+    ``also_known`` are further levels that may be chosen: those a corrected version of
+    this study planned.
+    """
     wanted = {lv.strip().upper() for lv in levels}
     known = {p.level for p in study.planned if p.deleted_at is None}
+    known |= {lv for lv, _g in effective_fractures(study)} | set(also_known)
     unknown = wanted - known
     if unknown:
         raise RegistryError(f"level(s) {', '.join(sorted(unknown))} are not in the plan.")
     for p in study.planned:
         if p.deleted_at is None:
             p.treat = p.level in wanted
+    study.treated_levels = ",".join(sorted(wanted)) or None
 
 
 def record_procedure(session: Session, patient: Patient, **fields: Any) -> Procedure:

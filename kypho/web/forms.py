@@ -22,6 +22,7 @@ from kypho.registry.errors import RegistryError
 from kypho.registry.models import Patient, Study
 from kypho.registry.store import (
     add_patient,
+    check_unique_names,
     correct_finding,
     get_live,
     record_procedure,
@@ -32,6 +33,7 @@ from kypho.registry.store import (
     shift_levels,
 )
 from kypho.web.deps import CurrentUser, csrf_ok, render, writer
+from kypho.web.versions import start_corrected_version
 
 __all__ = ["router"]
 
@@ -95,13 +97,15 @@ def correct(
         study = get_live(s, Study, study_id)
         if finding_id not in {f.id for f in study.findings}:
             raise HTTPException(status_code=404, detail="No such vertebra in this study.")
-        correct_finding(
+        finding = correct_finding(
             s,
             finding_id,
             level=level or None,
             grade=int(grade) if grade.strip().isdigit() else None,
             excluded=excluded == "on",
         )
+        check_unique_names(finding.study)
+    start_corrected_version(request, study_id, user.username)
     return _back(study_id)
 
 
@@ -117,7 +121,14 @@ def shift(
     if offset not in (-2, -1, 1, 2):
         raise RegistryError("shift the numbering by -2, -1, +1 or +2 levels.")
     with request.app.state.registry.session(user.username) as s:
-        shift_levels(s, get_live(s, Study, study_id), offset)
+        study = get_live(s, Study, study_id)
+        if study.derived_from_id is not None:
+            raise RegistryError(
+                f"case {study_id} is a corrected version: shift the numbering on the original "
+                f"analysis, case {study.derived_from_id}."
+            )
+        shift_levels(s, study, offset)
+    start_corrected_version(request, study_id, user.username)
     return _back(study_id)
 
 
@@ -131,8 +142,15 @@ def treat(
 ) -> Response:
     csrf_ok(request, csrf)
     with request.app.state.registry.session(user.username) as s:
-        set_treated_levels(s, get_live(s, Study, study_id), levels)
-    return _back(study_id)
+        study = get_live(s, Study, study_id)
+        # The choice is a correction of the original analysis; a corrected version's own
+        # planned levels may be chosen too.
+        root = study.derived_from if study.derived_from_id is not None else study
+        also = {p.level for p in study.planned if p.deleted_at is None}
+        set_treated_levels(s, root, levels, also_known=also)
+        root_id = root.id
+    start_corrected_version(request, root_id, user.username)
+    return _back(study_id if root_id == study_id else root_id)
 
 
 @router.post("/cases/{study_id}/procedure")

@@ -28,6 +28,9 @@ from kypho.registry.models import (
 )
 from kypho.registry.store import effective_fractures, get_live
 from kypho.web.deps import CurrentUser, current_user, render
+from kypho.web.display import display_copy, display_shapes
+from kypho.web.shapes import shapes_of
+from kypho.web.versions import can_rerun, derived_versions, study_ct_path
 
 __all__ = ["router"]
 
@@ -79,19 +82,6 @@ def cases(
     )
 
 
-def _ct_path(study: Study) -> Path | None:
-    """The CT the study was analysed from, if it is a NIfTI file that still exists."""
-    if not study.folder:
-        return None
-    own = Path(study.folder) / "ct.nii.gz"
-    if own.is_file():
-        return own
-    source = ((study.results or {}).get("input") or {}).get("source")
-    if source and str(source).endswith((".nii", ".nii.gz")) and Path(source).is_file():
-        return Path(source)
-    return None
-
-
 def _viewer_levels(study: Study) -> list[dict[str, Any]]:
     out = []
     for f in study.findings:
@@ -108,46 +98,6 @@ def _viewer_levels(study: Study) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _viewer_overlay(doc: dict[str, Any] | None) -> dict[str, list]:
-    """Height lines, trajectories and balloon centres of results.json as nodes and edges.
-
-    Coordinates are world RAS mm, the space NiiVue draws NIfTI volumes in. Edge values:
-    0.5 a measured height, 1.0 a planned trajectory (entry to target).
-    """
-    nodes: list[list[float]] = []
-    names: list[str] = []
-    sizes: list[float] = []
-    edges: list[list[float]] = []
-
-    def node(xyz: Any, name: str, size: float = 0.0) -> int:
-        nodes.append([float(v) for v in xyz])
-        names.append(name)
-        sizes.append(size)
-        return len(nodes) - 1
-
-    for v in (doc or {}).get("vertebrae") or []:
-        for which, seg in (v.get("height_segments_ras_mm") or {}).items():
-            if seg and len(seg) == 2 and all(p is not None for p in seg):
-                a = node(seg[0], f"{v['level']} {which} inferior")
-                b = node(seg[1], f"{v['level']} {which} superior")
-                edges.append([a, b, 0.5])
-    for lv in ((doc or {}).get("plan") or {}).get("levels") or []:
-        for t in lv.get("trajectories") or []:
-            if t.get("entry_ras_mm") and t.get("target_ras_mm"):
-                a = node(t["entry_ras_mm"], f"{lv['level']} {t.get('side')} entry")
-                b = node(t["target_ras_mm"], f"{lv['level']} {t.get('side')} target")
-                edges.append([a, b, 1.0])
-        for bp in (lv.get("balloon") or {}).get("placements") or []:
-            if bp.get("centre_ras_mm"):
-                axes = [x for x in bp.get("semi_axes_mm") or [] if x]
-                node(
-                    bp["centre_ras_mm"],
-                    f"{lv['level']} {bp.get('side')} balloon",
-                    float(sum(axes) / len(axes)) if axes else 3.0,
-                )
-    return {"nodes": nodes, "names": names, "sizes": sizes, "edges": edges}
 
 
 def _patient_context(s: Any, patient: Patient, study: Study, user: CurrentUser) -> dict:
@@ -219,9 +169,19 @@ def case_page(
             patient=patient,
             findings=findings,
             corrections=corrections,
-            has_ct=_ct_path(study) is not None,
+            has_ct=study_ct_path(study) is not None,
+            versions=derived_versions(s, study),
+            derived=study.derived_from_id is not None,
+            rerunnable=can_rerun(study),
+            # Levels the corrections made fractured, not in this analysis's plan: they may
+            # be chosen for treatment too (the corrected version plans them).
+            candidates=sorted(
+                {lv for lv, _g in effective_fractures(study)}
+                - {p.level for p in study.planned if p.deleted_at is None}
+            ) if study.derived_from_id is None else [],
+            chosen=set((study.treated_levels or "").split(",")),
             viewer_levels=json.dumps(_viewer_levels(study)),
-            viewer_overlay=json.dumps(_viewer_overlay(study.results)),
+            viewer_shapes=json.dumps([sh.legend() for sh in shapes_of(study.results)]),
             warnings=(study.results or {}).get("warnings") or [],
             **ctx,
         )
@@ -251,14 +211,25 @@ def study_file(
         raise HTTPException(status_code=403, detail="Images and reports are for clinicians.")
     with request.app.state.registry.session(user.username) as s:
         study = get_live(s, Study, study_id)
-        if name == "ct":
-            path = _ct_path(study)
+        doc = study.results
+        if name in ("ct", "shapes"):
+            path = study_ct_path(study)
         elif name in STUDY_FILES and study.folder:
             path = Path(study.folder) / STUDY_FILES[name]
         else:
             path = None
     if path is None or not path.is_file():
         raise HTTPException(status_code=404, detail="No such file for this study.")
+    if name in ("ct", "labels", "shapes"):
+        # The viewer's images: decimated copies a software renderer can draw, and the
+        # plan's shapes on the same grid.
+        cache = request.app.state.config.data_dir / "display" / str(study_id)
+        if name == "labels":
+            path = display_copy(path, cache, "labels.nii.gz", integer_labels=True)
+        else:
+            path = display_copy(path, cache, "ct.nii.gz")
+            if name == "shapes":
+                path = display_shapes(path, doc, cache)
     media = "text/html" if path.suffix == ".html" else "application/gzip"
     return FileResponse(
         path, media_type=media, filename=None, headers={"Cache-Control": "private, no-store"}
