@@ -223,12 +223,15 @@ def rederive(
     """
     import time
 
+    from kypho.anatomy.levels import Level
     from kypho.pipeline import Analysis
     from kypho.plan.plan import plan_levels
 
     seg, fixed, wanted, notes = apply_corrections(segmentation, spine, corrections)
     t = time.perf_counter()
-    plan = plan_levels(volume, seg, fixed, levels=wanted, progress=progress)
+    # Corrections keep level names as the forms wrote them: parsed here, at the edge.
+    levels = [Level.parse(name) for name in wanted]
+    plan = plan_levels(volume, seg, fixed, levels=levels, progress=progress)
     out_warnings = [*(warnings or []), *(f"Clinician correction: {s}" for s in
                                          describe(corrections)), *notes]
     return Analysis(volume, seg, fixed, plan, out_warnings,
