@@ -138,10 +138,13 @@ def assign_levels(
         explain(lowest_rib, "lowest rib-bearing vertebra = T12")
         warnings.append(
             "only four vertebrae lie between the lowest rib and the sacrum: L5 seems fused "
-            "with the sacrum (sacralisation) or was not separated from it; levels are "
-            "counted from the ribs, confirm them on the images"
+            "with the sacrum (sacralisation) or was not separated from it, or a vertebra "
+            "was missed or has no rib (11 pairs); levels are counted from the ribs, "
+            "confirm them on the images"
         )
-        return LevelAssignment(levels, 0.6, evidence, warnings)
+        # The same one-level disagreement as below: either anchor may be wrong (family
+        # s1-0033, 11 rib pairs and a body lost: 4 names wrong at 0.6).
+        return LevelAssignment(levels, VARIANT_CONFIDENCE, evidence, warnings)
 
     if on_sacrum:
         l5 = lowest or Level.L5
