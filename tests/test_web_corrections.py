@@ -123,6 +123,7 @@ def test_grade_override_exclusion_and_treated_levels_rerun_the_plan(app, case_fo
     report = c.get(f"/cases/{second.id}/files/report").text
     assert "<h2>Corrections</h2>" in report and "T12: Genant grade set to 2" in report
     assert "L1 excluded" in report
+    assert "Fractured levels<b>T12</b>" in report  # the excluded L1 is no fracture any more
     assert "<td>plan T12: recommendation</td><td>not planned</td><td>balloon kyphoplasty</td>" \
         in report
     assert "<td>plan L1: recommendation</td><td>balloon kyphoplasty</td><td>not planned</td>" \

@@ -141,7 +141,16 @@ def _correct_vertebra(vm: VertebraMeasurement, c: VertebraCorrection | None) -> 
             note = (f"{c.new_level or c.level}: grade {c.grade} set by the clinician, but the "
                     f"vertebra was not measurable ({vm.reason}): no plan from imaging.")
     if c.excluded:
-        changes["notes"] = (*changes.get("notes", vm.notes), "Excluded by the clinician.")
+        # An excluded vertebra's numbers are not to be used: it is reported as not
+        # measurable, so no summary, worklist or plan counts it as a fracture.
+        grade = vm.genant_grade
+        graded = "" if grade is None else f"; measured Genant grade {int(grade)}"
+        changes.update(
+            measurable=False, genant_grade=None, morphotype=None, grade_confidence=None,
+            reason=f"excluded by the clinician{graded}",
+            notes=(*changes.get("notes", vm.notes), "Excluded by the clinician."),
+        )
+        note = None
     return dataclasses.replace(vm, **changes), note
 
 
