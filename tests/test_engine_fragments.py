@@ -37,3 +37,24 @@ def test_a_grade_3_crush_and_a_cut_vertebra_do_not() -> None:
     infos.append(_info(Level.L4, 3000, cut=True))  # cut by the field of view
     capped, warnings = cap_for_fragments(infos)
     assert capped == infos and not warnings
+
+
+def test_two_vertebrae_left_in_one_label_cap_every_level() -> None:
+    # Family s1-0037: L4 and L5 not parted at a calcified disc (36,920 voxels), the top
+    # of the sacrum split off below as "L5"; last rib and sacrum agreed on the shifted
+    # count at 0.97.
+    counts = {Level.L1: 15591, Level.L2: 16030, Level.L3: 17401, Level.L4: 36920,
+              Level.L5: 32861}
+    infos = [_info(lv, c) for lv, c in counts.items()] + [_info(Level.S, 17136)]
+    capped, warnings = cap_for_fragments(infos)
+    assert all(i.confidence <= FRAGMENT_CONFIDENCE for i in capped if i.level is not Level.S)
+    assert len(warnings) == 1 and "L4 is nearly twice" in warnings[0]
+
+
+def test_lumbar_growth_and_osteophytes_do_not() -> None:
+    # Lumbar vertebrae grow ~10 % a level; L4 with large osteophytes (+40 %) is no merge.
+    counts = {Level.L1: 15000, Level.L2: 16500, Level.L3: 18000, Level.L4: 27700,
+              Level.L5: 21500}
+    infos = [_info(lv, c) for lv, c in counts.items()]
+    capped, warnings = cap_for_fragments(infos)
+    assert capped == infos and not warnings

@@ -5,6 +5,12 @@ neighbours' size; every level counted across it shifts by one, even when the las
 the sacrum then agree. A vertebra with less than :data:`FRAGMENT_SHARE` of its neighbours'
 volume is such a piece: a crushed body keeps more (a 45 % height loss, Genant grade 3,
 keeps ~55 % of the body and all of its arch), so a fracture does not trip it.
+
+The converse holds too: two vertebrae left in one label (a calcified or bridged disc not
+cut) make one "vertebra" about twice its neighbours' size, and the levels counted
+across it shift by one. Neighbouring vertebrae differ by ~10 % (lumbar bodies grow
+caudally, DOMAIN.md §7.1), osteophytes add less than half a vertebra, so
+:data:`MERGED_SHARE` times the neighbours' median is two vertebrae.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ import numpy as np
 from kypho.anatomy.levels import Level
 from kypho.anatomy.records import LevelInfo
 
-__all__ = ["FRAGMENT_CONFIDENCE", "FRAGMENT_SHARE", "cap_for_fragments"]
+__all__ = ["FRAGMENT_CONFIDENCE", "FRAGMENT_SHARE", "MERGED_SHARE", "cap_for_fragments"]
 
 #: Largest share of its neighbours' median volume a vertebra that is only a piece has.
 FRAGMENT_SHARE = 0.45
+#: Least share of its neighbours' median volume a vertebra that is two merged has.
+MERGED_SHARE = 1.7
 #: Level confidence at most when the count holds a piece (as for an unsplit block).
 FRAGMENT_CONFIDENCE = 0.4
 #: Neighbours on each side compared with.
@@ -28,7 +36,7 @@ NEIGHBOURS = 2
 
 def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str]]:
     """Cap every level's confidence when a whole vertebra of the column is much smaller
-    than its neighbours.
+    or much larger than its neighbours.
 
     Parameters
     ----------
@@ -42,14 +50,17 @@ def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str
     warnings : list of str
     """
     whole = [i for i in infos if i.level is not Level.S and not i.cut_by_fov]
-    small = []
+    small, large = [], []
     for k, info in enumerate(whole):
         near = whole[max(0, k - NEIGHBOURS) : k] + whole[k + 1 : k + 1 + NEIGHBOURS]
         if len(near) < 2:
             continue
-        if info.voxel_count < FRAGMENT_SHARE * float(np.median([n.voxel_count for n in near])):
+        typical = float(np.median([n.voxel_count for n in near]))
+        if info.voxel_count < FRAGMENT_SHARE * typical:
             small.append(info.level.display)
-    if not small:
+        elif info.voxel_count > MERGED_SHARE * typical:
+            large.append(info.level.display)
+    if not small and not large:
         return infos, []
     capped = [
         replace(i, confidence=min(i.confidence, FRAGMENT_CONFIDENCE))
@@ -57,9 +68,18 @@ def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str
         else i
         for i in infos
     ]
-    warning = (
-        f"{', '.join(small)} {'is' if len(small) == 1 else 'are'} less than half the size of "
-        "the neighbouring vertebrae: probably a piece of a vertebra cut at a false disc, "
-        "so every level counted across it may be off; confirm the levels on the images"
-    )
-    return capped, [warning]
+    warnings = []
+    if small:
+        warnings.append(
+            f"{', '.join(small)} {'is' if len(small) == 1 else 'are'} less than half the size "
+            "of the neighbouring vertebrae: probably a piece of a vertebra cut at a false "
+            "disc, so every level counted across it may be off; confirm the levels on the "
+            "images"
+        )
+    if large:
+        warnings.append(
+            f"{', '.join(large)} {'is' if len(large) == 1 else 'are'} nearly twice the size "
+            "of the neighbouring vertebrae: probably two vertebrae not parted at their disc, "
+            "so every level counted across it may be off; confirm the levels on the images"
+        )
+    return capped, warnings
