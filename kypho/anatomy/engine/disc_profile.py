@@ -280,6 +280,26 @@ def _endplates_around(dev: np.ndarray, cut: int) -> tuple[float, float]:
     return 0.5 * (a + b), half
 
 
+def _no_cuts() -> DiscCuts:
+    empty = np.zeros(0)
+    none3 = np.zeros((0, 3))
+    return DiscCuts(empty, none3, none3, empty.astype(bool), empty, empty, empty, empty)
+
+
+def _evidence_ratio(
+    dev: np.ndarray, base: np.ndarray, voxels: float, soft_tissue_hu: float, noise_hu: float
+) -> np.ndarray:
+    """Per step, the weakest quadrant's excursion over what a disc must show."""
+    exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
+    # What a disc must show, from this image: a share of the contrast between the
+    # bodies and soft tissue (a disc is soft tissue between cortical plates), and well
+    # above the noise of a mean over a quadrant of the sampling disc (``voxels``).
+    floor = NOISE_K * noise_hu / np.sqrt(max(voxels, 1.0))
+    need = np.maximum(EVIDENCE_CONTRAST * np.abs(base - soft_tissue_hu), floor)
+    # A disc crosses the whole body: the weakest quadrant's departure is its evidence.
+    return (exc / need).min(axis=0)
+
+
 def disc_cuts(
     hu: np.ndarray,
     block_mm: np.ndarray,
@@ -327,15 +347,8 @@ def disc_cuts(
     profiles = _sample_profiles(hu, np.asarray(mm_to_index), centres, tangents, radius)
     base = np.stack([_baseline(p) for p in profiles])
     dev = profiles - base
-    exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
-    # What a disc must show, from this image: a share of the contrast between the
-    # bodies and soft tissue (a disc is soft tissue between cortical plates), and well
-    # above the noise of a mean over a quadrant of the sampling disc.
     voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
-    floor = NOISE_K * noise_hu / np.sqrt(max(voxels, 1.0))
-    need = np.maximum(EVIDENCE_CONTRAST * np.abs(base - soft_tissue_hu), floor)
-    # A disc crosses the whole body: the weakest quadrant's departure is its evidence.
-    ratio = (exc / need).min(axis=0)
+    ratio = _evidence_ratio(dev, base, voxels, soft_tissue_hu, noise_hu)
     bounds = (PITCH_MIN_MM, PITCH_MAX_MM)
     if pitch_mm is not None:
         bounds = (
@@ -344,9 +357,7 @@ def disc_cuts(
         )
     cuts = best_cuts(ratio - CUT_COST, start_free=cut_below, end_free=cut_above, pitch_mm=bounds)
     if not cuts:
-        empty = np.zeros(0)
-        none3 = np.zeros((0, 3))
-        return DiscCuts(empty, none3, none3, empty.astype(bool), empty, empty, empty, empty)
+        return _no_cuts()
     score = ratio[np.asarray(cuts)]
     # Each cut moves to the middle of the disc between its two endplates, where they
     # are resolved apart, and parts the two bodies square to the line joining them.
