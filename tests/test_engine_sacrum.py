@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.ribs_sacrum import is_sacrum
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 
 SP = (2.0, 2.0, 2.0)
@@ -60,3 +62,22 @@ def test_fill_sacrum_fills_enclosed_body_but_not_other_labels() -> None:
     assert (out[8:22, 8:22, 8:22] == S).sum() == 14**3 - 8
     assert (out == 24).sum() == 8
     assert (out[:5] == 0).all()
+
+
+def _node(label: int, z_lo: float, z_hi: float, width: float) -> Node:
+    return Node(
+        label=label,
+        centroid_mm=np.array([100.0, 100.0, 0.5 * (z_lo + z_hi)]),
+        z_lo_mm=z_lo,
+        z_hi_mm=z_hi,
+        volume_mm3=1000.0 * (z_hi - z_lo),
+        width_mm=width,
+    )
+
+
+def test_sacrum_below_one_block_of_merged_bodies() -> None:
+    # Low-dose family case: the lumbar bodies merged through their discs into one core
+    # 235 mm tall, the sacrum below it twice as wide; one short core above is no block.
+    assert is_sacrum([_node(1, 101.0, 336.0, 50.0), _node(2, 0.0, 96.0, 128.0)])
+    assert not is_sacrum([_node(1, 101.0, 140.0, 50.0), _node(2, 0.0, 96.0, 128.0)])
+    assert not is_sacrum([_node(1, 101.0, 336.0, 50.0), _node(2, 0.0, 96.0, 60.0)])

@@ -288,12 +288,9 @@ def segment_spine(
     # Cores that ran through discs (noisy osteoporotic bone darker than the discs) are
     # cut between endplate pairs, the discs found leave the filled bone, and a body cut
     # by the field of view beyond the column's last disc is added with its interior.
-    cells = int(np.prod(grid.factors))
     voxel_stats = replace(stats, noise_hu=stats.block_noise_hu)  # discs are read in voxels
-    sep = separate_at_endplates(
-        verts, cores, filled_c, hu_c, grid.spacing_mm, voxel_stats, voxels_per_cell=cells,
-        open_below=not sacrum,
-    )
+    sep = separate_at_endplates(verts, cores, filled_c, hu_c, grid.spacing_mm, voxel_stats,
+                                voxels_per_cell=int(np.prod(grid.factors)), open_below=not sacrum)
     verts, cores = sep.vertebrae, sep.cores
     filled_c = (filled_c & ~sep.discs) | sep.solid
     bone_c &= ~sep.discs
@@ -305,6 +302,8 @@ def segment_spine(
     bone_c &= ~merged.discs
     split_notes = sep.notes + split_notes
     chain = [*verts, chain[-1]] if sacrum else verts
+    if not sacrum and is_sacrum(verts):  # it was the foot of a block (noise, bridges)
+        verts, sacrum = verts[:-1], True
     if not verts:
         raise NoSpineFoundError(f"only a sacrum was found in {volume.source or 'the CT'}")
     axis = axis_distance_mm(filled_c.shape, grid.spacing_mm, chain)
