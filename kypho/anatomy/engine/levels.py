@@ -96,135 +96,162 @@ def assign_levels(
         it: at a field-of-view edge the next rib may lie just out of view. Default:
         every vertebra is seen whole.
     """
-    order = _order(lowest)
-    evidence = [""] * n
-    warnings: list[str] = []
+    c = _Count(n, _order(lowest), [""] * n, [])
     seen = list(seen_whole) if seen_whole is not None else [True] * n
     ribs = _rib_anchors(n, rib_indices, seen, on_sacrum)
     lowest_rib = ribs.last if ribs.last_valid else None
+    if anchor_indices:
+        return _from_user_anchors(c, anchor_indices)
+    if lowest is not None and (on_sacrum or lowest_rib is None):
+        levels = _count(n, n - 1, lowest, c.order)
+        c.explain(n - 1, f"lowest presacral vertebra declared = {lowest.display}")
+        return c.result(levels, 0.9 if on_sacrum else 0.6)
+    if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib == n - 5:
+        return _sacralised(c, lowest_rib)
+    if on_sacrum:
+        return _from_sacrum(c, lowest or Level.L5, lowest_rib)
+    if ribs.first_valid and (not ribs.last_valid or ribs.pairs in RIB_PAIR_VARIANTS):
+        return _from_first_rib(n, ribs, c.order, c.evidence, c.warnings, c.explain)
+    if lowest_rib is not None:
+        return _from_last_rib(c, lowest_rib, lowest, rib_doubt_indices or [])
+    return _guess(c, ribs.last)
 
-    def explain(anchor_idx: int, anchor_text: str) -> None:
-        for i in range(n):
+
+@dataclass
+class _Count:
+    """What every way of counting shares: the vertebrae, the order of the levels, and
+    the evidence and warnings written as the levels are counted."""
+
+    n: int
+    order: tuple[Level, ...]
+    evidence: list[str]
+    warnings: list[str]
+
+    def explain(self, anchor_idx: int, anchor_text: str) -> None:
+        """Each vertebra's evidence: the anchor, or how far it was counted from it."""
+        for i in range(self.n):
             steps = anchor_idx - i
             if steps == 0:
-                evidence[i] = anchor_text
+                self.evidence[i] = anchor_text
             else:
                 where = "above" if steps > 0 else "below"
                 plural = "level" if abs(steps) == 1 else "levels"
-                evidence[i] = f"counted {abs(steps)} {plural} {where} the {anchor_text}"
+                self.evidence[i] = f"counted {abs(steps)} {plural} {where} the {anchor_text}"
 
-    if anchor_indices:
-        lv, idx = next(iter(anchor_indices.items()))
-        levels = _count(n, idx, lv, order)
-        explain(idx, f"user anchor = {lv.display}")
-        for other, oidx in list(anchor_indices.items())[1:]:
-            if levels[oidx] is not other:
-                warnings.append(
-                    f"user anchors disagree: {other.display} falls on the vertebra counted as "
-                    f"{levels[oidx].display if levels[oidx] else 'none'}; the first anchor is kept"
-                )
-        return LevelAssignment(levels, 0.9 if not warnings else 0.6, evidence, warnings)
+    def result(self, levels: list[Level | None], confidence: float) -> LevelAssignment:
+        return LevelAssignment(levels, confidence, self.evidence, self.warnings)
 
-    if lowest is not None and (on_sacrum or lowest_rib is None):
-        levels = _count(n, n - 1, lowest, order)
-        explain(n - 1, f"lowest presacral vertebra declared = {lowest.display}")
-        return LevelAssignment(levels, 0.9 if on_sacrum else 0.6, evidence, warnings)
 
-    if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib == n - 5:
-        # Only four free vertebrae between the last rib and the sacrum: L5 is fused to
-        # (sacralised) or merged in the image with the sacrum. A lumbar rib on L1 is the
-        # rarer explanation, so the rib count is kept.
-        levels = _count(n, lowest_rib, Level.T12, order)
-        explain(lowest_rib, "lowest rib-bearing vertebra = T12")
-        warnings.append(
-            "only four vertebrae lie between the lowest rib and the sacrum: L5 seems fused "
-            "with the sacrum (sacralisation) or was not separated from it, or a vertebra "
-            "was missed or has no rib (11 pairs); levels are counted from the ribs, "
-            "confirm them on the images"
+def _from_user_anchors(c: _Count, anchor_indices: dict[Level, int]) -> LevelAssignment:
+    """Count from the first user anchor; the others are checked against it."""
+    lv, idx = next(iter(anchor_indices.items()))
+    levels = _count(c.n, idx, lv, c.order)
+    c.explain(idx, f"user anchor = {lv.display}")
+    for other, oidx in list(anchor_indices.items())[1:]:
+        if levels[oidx] is not other:
+            c.warnings.append(
+                f"user anchors disagree: {other.display} falls on the vertebra counted as "
+                f"{levels[oidx].display if levels[oidx] else 'none'}; the first anchor is kept"
+            )
+    return c.result(levels, 0.9 if not c.warnings else 0.6)
+
+
+def _sacralised(c: _Count, lowest_rib: int) -> LevelAssignment:
+    """Only four free vertebrae between the last rib and the sacrum: L5 is fused to
+    (sacralised) or merged in the image with the sacrum. A lumbar rib on L1 is the
+    rarer explanation, so the rib count is kept."""
+    levels = _count(c.n, lowest_rib, Level.T12, c.order)
+    c.explain(lowest_rib, "lowest rib-bearing vertebra = T12")
+    c.warnings.append(
+        "only four vertebrae lie between the lowest rib and the sacrum: L5 seems fused "
+        "with the sacrum (sacralisation) or was not separated from it, or a vertebra "
+        "was missed or has no rib (11 pairs); levels are counted from the ribs, "
+        "confirm them on the images"
+    )
+    # The same one-level disagreement as in _from_sacrum: either anchor may be wrong
+    # (family s1-0033, 11 rib pairs and a body lost: 4 names wrong at 0.6).
+    return c.result(levels, VARIANT_CONFIDENCE)
+
+
+def _from_sacrum(c: _Count, l5: Level, lowest_rib: int | None) -> LevelAssignment:
+    """Count up from the vertebra on the sacrum, checked against the last rib."""
+    levels = _count(c.n, c.n - 1, l5, c.order)
+    c.explain(c.n - 1, f"vertebra sitting on the sacrum = {l5.display}")
+    if lowest_rib is None:
+        return c.result(levels, 0.9)
+    rib_level = levels[lowest_rib]
+    if rib_level is Level.T12:
+        c.evidence[lowest_rib] += "; lowest rib-bearing vertebra = T12 agrees"
+        return c.result(levels, 0.97)
+    shown = rib_level.display if rib_level else "none"
+    # One level apart is a known variant (11/13 rib pairs, L6, sacralised L5; VerSe'20
+    # counts them in DOMAIN.md), but a vertebra missed or cut twice leaves the same
+    # one-level disagreement (family phantom s1-0033: 4 names wrong at 0.6), so neither
+    # anchor is trusted above 0.5; more than one level is no variant at all.
+    variant = rib_level in (Level.T11, Level.T13, Level.L1)
+    c.warnings.append(
+        f"the lowest rib-bearing vertebra counts as {shown}, not T12, from the "
+        + (
+            "sacrum: transitional anatomy, a rib-count anomaly, or one vertebra "
+            "missed or split in two"
+            if variant
+            else "sacrum, more than any transitional variant explains: a "
+            "vertebra was probably missed or cut twice"
         )
-        # The same one-level disagreement as below: either anchor may be wrong (family
-        # s1-0033, 11 rib pairs and a body lost: 4 names wrong at 0.6).
-        return LevelAssignment(levels, VARIANT_CONFIDENCE, evidence, warnings)
+        + "; the sacrum count is kept, confirm the levels on the images"
+    )
+    return c.result(levels, VARIANT_CONFIDENCE if variant else 0.3)
 
-    if on_sacrum:
-        l5 = lowest or Level.L5
-        levels = _count(n, n - 1, l5, order)
-        explain(n - 1, f"vertebra sitting on the sacrum = {l5.display}")
-        confidence = 0.9
-        if lowest_rib is not None:
-            rib_level = levels[lowest_rib]
-            if rib_level is Level.T12:
-                confidence = 0.97
-                evidence[lowest_rib] += "; lowest rib-bearing vertebra = T12 agrees"
-            else:
-                shown = rib_level.display if rib_level else "none"
-                # One level apart is a known variant (11/13 rib pairs, L6, sacralised L5;
-                # VerSe'20 counts them in DOMAIN.md), but a vertebra missed or cut twice
-                # leaves the same one-level disagreement (family phantom s1-0033: 4 names
-                # wrong at 0.6), so neither anchor is trusted above 0.5; more than one
-                # level is no variant at all.
-                variant = rib_level in (Level.T11, Level.T13, Level.L1)
-                confidence = VARIANT_CONFIDENCE if variant else 0.3
-                warnings.append(
-                    f"the lowest rib-bearing vertebra counts as {shown}, not T12, from the "
-                    + (
-                        "sacrum: transitional anatomy, a rib-count anomaly, or one vertebra "
-                        "missed or split in two"
-                        if variant
-                        else "sacrum, more than any transitional variant explains: a "
-                        "vertebra was probably missed or cut twice"
-                    )
-                    + "; the sacrum count is kept, confirm the levels on the images"
-                )
-        return LevelAssignment(levels, confidence, evidence, warnings)
 
-    if ribs.first_valid and (not ribs.last_valid or ribs.pairs in RIB_PAIR_VARIANTS):
-        return _from_first_rib(n, ribs, order, evidence, warnings, explain)
+def _from_last_rib(
+    c: _Count, lowest_rib: int, lowest: Level | None, rib_doubt_indices: list[int]
+) -> LevelAssignment:
+    """Count from the lowest rib (T12), seen with a rib-free vertebra below it."""
+    levels = _count(c.n, lowest_rib, Level.T12, c.order)
+    c.explain(lowest_rib, "lowest rib-bearing vertebra = T12")
+    confidence = 0.8
+    doubt = [i for i in rib_doubt_indices if i > lowest_rib and levels[i] is not None]
+    if doubt:
+        shown = ", ".join(levels[i].display for i in doubt)  # type: ignore[union-attr]
+        c.warnings.append(
+            f"bone leaves the column sideways like a rib at {shown} (counted below T12), "
+            "but too thick for a rib alone (merged with contrast-enhanced tissue or "
+            "another rib?): the lowest rib, and so every level, may be lower than "
+            "counted; confirm the levels on the images or give an anchor"
+        )
+        confidence = 0.4
+    if lowest is not None and levels[-1] is not lowest:
+        c.warnings.append(
+            f"declared lowest level {lowest.display} disagrees with the rib count "
+            f"({levels[-1].display if levels[-1] else 'none'}); the rib count is kept"
+        )
+        confidence = 0.5
+    return c.result(levels, confidence)
 
-    if lowest_rib is not None:
-        levels = _count(n, lowest_rib, Level.T12, order)
-        explain(lowest_rib, "lowest rib-bearing vertebra = T12")
-        confidence = 0.8
-        doubt = [i for i in rib_doubt_indices or () if i > lowest_rib and levels[i] is not None]
-        if doubt:
-            shown = ", ".join(levels[i].display for i in doubt)  # type: ignore[union-attr]
-            warnings.append(
-                f"bone leaves the column sideways like a rib at {shown} (counted below T12), "
-                "but too thick for a rib alone (merged with contrast-enhanced tissue or "
-                "another rib?): the lowest rib, and so every level, may be lower than "
-                "counted; confirm the levels on the images or give an anchor"
-            )
-            confidence = 0.4
-        if lowest is not None and levels[-1] is not lowest:
-            warnings.append(
-                f"declared lowest level {lowest.display} disagrees with the rib count "
-                f"({levels[-1].display if levels[-1] else 'none'}); the rib count is kept"
-            )
-            confidence = 0.5
-        return LevelAssignment(levels, confidence, evidence, warnings)
 
-    if ribs.last is not None:
+def _guess(c: _Count, last_rib: int | None) -> LevelAssignment:
+    """No anchor in view: a guess at confidence 0.2 that says so."""
+    if last_rib is not None:
         # Ribs reach the field of view's lower edge and no first rib is in view: every
         # vertebra with ribs is thoracic, but which ones is unknown.
-        levels = _count(n, ribs.last, Level.T12, order)
-        explain(ribs.last, "lowest rib-bearing vertebra in view, assumed T12")
-        warnings.append(
+        levels = _count(c.n, last_rib, Level.T12, c.order)
+        c.explain(last_rib, "lowest rib-bearing vertebra in view, assumed T12")
+        c.warnings.append(
             "the ribs continue to the edge of the field of view and no first rib (T1) is "
             "in view, so no vertebra can be numbered from anatomy: the names are a guess "
             "counted up from T12; give the level of one vertebra with --level NAME@Z"
         )
-        return LevelAssignment(levels, 0.2, evidence, warnings)
-
+        return c.result(levels, 0.2)
     # Neither sacrum nor ribs: the most common scan of this kind is lumbar, so count
     # up from L5 and say plainly that this is a guess.
-    levels = _count(n, n - 1, Level.L5, order)
-    explain(n - 1, "lowest vertebra assumed = L5 (no sacrum or ribs in view)")
-    warnings.append(
+    levels = _count(c.n, c.n - 1, Level.L5, c.order)
+    c.explain(c.n - 1, "lowest vertebra assumed = L5 (no sacrum or ribs in view)")
+    c.warnings.append(
         "no sacrum and no ribs were found, so the levels are a guess counted up from L5; "
         "give the level of one vertebra with --level NAME@Z (e.g. --level L3@<z mm>) or "
         "the lowest level with --lowest"
     )
-    return LevelAssignment(levels, 0.2, evidence, warnings)
+    return c.result(levels, 0.2)
 
 
 @dataclass(frozen=True)
