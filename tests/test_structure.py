@@ -20,7 +20,6 @@ LONG_MODULES = {
 }
 LONG_FUNCTIONS = {
     "kypho/anatomy/engine/bodies.py:body_from_vertebra",
-    "kypho/anatomy/engine/ribs_sacrum.py:rib_bearing",
     "kypho/anatomy/engine/spine.py:segment_spine",
     "kypho/anatomy/engine/split.py:split_merged",
     "kypho/anatomy/engine/tilted_discs.py:tilted_disc_space",

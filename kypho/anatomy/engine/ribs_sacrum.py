@@ -140,6 +140,38 @@ def _rib_candidates(
     return out
 
 
+def _ribs_at_cortex(
+    box: tuple[slice, ...],
+    sub: np.ndarray,
+    cortex: np.ndarray,
+    axis_mm: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    z_range: tuple[float, float],
+    floor_mm: float | None,
+) -> list[tuple[tuple[slice, ...], np.ndarray, float]]:
+    """Thin ribs found again at cortex level inside a rib-shaped bone too thick for one
+    (box in the full grid, mask in that box, z of the medial end in mm)."""
+    sp = np.asarray(spacing_mm)
+    # The inner search runs in ``box``: its boxes and z are relative to it.
+    offset = box[2].start * sp[2]
+    inner = _rib_candidates(
+        sub & cortex[box],
+        axis_mm[box],
+        spacing_mm,
+        (z_range[0] - offset, z_range[1] - offset),
+        floor_mm=None,
+    )
+    return [
+        (
+            tuple(slice(b.start + o.start, b.stop + o.start) for b, o in zip(ib, box, strict=True)),
+            isub,
+            iz + offset,
+        )
+        for ib, isub, iz, ithin in inner
+        if ithin and (floor_mm is None or (ib[2].start + box[2].start) * sp[2] >= floor_mm)
+    ]
+
+
 def rib_bearing(
     filled: np.ndarray,
     cores: np.ndarray,
@@ -188,27 +220,7 @@ def rib_bearing(
     ):
         parts = [(box, sub, z_medial)] if thin else []
         if not thin and cortex is not None:
-            # The inner search runs in ``box``: its boxes and z are relative to it.
-            offset = box[2].start * sp[2]
-            inner = _rib_candidates(
-                sub & cortex[box],
-                axis_mm[box],
-                spacing_mm,
-                (z_range[0] - offset, z_range[1] - offset),
-                floor_mm=None,
-            )
-            parts = [
-                (
-                    tuple(
-                        slice(b.start + o.start, b.stop + o.start)
-                        for b, o in zip(ib, box, strict=True)
-                    ),
-                    isub,
-                    iz + offset,
-                )
-                for ib, isub, iz, ithin in inner
-                if ithin and (floor_mm is None or (ib[2].start + box[2].start) * sp[2] >= floor_mm)
-            ]
+            parts = _ribs_at_cortex(box, sub, cortex, axis_mm, spacing_mm, z_range, floor_mm)
         if not parts and cortex is not None:
             bone_mm3 = float((sub & cortex[box]).sum()) * float(np.prod(sp))
             if bone_mm3 < MIN_RIB_CORTEX_MM3:
