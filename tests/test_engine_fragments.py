@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kypho.anatomy.engine.fragments import FRAGMENT_CONFIDENCE, cap_for_fragments
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import LevelInfo
+from kypho.model import LevelInfo
 
 
 def _info(level: Level, count: int, cut: bool = False) -> LevelInfo:

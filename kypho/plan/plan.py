@@ -1,6 +1,6 @@
 """Public entry point: plan balloon kyphoplasty for each fractured (or requested) level.
 
-Pure: arrays and records in, a :class:`~kypho.plan.records.ProcedurePlan` out; no I/O.
+Pure: arrays and records in, a :class:`~kypho.model.ProcedurePlan` out; no I/O.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from dataclasses import replace
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.anatomy.records import LevelInfo
+from kypho.model import LevelInfo
 
 __all__ = ["FRAGMENT_CONFIDENCE", "FRAGMENT_SHARE", "MERGED_SHARE", "cap_for_fragments"]
 
