@@ -25,7 +25,7 @@ import numpy as np
 
 from kypho import read_ct
 from kypho.anatomy.engine import body_from_vertebra, segment_spine
-from kypho.anatomy.levels import Level, level_from_totalseg_name
+from kypho.anatomy.levels import Level, LevelAnchor, level_from_totalseg_name
 from kypho.errors import KyphoError
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import LabelMap, Volume
@@ -54,7 +54,8 @@ def score(
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
-        seg = segment_spine(volume, anchors=anchors)
+        typed = tuple(LevelAnchor(Level.parse(k), z) for k, z in (anchors or {}).items())
+        seg = segment_spine(volume, anchors=typed)
         error = ""
     except KyphoError as exc:
         seg, error = None, str(exc)

@@ -7,6 +7,7 @@ import pytest
 
 from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.engine.discs import MAX_DISC_RUN_MM, disc_space
+from kypho.anatomy.levels import Level, LevelAnchor
 from kypho.measure.spine import measure_spine
 from kypho.phantom import generate
 from kypho.phantom.config import PhantomConfig
@@ -91,7 +92,7 @@ def test_thin_tilted_thoracic_discs_not_in_bodies() -> None:
         )
     )
     t8 = ph.truth.get("T8")
-    seg = segment_spine(ph.volume, anchors={"T8": t8.centroid_ras_mm[2]})
+    seg = segment_spine(ph.volume, anchors=(LevelAnchor(Level.T8, t8.centroid_ras_mm[2]),))
     measured = {v.level: v for v in measure_spine(ph.volume, seg).vertebrae}
     for name in ("T7", "T8"):
         truth = ph.truth.get(name)

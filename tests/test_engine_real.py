@@ -11,7 +11,7 @@ import pytest
 
 from kypho import read_ct
 from kypho.anatomy.engine import body_from_vertebra, segment_spine
-from kypho.anatomy.levels import Level, level_from_totalseg_name
+from kypho.anatomy.levels import Level, LevelAnchor, level_from_totalseg_name
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import LabelMap
 
@@ -108,7 +108,7 @@ def test_tptbox_l3_with_anchor_and_low_confidence_without() -> None:
     vol = read_ct(TPTBOX / "sub-ct_label-22_ct.nii.gz")
     ref = _mask(TPTBOX / "sub-ct_seg-vert_label-22_msk.nii.gz").astype(np.uint8)
     z_l3 = float(voxel_to_world(vol.affine, np.argwhere(ref == 22).mean(axis=0))[2])
-    seg = segment_spine(vol, anchors={"L3": z_l3})
+    seg = segment_spine(vol, anchors=(LevelAnchor(Level.L3, z_l3),))
     # L3 is complete; in this small noisy crop its discs are brighter than the
     # osteoporotic bodies, so its core runs into both neighbours until the endplate
     # pairs part it (measured whole Dice 0.85, body 0.94).

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kypho.anatomy.engine import body_from_vertebra, segment_spine
-from kypho.anatomy.levels import Level
+from kypho.anatomy.levels import Level, LevelAnchor
 from kypho.errors import KyphoError, NoSpineFoundError, SegmentationOptionError
 from kypho.imaging.volume import Volume
 from kypho.phantom import demo_config, generate, suite_configs
@@ -82,7 +82,7 @@ def test_no_landmarks_counts_low_confidence_and_anchor_fixes_it() -> None:
     assert all(i.confidence <= 0.3 for i in guess.levels)
     assert any("guess" in w for w in guess.warnings)
     z_l2 = ph.truth.get("L2").centroid_ras_mm[2]
-    fixed = segment_spine(ph.volume, anchors={"L2": z_l2})
+    fixed = segment_spine(ph.volume, anchors=(LevelAnchor(Level.L2, z_l2),))
     found = {i.level: i for i in fixed.levels}
     for vt in ph.truth.vertebrae:
         dist = np.linalg.norm(np.subtract(found[vt.level].centroid_ras_mm, vt.centroid_ras_mm))
@@ -92,11 +92,11 @@ def test_no_landmarks_counts_low_confidence_and_anchor_fixes_it() -> None:
 def test_lowest_and_anchor_change_labels() -> None:
     ph = _phantom("oblique_contrast_sacrum")
     plain = _segment("oblique_contrast_sacrum")
-    six = segment_spine(ph.volume, lowest="L6")
+    six = segment_spine(ph.volume, lowest=Level.L6)
     assert [i.level.display for i in six.levels] == ["L3", "L4", "L5", "L6", "S"]
     # Anchor "L3" placed on the vertebra that is really L2: everything shifts down one.
     z_l2 = plain.info("L2").centroid_ras_mm[2]
-    anchored = segment_spine(ph.volume, anchors={"L3": z_l2})
+    anchored = segment_spine(ph.volume, anchors=(LevelAnchor(Level.L3, z_l2),))
     names = [i.level.display for i in anchored.levels if i.level is not Level.S]
     assert names == ["L3", "L4", "L5", "L6"] or names[0] == "L3"
     moved = anchored.vertebrae.labels == int(Level.L3)
@@ -143,9 +143,15 @@ def test_body_from_vertebra_anisotropic_spacing() -> None:
 
 
 def test_bad_hints_raise_kypho_errors() -> None:
+    # Options are parsed once, where the engine is called for a user; the engine itself
+    # takes typed levels and anchors only.
+    from kypho.anatomy.segment import segment_spine as segment_with_options
+
     vol = _phantom("oblique_contrast_sacrum").volume
     with pytest.raises(SegmentationOptionError, match="Q9"):
-        segment_spine(vol, lowest="Q9")
-    with pytest.raises(SegmentationOptionError, match="not a z position"):
-        segment_spine(vol, anchors={"L3": "high"})  # type: ignore[dict-item]
+        segment_with_options(vol, lowest="Q9")
+    with pytest.raises(SegmentationOptionError, match="no valid z"):
+        segment_with_options(vol, anchors={"L3": "high"})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match="finite"):
+        LevelAnchor(Level.L3, float("nan"))
     assert issubclass(SegmentationOptionError, KyphoError)

@@ -8,6 +8,7 @@ import pytest
 import kypho.anatomy.engine.refine as refine_module
 from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.engine.tilted_discs import tilted_disc_space
+from kypho.anatomy.levels import Level, LevelAnchor
 from kypho.measure.spine import measure_spine
 from kypho.phantom import generate
 from kypho.phantom.config import PhantomConfig
@@ -84,7 +85,7 @@ def test_kyphotic_thick_slice_disc_leaves_the_body() -> None:
         )
     )
     t9 = ph.truth.get("T9")
-    seg = segment_spine(ph.volume, anchors={"T9": t9.centroid_ras_mm[2]})
+    seg = segment_spine(ph.volume, anchors=(LevelAnchor(Level.T9, t9.centroid_ras_mm[2]),))
     measured = {v.level: v for v in measure_spine(ph.volume, seg).vertebrae}
     truth = ph.truth.get("T5")
     got = measured[truth.level]
@@ -115,5 +116,5 @@ def test_thin_slices_do_not_use_the_rule(monkeypatch: pytest.MonkeyPatch) -> Non
         )
     )
     t12 = ph.truth.get("T12")
-    seg = segment_spine(ph.volume, anchors={"T12": t12.centroid_ras_mm[2]})
+    seg = segment_spine(ph.volume, anchors=(LevelAnchor(Level.T12, t12.centroid_ras_mm[2]),))
     assert any(info.level.display == "T12" for info in seg.levels)

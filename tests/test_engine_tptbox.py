@@ -13,7 +13,7 @@ import pytest
 
 from kypho import read_ct
 from kypho.anatomy.engine import body_from_vertebra, segment_spine
-from kypho.anatomy.levels import Level
+from kypho.anatomy.levels import Level, LevelAnchor
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import LabelMap
 
@@ -32,7 +32,7 @@ def _case():  # type: ignore[no-untyped-def]
     img = nib.load(TPTBOX / "sub-ct_seg-vert_label-22_msk.nii.gz")
     ref = LabelMap.from_array(np.asanyarray(img.dataobj), img.affine).labels.astype(np.uint8)
     z_l3 = float(voxel_to_world(vol.affine, np.argwhere(ref == int(Level.L3)).mean(axis=0))[2])
-    seg = segment_spine(vol, anchors={"L3": z_l3})
+    seg = segment_spine(vol, anchors=(LevelAnchor(Level.L3, z_l3),))
     return vol, ref, body_from_vertebra(ref, vol.affine), seg
 
 

@@ -249,13 +249,8 @@ def segment_spine(
 
     typed_lowest, typed_anchors = _typed_options(lowest, anchors)
     _validate(volume, typed_anchors)
-    # The engine (kypho.anatomy.engine, owned by issue 10) still takes level names: the
-    # typed options are turned back into names at this boundary only.
     seg = engine_segment_spine(
-        volume,
-        lowest=None if typed_lowest is None else typed_lowest.display,
-        anchors={a.level.display: a.z_mm for a in typed_anchors} or None,
-        progress=progress,
+        volume, lowest=typed_lowest, anchors=typed_anchors, progress=progress
     )
     extra = [
         w for w in _option_warnings(seg, typed_lowest, typed_anchors) if w not in seg.warnings

@@ -6,7 +6,7 @@ the labels are then refined on the CT's own grid inside a crop around the spine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -35,11 +35,11 @@ from kypho.anatomy.engine.threshold import (
     tissue_stats,
 )
 from kypho.anatomy.engine.whole import assign_whole
-from kypho.anatomy.levels import Level
-from kypho.anatomy.records import LevelInfo, Segmentation
-from kypho.errors import NoSpineFoundError, SegmentationOptionError
+from kypho.anatomy.levels import Level, LevelAnchor
+from kypho.errors import NoSpineFoundError
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import LabelMap, Volume
+from kypho.model import LevelInfo, Segmentation
 
 __all__ = ["segment_spine"]
 
@@ -77,41 +77,18 @@ def _coarse_mm_to_index(grid: CoarseGrid) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _anchor_indices(
-    anchors: dict[str, float] | None,
+    anchors: Sequence[LevelAnchor],
     vertebrae: list[Node],
     grid: CoarseGrid,
     affine: np.ndarray,
 ) -> dict[Level, int]:
+    """Each anchor's vertebra: the one whose core centroid lies nearest its z."""
     if not anchors:
         return {}
     z_world = np.array(
         [voxel_to_world(affine, _coarse_to_full_index(grid, n.centroid_mm))[2] for n in vertebrae]
     )
-    out: dict[Level, int] = {}
-    for name, z in anchors.items():
-        lv = _parse_hint(name, "anchor")
-        try:
-            z_mm = float(z)
-        except (TypeError, ValueError):
-            raise SegmentationOptionError(
-                f"anchor {name}={z!r} is not a z position in mm"
-            ) from None
-        if not np.isfinite(z_mm):
-            raise SegmentationOptionError(f"anchor {name}={z!r} is not a finite z position in mm")
-        out[lv] = int(np.argmin(np.abs(z_world - z_mm)))
-    return out
-
-
-def _parse_hint(value: str, what: str) -> Level:
-    try:
-        lv = Level.parse(value)
-    except ValueError:
-        raise SegmentationOptionError(
-            f"{what} {value!r} is not a vertebral level such as 'L5'"
-        ) from None
-    if lv is Level.S:
-        raise SegmentationOptionError(f"{what} {value!r} must name a vertebra, not the sacrum")
-    return lv
+    return {a.level: int(np.argmin(np.abs(z_world - a.z_mm))) for a in anchors}
 
 
 def _seen_whole(vertebrae: list[Node], z_extent_mm: float) -> list[bool]:
@@ -205,8 +182,8 @@ def _level_infos(
 def segment_spine(
     volume: Volume,
     *,
-    lowest: str | None = None,
-    anchors: dict[str, float] | None = None,
+    lowest: Level | None = None,
+    anchors: Sequence[LevelAnchor] = (),
     progress: Progress | None = None,
 ) -> Segmentation:
     """Find, delineate and name every vertebra (and the sacrum) in a CT.
@@ -215,10 +192,11 @@ def segment_spine(
     ----------
     volume : Volume
         The CT (canonical RAS arrays, any spacing, possibly oblique).
-    lowest : str, optional
-        User-declared level of the lowest presacral vertebra ("L5", or "L6").
-    anchors : dict of str to float, optional
-        User anchors, level name -> world z (mm) of that vertebra, e.g. {"T12": 41.0}.
+    lowest : Level, optional
+        User-declared level of the lowest presacral vertebra (L5, or L6).
+    anchors : sequence of LevelAnchor, optional
+        User anchors: a vertebra and the world z (mm) of its body. Options are parsed
+        and checked by :func:`kypho.anatomy.segment.segment_spine` (and the CLI), once.
     progress : callable, optional
         ``progress(fraction, message)``.
 
@@ -232,10 +210,7 @@ def segment_spine(
     ------
     NoSpineFoundError
         When no vertebral column is found in the image.
-    SegmentationOptionError
-        When ``lowest`` or an anchor is not a vertebral level / z position.
     """
-    lowest_level = _parse_hint(lowest, "lowest level") if lowest is not None else None
     spacing = volume.spacing_mm
     _tell(progress, 0.0, "finding bone")
     grid = coarse_grid(volume.shape, spacing)
@@ -332,7 +307,7 @@ def segment_spine(
         on_sacrum=sacrum,
         rib_indices=ribs,
         anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
-        lowest=lowest_level,
+        lowest=lowest,
         rib_doubt_indices=rib_search.doubtful,
         seen_whole=_seen_whole(verts, filled_c.shape[2] * grid.spacing_mm[2]),
     )
