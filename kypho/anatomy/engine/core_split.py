@@ -56,6 +56,14 @@ MIN_NOT_PELVIS_HEIGHT_MM = 250.0
 #: A basin taller than this spans more than two vertebral pitches (lumbar bodies ~27 mm
 #: with ~10 mm discs, DOMAIN.md §7.3): no single body, but a vessel or organ along them.
 MIN_ORGAN_HEIGHT_MM = 80.0
+#: An organ-sized piece whose centroid lies this far (mm) in front of another piece at
+#: the same heights is the heart or a contrast-filled organ: nothing bony in front of
+#: the column is that large (the sternum is thin), and a body is 25-45 mm deep
+#: (DOMAIN.md §7.1), so two pieces of one column never sit this far apart front to back.
+MIN_ANTERIOR_OFFSET_MM = 30.0
+#: ...behind which lies a piece of at least this share of its volume (several bodies,
+#: measured 0.75 behind a heart on the family; a scapula or spinous process is a few %).
+MIN_BEHIND_SHARE = 0.25
 
 
 def _node(label: int, mask: np.ndarray, offset: np.ndarray, sp: np.ndarray) -> Node:
@@ -216,6 +224,7 @@ def _verdict(soft: set[int], pieces: list[Node], used: int, node: Node) -> set[i
     """The pieces rejected (``soft``: judged no candidates), or None when the parting
     separates nothing worth it from the column and is to be undone."""
     soft = soft | {p.label for p in pieces if p.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * p.height_mm}
+    soft |= _in_front(pieces)
     if used == len(EXTRA_DEPTHS_MM):
         # A basin cut from a body by its neighbours' basins has no shell of its own
         # and can read as tissue: only what no body could be is rejected.
@@ -224,6 +233,41 @@ def _verdict(soft: set[int], pieces: list[Node], used: int, node: Node) -> set[i
     if not soft or len(soft) == len(pieces) or lost < MIN_REJECTED_SHARE * node.volume_mm3:
         return None
     return soft
+
+
+def _in_front(pieces: list[Node]) -> set[int]:
+    """Organ-sized pieces lying well in front of another piece over most of its height.
+
+    Noise in a low-dose CT hides the homogeneous interior that marks an enhanced heart
+    (see enhanced_tissue), but not where it lies: in front of the column, level with it.
+    """
+    out: set[int] = set()
+    for p in pieces:
+        if not _organ_sized(p):
+            continue
+        for q in pieces:
+            overlap = min(p.z_hi_mm, q.z_hi_mm) - max(p.z_lo_mm, q.z_lo_mm)
+            level = overlap >= 0.5 * min(p.height_mm, q.height_mm)
+            # Behind it must lie a column's worth of bone, not a scapula or a process.
+            column = q.volume_mm3 >= MIN_BEHIND_SHARE * p.volume_mm3
+            ahead = p.centroid_mm[1] - q.centroid_mm[1] >= MIN_ANTERIOR_OFFSET_MM
+            if q is not p and level and column and ahead:
+                out.add(p.label)
+                break
+    return out
+
+
+def _deeper(pieces: list[Node], used: int) -> list[tuple[Node, int, bool]]:
+    """The pieces of a kept parting to try again deeper (queue entries).
+
+    A rejected piece still wider than a body may hold the column beside the organ (a
+    column and its aorta judged as one), but not one lying in front of the column:
+    all of that is in front.
+    """
+    if used >= len(EXTRA_DEPTHS_MM):
+        return []
+    front = _in_front(pieces)
+    return [(p, used + 1, False) for p in pieces if _suspect(p) and p.label not in front]
 
 
 def _organ_sized(node: Node) -> bool:
@@ -312,8 +356,5 @@ def split_wide_cores(
         cores, next_label = candidate, next_label + len(pieces)
         out = [n for n in out if n.label != node.label] + pieces
         rejected = (rejected - {node.label}) | soft
-        # A rejected piece still wider than a body may hold the column beside the
-        # organ (a column and its aorta judged as one): it is tried deeper too.
-        if used < len(EXTRA_DEPTHS_MM):
-            queue += [(p, used + 1, False) for p in pieces if _suspect(p)]
+        queue += _deeper(pieces, used)
     return cores, out, rejected

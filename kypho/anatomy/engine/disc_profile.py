@@ -24,6 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from kypho.anatomy.engine.disc_evidence import (
+    DISC_HUMP_SIGMA_MM,
+    cut_reward,
+    evidence_ratio,
+    peak_near,
+    trabecular_baseline,
+)
 from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, best_cuts
 
 __all__ = ["DiscCuts", "disc_cuts"]
@@ -39,23 +46,6 @@ SAMPLE_RADIUS_FRACTION = 0.55
 #: Centre-line smoothing (mm, Gaussian sigma): bends over a few vertebrae are kept,
 #: the slice-to-slice wobble of the core's centroid is not.
 CENTRELINE_SIGMA_MM = 8.0
-#: Trabecular baseline: running mode over this window (mm), about two vertebrae, on a
-#: histogram of MODE_BIN_HU bins smoothed over MODE_SMOOTH_BINS.
-MODE_BIN_HU = 5.0
-MODE_SMOOTH_BINS = 1.5
-BASELINE_WINDOW_MM = 41.0
-#: Excursion smoothing (mm, Gaussian sigma): a disc band is one feature, not three.
-EXCURSION_SIGMA_MM = 2.5
-#: A disc departs from the trabecular level by at least this share of the contrast
-#: between the bodies and soft tissue (a disc is soft tissue between cortical plates,
-#: partial volume at thick slices keeps a fraction of it); the bodies' own texture
-#: (basivertebral veins, trabecular pattern) departs less.
-EVIDENCE_CONTRAST = 0.2
-#: ...and by this many noise SDs of a mean over a quadrant of the sampling disc.
-NOISE_K = 4.0
-#: Each cut costs this share of the evidence threshold: the bodies' own texture
-#: (departing by ~0.3-0.5 of it) does not pay for a cut, a weak disc (0.8) does.
-CUT_COST = 0.9
 #: A cut the pitch sequence calls for counts as a disc when its departure reaches this
 #: share of the threshold above; weaker, it would be a guess and the block is not cut.
 EVIDENCE_MIN = 0.75
@@ -235,26 +225,6 @@ def _along(arr: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.stack([np.interp(at, steps, arr[:, i]) for i in range(3)], axis=1)
 
 
-def _baseline(profile: np.ndarray) -> np.ndarray:
-    """Trabecular level of a profile: its most frequent value in a sliding window.
-
-    The bodies fill most of the column's length with a flat level while endplates and
-    discs are short excursions, brighter or darker depending on density and slice
-    thickness: the mode is the bodies' level even where a window holds two discs, which
-    a median is not (osteoporotic bodies with bright endplate pairs pull it up).
-    """
-    window = max(3, round(BASELINE_WINDOW_MM / STEP_MM) | 1)
-    lo, hi = float(profile.min()), float(profile.max())
-    width = max(MODE_BIN_HU, (hi - lo) / 100.0)
-    nbins = int((hi - lo) / width) + 1
-    bins = np.minimum(((profile - lo) / width).astype(int), nbins - 1)
-    onehot = np.zeros((len(profile), nbins))
-    onehot[np.arange(len(profile)), bins] = 1.0
-    counts = ndimage.uniform_filter1d(onehot, size=window, axis=0, mode="nearest")
-    counts = ndimage.gaussian_filter1d(counts, MODE_SMOOTH_BINS, axis=1, mode="constant")
-    return lo + (np.argmax(counts, axis=1) + 0.5) * width
-
-
 def _endplates_around(dev: np.ndarray, cut: int) -> tuple[float, float]:
     """Centre and half-width (profile steps) of the disc between two endplate peaks.
 
@@ -280,24 +250,22 @@ def _endplates_around(dev: np.ndarray, cut: int) -> tuple[float, float]:
     return 0.5 * (a + b), half
 
 
+def _disc_centres(
+    dev: np.ndarray, ratio: np.ndarray, cuts: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each cut's disc centre (profile steps) and half-width (mm): between its two
+    endplates where they are resolved apart, else at the peak of its own evidence
+    (which the smoothing that found the cut may have moved by a few mm)."""
+    fine = ndimage.gaussian_filter1d(dev.mean(axis=0), FINE_SIGMA_MM / STEP_MM)
+    found = np.array([_endplates_around(fine, c) for c in cuts])
+    found[:, 0] = np.where(found[:, 1] > 0, found[:, 0], [peak_near(ratio, c) for c in cuts])
+    return found[:, 0], found[:, 1] * STEP_MM
+
+
 def _no_cuts() -> DiscCuts:
     empty = np.zeros(0)
     none3 = np.zeros((0, 3))
     return DiscCuts(empty, none3, none3, empty.astype(bool), empty, empty, empty, empty)
-
-
-def _evidence_ratio(
-    dev: np.ndarray, base: np.ndarray, voxels: float, soft_tissue_hu: float, noise_hu: float
-) -> np.ndarray:
-    """Per step, the weakest quadrant's excursion over what a disc must show."""
-    exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
-    # What a disc must show, from this image: a share of the contrast between the
-    # bodies and soft tissue (a disc is soft tissue between cortical plates), and well
-    # above the noise of a mean over a quadrant of the sampling disc (``voxels``).
-    floor = NOISE_K * noise_hu / np.sqrt(max(voxels, 1.0))
-    need = np.maximum(EVIDENCE_CONTRAST * np.abs(base - soft_tissue_hu), floor)
-    # A disc crosses the whole body: the weakest quadrant's departure is its evidence.
-    return (exc / need).min(axis=0)
 
 
 def disc_cuts(
@@ -345,25 +313,27 @@ def disc_cuts(
         np.sqrt(np.median(counts[counts > 0]) * slice_mm * slice_mm / np.pi)
     )
     profiles = _sample_profiles(hu, np.asarray(mm_to_index), centres, tangents, radius)
-    base = np.stack([_baseline(p) for p in profiles])
+    base = np.stack([trabecular_baseline(p) for p in profiles])
     dev = profiles - base
     voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
-    ratio = _evidence_ratio(dev, base, voxels, soft_tissue_hu, noise_hu)
+    ratio = evidence_ratio(dev, base, voxels, soft_tissue_hu, noise_hu)
     bounds = (PITCH_MIN_MM, PITCH_MAX_MM)
     if pitch_mm is not None:
         bounds = (
             max(PITCH_MIN_MM, PITCH_PRIOR_RANGE[0] * pitch_mm),
             min(PITCH_MAX_MM, PITCH_PRIOR_RANGE[1] * pitch_mm),
         )
-    cuts = best_cuts(ratio - CUT_COST, start_free=cut_below, end_free=cut_above, pitch_mm=bounds)
+    cuts = best_cuts(
+        cut_reward(ratio), start_free=cut_below, end_free=cut_above, pitch_mm=bounds
+    )
     if not cuts:
         return _no_cuts()
-    score = ratio[np.asarray(cuts)]
+    # A cut sits at the top of its smoothed hump; its evidence is the feature's peak.
+    reach = 2 * round(DISC_HUMP_SIGMA_MM / STEP_MM) + 1
+    score = ndimage.maximum_filter1d(ratio, size=reach, mode="nearest")[np.asarray(cuts)]
     # Each cut moves to the middle of the disc between its two endplates, where they
     # are resolved apart, and parts the two bodies square to the line joining them.
-    fine = ndimage.gaussian_filter1d(dev.mean(axis=0), FINE_SIGMA_MM / STEP_MM)
-    found = np.array([_endplates_around(fine, c) for c in cuts])
-    at, half = found[:, 0], found[:, 1] * STEP_MM
+    at, half = _disc_centres(dev, ratio, cuts)
     steps = np.arange(profiles.shape[1])
     body_hu = np.interp(at, steps, base.mean(axis=0))
     disc_hu = np.interp(at, steps, profiles.mean(axis=0))

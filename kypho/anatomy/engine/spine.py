@@ -49,6 +49,10 @@ Progress = Callable[[float, str], None]
 #: Half-width (mm) of the vertebral arch region behind the bodies (lumbar transverse
 #: processes reach ~45 mm from the midline).
 ARCH_HALF_WIDTH_MM = 45.0
+#: Free vertebrae at least between the lowest rib-bearing one and the sacrum: 4 with a
+#: sacralised L5 and 11-12 rib pairs, 3 only with 13 pairs as well (the transitional
+#: variants VerSe'20 counts, DOMAIN.md §3); fewer is no sacrum.
+RIB_FREE_ON_SACRUM = 3
 #: Half-width (mm) of the sacrum at its alae (S1 ~100-110 mm wide); the ilia lie beyond.
 SACRUM_HALF_WIDTH_MM = 55.0
 #: A body cut by the field of view is seen whole enough to lack a rib when its core
@@ -171,12 +175,20 @@ def _level_infos(
                 if body_centroid is None
                 else tuple(float(v) for v in body_centroid),  # type: ignore[arg-type]
                 voxel_count=count,
-                confidence=assignment.confidence if lv is not Level.S else 0.95,
+                confidence=_sacrum_confidence(assignment.confidence)
+                if lv is Level.S
+                else assignment.confidence,
                 evidence=(evidence[i],) if evidence[i] else (),
                 cut_by_fov=_touches_border(mask, box, vertebrae.labels.shape),
             )
         )
     return out
+
+
+def _sacrum_confidence(count_confidence: float) -> float:
+    """The sacrum's shape is firm evidence unless the level count built on it is in
+    doubt: a rib count that disagrees with it puts the sacrum itself in question."""
+    return 0.95 if count_confidence >= 0.9 else count_confidence
 
 
 def segment_spine(
@@ -277,7 +289,8 @@ def segment_spine(
     bone_c &= ~merged.discs
     split_notes = sep.notes + split_notes
     chain = [*verts, chain[-1]] if sacrum else verts
-    if not sacrum and is_sacrum(verts):  # it was the foot of a block (noise, bridges)
+    foot = not sacrum and is_sacrum(verts)
+    if foot:  # it was the foot of a block (noise, bridges)
         verts, sacrum = verts[:-1], True
     if not verts:
         raise NoSpineFoundError(f"only a sacrum was found in {volume.source or 'the CT'}")
@@ -287,6 +300,13 @@ def segment_spine(
     rib_search = rib_bearing(
         filled_c, cores, axis, grid.spacing_mm, verts, floor, peak_c > cortex_hu(stats)
     )
+    if foot and max(rib_search.indices, default=-1) >= len(verts) - RIB_FREE_ON_SACRUM:
+        # Ribs just above it: the wide foot was a thoracic body widened by its ribs or
+        # by the aorta, not a sacrum.
+        verts, sacrum, floor = list(chain), False, None
+        rib_search = rib_bearing(
+            filled_c, cores, axis, grid.spacing_mm, verts, floor, peak_c > cortex_hu(stats)
+        )
     ribs, rib_mask = rib_search.indices, rib_search.ribs
     del peak_c  # last use: the full refinement that follows is the memory peak
     if sacrum and ribs and max(ribs) == len(verts) - 5:
