@@ -23,9 +23,6 @@ LONG_FUNCTIONS = {
     "kypho/anatomy/engine/spine.py:segment_spine",
     "kypho/anatomy/engine/split.py:split_merged",
     "kypho/anatomy/engine/tilted_discs.py:tilted_disc_space",
-    "kypho/imaging/dicom_read.py:read_dicom",
-    "kypho/imaging/dicom_scan.py:choose_series",
-    "kypho/imaging/dicom_write.py:write_dicom_series",
 }
 
 
