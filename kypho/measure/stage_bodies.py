@@ -22,7 +22,8 @@ from kypho.measure.frame import FrameFit, estimate_frame
 from kypho.measure.heights import HeightProfile, edge_offset_mm, measure_heights
 from kypho.measure.posterior_wall import retropulsion_mm
 from kypho.measure.reference_levels import cortical_reference, min_endplate_contrast
-from kypho.measure.sampling import VertebraCrop, crop_vertebra, merged_boxes
+from kypho.measure.sampling import merged_boxes
+from kypho.measure.vertebra_region import VertebraCrop, crop_vertebra
 from kypho.model import LevelInfo, Segmentation, VertebraMeasurement
 
 __all__ = [

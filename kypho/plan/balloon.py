@@ -14,13 +14,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from kypho.measure.vertebra_region import LocalGrid
 from kypho.model import BalloonPlacement, BalloonPlan, Restoration, VertebraMeasurement
 from kypho.plan.devices import (
     BALLOONS,
     MAX_PLANNED_PRESSURE_KPA_ASSUMED,
     TYPICAL_PRESSURE_KPA_RANGE,
 )
-from kypho.plan.local_grid import LocalGrid
 from kypho.plan.pedicle import BodyGeometry
 from kypho.plan.trajectory import PathGeometry
 

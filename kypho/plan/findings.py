@@ -8,11 +8,12 @@ body around it, anchored only on air = -1000 HU, the definition of the Hounsfiel
 
 from __future__ import annotations
 
+import edt
 import numpy as np
 from scipy import ndimage
 
+from kypho.measure.vertebra_region import SOFT_TISSUE_SHELL_MM, LocalGrid
 from kypho.model import ImagingFindings
-from kypho.plan.local_grid import LocalGrid
 from kypho.plan.pedicle import BodyGeometry
 
 __all__ = ["ImagingFindings", "imaging_findings"]
@@ -45,6 +46,23 @@ def _largest_ml(mask: np.ndarray, voxel_ml: float) -> float:
         return 0.0
     lab, _n = ndimage.label(mask)
     return float(np.bincount(lab.ravel())[1:].max()) * voxel_ml
+
+
+def soft_tissue_level(grid: LocalGrid) -> tuple[float, float]:
+    """Median and robust SD (HU) of the soft tissue next to the vertebra.
+
+    Read in the shell :data:`~kypho.measure.vertebra_region.SOFT_TISSUE_SHELL_MM` from
+    the vertebra's mask, without the other vertebrae's bone and without air or lung:
+    the paravertebral muscle, disc, ligaments and canal contents that touch the bone.
+    A fixed anatomical distance, not the grid's extent, so the level is the same however
+    large the crop around the vertebra is.
+    """
+    inner, outer = SOFT_TISSUE_SHELL_MM
+    dist = edt.edt(~grid.vert, black_border=False) * grid.step_mm
+    shell = (dist > inner) & (dist <= outer) & ~grid.others & np.isfinite(grid.hu)
+    vals = grid.hu[shell]
+    vals = vals[vals > 0.5 * AIR_HU]
+    return _robust(vals) if vals.size > 50 else (40.0, 20.0)
 
 
 def canal_ap_mm(grid: LocalGrid, body: BodyGeometry) -> float | None:
@@ -87,11 +105,7 @@ def imaging_findings(
     h = grid.step_mm
     voxel_ml = h**3 / 1000.0
     finite = np.isfinite(grid.hu)
-    around = ~ndimage.binary_dilation(grid.vert, iterations=2) & finite
-    soft_vals = grid.hu[around]
-    # Soft tissue: the bulk of non-bone, non-air voxels around the vertebra.
-    soft_vals = soft_vals[soft_vals > 0.5 * AIR_HU]
-    soft, soft_sd = _robust(soft_vals) if soft_vals.size > 50 else (40.0, 20.0)
+    soft, soft_sd = soft_tissue_level(grid)
     erosion = max(1, round(CLEFT_SEARCH_EROSION_MM / h))
     core = ndimage.binary_erosion(grid.body, iterations=erosion) & finite
     if core.sum() < 50:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from kypho.plan.local_grid import LocalGrid
+from kypho.measure.vertebra_region import LocalGrid
 
 __all__ = ["BodyGeometry", "PedicleSeed", "body_geometry", "find_pedicle"]
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from kypho.anatomy.levels import Level
 from kypho.errors import KyphoError
 from kypho.imaging.volume import Volume
+from kypho.measure.vertebra_region import build_local_grid
 from kypho.model import (
     CementPlan,
     LevelFindings,
@@ -26,7 +27,6 @@ from kypho.plan.balloon import plan_balloon
 from kypho.plan.candidacy import assess_candidacy
 from kypho.plan.cement import STRENGTH_FILL_FRACTION, leakage_risk, plan_cement
 from kypho.plan.findings import imaging_findings
-from kypho.plan.local_grid import build_local_grid
 from kypho.plan.logistics import level_logistics, session_logistics
 from kypho.plan.pedicle import body_geometry
 from kypho.plan.trajectory import TARGET_DEPTH_FRACTION, skin_threshold_hu

@@ -1,0 +1,367 @@
+"""One vertebra's region of the CT: its crop, and that crop resampled in its own frame.
+
+Measurement and planning read the same voxels of a vertebra. This module makes that
+region once, in one way:
+
+* :func:`crop_vertebra` crops the CT and label maps to the vertebra's bounding box plus
+  :data:`CROP_MARGIN_MM` (a :class:`VertebraCrop`, native voxels, world affine kept);
+  measurement works on it directly (:mod:`kypho.measure.sampling` samples it along the
+  frame);
+* :func:`frame_grid` resamples a crop onto an isotropic grid aligned with the vertebra's
+  frame (a :class:`LocalGrid`): the vertebra plus the soft-tissue shell around it
+  (:data:`SOFT_TISSUE_SHELL_MM`), which the plan and the simulation read. The frame is
+  the one the measurement estimated (:attr:`~kypho.model.VertebraMeasurement.frame`).
+
+Planning works in the vertebra's frame (DESIGN.md, :class:`VertebraFrame`): "medial",
+"anterior third" and "inferior pedicle wall" are then axis-aligned whatever the scanner
+geometry (oblique, anisotropic, any stored orientation). Masks are resampled by nearest
+neighbour, HU trilinearly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from kypho.imaging.orientation import affine_spacing, voxel_to_world
+from kypho.imaging.volume import LabelMap, Volume
+from kypho.model import VertebraFrame
+
+__all__ = [
+    "CROP_MARGIN_MM",
+    "GRID_STEP_MM",
+    "MAX_VERTEBRA_EXTENT_MM",
+    "SOFT_TISSUE_SHELL_MM",
+    "LocalGrid",
+    "VertebraCrop",
+    "build_local_grid",
+    "crop_vertebra",
+    "frame_grid",
+]
+
+#: Margin kept around a vertebra's bounding box when cropping (mm): room for the disc
+#: spaces above and below (lumbar discs are ~10 mm high), needed by the HU edge
+#: refinement of the endplates, and for the soft-tissue shell.
+CROP_MARGIN_MM = 12.0
+#: Soft tissue next to the vertebra, as distances from its mask (mm): from 1 mm (clear
+#: of the partial-volume rim of the cortex, about one CT voxel) to 6 mm (paravertebral
+#: muscle, disc, ligaments and canal contents that touch the bone). The plan's
+#: soft-tissue level is read in this shell (other vertebrae left out), so it does not
+#: depend on how much of the CT a crop or grid happens to hold.
+SOFT_TISSUE_SHELL_MM = (1.0, 6.0)
+#: Grid step of the frame resampling. 0.5 mm resolves a 3 mm cannula against 1 mm
+#: clearances while keeping a whole vertebra to a few million samples.
+GRID_STEP_MM = 0.5
+#: Largest extent (mm) of a whole vertebra along any of its axes. Bodies are at most
+#: 54 mm wide (L5, DOMAIN.md §7.3) and about 30 mm tall; with transverse and spinous
+#: processes a lumbar vertebra spans about twice its body width and depth. 150 mm
+#: holds any vertebra and caps the local grid at ~(162 / 0.5)^3 samples.
+MAX_VERTEBRA_EXTENT_MM = 150.0
+
+# The shell must lie inside every crop: its points are within 6 mm of a mask voxel, so
+# within the mask's box plus 6 mm.
+assert SOFT_TISSUE_SHELL_MM[1] <= CROP_MARGIN_MM
+
+
+@dataclass(eq=False)
+class VertebraCrop:
+    """The voxels around one vertebra.
+
+    Attributes
+    ----------
+    body : (x, y, z) ndarray of bool
+        Vertebral body mask.
+    vertebra : (x, y, z) ndarray of bool
+        Whole-vertebra mask (body and posterior elements).
+    hu : (x, y, z) ndarray of float32
+        CT values in HU.
+    affine : (4, 4) ndarray
+        Crop voxel index -> world RAS mm.
+    touches_edge : bool
+        True when the body mask reaches the border of the full volume.
+    others : (x, y, z) ndarray of bool
+        Voxels of any other labelled vertebra (its neighbours' bone), or None.
+    """
+
+    body: np.ndarray
+    vertebra: np.ndarray
+    hu: np.ndarray
+    affine: np.ndarray
+    touches_edge: bool
+    others: np.ndarray | None = None
+    _points: np.ndarray | None = field(default=None, init=False, repr=False)
+    _surface: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    @property
+    def spacing_mm(self) -> tuple[float, float, float]:
+        return affine_spacing(self.affine)
+
+    @property
+    def voxel_volume_ml(self) -> float:
+        return float(abs(np.linalg.det(self.affine[:3, :3]))) / 1000.0
+
+    def body_points_world(self) -> np.ndarray:
+        """(N, 3) world RAS mm of the body voxel centres (computed once per crop)."""
+        if self._points is None:
+            self._points = voxel_to_world(self.affine, np.argwhere(self.body))
+        return self._points
+
+    def body_surface_world(self) -> np.ndarray:
+        """(M, 3) world RAS mm of the body voxels with a face neighbour outside the body.
+
+        Extents of the body along any direction are reached on its surface, so local
+        grids are sized from these few points rather than from the whole body.
+        """
+        if self._surface is None:
+            inner = ndimage.binary_erosion(self.body, border_value=0)
+            self._surface = voxel_to_world(self.affine, np.argwhere(self.body & ~inner))
+        return self._surface
+
+
+def crop_vertebra(
+    hu: np.ndarray,
+    vertebrae: np.ndarray,
+    bodies: np.ndarray,
+    affine: np.ndarray,
+    label: int,
+    bbox: tuple[slice, slice, slice] | None = None,
+) -> VertebraCrop | None:
+    """Crop the volume around one vertebra, with a margin of :data:`CROP_MARGIN_MM`.
+
+    Parameters
+    ----------
+    hu : (X, Y, Z) ndarray of float32
+    vertebrae, bodies : (X, Y, Z) ndarray of uint8
+        VerSe label maps on the same grid.
+    affine : (4, 4) ndarray
+    label : int
+        VerSe label of the vertebra.
+    bbox : tuple of slice, optional
+        Bounding box of ``vertebrae == label`` if already known (from
+        :func:`scipy.ndimage.find_objects`), to avoid a full-volume search.
+
+    Returns
+    -------
+    VertebraCrop or None
+        None when the label has no voxel.
+    """
+    if bbox is None:
+        found = ndimage.find_objects(((vertebrae == label) | (bodies == label)).astype(np.uint8))
+        if not found or found[0] is None:
+            return None
+        bbox = found[0]
+    spacing = np.asarray(affine_spacing(affine))
+    margin = np.ceil(CROP_MARGIN_MM / spacing).astype(int)
+    shape = hu.shape
+    sl = tuple(
+        slice(max(0, s.start - m), min(n, s.stop + m))
+        for s, m, n in zip(bbox, margin, shape, strict=True)
+    )
+    body = bodies[sl] == label
+    vert_labels = vertebrae[sl]
+    vert = (vert_labels == label) | body
+    # The body reaching the last voxel of the volume means part of it may be missing.
+    touches = False
+    if body.any():
+        idx = np.argwhere(body)
+        lo = idx.min(axis=0) + [s.start for s in sl]
+        hi = idx.max(axis=0) + [s.start for s in sl]
+        touches = bool(np.any(lo == 0) or np.any(hi == np.asarray(shape) - 1))
+    crop_affine = affine.copy()
+    crop_affine[:3, 3] = voxel_to_world(affine, [s.start for s in sl])
+    others = (vert_labels > 0) & ~vert
+    return VertebraCrop(body, vert, np.asarray(hu[sl], np.float32), crop_affine, touches,
+                        others)
+
+
+@dataclass(eq=False)
+class LocalGrid:
+    """A vertebra on an isotropic grid aligned with its frame.
+
+    Attributes
+    ----------
+    frame : VertebraFrame
+        Local x = lr (to patient right), y = ap (anterior), z = si (superior), mm.
+    start_mm : (3,) ndarray
+        Local coordinates of voxel (0, 0, 0).
+    step_mm : float
+        Isotropic grid step.
+    vert, body : (NX, NY, NZ) ndarray of bool
+        Whole-vertebra and body-only masks of this level.
+    hu : (NX, NY, NZ) ndarray of float32
+        CT values (HU), trilinear; NaN outside the crop (and so outside the scan).
+    others : (NX, NY, NZ) ndarray of bool
+        Voxels of the other labelled vertebrae (neighbours' bone).
+    """
+
+    frame: VertebraFrame
+    start_mm: np.ndarray
+    step_mm: float
+    vert: np.ndarray
+    body: np.ndarray
+    hu: np.ndarray
+    others: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.vert.shape  # type: ignore[return-value]
+
+    def axis_mm(self, axis: int) -> np.ndarray:
+        """Local coordinate (mm) of each grid index along `axis` (0 lr, 1 ap, 2 si)."""
+        return self.start_mm[axis] + self.step_mm * np.arange(self.shape[axis])
+
+    def to_index(self, points_local_mm: np.ndarray) -> np.ndarray:
+        """Local mm (..., 3) -> fractional grid indices (..., 3)."""
+        return (np.asarray(points_local_mm, float) - self.start_mm) / self.step_mm
+
+    def lookup(self, mask: np.ndarray, points_local_mm: np.ndarray) -> np.ndarray:
+        """Nearest-voxel value of a boolean grid at local points (..., 3); False outside."""
+        idx = np.rint(self.to_index(points_local_mm)).astype(np.int64)
+        inside = np.all((idx >= 0) & (idx < np.array(self.shape)), axis=-1)
+        out = np.zeros(idx.shape[:-1], dtype=bool)
+        ii = idx[inside]
+        out[inside] = mask[ii[:, 0], ii[:, 1], ii[:, 2]]
+        return out
+
+    def to_world(self, points_local_mm: np.ndarray) -> np.ndarray:
+        """Local mm (..., 3) -> world RAS mm (..., 3)."""
+        return self.frame.to_world(points_local_mm)
+
+    def direction_to_world(self, vec_local: np.ndarray) -> np.ndarray:
+        """Rotate a local direction (..., 3) into world RAS."""
+        return np.asarray(vec_local, float) @ self.frame.rotation()
+
+
+def frame_box(
+    crop: VertebraCrop, frame: VertebraFrame, step_mm: float, context_mm: float
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Local start (mm) and shape of the frame grid holding the vertebra plus `context_mm`.
+
+    Raises
+    ------
+    ValueError
+        When the mask spans more than any vertebra (:data:`MAX_VERTEBRA_EXTENT_MM`).
+    """
+    ijk = np.argwhere(crop.vertebra)
+    if len(ijk) > 200_000:
+        ijk = ijk[:: len(ijk) // 200_000 + 1]
+    local = frame.to_local(voxel_to_world(crop.affine, ijk))
+    half_vox = 0.5 * max(affine_spacing(crop.affine))
+    extent = local.max(axis=0) - local.min(axis=0)
+    if float(extent.max()) > MAX_VERTEBRA_EXTENT_MM:
+        # The grid's cost grows with the cube of the extent: a mask this large holds more
+        # than a vertebra (a vessel, the heart) and is not planned.
+        raise ValueError(
+            f"the vertebra mask spans {extent.max():.0f} mm, more than any vertebra "
+            f"({MAX_VERTEBRA_EXTENT_MM:.0f} mm): not plannable"
+        )
+    lo = local.min(axis=0) - context_mm - half_vox
+    hi = local.max(axis=0) + context_mm + half_vox
+    n = np.ceil((hi - lo) / step_mm).astype(int) + 1
+    return lo, tuple(int(v) for v in n)  # type: ignore[return-value]
+
+
+def grid_to_world(frame: VertebraFrame, start_mm: np.ndarray, step_mm: float) -> np.ndarray:
+    """(4, 4) affine of a frame grid: grid index -> world RAS mm."""
+    out = np.eye(4)
+    out[:3, :3] = frame.rotation().T * step_mm
+    out[:3, 3] = frame.to_world(start_mm)
+    return out
+
+
+def sample_crop(array: np.ndarray, crop_affine: np.ndarray, to_world: np.ndarray,
+                lo: tuple[int, int, int], hi: tuple[int, int, int], order: int,
+                cval: float) -> np.ndarray:
+    """Values of a crop array at the grid indices ``lo <= index < hi`` (per axis).
+
+    The grid is separable: the crop's voxel coordinates of every grid point are an outer
+    sum along the three axes (cheaper than transforming millions of points).
+    """
+    m = np.linalg.inv(crop_affine) @ to_world
+    ii, jj, kk = (np.arange(a, b, dtype=np.float32) for a, b in zip(lo, hi, strict=True))
+    coords = [
+        (m[c, 0] * ii)[:, None, None] + (m[c, 1] * jj)[None, :, None]
+        + (m[c, 2] * kk)[None, None, :] + np.float32(m[c, 3])
+        for c in range(3)
+    ]
+    return ndimage.map_coordinates(array, coords, order=order, cval=cval, mode="constant")
+
+
+def frame_grid(crop: VertebraCrop, frame: VertebraFrame,
+               step_mm: float = GRID_STEP_MM) -> LocalGrid:
+    """Resample a vertebra's crop (masks and HU) into its own frame.
+
+    The grid holds the vertebra and the soft-tissue shell around it
+    (:data:`SOFT_TISSUE_SHELL_MM`); it lies within the crop except, for a strongly
+    tilted frame, at its corners (NaN HU there).
+
+    Raises
+    ------
+    ValueError
+        When the mask spans more than any vertebra.
+    """
+    lo, shape = frame_box(crop, frame, step_mm, SOFT_TISSUE_SHELL_MM[1])
+    to_world = grid_to_world(frame, lo, step_mm)
+    zero = (0, 0, 0)
+
+    def mask(m: np.ndarray) -> np.ndarray:
+        return sample_crop(m.view(np.uint8), crop.affine, to_world, zero, shape, 0,
+                           0).astype(bool)
+
+    others = crop.others if crop.others is not None else np.zeros_like(crop.vertebra)
+    body = mask(crop.body)
+    return LocalGrid(
+        frame=frame,
+        start_mm=lo.astype(float),
+        step_mm=float(step_mm),
+        # The body belongs to the vertebra even where the two label maps disagree.
+        vert=mask(crop.vertebra) | body,
+        body=body,
+        hu=sample_crop(crop.hu, crop.affine, to_world, zero, shape, 1,
+                       np.nan).astype(np.float32),
+        others=mask(others),
+    )
+
+
+def build_local_grid(
+    volume: Volume,
+    vertebrae: LabelMap,
+    bodies: LabelMap,
+    label: int,
+    frame: VertebraFrame,
+    step_mm: float = GRID_STEP_MM,
+) -> LocalGrid:
+    """Crop one vertebra (:func:`crop_vertebra`) and resample it in its frame.
+
+    Parameters
+    ----------
+    volume : Volume
+        CT in HU, canonical RAS, any affine (oblique, anisotropic).
+    vertebrae, bodies : LabelMap
+        Whole-vertebra and body-only VerSe label maps on the CT's grid.
+    label : int
+        VerSe label of the vertebra.
+    frame : VertebraFrame
+        The vertebra's frame from the measurement stage.
+    step_mm : float
+        Isotropic step of the local grid.
+
+    Raises
+    ------
+    ValueError
+        When the label is absent, the label maps are not on the CT grid, or the mask
+        spans more than any vertebra.
+    """
+    if vertebrae.labels.shape != volume.shape or bodies.labels.shape != volume.shape:
+        raise ValueError("the label maps are not on the CT grid")
+    vbox, bbox = vertebrae.box(label), bodies.box(label)
+    if vbox is None or bbox is None:
+        raise ValueError(f"label {label} is absent from the label map")
+    box = tuple(slice(min(a.start, b.start), max(a.stop, b.stop))
+                for a, b in zip(vbox, bbox, strict=True))
+    crop = crop_vertebra(volume.hu, vertebrae.labels, bodies.labels, volume.affine, label,
+                         bbox=box)  # type: ignore[arg-type]
+    assert crop is not None  # the label has voxels: its box exists
+    return frame_grid(crop, frame, step_mm)
