@@ -289,20 +289,20 @@ def sample_crop(array: np.ndarray, crop_affine: np.ndarray, to_world: np.ndarray
     return ndimage.map_coordinates(array, coords, order=order, cval=cval, mode="constant")
 
 
-def frame_grid(crop: VertebraCrop, frame: VertebraFrame,
-               step_mm: float = GRID_STEP_MM) -> LocalGrid:
+def frame_grid(crop: VertebraCrop, frame: VertebraFrame, step_mm: float = GRID_STEP_MM,
+               context_mm: float = SOFT_TISSUE_SHELL_MM[1]) -> LocalGrid:
     """Resample a vertebra's crop (masks and HU) into its own frame.
 
-    The grid holds the vertebra and the soft-tissue shell around it
-    (:data:`SOFT_TISSUE_SHELL_MM`); it lies within the crop except, for a strongly
-    tilted frame, at its corners (NaN HU there).
+    The grid holds the vertebra and `context_mm` around it, by default the soft-tissue
+    shell (:data:`SOFT_TISSUE_SHELL_MM`), all that planning reads; it lies within the
+    crop except, for a strongly tilted frame, at its corners (NaN HU there).
 
     Raises
     ------
     ValueError
         When the mask spans more than any vertebra.
     """
-    lo, shape = frame_box(crop, frame, step_mm, SOFT_TISSUE_SHELL_MM[1])
+    lo, shape = frame_box(crop, frame, step_mm, context_mm)
     to_world = grid_to_world(frame, lo, step_mm)
     zero = (0, 0, 0)
 
