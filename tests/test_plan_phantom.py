@@ -170,6 +170,12 @@ def test_plan_from_measure_spine() -> None:
     assert all(not t.breach for t in lp.trajectories)
     target = np.array(lp.balloon.restoration.target_mm)
     assert np.all(np.abs(target - truth.expected_heights_mm.as_array()) <= 1.5)
+    # The canal is measured once, by the measurement stage, against the phantom's truth
+    # (two 0.5 mm grid steps), and the plan uses that number.
+    for vm in spine.vertebrae:
+        assert vm.canal_ap_mm is not None
+        assert abs(vm.canal_ap_mm - ph.truth.get(vm.level.display).canal_ap_mm) <= 1.0
+    assert lp.findings.imaging.canal_ap_mm == spine.vertebra("L2").canal_ap_mm
 
 
 def test_plan_uses_the_one_measured_body_volume_and_trabecular_hu(phantom) -> None:  # type: ignore[no-untyped-def]
@@ -201,3 +207,13 @@ def test_soft_tissue_level_is_read_in_a_shell_not_in_the_grid_box(phantom) -> No
         # Between the phantom's painted soft tissue (38 HU) and muscle (52 HU), with fat,
         # disc and partial volume around them.
         assert 30.0 < narrow[0] < 60.0
+
+
+def test_plan_measures_the_canal_when_the_record_lacks_it(phantom) -> None:  # type: ignore[no-untyped-def]
+    # Records built outside kypho.measure (here the truth; an older results.json) have no
+    # canal: the plan measures it the same way. L1 has 4 mm of retropulsion.
+    ph, plan = phantom
+    for name in ("T12", "L1", "L2"):
+        canal = plan.level(name).findings.imaging.canal_ap_mm
+        assert canal is not None
+        assert abs(canal - ph.truth.get(name).canal_ap_mm) <= 1.0

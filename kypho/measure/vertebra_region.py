@@ -39,6 +39,7 @@ __all__ = [
     "build_local_grid",
     "crop_vertebra",
     "frame_grid",
+    "label_crop",
 ]
 
 #: Margin kept around a vertebra's bounding box when cropping (mm): room for the disc
@@ -325,6 +326,28 @@ def frame_grid(crop: VertebraCrop, frame: VertebraFrame, step_mm: float = GRID_S
     )
 
 
+def label_crop(volume: Volume, vertebrae: LabelMap, bodies: LabelMap,
+               label: int) -> VertebraCrop:
+    """:func:`crop_vertebra` of one label of the segmentation's maps.
+
+    Raises
+    ------
+    ValueError
+        When the label is absent or the label maps are not on the CT grid.
+    """
+    if vertebrae.labels.shape != volume.shape or bodies.labels.shape != volume.shape:
+        raise ValueError("the label maps are not on the CT grid")
+    vbox, bbox = vertebrae.box(label), bodies.box(label)
+    if vbox is None or bbox is None:
+        raise ValueError(f"label {label} is absent from the label map")
+    box = tuple(slice(min(a.start, b.start), max(a.stop, b.stop))
+                for a, b in zip(vbox, bbox, strict=True))
+    crop = crop_vertebra(volume.hu, vertebrae.labels, bodies.labels, volume.affine, label,
+                         bbox=box)  # type: ignore[arg-type]
+    assert crop is not None  # the label has voxels: its box exists
+    return crop
+
+
 def build_local_grid(
     volume: Volume,
     vertebrae: LabelMap,
@@ -333,7 +356,7 @@ def build_local_grid(
     frame: VertebraFrame,
     step_mm: float = GRID_STEP_MM,
 ) -> LocalGrid:
-    """Crop one vertebra (:func:`crop_vertebra`) and resample it in its frame.
+    """Crop one vertebra (:func:`label_crop`) and resample it in its frame.
 
     Parameters
     ----------
@@ -354,14 +377,4 @@ def build_local_grid(
         When the label is absent, the label maps are not on the CT grid, or the mask
         spans more than any vertebra.
     """
-    if vertebrae.labels.shape != volume.shape or bodies.labels.shape != volume.shape:
-        raise ValueError("the label maps are not on the CT grid")
-    vbox, bbox = vertebrae.box(label), bodies.box(label)
-    if vbox is None or bbox is None:
-        raise ValueError(f"label {label} is absent from the label map")
-    box = tuple(slice(min(a.start, b.start), max(a.stop, b.stop))
-                for a, b in zip(vbox, bbox, strict=True))
-    crop = crop_vertebra(volume.hu, vertebrae.labels, bodies.labels, volume.affine, label,
-                         bbox=box)  # type: ignore[arg-type]
-    assert crop is not None  # the label has voxels: its box exists
-    return frame_grid(crop, frame, step_mm)
+    return frame_grid(label_crop(volume, vertebrae, bodies, label), frame, step_mm)

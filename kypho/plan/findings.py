@@ -14,7 +14,6 @@ from scipy import ndimage
 
 from kypho.measure.vertebra_region import SOFT_TISSUE_SHELL_MM, LocalGrid
 from kypho.model import ImagingFindings
-from kypho.plan.pedicle import BodyGeometry
 
 __all__ = ["ImagingFindings", "imaging_findings"]
 
@@ -65,42 +64,21 @@ def soft_tissue_level(grid: LocalGrid) -> tuple[float, float]:
     return _robust(vals) if vals.size > 50 else (40.0, 20.0)
 
 
-def canal_ap_mm(grid: LocalGrid, body: BodyGeometry) -> float | None:
-    """AP diameter of the canal on the mid-sagittal line: posterior wall to lamina.
-
-    Median over axial levels within the middle third of the body height; None when no
-    lamina closes the canal behind the body (open arch, cut field of view).
-    """
-    xs, ys, zs = grid.axis_mm(0), grid.axis_mm(1), grid.axis_mm(2)
-    i = int(np.argmin(np.abs(xs - body.x_centre_mm)))
-    kz = np.nonzero(np.abs(zs - body.z_centre_mm) <= body.height_mm / 6)[0]
-    j0 = int(np.searchsorted(ys, body.y_posterior_mm))
-    out = []
-    for k in kz:
-        col = grid.vert[i, :j0, k][::-1]  # walking posteriorly from the body wall
-        gap_start = np.argmax(~col) if (~col).any() else None
-        if gap_start is None:
-            continue
-        rest = col[gap_start:]
-        if not rest.any():
-            continue
-        out.append(float(np.argmax(rest)) * grid.step_mm)
-    return float(np.median(out)) if out else None
-
-
 def imaging_findings(
-    grid: LocalGrid, body: BodyGeometry, trabecular_hu: float | None
+    grid: LocalGrid, trabecular_hu: float | None, canal_ap_mm: float | None
 ) -> ImagingFindings:
-    """Soft-tissue level, gas and low-density regions in the body, canal size.
+    """Soft-tissue level, gas and low-density regions in the body; the canal as measured.
 
     Parameters
     ----------
     grid : LocalGrid
-    body : BodyGeometry
     trabecular_hu : float or None
         The vertebra's trabecular median HU as measured
         (:attr:`~kypho.model.VertebraMeasurement.trabecular_hu_median`); None when it
         was not measured, and then low-density regions are not assessable.
+    canal_ap_mm : float or None
+        The canal's AP diameter as measured
+        (:attr:`~kypho.model.VertebraMeasurement.canal_ap_mm`, :mod:`kypho.measure.canal`).
     """
     h = grid.step_mm
     voxel_ml = h**3 / 1000.0
@@ -118,12 +96,11 @@ def imaging_findings(
     assessable = trabecular_hu is not None and trab - LOW_DENSITY_SD * trab_sd > soft
     low_thr = min(soft + 2.0 * soft_sd, trab - LOW_DENSITY_SD * trab_sd)
     low = core & (smooth < low_thr) & ~gas
-    canal = canal_ap_mm(grid, body)
     return ImagingFindings(
         soft_tissue_hu=soft,
         trabecular_hu_sd=trab_sd,
         gas_volume_ml=_largest_ml(gas, voxel_ml),
         low_density_volume_ml=_largest_ml(low, voxel_ml) if assessable else 0.0,
         low_density_assessable=bool(assessable),
-        canal_ap_mm=canal,
+        canal_ap_mm=canal_ap_mm,
     )

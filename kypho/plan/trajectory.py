@@ -17,8 +17,9 @@ from scipy import ndimage
 
 from kypho.imaging.orientation import world_to_voxel
 from kypho.imaging.volume import Volume
+from kypho.measure.canal import BodyGeometry
 from kypho.measure.vertebra_region import LocalGrid
-from kypho.plan.pedicle import BodyGeometry, PedicleSeed
+from kypho.plan.pedicle import PedicleSeed
 
 __all__ = [
     "PathGeometry",
