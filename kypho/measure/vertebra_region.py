@@ -193,8 +193,8 @@ class LocalGrid:
         Whole-vertebra and body-only masks of this level.
     hu : (NX, NY, NZ) ndarray of float32
         CT values (HU), trilinear; NaN outside the crop (and so outside the scan).
-    others : (NX, NY, NZ) ndarray of bool
-        Voxels of the other labelled vertebrae (neighbours' bone).
+    crop : VertebraCrop or None
+        The crop it was resampled from (for :meth:`others_at`).
     """
 
     frame: VertebraFrame
@@ -203,7 +203,21 @@ class LocalGrid:
     vert: np.ndarray
     body: np.ndarray
     hu: np.ndarray
-    others: np.ndarray
+    crop: VertebraCrop | None = None
+
+    def others_at(self, index: np.ndarray) -> np.ndarray:
+        """Whether grid samples (N, 3) of integer indices lie in another vertebra's mask.
+
+        Sampled on demand (nearest neighbour, like the masks): only a few of the grid's
+        samples are ever asked about.
+        """
+        if self.crop is None or self.crop.others is None or len(index) == 0:
+            return np.zeros(len(index), bool)
+        to_world = grid_to_world(self.frame, self.start_mm, self.step_mm)
+        m = np.linalg.inv(self.crop.affine) @ to_world
+        coords = m[:3, :3] @ np.asarray(index, float).T + m[:3, 3:4]
+        return ndimage.map_coordinates(self.crop.others.view(np.uint8), coords, order=0,
+                                       cval=0, mode="constant").astype(bool)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -311,7 +325,6 @@ def frame_grid(crop: VertebraCrop, frame: VertebraFrame, step_mm: float = GRID_S
         return sample_crop(m.view(np.uint8), crop.affine, to_world, zero, shape, 0,
                            0).astype(bool)
 
-    others = crop.others if crop.others is not None else np.zeros_like(crop.vertebra)
     body = mask(crop.body)
     return LocalGrid(
         frame=frame,
@@ -322,7 +335,7 @@ def frame_grid(crop: VertebraCrop, frame: VertebraFrame, step_mm: float = GRID_S
         body=body,
         hu=sample_crop(crop.hu, crop.affine, to_world, zero, shape, 1,
                        np.nan).astype(np.float32),
-        others=mask(others),
+        crop=crop,
     )
 
 

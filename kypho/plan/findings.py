@@ -58,8 +58,10 @@ def soft_tissue_level(grid: LocalGrid) -> tuple[float, float]:
     """
     inner, outer = SOFT_TISSUE_SHELL_MM
     dist = edt.edt(~grid.vert, black_border=False) * grid.step_mm
-    shell = (dist > inner) & (dist <= outer) & ~grid.others & np.isfinite(grid.hu)
-    vals = grid.hu[shell]
+    shell = (dist > inner) & (dist <= outer) & np.isfinite(grid.hu)
+    idx = np.argwhere(shell)
+    idx = idx[~grid.others_at(idx)]
+    vals = grid.hu[idx[:, 0], idx[:, 1], idx[:, 2]]
     vals = vals[vals > 0.5 * AIR_HU]
     return _robust(vals) if vals.size > 50 else (40.0, 20.0)
 
