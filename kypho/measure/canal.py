@@ -58,17 +58,18 @@ def body_extents(points_local_mm: np.ndarray) -> BodyGeometry:
     if len(points_local_mm) == 0:
         raise ValueError("the vertebral body mask is empty")
     x, y, z = points_local_mm[:, 0], points_local_mm[:, 1], points_local_mm[:, 2]
-    xc = 0.5 * (np.percentile(x, 1) + np.percentile(x, 99))
-    width = float(np.percentile(x, 99.5) - np.percentile(x, 0.5))
-    zc = 0.5 * (np.percentile(z, 1) + np.percentile(z, 99))
-    height = float(np.percentile(z, 99.5) - np.percentile(z, 0.5))
+    x_lo, x1, x99, x_hi = np.percentile(x, [0.5, 1, 99, 99.5])
+    z_lo, z1, z99, z_hi = np.percentile(z, [0.5, 1, 99, 99.5])
+    xc, width = 0.5 * (x1 + x99), float(x_hi - x_lo)
+    zc, height = 0.5 * (z1 + z99), float(z_hi - z_lo)
     # AP extent from the central core only: the pedicle bases and osteophytes must not
     # move the posterior and anterior walls.
     core = (np.abs(x - xc) < CORE_FRACTION * width) & (np.abs(z - zc) < CORE_FRACTION * height)
     yc = y[core] if core.sum() > 20 else y
+    y1, y99 = np.percentile(yc, [1.0, 99.0])
     return BodyGeometry(
-        y_posterior_mm=float(np.percentile(yc, 1.0)),
-        y_anterior_mm=float(np.percentile(yc, 99.0)),
+        y_posterior_mm=float(y1),
+        y_anterior_mm=float(y99),
         x_centre_mm=float(xc),
         width_mm=width,
         z_centre_mm=float(zc),

@@ -94,6 +94,7 @@ class VertebraCrop:
     others: np.ndarray | None = None
     _points: np.ndarray | None = field(default=None, init=False, repr=False)
     _surface: np.ndarray | None = field(default=None, init=False, repr=False)
+    _vertebra_surface: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @property
     def spacing_mm(self) -> tuple[float, float, float]:
@@ -116,9 +117,24 @@ class VertebraCrop:
         grids are sized from these few points rather than from the whole body.
         """
         if self._surface is None:
-            inner = ndimage.binary_erosion(self.body, border_value=0)
-            self._surface = voxel_to_world(self.affine, np.argwhere(self.body & ~inner))
+            self._surface = _surface_world(self.body, self.affine)
         return self._surface
+
+    def vertebra_surface_world(self) -> np.ndarray:
+        """(M, 3) world RAS mm of the whole vertebra's surface voxels (computed once)."""
+        if self._vertebra_surface is None:
+            self._vertebra_surface = _surface_world(self.vertebra, self.affine)
+        return self._vertebra_surface
+
+
+def _surface_world(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """World RAS mm of the mask voxels with a face neighbour outside the mask.
+
+    The largest value of any linear function over the mask's voxel centres is reached on
+    one of these, so extents along any direction need only them.
+    """
+    inner = ndimage.binary_erosion(mask, border_value=0)
+    return voxel_to_world(affine, np.argwhere(mask & ~inner))
 
 
 def crop_vertebra(
@@ -259,10 +275,7 @@ def frame_box(
     ValueError
         When the mask spans more than any vertebra (:data:`MAX_VERTEBRA_EXTENT_MM`).
     """
-    ijk = np.argwhere(crop.vertebra)
-    if len(ijk) > 200_000:
-        ijk = ijk[:: len(ijk) // 200_000 + 1]
-    local = frame.to_local(voxel_to_world(crop.affine, ijk))
+    local = frame.to_local(crop.vertebra_surface_world())
     half_vox = 0.5 * max(affine_spacing(crop.affine))
     extent = local.max(axis=0) - local.min(axis=0)
     if float(extent.max()) > MAX_VERTEBRA_EXTENT_MM:
