@@ -14,14 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kypho.measure.local_grid import LocalGrid, grid_to_world, sample_crop
 from kypho.measure.vertebra_region import (
     GRID_STEP_MM,
     SOFT_TISSUE_SHELL_MM,
-    LocalGrid,
     VertebraCrop,
     frame_box,
-    grid_to_world,
-    sample_crop,
 )
 from kypho.model import VertebraFrame
 

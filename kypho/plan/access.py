@@ -9,7 +9,7 @@ import numpy as np
 from kypho.anatomy.levels import Level
 from kypho.imaging.volume import Volume
 from kypho.measure.canal import BodyGeometry
-from kypho.measure.vertebra_region import LocalGrid
+from kypho.measure.local_grid import LocalGrid
 from kypho.model import Approach, Trajectory
 from kypho.plan.devices import CANNULA_OUTER_DIAMETER_MM, cannula_outer_diameter_mm
 from kypho.plan.pedicle import find_pedicle

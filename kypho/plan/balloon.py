@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from kypho.measure.canal import BodyGeometry
-from kypho.measure.vertebra_region import LocalGrid
+from kypho.measure.local_grid import LocalGrid
 from kypho.model import BalloonPlacement, BalloonPlan, Restoration, VertebraMeasurement
 from kypho.plan.devices import (
     BALLOONS,

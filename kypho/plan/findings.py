@@ -12,7 +12,8 @@ import edt
 import numpy as np
 from scipy import ndimage
 
-from kypho.measure.vertebra_region import SOFT_TISSUE_SHELL_MM, LocalGrid
+from kypho.measure.local_grid import LocalGrid
+from kypho.measure.vertebra_region import SOFT_TISSUE_SHELL_MM
 from kypho.model import ImagingFindings
 
 __all__ = ["ImagingFindings", "imaging_findings"]

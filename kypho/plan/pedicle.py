@@ -16,7 +16,7 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.measure.canal import BodyGeometry
-from kypho.measure.vertebra_region import LocalGrid
+from kypho.measure.local_grid import LocalGrid
 
 __all__ = ["PedicleSeed", "find_pedicle"]
 
