@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import kypho
-from kypho.anatomy.crosscheck import check_centroids, read_verse_centroids
+from kypho.anatomy.crosscheck import check_centroids, verse_centroids_ras
 from kypho.anatomy.levels import Level
-from kypho.anatomy.masks import DISPUTED_CONFIDENCE, find_centroid_file, import_masks
+from kypho.anatomy.masks import DISPUTED_CONFIDENCE, import_masks
 from kypho.errors import CorruptFileError
+from kypho.imaging.centroid_read import find_centroid_file, read_centroid_file
 from kypho.imaging.mask_read import read_masks
 from kypho.imaging.orientation import voxel_to_world
 
@@ -50,21 +51,20 @@ def test_centroid_file_in_another_direction_maps_to_the_same_world_point(tmp_pat
     n = img.shape
     ijk_ras = np.array([ijk_pir[2], n[0] - 1 - ijk_pir[0], n[1] - 1 - ijk_pir[1]])
     _write_ctd(tmp_path / "b_ctd.json", ["R", "A", "S"], {22: ijk_ras})
-    a = read_verse_centroids(tmp_path / "a_ctd.json", img.affine, img.shape)
-    b = read_verse_centroids(tmp_path / "b_ctd.json", img.affine, img.shape)
+    a = verse_centroids_ras(read_centroid_file(tmp_path / "a_ctd.json"), img.affine, img.shape)
+    b = verse_centroids_ras(read_centroid_file(tmp_path / "b_ctd.json"), img.affine, img.shape)
     assert np.allclose(a[Level.L3], world, atol=1e-6)
     assert np.allclose(b[Level.L3], world, atol=1e-6)
 
 
 def test_bad_centroid_file_is_a_clear_error(tmp_path: Path) -> None:
-    img = nib.load(str(TPT / TPT_MASK))
     bad = tmp_path / "x_ctd.json"
     bad.write_text('[{"direction": ["P", "P", "R"]}]', encoding="utf-8")
     with pytest.raises(CorruptFileError, match="direction"):
-        read_verse_centroids(bad, img.affine, img.shape)
+        read_centroid_file(bad)
     bad.write_text("not json", encoding="utf-8")
     with pytest.raises(CorruptFileError, match="not a VerSe centroid file"):
-        read_verse_centroids(bad, img.affine, img.shape)
+        read_centroid_file(bad)
 
 
 def test_check_centroids_flags_a_swapped_label() -> None:
@@ -87,7 +87,10 @@ def test_verse_import_uses_the_centroid_file(tmp_path: Path) -> None:
     ctd = tmp_path / "sub-ct_seg-subreg_label-22_ctd.json"
     _write_ctd(ctd, ["P", "I", "R"], {22: ijk})
     assert find_centroid_file(mask) == ctd
-    seg = import_masks(read_masks(mask), volume)
+    source = read_masks(mask)
+    assert source.centroids is not None and source.centroids.name == ctd.name
+    assert [label for label, _ in source.centroids.points] == [22]
+    seg = import_masks(source, volume)
     assert seg.method == "verse" and seg.warnings == ()
     l3 = seg.info("L3")
     assert l3.confidence == 1.0

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 from kypho.measure.frame import estimate_frame
 from kypho.measure.grading import genant_grade, grade_spine
 from kypho.measure.heights import measure_heights
-from kypho.measure.sampling import crop_vertebra
+from kypho.measure.vertebra_region import crop_vertebra
 from kypho.model import GenantGrade, Heights, Morphotype
 
 

@@ -55,7 +55,7 @@ def test_thick_slice_heights_and_grades(thick):
 
 def test_ct_edges_beat_the_mask_alone(thick):
     """The same frames with mask-only endplates are clearly worse (the CT does the work)."""
-    from kypho.measure.sampling import crop_vertebra
+    from kypho.measure.vertebra_region import crop_vertebra
 
     ph, spine = thick
     truth = {v.level: v for v in ph.truth.vertebrae}

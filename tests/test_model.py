@@ -42,6 +42,7 @@ def _vertebra(**kw: object) -> VertebraMeasurement:
         height_loss=Heights(0.281234, 0.127, 0.0076),
         genant_grade=2, morphotype="wedge", grade_confidence=0.87654,
         body_volume_ml=31.234567, trabecular_hu_mean=95.04, trabecular_hu_median=93.96,
+        canal_ap_mm=17.54,
         density_class="low", notes=["a note"],
         height_segments_ras_mm={"anterior": ((0.0, 10.0, -10.0), (0.0, 10.0, 10.123))},
     )  # fmt: skip
@@ -97,6 +98,7 @@ def test_round_trip_is_exact(tmp_path) -> None:  # type: ignore[no-untyped-def]
     # The records read back are the written ones to the precision written ...
     v = back.spine.vertebra("L1")  # type: ignore[union-attr]
     assert v.heights_mm == Heights(20.12, 24.0, 27.99)
+    assert v.canal_ap_mm == 17.5
     assert v.height_loss is not None and v.height_loss.anterior == pytest.approx(0.281)
     assert back.segmentation.method is SegmentationMethod.BUILTIN
     # ... and writing them again gives the same document, byte for byte.
@@ -152,3 +154,18 @@ def test_oblique_axes_survive_their_written_precision() -> None:
                              2.5, True)
         back = PLACEMENT.decode(to_json(p))
         assert np.allclose(back.axes_ras, q, atol=1e-4)
+
+
+def test_a_2_1_document_reads_without_the_canal() -> None:
+    # 2.2.0 added vertebrae[].canal_ap_mm; an older 2.x document lacks it and reads as
+    # "not measured".
+    doc = results_to_json(_results(SpineMeasurement([_vertebra()])))
+    assert doc["vertebrae"][0]["canal_ap_mm"] == 17.5
+    old = json.loads(json.dumps(doc))
+    old["schema_version"] = "2.1.0"
+    del old["vertebrae"][0]["canal_ap_mm"]
+    back = results_from_json(old)
+    assert back.spine.vertebra("L1").canal_ap_mm is None  # type: ignore[union-attr]
+    assert "canal_ap_mm" not in old["vertebrae"][0]  # the caller's document is untouched
+    with pytest.raises(ValueError, match="canal_ap_mm must be >= 0"):
+        _vertebra(canal_ap_mm=-1.0)

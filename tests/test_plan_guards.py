@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from kypho.imaging.volume import LabelMap, Volume
+from kypho.measure.vertebra_region import MAX_VERTEBRA_EXTENT_MM, build_local_grid
 from kypho.model import VertebraFrame
 from kypho.plan.access import _table_deg
-from kypho.plan.local_grid import MAX_VERTEBRA_EXTENT_MM, build_local_grid
 
 
 @pytest.mark.parametrize(("a", "b"), [(0.13, -0.99), (-0.13, -0.99), (0.5, 0.8), (0.0, -1.0)])

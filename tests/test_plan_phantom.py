@@ -7,6 +7,7 @@ import pytest
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import world_to_voxel
+from kypho.measure.vertebra_region import CROP_MARGIN_MM, crop_vertebra, frame_grid
 from kypho.model import Recommendation
 from kypho.model.serialize import to_json
 from kypho.phantom import (
@@ -16,6 +17,7 @@ from kypho.phantom import (
     truth_segmentation,
     truth_spine,
 )
+from kypho.plan.findings import soft_tissue_level
 from kypho.plan.plan import plan_levels
 
 
@@ -168,6 +170,12 @@ def test_plan_from_measure_spine() -> None:
     assert all(not t.breach for t in lp.trajectories)
     target = np.array(lp.balloon.restoration.target_mm)
     assert np.all(np.abs(target - truth.expected_heights_mm.as_array()) <= 1.5)
+    # The canal is measured once, by the measurement stage, against the phantom's truth
+    # (two 0.5 mm grid steps), and the plan uses that number.
+    for vm in spine.vertebrae:
+        assert vm.canal_ap_mm is not None
+        assert abs(vm.canal_ap_mm - ph.truth.get(vm.level.display).canal_ap_mm) <= 1.0
+    assert lp.findings.imaging.canal_ap_mm == spine.vertebra("L2").canal_ap_mm
 
 
 def test_plan_uses_the_one_measured_body_volume_and_trabecular_hu(phantom) -> None:  # type: ignore[no-untyped-def]
@@ -180,3 +188,32 @@ def test_plan_uses_the_one_measured_body_volume_and_trabecular_hu(phantom) -> No
         assert lp.cement.body_volume_ml == vm.body_volume_ml  # type: ignore[union-attr]
     for lv in to_json(plan)["levels"]:
         assert not {"body_volume_ml", "trabecular_hu_median"} & set(lv["findings"])
+
+
+def test_soft_tissue_level_is_read_in_a_shell_not_in_the_grid_box(phantom) -> None:  # type: ignore[no-untyped-def]
+    # The level used to be the median of everything the grid box held beyond 1 mm of the
+    # vertebra: a wider crop took in more fat at the box corners and more neighbour bone
+    # (demo T12 44.3 -> 42.5 HU between 6 and 12 mm margins). Read in a fixed shell, it
+    # is the same whatever the extent.
+    ph, _plan = phantom
+    seg, spine = truth_segmentation(ph), truth_spine(ph)
+    for name in ("T12", "L1"):
+        vm = spine.vertebra(name)
+        crop = crop_vertebra(ph.volume.hu, seg.vertebrae.labels, seg.bodies.labels,
+                             ph.volume.affine, int(vm.level))
+        narrow = soft_tissue_level(frame_grid(crop, vm.frame))
+        wide = soft_tissue_level(frame_grid(crop, vm.frame, context_mm=CROP_MARGIN_MM))
+        assert narrow == pytest.approx(wide, abs=0.05)
+        # Between the phantom's painted soft tissue (38 HU) and muscle (52 HU), with fat,
+        # disc and partial volume around them.
+        assert 30.0 < narrow[0] < 60.0
+
+
+def test_plan_measures_the_canal_when_the_record_lacks_it(phantom) -> None:  # type: ignore[no-untyped-def]
+    # Records built outside kypho.measure (here the truth; an older results.json) have no
+    # canal: the plan measures it the same way. L1 has 4 mm of retropulsion.
+    ph, plan = phantom
+    for name in ("T12", "L1", "L2"):
+        canal = plan.level(name).findings.imaging.canal_ap_mm
+        assert canal is not None
+        assert abs(canal - ph.truth.get(name).canal_ap_mm) <= 1.0

@@ -9,21 +9,19 @@ off-by-one level is the classic failure). Two independent sources are checked he
   (costovertebral joint on the body of T10, T11, T12), so the medial end of rib N must
   meet vertebra TN.
 
-Pure computation except :func:`read_verse_centroids`, which reads the small JSON file.
+Pure computation: the centroid file is read by :mod:`kypho.imaging.centroid_read`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import nibabel.orientations as nio
 import numpy as np
 from scipy.spatial import cKDTree
 
 from kypho.anatomy.levels import Level
-from kypho.errors import CorruptFileError
+from kypho.imaging.centroid_read import CentroidFile
 from kypho.imaging.orientation import affine_spacing, voxel_to_world
 
 __all__ = [
@@ -32,7 +30,7 @@ __all__ = [
     "CentroidCheck",
     "check_centroids",
     "check_rib_levels",
-    "read_verse_centroids",
+    "verse_centroids_ras",
 ]
 
 #: A centroid further than this from its mask's centroid is reported. VerSe counts a
@@ -48,18 +46,17 @@ RIB_CONTACT_MM = 12.0
 _SINGLE_FACET_RIBS = (10, 11, 12)
 
 
-def read_verse_centroids(
-    path: str | Path, mask_affine: np.ndarray, mask_shape: tuple[int, int, int]
+def verse_centroids_ras(
+    ctd: CentroidFile, mask_affine: np.ndarray, mask_shape: tuple[int, int, int]
 ) -> dict[Level, tuple[float, float, float]]:
-    """Read a VerSe / TPTBox centroid JSON and return world RAS centroids.
+    """World RAS centroids of the levels in a VerSe centroid file.
 
     Parameters
     ----------
-    path : str or Path
-        The ``*_ctd.json`` file: a list whose first element holds ``"direction"`` (axis
-        codes such as ``["P", "I", "R"]``, optionally ``"zoom"``), then entries
-        ``{"label": 20, "X": .., "Y": .., "Z": ..}`` in voxel coordinates of the mask
-        reoriented to that direction (scaled to ``zoom`` when given).
+    ctd : CentroidFile
+        As read by :func:`kypho.imaging.centroid_read.read_centroid_file`: voxel
+        coordinates of the mask reoriented to ``ctd.direction`` (scaled to
+        ``ctd.zoom_mm`` when given).
     mask_affine : (4, 4) ndarray
         Voxel -> world RAS mm of the mask as stored.
     mask_shape : tuple of int
@@ -69,42 +66,23 @@ def read_verse_centroids(
     -------
     dict of Level to (3,) tuple of float
         World RAS mm centroid per level (labels kypho does not know are skipped).
-
-    Raises
-    ------
-    CorruptFileError
-        When the file is not a VerSe centroid list.
     """
-    path = Path(path)
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))
-        header = items[0]
-        codes = tuple(str(c).upper() for c in header["direction"])
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise CorruptFileError(f"{path} is not a VerSe centroid file: {exc}") from None
-    pairs = [{"L", "R"}, {"A", "P"}, {"S", "I"}]
-    if len(codes) != 3 or any(len(pair & set(codes)) != 1 for pair in pairs):
-        raise CorruptFileError(f"{path} has an invalid direction {list(codes)}")
     affine = np.asarray(mask_affine, float)
-    # The file's voxel grid is the mask reoriented to `codes`: build that grid's affine.
+    # The file's voxel grid is the mask reoriented to its direction: build that affine.
     start = nio.io_orientation(affine)
-    target = nio.axcodes2ornt(codes)
+    target = nio.axcodes2ornt(ctd.direction)
     transform = nio.ornt_transform(start, target)
     dir_affine = affine @ nio.inv_ornt_aff(transform, mask_shape)
     zoom_scale = np.ones(3)
-    if "zoom" in header:
-        file_zoom = np.asarray(header["zoom"], float)
-        mask_zoom = np.asarray(affine_spacing(dir_affine))
-        if file_zoom.shape == (3,) and np.all(file_zoom > 0):
-            zoom_scale = file_zoom / mask_zoom
+    if ctd.zoom_mm is not None:
+        zoom_scale = np.asarray(ctd.zoom_mm) / np.asarray(affine_spacing(dir_affine))
     out: dict[Level, tuple[float, float, float]] = {}
-    for item in items[1:]:
+    for label, xyz in ctd.points:
         try:
-            label = int(item["label"])
-            ijk = np.array([item["X"], item["Y"], item["Z"]], float) * zoom_scale
             level = Level(label)
-        except (KeyError, TypeError, ValueError):
+        except ValueError:
             continue  # other points of interest (sub-region landmarks) are not levels
+        ijk = np.asarray(xyz, float) * zoom_scale
         out[level] = tuple(float(v) for v in voxel_to_world(dir_affine, ijk))  # type: ignore[assignment]
     return out
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import numpy as np
 
@@ -23,36 +22,24 @@ from kypho.anatomy.crosscheck import (
     CENTROID_TOLERANCE_MM,
     check_centroids,
     check_rib_levels,
-    read_verse_centroids,
+    verse_centroids_ras,
 )
 from kypho.anatomy.levels import Level
 from kypho.anatomy.mask_import import import_masks as _import_voxels
 from kypho.anatomy.plausibility import check_column
+from kypho.imaging.centroid_read import CentroidFile
 from kypho.imaging.mask_read import LabelFile, MaskSource
 from kypho.imaging.resample import resample_labels
 from kypho.imaging.volume import Volume
 from kypho.model import LevelInfo, Segmentation
 
-__all__ = ["DISPUTED_CONFIDENCE", "find_centroid_file", "import_masks"]
+__all__ = ["DISPUTED_CONFIDENCE", "import_masks"]
 
 #: Confidence of an imported level that independent evidence contradicts.
 DISPUTED_CONFIDENCE = 0.5
 #: TotalSegmentator's masks of ribs 10-12 (``rib_left_12.nii.gz``): the ribs that
 #: meet T10-T12.
 _RIB_10_12 = re.compile(r"^rib_.+_1[0-2]\.nii")
-
-
-def find_centroid_file(mask_path: str | Path) -> Path | None:
-    """The VerSe centroid JSON that belongs to a VerSe mask, if one lies beside it.
-
-    VerSe names them ``sub-verse004_seg-vert_msk.nii.gz`` and
-    ``sub-verse004_seg-subreg_ctd.json``: the subject prefix before ``_seg-`` is shared.
-    """
-    mask_path = Path(mask_path)
-    name = mask_path.name
-    prefix = name.split("_seg-")[0] if "_seg-" in name else name.split("_msk")[0]
-    candidates = sorted(mask_path.parent.glob(f"{prefix}*_ctd.json"))
-    return candidates[0] if candidates else None
 
 
 def import_masks(masks: MaskSource, volume: Volume) -> Segmentation:
@@ -62,8 +49,8 @@ def import_masks(masks: MaskSource, volume: Volume) -> Segmentation:
     ----------
     masks : MaskSource
         A TotalSegmentator output folder, its multilabel NIfTI, or a VerSe
-        ``*_msk.nii.gz`` as read by :func:`kypho.imaging.mask_read.read_masks` (a
-        ``*_ctd.json`` beside a VerSe mask is used for a cross-check).
+        ``*_msk.nii.gz`` as read by :func:`kypho.imaging.mask_read.read_masks` (the
+        ``*_ctd.json`` it found beside a VerSe mask is used for a cross-check).
     volume : Volume
         The CT the masks belong to.
 
@@ -78,7 +65,6 @@ def import_masks(masks: MaskSource, volume: Volume) -> Segmentation:
     KyphoError
         Subclasses for missing, unreadable, empty or non-overlapping masks.
     """
-    path = masks.path
     seg = _import_voxels(masks, volume)
     evidence: dict[Level, list[str]] = {}
     disputed: set[Level] = set()
@@ -92,12 +78,10 @@ def import_masks(masks: MaskSource, volume: Volume) -> Segmentation:
             if disagree:
                 warnings.extend(disagree)
                 disputed.update(info.level for info in seg.levels)
-    elif seg.method == "verse":
-        ctd = find_centroid_file(path)
-        if ctd is not None:
-            warnings.extend(
-                _check_verse_centroids(masks.files[0], ctd, seg, evidence, disputed)
-            )
+    elif seg.method == "verse" and masks.centroids is not None:
+        warnings.extend(
+            _check_verse_centroids(masks.files[0], masks.centroids, seg, evidence, disputed)
+        )
     warnings.extend(check_column(seg))
     if not evidence and not warnings:
         return seg
@@ -126,12 +110,12 @@ def _ribs_on_ct(masks: MaskSource, volume: Volume) -> dict[str, np.ndarray]:
 
 def _check_verse_centroids(
     mask: LabelFile,
-    ctd_path: Path,
+    ctd: CentroidFile,
     seg: Segmentation,
     evidence: dict[Level, list[str]],
     disputed: set[Level],
 ) -> list[str]:
-    file_points = read_verse_centroids(ctd_path, mask.affine, mask.shape)
+    file_points = verse_centroids_ras(ctd, mask.affine, mask.shape)
     # A vertebra cut by the field of view has a shifted mask centroid: not comparable.
     whole = {i.level: i.centroid_ras_mm for i in seg.levels if not i.cut_by_fov}
     body = {
@@ -153,14 +137,14 @@ def _check_verse_centroids(
     for lv, d in result.distance_mm.items():
         if d <= CENTROID_TOLERANCE_MM:
             evidence.setdefault(lv, []).append(
-                f"VerSe centroid file {ctd_path.name} agrees within {d:.1f} mm"
+                f"VerSe centroid file {ctd.name} agrees within {d:.1f} mm"
             )
         else:
             disputed.add(lv)
     warnings = list(result.warnings)
     if missing:
         warnings.append(
-            f"the centroid file {ctd_path.name} lists {', '.join(missing)} "
+            f"the centroid file {ctd.name} lists {', '.join(missing)} "
             "which the mask does not hold"
         )
     return warnings

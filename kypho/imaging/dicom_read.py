@@ -26,6 +26,9 @@ from kypho.errors import (
 )
 from kypho.imaging.ct_values import check_ct_values, volume_from_raw
 from kypho.imaging.dicom_geometry import (
+    SliceGeometry,
+    SpacingCheck,
+    TiltCheck,
     analyse_spacing,
     analyse_tilt,
     check_consistent,
@@ -175,58 +178,16 @@ def read_dicom(
     """
     path = Path(path)
     source = str(path)
-    slices, warnings = choose_series(_gather_headers(path), source, series)
-    if any(h.frames > 1 for h in slices):
-        slices = [f for h in slices for f in (expand_frames(h) if h.frames > 1 else [h])]
-    warnings += check_dicom_series(slices, source)
-    check_consistent(slices)
-    slices, repeated = drop_repeated_instances(slices)
-    warnings += repeated
-    if len(slices) < 2:
-        raise SingleSliceError(
-            f"DICOM {series_label(slices[0])} in {source} has a single slice ({slices[0].path}); "
-            "a 3-D CT needs several."
-        )
-    geo = slice_geometry(slices)
-    slices = [slices[i] for i in geo.order]
-    spacing = analyse_spacing(geo, slices)
-    if spacing.uneven and not resample_uneven:
-        raise SliceSpacingError(spacing.problem + "; pass --resample-uneven to "
-                                "interpolate onto a regular grid.")
-    tilt = analyse_tilt(geo)
-    if tilt is not None and not correct_tilt:
-        raise GantryTiltError(
-            f"DICOM {series_label(slices[0])} is sheared by a gantry tilt of "
-            f"{tilt.angle_deg:.2f} degrees ({tilt.drift_mm:.1f} mm in-plane drift across "
-            "the stack); read it with tilt correction (the default) to resample it onto an "
-            "orthogonal grid."
-        )
-
+    slices, warnings = _series_slices(path, source, series)
+    slices, geo, spacing, tilt = _checked_geometry(slices, resample_uneven, correct_tilt)
     for h in slices:
         check_rescale(h.slope, h.intercept, f"DICOM file {h.path}")
     slopes = {(h.slope, h.intercept) for h in slices}
     common = len(slopes) == 1
     stack = _load_stack(slices, common)
     slope, inter = next(iter(slopes)) if common else (1.0, 0.0)
-    origin = geo.origin_mm.copy()
-    if tilt is not None:
-        fill = float(stack.min())
-        stack = shift_slices(stack, tilt.shifts_px, fill)
-        origin += tilt.origin_shift_mm
-        warnings.append(
-            f"Gantry tilt of {tilt.angle_deg:.2f} degrees corrected: each slice was shifted "
-            f"in its plane (up to {tilt.max_shift_mm:.1f} mm) onto an orthogonal grid; "
-            f"voxels from outside the scanned field were set to {fill * slope + inter:.0f} HU."
-        )
-    step = spacing.step_mm
-    if spacing.uneven:
-        targets = regular_positions(geo.positions_mm, step)
-        stack = resample_along_stack(stack, geo.positions_mm, targets)
-        warnings.append(
-            f"{spacing.problem}; the {len(slices)} slices were linearly interpolated onto "
-            f"a regular grid of {len(targets)} slices {step:.2f} mm apart."
-        )
-
+    stack, origin, step = _regular_stack(stack, slices, geo, spacing, tilt, slope, inter,
+                                         warnings)
     lps = np.eye(4)
     lps[:3, 0] = geo.row_dir * geo.pixel_mm[0]
     lps[:3, 1] = geo.col_dir * geo.pixel_mm[1]
@@ -251,3 +212,86 @@ def read_dicom(
     # (N, rows, columns) -> (columns, rows, N): axis 0 along row_dir, 1 along col_dir.
     return volume_from_raw(stack.transpose(2, 1, 0), LPS_TO_RAS @ lps, slope=slope,
                            inter=inter, source=source, meta=meta)
+
+
+def _series_slices(
+    path: Path, source: str, series: str | None
+) -> tuple[list[SliceHeader], list[str]]:
+    """The chosen series' slices (frames expanded, repeats dropped) and its warnings.
+
+    Raises
+    ------
+    SingleSliceError
+        When fewer than two slices remain.
+    """
+    slices, warnings = choose_series(_gather_headers(path), source, series)
+    if any(h.frames > 1 for h in slices):
+        slices = [f for h in slices for f in (expand_frames(h) if h.frames > 1 else [h])]
+    warnings += check_dicom_series(slices, source)
+    check_consistent(slices)
+    slices, repeated = drop_repeated_instances(slices)
+    warnings += repeated
+    if len(slices) < 2:
+        raise SingleSliceError(
+            f"DICOM {series_label(slices[0])} in {source} has a single slice ({slices[0].path}); "
+            "a 3-D CT needs several."
+        )
+    return slices, warnings
+
+
+def _checked_geometry(
+    slices: list[SliceHeader], resample_uneven: bool, correct_tilt: bool
+) -> tuple[list[SliceHeader], SliceGeometry, SpacingCheck, TiltCheck | None]:
+    """Slices in stack order with their geometry, spacing and gantry tilt.
+
+    Raises
+    ------
+    SliceSpacingError, GantryTiltError
+        When the spacing is uneven or the stack tilted and the caller did not allow the
+        correction.
+    """
+    geo = slice_geometry(slices)
+    slices = [slices[i] for i in geo.order]
+    spacing = analyse_spacing(geo, slices)
+    if spacing.uneven and not resample_uneven:
+        raise SliceSpacingError(spacing.problem + "; pass --resample-uneven to "
+                                "interpolate onto a regular grid.")
+    tilt = analyse_tilt(geo)
+    if tilt is not None and not correct_tilt:
+        raise GantryTiltError(
+            f"DICOM {series_label(slices[0])} is sheared by a gantry tilt of "
+            f"{tilt.angle_deg:.2f} degrees ({tilt.drift_mm:.1f} mm in-plane drift across "
+            "the stack); read it with tilt correction (the default) to resample it onto an "
+            "orthogonal grid."
+        )
+    return slices, geo, spacing, tilt
+
+
+def _regular_stack(
+    stack: np.ndarray, slices: list[SliceHeader], geo: SliceGeometry, spacing: SpacingCheck,
+    tilt: TiltCheck | None, slope: float, inter: float, warnings: list[str],
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The stack on an orthogonal, evenly spaced grid: origin (LPS mm) and slice step.
+
+    Gantry tilt and uneven spacing are corrected here, each with a warning appended to
+    ``warnings``.
+    """
+    origin = geo.origin_mm.copy()
+    if tilt is not None:
+        fill = float(stack.min())
+        stack = shift_slices(stack, tilt.shifts_px, fill)
+        origin += tilt.origin_shift_mm
+        warnings.append(
+            f"Gantry tilt of {tilt.angle_deg:.2f} degrees corrected: each slice was shifted "
+            f"in its plane (up to {tilt.max_shift_mm:.1f} mm) onto an orthogonal grid; "
+            f"voxels from outside the scanned field were set to {fill * slope + inter:.0f} HU."
+        )
+    step = spacing.step_mm
+    if spacing.uneven:
+        targets = regular_positions(geo.positions_mm, step)
+        stack = resample_along_stack(stack, geo.positions_mm, targets)
+        warnings.append(
+            f"{spacing.problem}; the {len(slices)} slices were linearly interpolated onto "
+            f"a regular grid of {len(targets)} slices {step:.2f} mm apart."
+        )
+    return stack, origin, step

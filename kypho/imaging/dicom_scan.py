@@ -270,27 +270,40 @@ def choose_series(
     groups: dict[str, list[SliceHeader]] = defaultdict(list)
     for h in images:
         groups[h.series_uid].append(h)
-    listing = "; ".join(_series_label(s) for s in groups.values())
     if series is not None:
-        wanted = str(series).strip()
-        matches = [s for uid, s in groups.items()
-                   if wanted in (uid, s[0].series_number)]
-        if not matches:
-            raise EmptyInputError(
-                f"No series {wanted!r} in {source}; available: {listing}."
-            )
-        if len(matches) > 1:
-            raise EmptyInputError(
-                f"Series {wanted!r} is ambiguous in {source} (several series share that "
-                f"number); pass its SeriesInstanceUID instead. Available: {listing}."
-            )
-        chosen = matches[0]
-        if not _is_ct(chosen):
-            raise NotACTError(
-                f"Series {wanted!r} in {source} has modality {chosen[0].modality or '?'}, "
-                "not CT."
-            )
-        return chosen, []
+        return _requested_series(groups, source, str(series).strip()), []
+    return _default_series(groups, images, source)
+
+
+def _requested_series(
+    groups: dict[str, list[SliceHeader]], source: str, wanted: str
+) -> list[SliceHeader]:
+    """The series the user named by UID or number (it must be one, and CT)."""
+    listing = "; ".join(_series_label(s) for s in groups.values())
+    matches = [s for uid, s in groups.items()
+               if wanted in (uid, s[0].series_number)]
+    if not matches:
+        raise EmptyInputError(
+            f"No series {wanted!r} in {source}; available: {listing}."
+        )
+    if len(matches) > 1:
+        raise EmptyInputError(
+            f"Series {wanted!r} is ambiguous in {source} (several series share that "
+            f"number); pass its SeriesInstanceUID instead. Available: {listing}."
+        )
+    chosen = matches[0]
+    if not _is_ct(chosen):
+        raise NotACTError(
+            f"Series {wanted!r} in {source} has modality {chosen[0].modality or '?'}, "
+            "not CT."
+        )
+    return chosen
+
+
+def _default_series(
+    groups: dict[str, list[SliceHeader]], images: list[SliceHeader], source: str
+) -> tuple[list[SliceHeader], list[str]]:
+    """The axial CT series with most slices (localizers last), and a note if one of many."""
     cts = [s for s in groups.values() if _is_ct(s)]
     if not cts:
         mods = sorted({h.modality or "unknown" for h in images})

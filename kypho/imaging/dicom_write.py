@@ -131,8 +131,30 @@ def write_dicom_series(
     syntax = UID(transfer_syntax) if transfer_syntax else ExplicitVRLittleEndian
     slope, intercept = _rescale_for(arr)
 
-    out = Path(out_dir)
-    names = [out / f"IM{k + 1:05d}.dcm" for k in range(arr.shape[2])]
+    names = _slice_files(Path(out_dir), arr.shape[2], overwrite)
+
+    base = _series_dataset(modality, patient_name, patient_id, series_description,
+                           series_number, study_uid or generate_uid(),
+                           series_uid or generate_uid())
+    _set_image_geometry(base, row_dir, col_dir, spacing, slice_gap, arr.shape)
+    base.RescaleSlope = _ds_number(slope)
+    base.RescaleIntercept = _ds_number(intercept)
+    if modality == "CT":
+        base.RescaleType = "HU"
+
+    return _write_slices(base, arr, lps, normal, names, (slope, intercept), syntax,
+                         overwrite)
+
+
+def _slice_files(out: Path, n: int, overwrite: bool) -> list[Path]:
+    """The files ``IM00001.dcm`` ... of ``n`` slices in ``out`` (created), none clobbered.
+
+    Raises
+    ------
+    OutputExistsError
+        A file exists and ``overwrite`` is False.
+    """
+    names = [out / f"IM{k + 1:05d}.dcm" for k in range(n)]
     if not overwrite:
         existing = [p for p in names if p.exists()]
         if existing:
@@ -141,53 +163,15 @@ def write_dicom_series(
                 "the series."
             )
     out.mkdir(parents=True, exist_ok=True)
+    return names
 
-    study_uid = study_uid or generate_uid()
-    series_uid = series_uid or generate_uid()
-    frame_uid = generate_uid()
-    now = datetime.now()
-    base = Dataset()
-    base.SOPClassUID = _SOP_CLASS[modality]
-    base.Modality = modality
-    base.PatientName = patient_name
-    base.PatientID = patient_id
-    base.StudyInstanceUID = study_uid
-    base.SeriesInstanceUID = series_uid
-    base.FrameOfReferenceUID = frame_uid
-    base.StudyDate = base.SeriesDate = now.strftime("%Y%m%d")
-    base.StudyTime = base.SeriesTime = now.strftime("%H%M%S")
-    base.StudyID = "1"
-    base.SeriesNumber = int(series_number)
-    base.SeriesDescription = series_description
-    base.Manufacturer = "kypho"
-    # Type 2 attributes (present, empty when unknown) so the series passes dciodvfy and
-    # the SEG/SR kypho derives from it can copy them.
-    for key in ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber",
-                "PatientPosition", "PositionReferenceIndicator",
-                "AcquisitionNumber"):
-        setattr(base, key, "")
-    if modality == "CT":
-        base.KVP = ""
-    # An unpaired body part: dciodvfy then expects no Laterality.
-    base.BodyPartExamined = "SPINE"
-    base.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
-    base.ImageOrientationPatient = [_ds_number(v) for v in (*row_dir, *col_dir)]
-    # PixelSpacing is (between rows, between columns) = (axis 1, axis 0).
-    base.PixelSpacing = [_ds_number(spacing[1]), _ds_number(spacing[0])]
-    base.SliceThickness = _ds_number(slice_gap)
-    base.SpacingBetweenSlices = _ds_number(slice_gap)
-    base.SamplesPerPixel = 1
-    base.PhotometricInterpretation = "MONOCHROME2"
-    base.Rows, base.Columns = int(arr.shape[1]), int(arr.shape[0])
-    base.BitsAllocated = base.BitsStored = 16
-    base.HighBit = 15
-    base.PixelRepresentation = 1
-    base.RescaleSlope = _ds_number(slope)
-    base.RescaleIntercept = _ds_number(intercept)
-    if modality == "CT":
-        base.RescaleType = "HU"
-    base.WindowCenter, base.WindowWidth = "40", "400"
 
+def _write_slices(
+    base: Dataset, arr: np.ndarray, lps: np.ndarray, normal: np.ndarray, names: list[Path],
+    rescale: tuple[float, float], syntax: UID, overwrite: bool,
+) -> list[Path]:
+    """One file per axial slice of ``arr`` (LPS-ordered), each written atomically."""
+    slope, intercept = rescale
     written: list[Path] = []
     for k, path in enumerate(names):
         ds = Dataset()
@@ -208,3 +192,56 @@ def write_dicom_series(
         ds.save_as(buffer, enforce_file_format=True)
         written.append(atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite))
     return written
+
+
+def _series_dataset(
+    modality: str, patient_name: str, patient_id: str, series_description: str,
+    series_number: int, study_uid: str, series_uid: str,
+) -> Dataset:
+    """The attributes every slice of a written series shares: who, which study, what."""
+    now = datetime.now()
+    base = Dataset()
+    base.SOPClassUID = _SOP_CLASS[modality]
+    base.Modality = modality
+    base.PatientName = patient_name
+    base.PatientID = patient_id
+    base.StudyInstanceUID = study_uid
+    base.SeriesInstanceUID = series_uid
+    base.FrameOfReferenceUID = generate_uid()
+    base.StudyDate = base.SeriesDate = now.strftime("%Y%m%d")
+    base.StudyTime = base.SeriesTime = now.strftime("%H%M%S")
+    base.StudyID = "1"
+    base.SeriesNumber = int(series_number)
+    base.SeriesDescription = series_description
+    base.Manufacturer = "kypho"
+    # Type 2 attributes (present, empty when unknown) so the series passes dciodvfy and
+    # the SEG/SR kypho derives from it can copy them.
+    for key in ("PatientBirthDate", "PatientSex", "ReferringPhysicianName", "AccessionNumber",
+                "PatientPosition", "PositionReferenceIndicator",
+                "AcquisitionNumber"):
+        setattr(base, key, "")
+    if modality == "CT":
+        base.KVP = ""
+    # An unpaired body part: dciodvfy then expects no Laterality.
+    base.BodyPartExamined = "SPINE"
+    base.ImageType = ["DERIVED", "SECONDARY", "AXIAL"]
+    return base
+
+
+def _set_image_geometry(
+    base: Dataset, row_dir: np.ndarray, col_dir: np.ndarray,
+    spacing: tuple[float, float, float], slice_gap: float, shape: tuple[int, ...],
+) -> None:
+    """Plane orientation, spacing and pixel format of the slices (int16 stored values)."""
+    base.ImageOrientationPatient = [_ds_number(v) for v in (*row_dir, *col_dir)]
+    # PixelSpacing is (between rows, between columns) = (axis 1, axis 0).
+    base.PixelSpacing = [_ds_number(spacing[1]), _ds_number(spacing[0])]
+    base.SliceThickness = _ds_number(slice_gap)
+    base.SpacingBetweenSlices = _ds_number(slice_gap)
+    base.SamplesPerPixel = 1
+    base.PhotometricInterpretation = "MONOCHROME2"
+    base.Rows, base.Columns = int(shape[1]), int(shape[0])
+    base.BitsAllocated = base.BitsStored = 16
+    base.HighBit = 15
+    base.PixelRepresentation = 1
+    base.WindowCenter, base.WindowWidth = "40", "400"

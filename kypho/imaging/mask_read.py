@@ -1,4 +1,5 @@
-"""Reading label masks from disk: one NIfTI label file, or a TotalSegmentator folder.
+"""Reading label masks from disk: one NIfTI label file (with a VerSe centroid file beside
+it, if any), or a TotalSegmentator folder.
 
 The anatomy stage takes what this returns (arrays and their affines) and never opens a
 file itself. Which file names a TotalSegmentator output folder uses is the tool's file
@@ -17,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.errors import CorruptFileError, MaskImportError, NotAnImageError
+from kypho.imaging.centroid_read import CentroidFile, find_centroid_file, read_centroid_file
 
 __all__ = ["LabelFile", "MaskSource", "read_label_file", "read_masks"]
 
@@ -79,12 +81,15 @@ class MaskSource:
         The one file, or the folder's vertebra, sacrum and rib 10-12 masks (name order).
     names : tuple of str
         Every NIfTI file name in the folder (the one file's name otherwise).
+    centroids : CentroidFile or None
+        The VerSe centroid file found beside one mask file (``*_ctd.json``), if any.
     """
 
     path: Path
     is_folder: bool
     files: tuple[LabelFile, ...]
     names: tuple[str, ...]
+    centroids: CentroidFile | None = None
 
 
 def read_label_file(path: str | Path) -> LabelFile:
@@ -131,7 +136,9 @@ def read_masks(path: str | Path) -> MaskSource:
     NotAnImageError
         When the path does not exist.
     CorruptFileError, MaskImportError
-        As :func:`read_label_file`, for any file read.
+        As :func:`read_label_file`, for any file read; CorruptFileError also for a
+        centroid file beside a mask file that is not one
+        (:func:`~kypho.imaging.centroid_read.read_centroid_file`).
     """
     path = Path(path)
     if path.is_dir():
@@ -140,4 +147,6 @@ def read_masks(path: str | Path) -> MaskSource:
         return MaskSource(path, True, files, names)
     if not path.exists():
         raise NotAnImageError(f"mask path {path} does not exist")
-    return MaskSource(path, False, (read_label_file(path),), (path.name,))
+    ctd = find_centroid_file(path)
+    return MaskSource(path, False, (read_label_file(path),), (path.name,),
+                      read_centroid_file(ctd) if ctd is not None else None)

@@ -16,7 +16,8 @@ import numpy as np
 from kypho.anatomy.levels import Level
 from kypho.measure.endplate_planes import plane_normal
 from kypho.measure.endplates import column_edges
-from kypho.measure.sampling import VertebraCrop, sample_on_grid
+from kypho.measure.sampling import sample_on_grid
+from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import GenantGrade, VertebraFrame
 
 __all__ = [

@@ -17,7 +17,7 @@ import edt
 import numpy as np
 
 from kypho.measure.calibration import BmdCalibration
-from kypho.measure.sampling import VertebraCrop
+from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import DensityClass
 
 __all__ = [

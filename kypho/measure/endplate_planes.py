@@ -16,13 +16,13 @@ from scipy import ndimage
 from kypho.imaging.slices import is_thick_slice
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.sampling import (
-    VertebraCrop,
     local_extent,
     sample_body_columns,
     sample_on_grid,
     spacing_along,
 )
 from kypho.measure.thick_endplates import interior_endplate_edges
+from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import VertebraFrame
 
 __all__ = [

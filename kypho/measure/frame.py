@@ -44,7 +44,7 @@ import numpy as np
 
 from kypho.imaging.orientation import voxel_to_world
 from kypho.measure.endplate_planes import PlaneRounds, plane_normal, unit
-from kypho.measure.sampling import VertebraCrop
+from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import VertebraFrame
 
 __all__ = ["FrameFit", "estimate_frame", "plane_normal"]

@@ -23,8 +23,9 @@ from kypho.imaging.slices import is_thick_slice
 from kypho.measure.edge_columns import EdgeColumns, ct_half_width_mm
 from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.height_lines import inside_positions
-from kypho.measure.sampling import VertebraCrop, local_extent, sample_on_grid, spacing_along
+from kypho.measure.sampling import local_extent, sample_on_grid, spacing_along
 from kypho.measure.thick_endplates import mask_free_edges, voxel_extent_along
+from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import Heights, VertebraFrame
 
 __all__ = [

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.levels import Level
-from kypho.measure.sampling import VertebraCrop
+from kypho.measure.vertebra_region import VertebraCrop
 
 __all__ = ["cortical_reference", "min_endplate_contrast"]
 

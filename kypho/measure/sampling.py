@@ -1,4 +1,5 @@
-"""Crops around one vertebra and resampling of voxel data onto a vertebra's local grid.
+"""Resampling of a vertebra's crop (:mod:`kypho.measure.vertebra_region`) onto grids
+laid out in its frame.
 
 Every measurement of kypho.measure works in world millimetres: voxel indices of a crop are
 mapped to world RAS by the crop's affine (obliquity and anisotropic spacing kept), and
@@ -8,132 +9,19 @@ values are read back on regular grids laid out in a :class:`VertebraFrame` with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from scipy import ndimage
 
-from kypho.imaging.orientation import affine_spacing, voxel_to_world
+from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import VertebraFrame
 
 __all__ = [
-    "VertebraCrop",
-    "crop_vertebra",
     "local_extent",
     "local_grid_points",
     "merged_boxes",
     "sample_on_grid",
     "spacing_along",
 ]
-
-#: Margin kept around a vertebra's bounding box when cropping (mm): room for the disc
-#: spaces above and below, needed by the HU edge refinement.
-CROP_MARGIN_MM = 12.0
-
-
-@dataclass(eq=False)
-class VertebraCrop:
-    """The voxels around one vertebra.
-
-    Attributes
-    ----------
-    body : (x, y, z) ndarray of bool
-        Vertebral body mask.
-    vertebra : (x, y, z) ndarray of bool
-        Whole-vertebra mask (body and posterior elements).
-    hu : (x, y, z) ndarray of float32
-        CT values in HU.
-    affine : (4, 4) ndarray
-        Crop voxel index -> world RAS mm.
-    touches_edge : bool
-        True when the body mask reaches the border of the full volume.
-    """
-
-    body: np.ndarray
-    vertebra: np.ndarray
-    hu: np.ndarray
-    affine: np.ndarray
-    touches_edge: bool
-    _points: np.ndarray | None = field(default=None, init=False, repr=False)
-    _surface: np.ndarray | None = field(default=None, init=False, repr=False)
-
-    @property
-    def spacing_mm(self) -> tuple[float, float, float]:
-        return affine_spacing(self.affine)
-
-    @property
-    def voxel_volume_ml(self) -> float:
-        return float(abs(np.linalg.det(self.affine[:3, :3]))) / 1000.0
-
-    def body_points_world(self) -> np.ndarray:
-        """(N, 3) world RAS mm of the body voxel centres (computed once per crop)."""
-        if self._points is None:
-            self._points = voxel_to_world(self.affine, np.argwhere(self.body))
-        return self._points
-
-    def body_surface_world(self) -> np.ndarray:
-        """(M, 3) world RAS mm of the body voxels with a face neighbour outside the body.
-
-        Extents of the body along any direction are reached on its surface, so local
-        grids are sized from these few points rather than from the whole body.
-        """
-        if self._surface is None:
-            inner = ndimage.binary_erosion(self.body, border_value=0)
-            self._surface = voxel_to_world(self.affine, np.argwhere(self.body & ~inner))
-        return self._surface
-
-
-def crop_vertebra(
-    hu: np.ndarray,
-    vertebrae: np.ndarray,
-    bodies: np.ndarray,
-    affine: np.ndarray,
-    label: int,
-    bbox: tuple[slice, slice, slice] | None = None,
-) -> VertebraCrop | None:
-    """Crop the volume around one vertebra, with a margin of :data:`CROP_MARGIN_MM`.
-
-    Parameters
-    ----------
-    hu : (X, Y, Z) ndarray of float32
-    vertebrae, bodies : (X, Y, Z) ndarray of uint8
-        VerSe label maps on the same grid.
-    affine : (4, 4) ndarray
-    label : int
-        VerSe label of the vertebra.
-    bbox : tuple of slice, optional
-        Bounding box of ``vertebrae == label`` if already known (from
-        :func:`scipy.ndimage.find_objects`), to avoid a full-volume search.
-
-    Returns
-    -------
-    VertebraCrop or None
-        None when the label has no voxel.
-    """
-    if bbox is None:
-        found = ndimage.find_objects(((vertebrae == label) | (bodies == label)).astype(np.uint8))
-        if not found or found[0] is None:
-            return None
-        bbox = found[0]
-    spacing = np.asarray(affine_spacing(affine))
-    margin = np.ceil(CROP_MARGIN_MM / spacing).astype(int)
-    shape = hu.shape
-    sl = tuple(
-        slice(max(0, s.start - m), min(n, s.stop + m))
-        for s, m, n in zip(bbox, margin, shape, strict=True)
-    )
-    body = bodies[sl] == label
-    vert = (vertebrae[sl] == label) | body
-    # The body reaching the last voxel of the volume means part of it may be missing.
-    touches = False
-    if body.any():
-        idx = np.argwhere(body)
-        lo = idx.min(axis=0) + [s.start for s in sl]
-        hi = idx.max(axis=0) + [s.start for s in sl]
-        touches = bool(np.any(lo == 0) or np.any(hi == np.asarray(shape) - 1))
-    crop_affine = affine.copy()
-    crop_affine[:3, 3] = voxel_to_world(affine, [s.start for s in sl])
-    return VertebraCrop(body, vert, np.asarray(hu[sl], np.float32), crop_affine, touches)
 
 
 def local_extent(

@@ -17,12 +17,14 @@ from kypho.anatomy.levels import Level
 from kypho.errors import MeasurementInputError, NoSpineFoundError
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import Volume
+from kypho.measure.canal import canal_ap_mm
 from kypho.measure.density import TrabecularDensity, trabecular_density
 from kypho.measure.frame import FrameFit, estimate_frame
 from kypho.measure.heights import HeightProfile, edge_offset_mm, measure_heights
 from kypho.measure.posterior_wall import retropulsion_mm
 from kypho.measure.reference_levels import cortical_reference, min_endplate_contrast
-from kypho.measure.sampling import VertebraCrop, crop_vertebra, merged_boxes
+from kypho.measure.sampling import merged_boxes
+from kypho.measure.vertebra_region import VertebraCrop, crop_vertebra
 from kypho.model import LevelInfo, Segmentation, VertebraMeasurement
 
 __all__ = [
@@ -219,6 +221,7 @@ def _measure_one(
         superior_endplate_tilt_deg=fit.superior_tilt_deg,
         inferior_endplate_tilt_deg=fit.inferior_tilt_deg,
         retropulsion_mm=retropulsion_mm(profile),
+        canal_ap_mm=canal_ap_mm(crop, fit.frame),
         notes=(*fit.notes, *(
             ("part of the vertebra is outside the field of view (body complete)",)
             if info is not None and info.cut_by_fov else ()

@@ -22,7 +22,8 @@ import numpy as np
 
 from kypho.imaging.edges import edge_from_moments
 from kypho.measure.endplates import column_edges
-from kypho.measure.sampling import VertebraCrop, sample_body_columns, spacing_along
+from kypho.measure.sampling import sample_body_columns, spacing_along
+from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import VertebraFrame
 
 __all__ = [

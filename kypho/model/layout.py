@@ -121,6 +121,9 @@ VERTEBRA = Record(VertebraMeasurement, [
         Field("height_loss_pct", opt_num(1, scale=100.0), "posterior_wall_height_loss"),
         Field("retropulsion_mm", opt_num(1)),
     ]),
+    Field("canal_ap_mm", opt_num(1), None,
+          "spinal canal AP diameter, posterior wall to lamina on the mid-sagittal line "
+          "(since 2.2.0); null when no lamina closes it in the image"),
     Field("trabecular_hu", opt_num(1), "trabecular_hu_mean"),
     Field("trabecular_hu_median", opt_num(1)),
     Field("bmd_mg_cm3", opt_num(1)),

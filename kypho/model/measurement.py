@@ -161,6 +161,9 @@ class VertebraMeasurement:
     #: Relative loss (0..1) of the posterior wall height.
     posterior_wall_height_loss: float | None = None
     retropulsion_mm: float | None = None
+    #: AP diameter of the spinal canal on the mid-sagittal line, posterior wall to
+    #: lamina (:mod:`kypho.measure.canal`); None when no lamina closes it in the image.
+    canal_ap_mm: float | None = None
     trabecular_hu_mean: float | None = None
     trabecular_hu_median: float | None = None
     bmd_mg_cm3: float | None = None
@@ -195,7 +198,8 @@ class VertebraMeasurement:
             set_(self, "density_class", DensityClass(self.density_class))
         if self.grade_confidence is not None and not 0.0 <= self.grade_confidence <= 1.0:
             raise ValueError(f"{lv}: grade_confidence must be in [0, 1]")
-        for name in ("body_volume_ml", "cement_volume_ml", "ap_depth_mm", "width_mm"):
+        for name in ("body_volume_ml", "cement_volume_ml", "ap_depth_mm", "width_mm",
+                     "canal_ap_mm"):
             v = getattr(self, name)
             if v is not None and v < 0:
                 raise ValueError(f"{lv}: {name} must be >= 0, got {v}")

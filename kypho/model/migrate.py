@@ -1,5 +1,8 @@
 """Reading results.json documents of an older major schema (docs/results-schema.md).
 
+A document of an older minor version of the current major lacks only the keys added
+since (:func:`added_keys_as_null`: they read as null, "not measured").
+
 1.x -> 2.x is a migration, not a re-analysis. Every key of a 2.x document is present in a
 1.x one with the same meaning except two per planned level (2.0.0):
 ``plan.levels[].findings.body_volume_ml`` and ``.trabecular_hu_median`` were the planner's
@@ -15,7 +18,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["migrate_1x"]
+__all__ = ["added_keys_as_null", "migrate_1x"]
 
 _DROPPED = ("body_volume_ml", "trabecular_hu_median")
 
@@ -57,3 +60,21 @@ def migrate_1x(doc: dict[str, Any], current: str) -> dict[str, Any]:
 
 def _fmt(value: object, unit: str) -> str:
     return f"{value:g} {unit}" if isinstance(value, int | float) else f"no {unit} value"
+
+
+#: Keys of each vertebra added by a minor version (docs/results-schema.md), absent from
+#: the documents written before it: canal_ap_mm in 2.2.0.
+_ADDED_VERTEBRA_KEYS = ("canal_ap_mm",)
+
+
+def added_keys_as_null(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with every key added since its minor version present as null (a copy when
+    one was missing; `doc` is left unchanged)."""
+    vertebrae = doc.get("vertebrae") or []
+    if all(k in v for v in vertebrae for k in _ADDED_VERTEBRA_KEYS):
+        return doc
+    doc = copy.deepcopy(doc)
+    for v in doc["vertebrae"]:
+        for k in _ADDED_VERTEBRA_KEYS:
+            v.setdefault(k, None)
+    return doc

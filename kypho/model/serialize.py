@@ -27,6 +27,7 @@ from kypho.model.layout import (
     VERTEBRA,
 )
 from kypho.model.measurement import VertebraMeasurement
+from kypho.model.migrate import added_keys_as_null
 from kypho.model.plan_layout import (
     BALLOON,
     CEMENT,
@@ -107,6 +108,7 @@ def results_from_json(doc: dict[str, Any]) -> Results:
             f"results schema_version {doc.get('schema_version')!r} is not readable by this "
             f"kypho (schema {SCHEMA_VERSION}); see docs/results-schema.md for migrations"
         )
+    doc = added_keys_as_null(doc)
     spine = None
     if doc["spine"] is not None:
         vertebrae = tuple(VERTEBRA.decode(v) for v in doc["vertebrae"])

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 __all__ = ["DISCLAIMER", "SCHEMA_VERSION", "Results", "Study"]
 
 #: Version of the results.json layout (docs/results-schema.md): major for a key that
-#: changes meaning or disappears, minor for an added key (2.1.0: ``simulation``).
-SCHEMA_VERSION = "2.1.0"
+#: changes meaning or disappears, minor for an added key (2.1.0: ``simulation``; 2.2.0:
+#: ``vertebrae[].canal_ap_mm``).
+SCHEMA_VERSION = "2.2.0"
 
 DISCLAIMER = (
     "kypho is research software. Its measurements, grades and plans support, and do not "

@@ -8,10 +8,11 @@ import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.volume import Volume
+from kypho.measure.canal import BodyGeometry
+from kypho.measure.local_grid import LocalGrid
 from kypho.model import Approach, Trajectory
 from kypho.plan.devices import CANNULA_OUTER_DIAMETER_MM, cannula_outer_diameter_mm
-from kypho.plan.local_grid import LocalGrid
-from kypho.plan.pedicle import BodyGeometry, find_pedicle
+from kypho.plan.pedicle import find_pedicle
 from kypho.plan.trajectory import PathGeometry, body_target, find_skin_entry, fit_path
 
 __all__ = ["AccessPlan", "plan_access", "to_trajectory"]

@@ -14,14 +14,14 @@ from dataclasses import replace
 
 import numpy as np
 
+from kypho.measure.canal import BodyGeometry
+from kypho.measure.local_grid import LocalGrid
 from kypho.model import BalloonPlacement, BalloonPlan, Restoration, VertebraMeasurement
 from kypho.plan.devices import (
     BALLOONS,
     MAX_PLANNED_PRESSURE_KPA_ASSUMED,
     TYPICAL_PRESSURE_KPA_RANGE,
 )
-from kypho.plan.local_grid import LocalGrid
-from kypho.plan.pedicle import BodyGeometry
 from kypho.plan.trajectory import PathGeometry
 
 __all__ = ["plan_balloon", "restoration", "restored_envelope"]

@@ -8,12 +8,13 @@ body around it, anchored only on air = -1000 HU, the definition of the Hounsfiel
 
 from __future__ import annotations
 
+import edt
 import numpy as np
 from scipy import ndimage
 
+from kypho.measure.local_grid import LocalGrid
+from kypho.measure.vertebra_region import SOFT_TISSUE_SHELL_MM
 from kypho.model import ImagingFindings
-from kypho.plan.local_grid import LocalGrid
-from kypho.plan.pedicle import BodyGeometry
 
 __all__ = ["ImagingFindings", "imaging_findings"]
 
@@ -47,51 +48,45 @@ def _largest_ml(mask: np.ndarray, voxel_ml: float) -> float:
     return float(np.bincount(lab.ravel())[1:].max()) * voxel_ml
 
 
-def canal_ap_mm(grid: LocalGrid, body: BodyGeometry) -> float | None:
-    """AP diameter of the canal on the mid-sagittal line: posterior wall to lamina.
+def soft_tissue_level(grid: LocalGrid) -> tuple[float, float]:
+    """Median and robust SD (HU) of the soft tissue next to the vertebra.
 
-    Median over axial levels within the middle third of the body height; None when no
-    lamina closes the canal behind the body (open arch, cut field of view).
+    Read in the shell :data:`~kypho.measure.vertebra_region.SOFT_TISSUE_SHELL_MM` from
+    the vertebra's mask, without the other vertebrae's bone and without air or lung:
+    the paravertebral muscle, disc, ligaments and canal contents that touch the bone.
+    A fixed anatomical distance, not the grid's extent, so the level is the same however
+    large the crop around the vertebra is.
     """
-    xs, ys, zs = grid.axis_mm(0), grid.axis_mm(1), grid.axis_mm(2)
-    i = int(np.argmin(np.abs(xs - body.x_centre_mm)))
-    kz = np.nonzero(np.abs(zs - body.z_centre_mm) <= body.height_mm / 6)[0]
-    j0 = int(np.searchsorted(ys, body.y_posterior_mm))
-    out = []
-    for k in kz:
-        col = grid.vert[i, :j0, k][::-1]  # walking posteriorly from the body wall
-        gap_start = np.argmax(~col) if (~col).any() else None
-        if gap_start is None:
-            continue
-        rest = col[gap_start:]
-        if not rest.any():
-            continue
-        out.append(float(np.argmax(rest)) * grid.step_mm)
-    return float(np.median(out)) if out else None
+    inner, outer = SOFT_TISSUE_SHELL_MM
+    dist = edt.edt(~grid.vert, black_border=False) * grid.step_mm
+    shell = (dist > inner) & (dist <= outer) & np.isfinite(grid.hu)
+    idx = np.argwhere(shell)
+    idx = idx[~grid.others_at(idx)]
+    vals = grid.hu[idx[:, 0], idx[:, 1], idx[:, 2]]
+    vals = vals[vals > 0.5 * AIR_HU]
+    return _robust(vals) if vals.size > 50 else (40.0, 20.0)
 
 
 def imaging_findings(
-    grid: LocalGrid, body: BodyGeometry, trabecular_hu: float | None
+    grid: LocalGrid, trabecular_hu: float | None, canal_ap_mm: float | None
 ) -> ImagingFindings:
-    """Soft-tissue level, gas and low-density regions in the body, canal size.
+    """Soft-tissue level, gas and low-density regions in the body; the canal as measured.
 
     Parameters
     ----------
     grid : LocalGrid
-    body : BodyGeometry
     trabecular_hu : float or None
         The vertebra's trabecular median HU as measured
         (:attr:`~kypho.model.VertebraMeasurement.trabecular_hu_median`); None when it
         was not measured, and then low-density regions are not assessable.
+    canal_ap_mm : float or None
+        The canal's AP diameter as measured
+        (:attr:`~kypho.model.VertebraMeasurement.canal_ap_mm`, :mod:`kypho.measure.canal`).
     """
     h = grid.step_mm
     voxel_ml = h**3 / 1000.0
     finite = np.isfinite(grid.hu)
-    around = ~ndimage.binary_dilation(grid.vert, iterations=2) & finite
-    soft_vals = grid.hu[around]
-    # Soft tissue: the bulk of non-bone, non-air voxels around the vertebra.
-    soft_vals = soft_vals[soft_vals > 0.5 * AIR_HU]
-    soft, soft_sd = _robust(soft_vals) if soft_vals.size > 50 else (40.0, 20.0)
+    soft, soft_sd = soft_tissue_level(grid)
     erosion = max(1, round(CLEFT_SEARCH_EROSION_MM / h))
     core = ndimage.binary_erosion(grid.body, iterations=erosion) & finite
     if core.sum() < 50:
@@ -104,12 +99,11 @@ def imaging_findings(
     assessable = trabecular_hu is not None and trab - LOW_DENSITY_SD * trab_sd > soft
     low_thr = min(soft + 2.0 * soft_sd, trab - LOW_DENSITY_SD * trab_sd)
     low = core & (smooth < low_thr) & ~gas
-    canal = canal_ap_mm(grid, body)
     return ImagingFindings(
         soft_tissue_hu=soft,
         trabecular_hu_sd=trab_sd,
         gas_volume_ml=_largest_ml(gas, voxel_ml),
         low_density_volume_ml=_largest_ml(low, voxel_ml) if assessable else 0.0,
         low_density_assessable=bool(assessable),
-        canal_ap_mm=canal,
+        canal_ap_mm=canal_ap_mm,
     )

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from kypho.plan.local_grid import LocalGrid
+from kypho.measure.canal import BodyGeometry
+from kypho.measure.local_grid import LocalGrid
 
-__all__ = ["BodyGeometry", "PedicleSeed", "body_geometry", "find_pedicle"]
+__all__ = ["PedicleSeed", "find_pedicle"]
 
 #: How far posterior to the body wall a pedicle is tracked (pedicle plus isthmus region;
 #: lumbar chord lengths are ~45-50 mm including the body, the pedicle itself < 20 mm).
@@ -31,24 +32,6 @@ RAMP_FRACTION = 0.6
 RAMP_LOOKAHEAD_MM = 3.0
 #: Tracked length before a merge with the posterior arch is accepted.
 MIN_PEDICLE_LENGTH_MM = 4.0
-#: Slab half-width around the mid-sagittal / mid-axial planes for robust body extents.
-CORE_FRACTION = 0.25
-
-
-@dataclass(frozen=True)
-class BodyGeometry:
-    """Extents of the vertebral body in local mm (x lr, y ap, z si)."""
-
-    y_posterior_mm: float
-    y_anterior_mm: float
-    x_centre_mm: float
-    width_mm: float
-    z_centre_mm: float
-    height_mm: float
-
-    @property
-    def depth_mm(self) -> float:
-        return self.y_anterior_mm - self.y_posterior_mm
 
 
 @dataclass(frozen=True)
@@ -64,37 +47,6 @@ class PedicleSeed:
     height_mm: float
     area_mm2: float
     tracked_mm: float
-
-
-def body_geometry(grid: LocalGrid) -> BodyGeometry:
-    """Robust body extents from the body mask of a :class:`LocalGrid`.
-
-    Raises
-    ------
-    ValueError
-        When the body mask is empty.
-    """
-    idx = np.argwhere(grid.body)
-    if len(idx) == 0:
-        raise ValueError("the vertebral body mask is empty")
-    pts = grid.start_mm + grid.step_mm * idx
-    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
-    xc = 0.5 * (np.percentile(x, 1) + np.percentile(x, 99))
-    width = float(np.percentile(x, 99.5) - np.percentile(x, 0.5))
-    zc = 0.5 * (np.percentile(z, 1) + np.percentile(z, 99))
-    height = float(np.percentile(z, 99.5) - np.percentile(z, 0.5))
-    # AP extent from the central core only: the pedicle bases and osteophytes must not
-    # move the posterior and anterior walls.
-    core = (np.abs(x - xc) < CORE_FRACTION * width) & (np.abs(z - zc) < CORE_FRACTION * height)
-    yc = y[core] if core.sum() > 20 else y
-    return BodyGeometry(
-        y_posterior_mm=float(np.percentile(yc, 1.0)),
-        y_anterior_mm=float(np.percentile(yc, 99.0)),
-        x_centre_mm=float(xc),
-        width_mm=width,
-        z_centre_mm=float(zc),
-        height_mm=height,
-    )
 
 
 def find_pedicle(grid: LocalGrid, body: BodyGeometry, side: int) -> PedicleSeed | None:

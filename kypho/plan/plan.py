@@ -10,6 +10,8 @@ from collections.abc import Callable, Sequence
 from kypho.anatomy.levels import Level
 from kypho.errors import KyphoError
 from kypho.imaging.volume import Volume
+from kypho.measure.canal import body_geometry, canal_ap_mm
+from kypho.measure.vertebra_region import frame_grid, label_crop
 from kypho.model import (
     CementPlan,
     LevelFindings,
@@ -26,9 +28,7 @@ from kypho.plan.balloon import plan_balloon
 from kypho.plan.candidacy import assess_candidacy
 from kypho.plan.cement import STRENGTH_FILL_FRACTION, leakage_risk, plan_cement
 from kypho.plan.findings import imaging_findings
-from kypho.plan.local_grid import build_local_grid
 from kypho.plan.logistics import level_logistics, session_logistics
-from kypho.plan.pedicle import body_geometry
 from kypho.plan.trajectory import TARGET_DEPTH_FRACTION, skin_threshold_hu
 
 __all__ = ["ASSUMPTIONS", "plan_levels"]
@@ -147,11 +147,15 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
         why = f" ({vm.reason})" if vm is not None and vm.reason else ""
         return unsuitable(f"{level.display} was not measured{why}: no plan from imaging.")
     try:
-        grid = build_local_grid(volume, seg.vertebrae, seg.bodies, int(level), vm.frame)
+        crop = label_crop(volume, seg.vertebrae, seg.bodies, int(level))
+        grid = frame_grid(crop, vm.frame)
         body = body_geometry(grid)
     except ValueError as exc:
         return unsuitable(f"{level.display}: {exc}")
-    findings = imaging_findings(grid, body, vm.trabecular_hu_median)
+    # The canal as measured; only a record built outside kypho.measure (an older
+    # results.json) lacks it, and then it is measured here, the same way.
+    canal = vm.canal_ap_mm if vm.canal_ap_mm is not None else canal_ap_mm(crop, vm.frame)
+    findings = imaging_findings(grid, vm.trabecular_hu_median, canal)
     # The body volume is the one measured (native voxels of the body mask); only a record
     # built outside kypho.measure may lack it, and then the local grid's body is counted.
     body_ml = vm.body_volume_ml if vm.body_volume_ml is not None else float(

@@ -1,7 +1,7 @@
 """Straight transpedicular cannula paths: choice, isthmus, clearances, entry and skin.
 
 All geometry is in the vertebra's local frame (x lr, y ap, z si; mm) of a
-:class:`~kypho.plan.local_grid.LocalGrid`. A path runs from the bony entry on the
+:class:`~kypho.measure.local_grid.LocalGrid`. A path runs from the bony entry on the
 posterior cortex through the pedicle isthmus to a target in the anterior third of the
 body. Wall distances are measured by casting rays perpendicular to the path (medial,
 lateral, superior, inferior) through the whole-vertebra mask, so they are in mm whatever
@@ -17,8 +17,9 @@ from scipy import ndimage
 
 from kypho.imaging.orientation import world_to_voxel
 from kypho.imaging.volume import Volume
-from kypho.plan.local_grid import LocalGrid
-from kypho.plan.pedicle import BodyGeometry, PedicleSeed
+from kypho.measure.canal import BodyGeometry
+from kypho.measure.local_grid import LocalGrid
+from kypho.plan.pedicle import PedicleSeed
 
 __all__ = [
     "PathGeometry",

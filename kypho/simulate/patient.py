@@ -1,7 +1,7 @@
 """Simulate the planned kyphoplasty on the patient's own vertebrae (pipeline stage).
 
 For every planned level with a balloon: the vertebra is resampled into its own frame
-(lr, ap, si; :func:`kypho.plan.local_grid.build_local_grid`) at the FE element size, its
+(lr, ap, si; :func:`kypho.measure.vertebra_region.build_local_grid`) at the FE element size, its
 HU are calibrated to equivalent density (phantomless internal calibration by default,
 DOMAIN.md §2.3), and :func:`kypho.simulate.level.simulate_level` runs FE before, the
 balloon inflation along the plan's balloon axes, the cement and FE after.  The plan's
@@ -94,7 +94,7 @@ def _balloon_axes(grid: Any, balloon: Any, h: float) -> list[BalloonAxis]:
 
 def _simulate_one(volume: Any, seg: Any, vm: Any, lp: Any, cal: BmdCalibration, h: float,
                   material: str, say: Callable[[str], None]) -> LevelSimulation:
-    from kypho.plan.local_grid import build_local_grid
+    from kypho.measure.vertebra_region import build_local_grid
 
     grid = build_local_grid(volume, seg.vertebrae, seg.bodies, int(lp.level), vm.frame,
                             step_mm=h)
@@ -121,7 +121,7 @@ def _adjacent(volume: Any, seg: Any, vm: Any, grid: Any, dens: np.ndarray,
               cement: np.ndarray, cal: BmdCalibration, h: float, material: str,
               say: Callable[[str], None]) -> AdjacentStress:
     """The cranial neighbour's body on the treated vertebra's frame, stacked above it."""
-    from kypho.plan.local_grid import build_local_grid
+    from kypho.measure.vertebra_region import build_local_grid
 
     above = int(vm.level) - 1
     if seg.bodies.box(above) is None or seg.vertebrae.box(above) is None:
