@@ -309,11 +309,14 @@ def segment_spine(
         )
     ribs, rib_mask = rib_search.indices, rib_search.ribs
     del peak_c  # last use: the full refinement that follows is the memory peak
-    if sacrum and ribs and max(ribs) == len(verts) - 5:
-        # Four free vertebrae between the last rib and the sacrum: L5 may be hidden in
-        # the sacral core (narrow lumbosacral disc). Only then is it looked for, since
-        # the fused sacral segments show similar dips.
-        joined, cores = split_sacrum_top(verts, chain[-1], cores, grid.spacing_mm)
+    if sacrum:
+        # L5 may be hidden in the sacral core (narrow lumbosacral disc, or a disc bone
+        # by noise). The fused sacral segments show similar dips, so unless the ribs
+        # count four free vertebrae, it must also be as narrow as a body.
+        four = bool(ribs) and max(ribs) == len(verts) - 5
+        joined, cores = split_sacrum_top(
+            verts, chain[-1], cores, grid.spacing_mm, narrow_top=not four
+        )
         if joined is not None:
             verts.append(joined)
             chain = [*verts, chain[-1]]

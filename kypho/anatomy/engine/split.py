@@ -49,6 +49,9 @@ MIN_BODY_SHARE = 0.4
 #: ...and at most this many vertebral pitches (the two bodies above) long, measured
 #: from the top of the sacral core, which may hold some of the arch.
 MAX_PITCH_RATIO = 1.4
+#: A lumbar body joined to the sacrum is about as wide as the body above it (L4 and L5
+#: are 45-50 mm, DOMAIN.md §7.3), the sacrum's first segment with its alae about twice.
+BODY_WIDTH_RATIO = 1.4
 #: ...and taller than this in any case: the tallest normal bodies are ~30 mm (DOMAIN.md
 #: §7.3) and a core stops short of the endplates.
 MERGED_MIN_HEIGHT_MM = 48.0
@@ -291,11 +294,21 @@ def split_merged(
     return MergedSplit(out, cores, notes, uncertain, discs)
 
 
+def _top_width_mm(pts: np.ndarray, bins: np.ndarray, cut: int) -> float:
+    """Median left-right extent (mm) of the sacral core's slabs above the dip."""
+    widths = [
+        float(np.ptp(pts[bins == k, 0])) for k in range(cut) if np.any(bins == k)
+    ]
+    return float(np.median(widths)) if widths else 0.0
+
+
 def split_sacrum_top(
     vertebrae: list[Node],
     sacrum: Node,
     cores: np.ndarray,
     spacing_mm: tuple[float, float, float],
+    *,
+    narrow_top: bool = False,
 ) -> tuple[Node | None, np.ndarray]:
     """Separate a lowest lumbar body that stayed joined to the sacral core.
 
@@ -314,6 +327,11 @@ def split_sacrum_top(
         Core labels (modified in place when a body is split off).
     spacing_mm : tuple of 3 float
         Coarse voxel size.
+    narrow_top : bool
+        Also require the segment above the dip to be as narrow as a body (no wider
+        than BODY_WIDTH_RATIO times the lowest body): the sacrum's first segment
+        carries the alae, twice as wide, so a dip between fused sacral segments does
+        not pass. Needed when no rib count says a vertebra is missing.
 
     Returns
     -------
@@ -349,6 +367,8 @@ def split_sacrum_top(
     length = cut * step
     too_small = body.sum() * np.prod(sp) < MIN_BODY_SHARE * lowest.volume_mm3
     if too_small or not MIN_BODY_CORE_MM <= length <= MAX_PITCH_RATIO * pitch:
+        return None, cores
+    if narrow_top and _top_width_mm(pts, bins, cut) > BODY_WIDTH_RATIO * lowest.width_mm:
         return None, cores
     label = int(cores.max()) + 1
     # The arch of that vertebra (pedicles, transverse processes) joined the sacral core
