@@ -113,6 +113,43 @@ def _line_structure(
     return structure
 
 
+def _one_body(
+    mask_seed: np.ndarray, spacing: tuple[float, float, float], axis: np.ndarray | None
+) -> np.ndarray | None:
+    """The body of one vertebra's mask (in its padded box), or None when the opening
+    leaves nothing; ``axis`` is the column's direction at thick slices, else None."""
+    # The radius scales with the vertebra: large lumbar pedicles need a wide disc,
+    # small thoracic bodies would lose their rim to one.
+    half_width = float(inplane_distance_mm(mask_seed, spacing).max())
+    radius = min(BODY_OPENING_RADIUS_MM, _RADIUS_FRACTION * half_width)
+    body = _inplane_opening(mask_seed, spacing, radius)
+    if not body.any():
+        return None
+    body = largest_region(body)
+    # Near a depressed (biconcave) or wedged endplate an axial slice cuts the body
+    # as a thin rim that the opening removes; the rim lies straight above or below
+    # the opened body, while the pedicles and processes lie behind it. Where the
+    # column is tilted (kyphosis, scoliosis) and the slices are thick, the few
+    # slices within reach straight above hold little of it: the rim is also taken
+    # back along the column's own axis.
+    reach = max(1, round(ENDPLATE_RIM_MM / spacing[2]))
+    column = ndimage.binary_dilation(body, structure=np.ones((1, 1, 2 * reach + 1), dtype=bool))
+    if axis is not None:
+        tilted = ndimage.binary_dilation(
+            body, structure=_line_structure(axis, ENDPLATE_RIM_MM, spacing)
+        )
+        # Only within the opened body's own extent along the column: the rims are
+        # part of its height, what lies beyond its endplates is disc or a neighbour.
+        ii, jj, kk = (
+            (np.arange(n, dtype=np.float32) * float(s * a))
+            for n, s, a in zip(body.shape, spacing, axis, strict=True)
+        )
+        along = ii[:, None, None] + jj[None, :, None] + kk[None, None, :]
+        lo, hi = float(along[body].min()), float(along[body].max())
+        column |= tilted & (along >= lo) & (along <= hi)
+    return body | (column & mask_seed)
+
+
 def body_from_vertebra(
     labels: np.ndarray, affine: npt.ArrayLike, hu: np.ndarray | None = None
 ) -> np.ndarray:
@@ -167,35 +204,8 @@ def body_from_vertebra(
         if not mask.any():
             continue
         mask_seed = mask & (np.asarray(hu[sl]) > AIR_BODY_HU) if hu is not None else mask
-        # The radius scales with the vertebra: large lumbar pedicles need a wide disc,
-        # small thoracic bodies would lose their rim to one.
-        half_width = float(inplane_distance_mm(mask_seed, spacing).max())
-        radius = min(BODY_OPENING_RADIUS_MM, _RADIUS_FRACTION * half_width)
-        body = _inplane_opening(mask_seed, spacing, radius)
-        if not body.any():
-            continue
-        body = largest_region(body)
-        # Near a depressed (biconcave) or wedged endplate an axial slice cuts the body
-        # as a thin rim that the opening removes; the rim lies straight above or below
-        # the opened body, while the pedicles and processes lie behind it. Where the
-        # column is tilted (kyphosis, scoliosis) and the slices are thick, the few
-        # slices within reach straight above hold little of it: the rim is also taken
-        # back along the column's own axis.
-        reach = max(1, round(ENDPLATE_RIM_MM / spacing[2]))
-        column = ndimage.binary_dilation(body, structure=np.ones((1, 1, 2 * reach + 1), dtype=bool))
-        if thick:
-            axis = _column_axis(centroids_mm, present, lab_value)
-            tilted = ndimage.binary_dilation(
-                body, structure=_line_structure(axis, ENDPLATE_RIM_MM, spacing)
-            )
-            # Only within the opened body's own extent along the column: the rims are
-            # part of its height, what lies beyond its endplates is disc or a neighbour.
-            ii, jj, kk = (
-                (np.arange(n, dtype=np.float32) * float(s * a))
-                for n, s, a in zip(body.shape, spacing, axis, strict=True)
-            )
-            along = ii[:, None, None] + jj[None, :, None] + kk[None, None, :]
-            lo, hi = float(along[body].min()), float(along[body].max())
-            column |= tilted & (along >= lo) & (along <= hi)
-        out[sl][body | (column & mask_seed)] = lab_value
+        axis = _column_axis(centroids_mm, present, lab_value) if thick else None
+        body = _one_body(mask_seed, spacing, axis)
+        if body is not None:
+            out[sl][body] = lab_value
     return out

@@ -26,42 +26,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from kypho.anatomy.engine.column import Node
 from kypho.anatomy.engine.endplate_profile import (
     PAIR_MAX_MM,
     Frame,
     Profile,
-    axial_profile,
     core_frame,
-    disc_pairs,
-    endplate_peaks,
     fitted_axis,
     prism,
     widened,
 )
-from kypho.anatomy.engine.split import node_from_mask
+from kypho.anatomy.engine.endplate_reading import (
+    DISC_RIM_MM,
+    MIN_PART_MM,
+    EndplateReader,
+)
 from kypho.anatomy.engine.threshold import TissueStats
 
 __all__ = ["EndplateSplit", "separate_at_endplates"]
 
-#: How far (mm) beyond a core the profile is read to find the discs it runs into: a disc
-#: pair spans up to PAIR_MAX_MM, plus a bin.
-CUT_SEARCH_MM = PAIR_MAX_MM + 3.0
 #: How far (mm) beyond the column's end cores the profile is read: to the far end of the next body
 #: (the core stops ~5 mm short of its endplate, a disc pair spans up to PAIR_MAX_MM, a
 #: body is up to ~35 mm tall, DOMAIN.md §7.3).
 SEARCH_BEYOND_MM = 60.0
-#: A part of a cut core, or a body beyond the last disc, is at least this long (mm).
-MIN_PART_MM = 5.0
 #: Where a core runs through a disc its cross-section there is at most this fraction of
 #: its typical cross-section elsewhere (a pair of bright plates inside one body, e.g.
 #: trabecular texture at thick slices, leaves the core as wide as elsewhere).
 DISC_CORE_RATIO = 0.7
-#: A disc "as bright as the bone" may read darker than the body by this fraction of
-#: the cortex contrast (noise, partial volume of the endplates).
-DISC_DARKER_FRACTION = 0.1
 #: Tallest core of one body (mm): bodies are at most ~30 mm tall (DOMAIN.md §7.3) and
 #: a core stops short of the endplates; margin for partial volume.
 SINGLE_BODY_MAX_MM = 40.0
@@ -69,15 +61,9 @@ SINGLE_BODY_MAX_MM = 40.0
 #: median core of the column (as split.MIN_BODY_CORE_MM and split.MIN_BODY_SHARE).
 MIN_BODY_PIECE_MM = 10.0
 MIN_BODY_SHARE = 0.4
-#: Smallest part kept (mm^3), as for any core (column.MIN_CORE_MM3).
-MIN_PART_MM3 = 600.0
 #: A chain member whose centroid lies this far (mm) behind the posterior edge of its
 #: neighbour's footprint sits in the canal or the arch: it is arch, not a body.
 BEHIND_MARGIN_MM = 8.0
-#: In-plane margin (mm) around the body footprint taken out of the filled bone at a disc:
-#: the footprint (a core projection) lies column.CORE_DEPTH_MM (5 mm) and one voxel
-#: inside the bone surface; beyond it lie the ring apophysis and the annulus.
-DISC_RIM_MM = 6.0
 
 
 @dataclass
@@ -125,127 +111,7 @@ def _touches_border(index: tuple[np.ndarray, ...], shape: tuple[int, ...]) -> bo
     )
 
 
-class _Work:
-    """Shared inputs of one run (coarse grid)."""
-
-    def __init__(
-        self,
-        cores: np.ndarray,
-        filled: np.ndarray,
-        hu: np.ndarray,
-        sp: np.ndarray,
-        noise_hu: float,
-        contrast_hu: float,
-    ) -> None:
-        self.cores, self.filled, self.hu, self.sp = cores, filled, hu, sp
-        self.noise_hu, self.contrast_hu = noise_hu, contrast_hu
-        self.discs = np.zeros(filled.shape, dtype=bool)
-        self.solid = np.zeros(filled.shape, dtype=bool)
-        self._read: dict[tuple[int, float], tuple] = {}
-        self._idx: dict[int, np.ndarray] = {}
-        self._boxes = ndimage.find_objects(cores)
-        self.next_label = int(cores.max()) + 1
-        self.typical_mm3 = 0.0
-
-    def voxels(self, node: Node) -> np.ndarray:
-        """Indices (N, 3) of the core's voxels (searched inside its bounding box)."""
-        if node.label not in self._idx:
-            box = self._boxes[node.label - 1] if node.label - 1 < len(self._boxes) else None
-            if box is None:
-                idx = np.argwhere(self.cores == node.label)
-            else:
-                lo = np.array([b.start for b in box])
-                idx = np.argwhere(self.cores[box] == node.label) + lo
-            self._idx[node.label] = idx
-        return self._idx[node.label]
-
-    def read(
-        self, node: Node, beyond_mm: float = CUT_SEARCH_MM
-    ) -> tuple[np.ndarray, Frame, np.ndarray, Profile, list[tuple[float, float]]]:
-        """The core's voxels, frame, axial coordinates, profile and disc pairs, with the
-        profile read ``beyond_mm`` past both ends of the core.
-
-        The core's fitted axis, the scanner z axis and the axis half-way are tried; the
-        one whose endplates stand out most (largest total prominence) is kept, since a
-        wedge-shaped disc or an irregular core can make the fit miss the endplate planes.
-        """
-        key = (node.label, beyond_mm)
-        if key in self._read:
-            return self._read[key]
-        idx = self.voxels(node)
-        fitted = fitted_axis(idx, self.sp)
-        z = np.array([0.0, 0.0, 1.0])
-        axes = (
-            [fitted]
-            if fitted[2] > 0.999
-            else [fitted, z, (fitted + z) / np.linalg.norm(fitted + z)]
-        )
-        best: tuple[float, tuple] | None = None
-        for axis in axes:
-            frame = core_frame(idx, self.sp, axis)
-            t = (idx * self.sp - frame.centre) @ frame.axis
-            prof = axial_profile(frame, t.min() - beyond_mm, t.max() + beyond_mm, self.hu, self.sp)
-            per_bin = float(frame.footprint.sum()) * frame.pixel_mm**2 / (self.sp[0] * self.sp[1])
-            peaks, prom = endplate_peaks(prof, self.noise_hu, self.contrast_hu, per_bin)
-            score = float(prom.sum())
-            if best is None or score > best[0]:
-                best = (score, (idx, frame, t, prof, disc_pairs(peaks)))
-        assert best is not None
-        self._read[key] = best[1]
-        return best[1]
-
-    def disc_not_darker(
-        self,
-        prof: Profile,
-        pairs: list[tuple[float, float]],
-        t: np.ndarray,
-        lo: float,
-        hi: float,
-    ) -> bool:
-        """Whether the disc between ``lo`` and ``hi`` reads no darker than the body.
-
-        Where discs are darker than the trabecular bone, the bone threshold already
-        parts the bodies at every disc and a merged core has other causes (a collapsed
-        disc, bridging bone, thin discs at thick slices) that :mod:`split` handles; only
-        discs as bright as the bone (osteoporotic bodies, noise) are cut here.
-        """
-        centres = prof.t0 + (np.arange(len(prof.mean_hu)) + 0.5) * prof.step
-        near_plate = np.zeros(len(centres), dtype=bool)
-        for a, b in pairs:
-            near_plate |= (centres > a - 1.5 * prof.step) & (centres < b + 1.5 * prof.step)
-        body = (centres >= t.min()) & (centres <= t.max()) & ~near_plate
-        disc = (centres > lo + 0.5 * prof.step) & (centres < hi - 0.5 * prof.step)
-        body_hu = prof.mean_hu[body & np.isfinite(prof.mean_hu)]
-        disc_hu = prof.mean_hu[disc & np.isfinite(prof.mean_hu)]
-        if not body_hu.size or not disc_hu.size:
-            return False
-        margin = DISC_DARKER_FRACTION * self.contrast_hu
-        return float(np.mean(disc_hu)) >= float(np.median(body_hu)) - margin
-
-    def new_node(self, idx: np.ndarray) -> Node | None:
-        vol = len(idx) * float(np.prod(self.sp))
-        if vol < MIN_PART_MM3 or np.ptp(idx[:, 2]) * self.sp[2] + self.sp[2] < MIN_PART_MM:
-            return None
-        label = self.next_label
-        self.next_label += 1
-        self.cores[tuple(idx.T)] = label
-        self._idx[label] = idx
-        part = np.zeros(self.cores.shape, dtype=bool)
-        part[tuple(idx.T)] = True
-        return node_from_mask(part, label, self.sp)
-
-    def mark_disc(self, frame: Frame, lo: float, hi: float) -> None:
-        """Filled voxels between the two endplates, across the body and its rim."""
-        wide = widened(frame, DISC_RIM_MM)
-        half = 0.5 * float(self.sp[2])
-        idx, t = prism(wide, lo, hi, self.filled.shape, self.sp)
-        # Voxels sit on bin edges along z: a quarter step settles rounding either way.
-        sel = (t > lo + 0.5 * half) & (t < hi - 1.5 * half)
-        index = tuple(idx[sel].T)
-        self.discs[index] |= self.filled[index]
-
-
-def _cut(work: _Work, node: Node) -> list[Node]:
+def _cut(work: EndplateReader, node: Node) -> list[Node]:
     """Cut one core at the discs it runs through; its parts, or [node] if none."""
     idx, frame, t, prof, pairs = work.read(node)
     half = 0.5 * prof.step
@@ -304,7 +170,7 @@ def _cut(work: _Work, node: Node) -> list[Node]:
 
 
 def _grown(
-    work: _Work,
+    work: EndplateReader,
     frame: Frame,
     prof: Profile,
     plates: np.ndarray,
@@ -335,7 +201,7 @@ def _grown(
     return np.unique(np.concatenate([piece, pidx[free]]), axis=0)
 
 
-def _extend(work: _Work, node: Node, downward: bool) -> Node | None:
+def _extend(work: EndplateReader, node: Node, downward: bool) -> Node | None:
     """A body beyond the disc at the end of the column, cut by the field of view."""
     _, frame, t, prof, pairs = work.read(node, SEARCH_BEYOND_MM)
     half = 0.5 * prof.step
@@ -419,7 +285,7 @@ def separate_at_endplates(
     EndplateSplit
     """
     sp = np.asarray(spacing_mm, dtype=float)
-    work = _Work(
+    work = EndplateReader(
         cores.copy(),
         filled,
         hu,

@@ -7,32 +7,24 @@ the labels are then refined on the CT's own grid inside a crop around the spine.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from functools import partial
+from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
-from kypho.anatomy.engine.candidates import no_candidates
-from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
-from kypho.anatomy.engine.core_split import split_wide_cores
+from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.column_search import CoarseColumn, find_column
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
-from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
-from kypho.anatomy.engine.enhanced_tissue import SHELL_CONTRAST_FRACTION
 from kypho.anatomy.engine.fragments import cap_for_fragments
 from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
 from kypho.anatomy.engine.refine import refine_labels
-from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, is_sacrum, rib_bearing
+from kypho.anatomy.engine.ribs_sacrum import RibSearch, axis_distance_mm, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
-from kypho.anatomy.engine.split import split_merged, split_sacrum_top
+from kypho.anatomy.engine.sacrum_top import split_sacrum_top
 from kypho.anatomy.engine.threshold import (
     CoarseGrid,
-    body_mask,
-    bone_mask,
     coarse_grid,
     cortex_hu,
-    tissue_stats,
 )
 from kypho.anatomy.engine.whole import assign_whole
 from kypho.anatomy.levels import Level, LevelAnchor
@@ -60,8 +52,6 @@ SACRUM_HALF_WIDTH_MM = 55.0
 SEEN_WHOLE_SHARE = 0.7
 #: Level confidence at most, when a bony block could not be split wholly at discs.
 UNSPLIT_CONFIDENCE = 0.4
-#: A spine needs at least one body core of this volume (mm^3): a small thoracic body.
-MIN_SPINE_CORE_MM3 = 2000.0
 
 
 def _tell(progress: Progress | None, fraction: float, message: str) -> None:
@@ -72,12 +62,6 @@ def _tell(progress: Progress | None, fraction: float, message: str) -> None:
 def _coarse_to_full_index(grid: CoarseGrid, coarse_mm: np.ndarray) -> np.ndarray:
     f = np.asarray(grid.factors, dtype=float)
     return coarse_mm / np.asarray(grid.spacing_mm) * f + 0.5 * (f - 1.0)
-
-
-def _coarse_mm_to_index(grid: CoarseGrid) -> tuple[np.ndarray, np.ndarray]:
-    """Scale and offset from coarse-array mm to full-resolution voxel indices."""
-    f = np.asarray(grid.factors, dtype=float)
-    return f / np.asarray(grid.spacing_mm), 0.5 * (f - 1.0)
 
 
 def _anchor_indices(
@@ -191,6 +175,115 @@ def _sacrum_confidence(count_confidence: float) -> float:
     return 0.95 if count_confidence >= 0.9 else count_confidence
 
 
+@dataclass(frozen=True)
+class _Named:
+    """The column after the rib search: presacral cores, chain (sacral core last when
+    ``sacrum``), core labels, the ribs found, the axis distance map and the notes."""
+
+    vertebrae: list[Node]
+    chain: list[Node]
+    sacrum: bool
+    cores: np.ndarray
+    ribs: RibSearch
+    axis: np.ndarray
+    notes: list[str]
+
+
+def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
+    """Search the ribs; undo a sacrum told at a block's foot that has ribs just above
+    it; split off an L5 left joined to the sacral core."""
+    verts, chain, sacrum, cores = list(col.vertebrae), col.chain, col.sacrum, col.cores
+    notes = list(col.notes)
+    axis = axis_distance_mm(col.filled.shape, grid.spacing_mm, chain)
+    cortex = col.peak_hu > cortex_hu(col.stats)
+    floor = chain[-1].z_hi_mm if sacrum else None
+    ribs = rib_bearing(col.filled, cores, axis, grid.spacing_mm, verts, floor, cortex)
+    if col.sacrum_at_foot and max(ribs.indices, default=-1) >= len(verts) - RIB_FREE_ON_SACRUM:
+        # Ribs just above it: the wide foot was a thoracic body widened by its ribs or
+        # by the aorta, not a sacrum.
+        verts, sacrum = list(chain), False
+        ribs = rib_bearing(col.filled, cores, axis, grid.spacing_mm, verts, None, cortex)
+    if sacrum:
+        # L5 may be hidden in the sacral core (narrow lumbosacral disc, or a disc bone
+        # by noise). The fused sacral segments show similar dips, so unless the ribs
+        # count four free vertebrae, it must also be as narrow as a body.
+        four = bool(ribs.indices) and max(ribs.indices) == len(verts) - 5
+        joined, cores = split_sacrum_top(
+            verts, chain[-1], cores, grid.spacing_mm, narrow_top=not four
+        )
+        if joined is not None:
+            verts.append(joined)
+            chain = [*verts, chain[-1]]
+            axis = axis_distance_mm(col.filled.shape, grid.spacing_mm, chain)
+            notes.append(
+                "the lowest lumbar body was joined to the sacrum (narrow lumbosacral disc) "
+                "and was separated at the disc"
+            )
+    return _Named(verts, chain, sacrum, cores, ribs, axis, notes)
+
+
+def _delineate(
+    volume: Volume,
+    grid: CoarseGrid,
+    col: CoarseColumn,
+    named: _Named,
+    core_to_id: dict[int, int],
+    progress: Progress | None,
+) -> tuple[LabelMap, LabelMap]:
+    """Whole-vertebra and body labels on the CT's own grid."""
+    cores, axis, hu = named.cores, named.axis, volume.hu
+    sacral_core = None
+    if named.sacrum:
+        label = named.chain[-1].label
+        sacral_core = cores == label
+        # The sacral core often runs on into the ilia through the sacroiliac joints;
+        # beyond the alae it is pelvis and seeds "not spine" instead.
+        cores[(cores == label) & (axis > SACRUM_HALF_WIDTH_MM)] = cores.max() + 1
+    _tell(progress, 0.6, "delineating vertebrae")
+    behind = _behind_column(col.candidates, named.chain)
+    whole_c = assign_whole(col.filled, cores, core_to_id, axis, behind, named.ribs.ribs)
+    if sacral_core is not None:
+        whole_c = sacrum_from_pelvis(
+            whole_c, col.filled, sacral_core, axis, grid.spacing_mm, int(Level.S)
+        )
+    _tell(progress, 0.75, "refining at full resolution")
+    labels, sl = refine_labels(
+        hu, volume.spacing_mm, grid, whole_c, col.filled, col.bone, col.stats
+    )
+    # The last steps work inside the labels' crop: passes over the whole grid cost
+    # ~0.1-0.4 s each on a 512 x 512 x 400 CT. The crop's sides are image borders or
+    # clear of labels, so the border rules see the same borders.
+    labels[sl] = resplit_cut_arches(labels[sl], hu[sl], volume.spacing_mm, skip={int(Level.S)})
+    if sacral_core is not None:
+        fill_sacrum(labels[sl], int(Level.S))
+    _tell(progress, 0.9, "cutting bodies at the pedicle base")
+    bodies = np.zeros_like(labels)
+    bodies[sl] = body_from_vertebra(labels[sl], volume.affine)
+    return LabelMap(labels, volume.affine), LabelMap(bodies, volume.affine)
+
+
+def _named_cores(
+    named: _Named, assignment: LevelAssignment
+) -> tuple[list[Level], list[str], dict[int, int], list[str]]:
+    """The levels named, their evidence, each core's label, and the warnings so far."""
+    names: list[Level] = []
+    core_to_id: dict[int, int] = {}
+    evidence: list[str] = []
+    warnings = list(assignment.warnings) + named.notes
+    for node, lv, ev in zip(named.vertebrae, assignment.levels, assignment.evidence, strict=True):
+        if lv is None:
+            warnings.append("a vertebra above C1 by the count was left unlabelled")
+            continue
+        names.append(lv)
+        evidence.append(ev)
+        core_to_id[node.label] = int(lv)
+    if named.sacrum:
+        names.append(Level.S)
+        evidence.append("wide bone below the lowest disc, joined to the iliac wings = sacrum")
+        core_to_id[named.chain[-1].label] = int(Level.S)
+    return names, evidence, core_to_id, warnings
+
+
 def segment_spine(
     volume: Volume,
     *,
@@ -223,161 +316,27 @@ def segment_spine(
     NoSpineFoundError
         When no vertebral column is found in the image.
     """
-    spacing = volume.spacing_mm
-    _tell(progress, 0.0, "finding bone")
-    grid = coarse_grid(volume.shape, spacing)
-    hu = volume.hu
-    # Noise is measured on the CT's own voxels (a strided sample), where thresholds apply.
-    stride = np.s_[:: grid.factors[0], :: grid.factors[1], :: grid.factors[2]]
-    stats = tissue_stats(hu[stride])
-    hu_c = grid.pool_mean(hu)
-    peak_c = grid.pool_max(hu)
-    body_c = body_mask(hu_c, grid.spacing_mm)
-    inside = ndimage.binary_dilation(body_c, iterations=2)
-    bone_c = bone_mask(hu, grid, stats, inside, peak_c)
-    if not bone_c.any():
-        raise NoSpineFoundError(
-            f"no bone (nothing above {stats.bone_hu:.0f} HU inside the body) in "
-            f"{volume.source or 'the CT'}"
-        )
-    filled_c = filled_bone(bone_c, grid.spacing_mm)
-    _tell(progress, 0.25, "finding vertebral bodies")
-    cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
-
-    # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
-    # body (see enhanced_tissue); arms, the sternum and vessels beside or in front of the
-    # column are no candidates whatever their intensity (see trunk). Bodies joined to an
-    # enhanced aorta or heart form one over-wide core: it is parted where that separates
-    # them (see core_split).
-    judge = partial(
-        no_candidates,
-        filled=filled_c,
-        mean_hu=hu_c,
-        peak_hu=peak_c,
-        trunk=body_c,
-        stats=stats,
-        grid=grid,
-    )
-    cores, nodes, soft = split_wide_cores(
-        cores, nodes, grid.spacing_mm, judge, cortex=(peak_c > cortex_hu(stats)) & inside,
-        ridges=(peak_c, SHELL_CONTRAST_FRACTION * (stats.bone_hu - stats.soft_tissue_hu)),
-    )
-    del judge
-    nodes = [n for n in nodes if n.label not in soft]
-    chain = chain_nodes(nodes, filled_c.shape[2] * grid.spacing_mm[2])
-    if not chain or max(n.volume_mm3 for n in chain) < MIN_SPINE_CORE_MM3:
-        raise NoSpineFoundError(
-            f"no vertebral column found in {volume.source or 'the CT'}: "
-            f"no chain of vertebral bodies (bone threshold {stats.bone_hu:.0f} HU)"
-        )
-    sacrum = is_sacrum(chain)
-    verts = chain[:-1] if sacrum else list(chain)
-    # Cores that ran through discs (noisy osteoporotic bone darker than the discs) are
-    # cut between endplate pairs, the discs found leave the filled bone, and a body cut
-    # by the field of view beyond the column's last disc is added with its interior.
-    voxel_stats = replace(stats, noise_hu=stats.block_noise_hu)  # discs are read in voxels
-    sep = separate_at_endplates(verts, cores, filled_c, hu_c, grid.spacing_mm, voxel_stats,
-                                voxels_per_cell=int(np.prod(grid.factors)), open_below=not sacrum)
-    verts, cores = sep.vertebrae, sep.cores
-    filled_c = (filled_c & ~sep.discs) | sep.solid
-    bone_c &= ~sep.discs
-    merged = split_merged(
-        verts, cores, grid.spacing_mm, hu, _coarse_mm_to_index(grid), spacing, voxel_stats
-    )
-    verts, cores, split_notes = merged.vertebrae, merged.cores, merged.notes
-    filled_c &= ~merged.discs
-    bone_c &= ~merged.discs
-    split_notes = sep.notes + split_notes
-    chain = [*verts, chain[-1]] if sacrum else verts
-    foot = not sacrum and is_sacrum(verts)
-    if foot:  # it was the foot of a block (noise, bridges)
-        verts, sacrum = verts[:-1], True
-    if not verts:
-        raise NoSpineFoundError(f"only a sacrum was found in {volume.source or 'the CT'}")
-    axis = axis_distance_mm(filled_c.shape, grid.spacing_mm, chain)
+    _tell(progress, 0.0, "finding the column")
+    grid = coarse_grid(volume.shape, volume.spacing_mm)
+    col = find_column(volume, grid)
     _tell(progress, 0.45, "naming levels")
-    floor = chain[-1].z_hi_mm if sacrum else None
-    rib_search = rib_bearing(
-        filled_c, cores, axis, grid.spacing_mm, verts, floor, peak_c > cortex_hu(stats)
-    )
-    if foot and max(rib_search.indices, default=-1) >= len(verts) - RIB_FREE_ON_SACRUM:
-        # Ribs just above it: the wide foot was a thoracic body widened by its ribs or
-        # by the aorta, not a sacrum.
-        verts, sacrum, floor = list(chain), False, None
-        rib_search = rib_bearing(
-            filled_c, cores, axis, grid.spacing_mm, verts, floor, peak_c > cortex_hu(stats)
-        )
-    ribs, rib_mask = rib_search.indices, rib_search.ribs
-    del peak_c  # last use: the full refinement that follows is the memory peak
-    if sacrum:
-        # L5 may be hidden in the sacral core (narrow lumbosacral disc, or a disc bone
-        # by noise). The fused sacral segments show similar dips, so unless the ribs
-        # count four free vertebrae, it must also be as narrow as a body.
-        four = bool(ribs) and max(ribs) == len(verts) - 5
-        joined, cores = split_sacrum_top(
-            verts, chain[-1], cores, grid.spacing_mm, narrow_top=not four
-        )
-        if joined is not None:
-            verts.append(joined)
-            chain = [*verts, chain[-1]]
-            axis = axis_distance_mm(filled_c.shape, grid.spacing_mm, chain)
-            split_notes.append(
-                "the lowest lumbar body was joined to the sacrum (narrow lumbosacral disc) "
-                "and was separated at the disc"
-            )
+    named = _ribs_and_sacrum(col, grid)
+    verts, sacrum = named.vertebrae, named.sacrum
     assignment = assign_levels(
         len(verts),
         on_sacrum=sacrum,
-        rib_indices=ribs,
+        rib_indices=named.ribs.indices,
         anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
         lowest=lowest,
-        rib_doubt_indices=rib_search.doubtful,
-        seen_whole=_seen_whole(verts, filled_c.shape[2] * grid.spacing_mm[2]),
+        rib_doubt_indices=named.ribs.doubtful,
+        seen_whole=_seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2]),
     )
-    if merged.uncertain and assignment.confidence > UNSPLIT_CONFIDENCE:
+    if col.uncertain and assignment.confidence > UNSPLIT_CONFIDENCE:
         # A block that may hold more vertebrae than were cut from it shifts every
         # level counted across it.
         assignment = replace(assignment, confidence=UNSPLIT_CONFIDENCE)
-    names: list[Level] = []
-    core_to_id: dict[int, int] = {}
-    evidence: list[str] = []
-    warnings = list(assignment.warnings) + split_notes
-    for node, lv, ev in zip(verts, assignment.levels, assignment.evidence, strict=True):
-        if lv is None:
-            warnings.append("a vertebra above C1 by the count was left unlabelled")
-            continue
-        names.append(lv)
-        evidence.append(ev)
-        core_to_id[node.label] = int(lv)
-    sacral_core = None
-    if sacrum:
-        sacral_core = cores == chain[-1].label
-        names.append(Level.S)
-        evidence.append("wide bone below the lowest disc, joined to the iliac wings = sacrum")
-        core_to_id[chain[-1].label] = int(Level.S)
-        # The sacral core often runs on into the ilia through the sacroiliac joints;
-        # beyond the alae it is pelvis and seeds "not spine" instead.
-        cores[(cores == chain[-1].label) & (axis > SACRUM_HALF_WIDTH_MM)] = cores.max() + 1
-    _tell(progress, 0.6, "delineating vertebrae")
-    whole_c = assign_whole(
-        filled_c, cores, core_to_id, axis, _behind_column(nodes, chain), rib_mask
-    )
-    if sacral_core is not None:
-        whole_c = sacrum_from_pelvis(
-            whole_c, filled_c, sacral_core, axis, grid.spacing_mm, int(Level.S)
-        )
-    _tell(progress, 0.75, "refining at full resolution")
-    labels, sl = refine_labels(hu, volume.spacing_mm, grid, whole_c, filled_c, bone_c, stats)
-    # The last steps work inside the labels' crop: passes over the whole grid cost
-    # ~0.1-0.4 s each on a 512 x 512 x 400 CT. The crop's sides are image borders or
-    # clear of labels, so the border rules see the same borders.
-    labels[sl] = resplit_cut_arches(labels[sl], hu[sl], volume.spacing_mm, skip={int(Level.S)})
-    if sacral_core is not None:
-        fill_sacrum(labels[sl], int(Level.S))
-    _tell(progress, 0.9, "cutting bodies at the pedicle base")
-    bodies = np.zeros_like(labels)
-    bodies[sl] = body_from_vertebra(labels[sl], volume.affine)
-    vertebrae_map, bodies_map = LabelMap(labels, volume.affine), LabelMap(bodies, volume.affine)
+    names, evidence, core_to_id, warnings = _named_cores(named, assignment)
+    vertebrae_map, bodies_map = _delineate(volume, grid, col, named, core_to_id, progress)
     infos, notes = cap_for_fragments(
         _level_infos(vertebrae_map, bodies_map, names, assignment, evidence)
     )

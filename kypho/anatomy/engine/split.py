@@ -1,10 +1,11 @@
-"""Splitting body cores that stay merged through a collapsed disc or a bridging osteophyte.
+"""Splitting body cores that stay merged through discs: thin discs at thick slices,
+collapsed or calcified discs, bridging osteophytes.
 
-A core much taller than its neighbours holds two (or more) bodies. It is cut where its
-cross-section dips (the disc planes, where only a bony bridge or a thin disc remains);
-without a dip it is cut evenly into as many pieces as its height holds typical cores.
-Short (fractured) cores are never touched. In a small crop with fewer than three cores
-only a block taller than any body with a deep waist is cut.
+A core much taller than its neighbours holds two (or more) bodies. It is cut at the disc
+planes its CT profile shows (:mod:`kypho.anatomy.engine.disc_profile`), each with
+evidence; a block without any is left whole and reported. Short (fractured) cores are
+never touched. In a small crop with fewer than three cores only a block taller than any
+body is cut.
 """
 
 from __future__ import annotations
@@ -19,70 +20,16 @@ from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts
 from kypho.anatomy.engine.disc_space import dark_disc_space
 from kypho.anatomy.engine.threshold import TissueStats
 
-__all__ = ["MergedSplit", "node_from_mask", "split_merged", "split_sacrum_top"]
+__all__ = ["MergedSplit", "node_from_mask", "split_merged"]
 
 #: A core this much taller than the median of the others holds more than one body...
 MERGED_HEIGHT_RATIO = 2.0
-#: A disc plane reads below this fraction of the core cross-section on either side (in
-#: a block already known to hold several bodies, a shallow dip is enough).
-DISC_DIP_RATIO = 0.97
 #: A piece beyond a block's end cut is a body only with at least this share of its
 #: neighbour's cross-section.
 END_PIECE_SHARE = 0.5
-#: Least distance between two disc planes (mm): below the shortest vertebral pitch (upper
-#: thoracic body ~17 mm plus disc, DOMAIN.md §7.3) with margin for fractures.
-DISC_SEPARATION_MM = 15.0
-#: Half-width (mm) of the central column of the sacral core searched for a joined L5
-#: body (L5 endplate ~47 mm wide, DOMAIN.md §7.3; the alae lie outside).
-SACRAL_COLUMN_HALF_WIDTH_MM = 22.0
-#: Half-width (mm) of the vertebral arch beside the body axis: lumbar transverse
-#: processes end ~45 mm from the midline (DOMAIN.md §7.3).
-ARCH_HALF_WIDTH_MM = 45.0
-#: The sacrum's superior articular processes rise ~10-15 mm above the S1 endplate; the
-#: vertebra's own arch parts (pedicles, transverse processes) lie higher, beside its body.
-ARCH_ABOVE_DISC_MM = 12.0
-#: The lumbosacral disc dip reads below this fraction of the column's widest section.
-LUMBOSACRAL_DIP_RATIO = 0.7
-#: A split-off body core is at least this long (mm) and this share of the body above.
-MIN_BODY_CORE_MM = 10.0
-MIN_BODY_SHARE = 0.4
-#: ...and at most this many vertebral pitches (the two bodies above) long, measured
-#: from the top of the sacral core, which may hold some of the arch.
-MAX_PITCH_RATIO = 1.4
-#: A lumbar body joined to the sacrum is about as wide as the body above it (L4 and L5
-#: are 45-50 mm, DOMAIN.md §7.3), the sacrum's first segment with its alae about twice.
-BODY_WIDTH_RATIO = 1.4
 #: ...and taller than this in any case: the tallest normal bodies are ~30 mm (DOMAIN.md
 #: §7.3) and a core stops short of the endplates.
 MERGED_MIN_HEIGHT_MM = 48.0
-
-
-def _disc_slices(area: np.ndarray, window: int) -> list[int]:
-    """Slices where the bone cross-section dips clearly below both sides: disc planes.
-
-    Parameters
-    ----------
-    area : (Z,) ndarray of float
-        Filled-bone voxels per slice inside the core's footprint.
-    window : int
-        Slices searched on each side for the bone the dip is compared with; also the
-        least distance between two cuts.
-    """
-    n = len(area)
-    cuts: list[int] = []
-    for k in range(1, n - 1):  # a loop over slices (tens), not voxels
-        if area[k] > area[k - 1] or area[k] > area[k + 1]:
-            continue
-        left = area[max(0, k - window) : k].max()
-        right = area[k + 1 : k + 1 + window].max()
-        if area[k] > DISC_DIP_RATIO * min(left, right):
-            continue
-        if cuts and k - cuts[-1] < window:
-            if area[k] < area[cuts[-1]]:
-                cuts[-1] = k
-            continue
-        cuts.append(k)
-    return cuts
 
 
 def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
@@ -178,6 +125,85 @@ def _separate_pitch(vertebrae: list[Node], merged: int, typical: float) -> float
     return float(np.median(steps)) if len(steps) >= 2 else None
 
 
+def _cut_block(
+    cores: np.ndarray,
+    mask: np.ndarray,
+    idx: np.ndarray,
+    sp: np.ndarray,
+    found: DiscCuts,
+    keep: np.ndarray,
+    next_label: int,
+) -> tuple[list[Node], int]:
+    """The block's pieces between the kept disc planes, labelled in ``cores`` (in place)
+    from ``next_label`` on; the block's other voxels leave ``cores``. Returns the pieces
+    and the next free label."""
+    pts = idx * sp
+    # Signed distance of every voxel to each disc plane (normal = the centre line's
+    # direction there): a voxel belongs to the piece above as many planes as it lies
+    # above; the layer on a plane stays empty so the pieces part.
+    d = np.einsum(
+        "nkc,kc->nk",
+        pts[:, None, :] - found.points_mm[keep][None, :, :],
+        found.tangents[keep],
+    )
+    piece = (d > 0).sum(axis=1)  # as _pieces; d is needed for the parting layer
+    half = np.maximum(found.half_width_mm[keep], 0.5 * sp[2])
+    on_cut = (np.abs(d) < half[None, :]).any(axis=1)
+    parts: list[Node] = []
+    for k in range(int(keep.sum()) + 1):
+        sel = (piece == k) & ~on_cut
+        if not sel.any():
+            continue
+        part = np.zeros_like(mask)
+        part[tuple(idx[sel].T)] = True
+        cores[part] = next_label
+        parts.append(node_from_mask(part, next_label, sp))
+        next_label += 1
+    cores[mask & ~np.isin(cores, [p.label for p in parts])] = 0
+    return parts, next_label
+
+
+def _block_discs(
+    idx: np.ndarray,
+    shape: tuple[int, ...],
+    sp: np.ndarray,
+    hu: np.ndarray,
+    mm_to_index: tuple[np.ndarray, np.ndarray],
+    voxel_mm: tuple[float, float, float],
+    stats: TissueStats,
+    pitch_mm: float | None,
+) -> DiscCuts:
+    """The disc planes of the block whose coarse voxels are ``idx``."""
+    below, above = _block_touches(idx, shape)
+    return disc_cuts(
+        hu,
+        idx * sp,
+        mm_to_index,
+        slice_mm=float(sp[2]),
+        cut_below=below,
+        cut_above=above,
+        voxel_mm=voxel_mm,
+        soft_tissue_hu=stats.soft_tissue_hu,
+        noise_hu=stats.noise_hu,
+        pitch_mm=pitch_mm,
+    )
+
+
+def _whole_note(height_mm: float) -> str:
+    return (
+        f"one bony block {height_mm:.0f} mm tall shows no disc in its CT profile and was "
+        "left whole (fused or bridged vertebrae?); the levels across it are uncertain"
+    )
+
+
+def _split_note(height_mm: float, pieces: int, weak: int) -> str:
+    return (
+        f"one bony block {height_mm:.0f} mm tall was split into {pieces} "
+        f"vertebrae at the discs its CT profile shows"
+        + (f"; {weak} more disc plane(s) lacked evidence and were not cut" if weak else "")
+    )
+
+
 def split_merged(
     vertebrae: list[Node],
     cores: np.ndarray,
@@ -227,41 +253,15 @@ def split_merged(
             continue
         mask = cores == node.label
         idx = np.argwhere(mask)
-        pts = idx * sp
-        below, above = _block_touches(idx, cores.shape)
-        found = disc_cuts(
-            hu,
-            pts,
-            mm_to_index,
-            slice_mm=float(sp[2]),
-            cut_below=below,
-            cut_above=above,
-            voxel_mm=voxel_mm,
-            soft_tissue_hu=stats.soft_tissue_hu,
-            noise_hu=stats.noise_hu,
-            pitch_mm=_separate_pitch(vertebrae, i, typical),
-        )
-        keep = _body_like_ends(pts, found, found.evidence.copy())
+        pitch = _separate_pitch(vertebrae, i, typical)
+        found = _block_discs(idx, cores.shape, sp, hu, mm_to_index, voxel_mm, stats, pitch)
+        keep = _body_like_ends(idx * sp, found, found.evidence.copy())
         if not keep.any():
             out.append(node)
             uncertain = True
-            notes.append(
-                f"one bony block {node.height_mm:.0f} mm tall shows no disc in its CT "
-                "profile and was left whole (fused or bridged vertebrae?); the levels "
-                "across it are uncertain"
-            )
+            notes.append(_whole_note(node.height_mm))
             continue
-        # Signed distance of every voxel to each disc plane (normal = the centre line's
-        # direction there): a voxel belongs to the piece above as many planes as it lies
-        # above; the layer on a plane stays empty so the pieces part.
-        d = np.einsum(
-            "nkc,kc->nk",
-            pts[:, None, :] - found.points_mm[keep][None, :, :],
-            found.tangents[keep],
-        )
-        piece = (d > 0).sum(axis=1)  # as _pieces; d is needed for the parting layer
-        half = np.maximum(found.half_width_mm[keep], 0.5 * sp[2])
-        on_cut = (np.abs(d) < half[None, :]).any(axis=1)
+        parts, next_label = _cut_block(cores, mask, idx, sp, found, keep, next_label)
         discs |= dark_disc_space(
             hu,
             mm_to_index,
@@ -272,114 +272,8 @@ def split_merged(
             radius_mm=float(np.sqrt(len(idx) * np.prod(sp) / node.height_mm / np.pi)),
             noise_hu=stats.noise_hu,
         )
-        parts: list[Node] = []
-        for k in range(int(keep.sum()) + 1):
-            sel = (piece == k) & ~on_cut
-            if not sel.any():
-                continue
-            part = np.zeros_like(mask)
-            part[tuple(idx[sel].T)] = True
-            cores[part] = next_label
-            parts.append(node_from_mask(part, next_label, sp))
-            next_label += 1
-        cores[mask & ~np.isin(cores, [p.label for p in parts])] = 0
         weak = int((~keep).sum())
         uncertain |= weak > 0
-        notes.append(
-            f"one bony block {node.height_mm:.0f} mm tall was split into {len(parts)} "
-            f"vertebrae at the discs its CT profile shows"
-            + (f"; {weak} more disc plane(s) lacked evidence and were not cut" if weak else "")
-        )
+        notes.append(_split_note(node.height_mm, len(parts), weak))
         out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
     return MergedSplit(out, cores, notes, uncertain, discs)
-
-
-def _top_width_mm(pts: np.ndarray, bins: np.ndarray, cut: int) -> float:
-    """Median left-right extent (mm) of the sacral core's slabs above the dip."""
-    widths = [
-        float(np.ptp(pts[bins == k, 0])) for k in range(cut) if np.any(bins == k)
-    ]
-    return float(np.median(widths)) if widths else 0.0
-
-
-def split_sacrum_top(
-    vertebrae: list[Node],
-    sacrum: Node,
-    cores: np.ndarray,
-    spacing_mm: tuple[float, float, float],
-    *,
-    narrow_top: bool = False,
-) -> tuple[Node | None, np.ndarray]:
-    """Separate a lowest lumbar body that stayed joined to the sacral core.
-
-    At thick slices or with a narrow lumbosacral disc the L5 body core runs into the
-    sacrum. Along the lumbar axis (continued from the two lowest bodies found), the
-    sacral core's central column then shows a body-sized segment, a clear dip (the
-    disc) and the sacrum below; a true sacrum starts with its widest part instead.
-
-    Parameters
-    ----------
-    vertebrae : list of Node
-        Presacral chain members, cranial to caudal (at least two).
-    sacrum : Node
-        The sacral core.
-    cores : (X, Y, Z) ndarray of uint32
-        Core labels (modified in place when a body is split off).
-    spacing_mm : tuple of 3 float
-        Coarse voxel size.
-    narrow_top : bool
-        Also require the segment above the dip to be as narrow as a body (no wider
-        than BODY_WIDTH_RATIO times the lowest body): the sacrum's first segment
-        carries the alae, twice as wide, so a dip between fused sacral segments does
-        not pass. Needed when no rib count says a vertebra is missing.
-
-    Returns
-    -------
-    node : Node or None
-        The separated body, or None.
-    cores : ndarray
-    """
-    if len(vertebrae) < 2:
-        return None, cores
-    sp = np.asarray(spacing_mm, dtype=float)
-    upper, lowest = vertebrae[-2], vertebrae[-1]
-    axis = lowest.centroid_mm - upper.centroid_mm
-    pitch = float(np.linalg.norm(axis))
-    if pitch == 0.0:
-        return None, cores
-    axis /= pitch
-    idx = np.argwhere(cores == sacrum.label)
-    pts = idx * sp
-    central = np.abs(pts[:, 0] - lowest.centroid_mm[0]) < SACRAL_COLUMN_HALF_WIDTH_MM
-    t = (pts - lowest.centroid_mm) @ axis
-    step = float(sp[2])
-    t0 = float(t[central].min()) if central.any() else 0.0
-    bins = np.floor((t - t0) / step).astype(int)
-    profile = np.bincount(bins[central & (bins >= 0)]).astype(float)
-    window = max(1, round(DISC_SEPARATION_MM / step))
-    deep = LUMBOSACRAL_DIP_RATIO * profile.max()
-    shortest = MIN_BODY_CORE_MM / step
-    cuts = [k for k in _disc_slices(profile, window) if profile[k] <= deep and k >= shortest]
-    if not cuts:
-        return None, cores
-    cut = cuts[0]
-    body = central & (bins < cut) & (bins >= 0)
-    length = cut * step
-    too_small = body.sum() * np.prod(sp) < MIN_BODY_SHARE * lowest.volume_mm3
-    if too_small or not MIN_BODY_CORE_MM <= length <= MAX_PITCH_RATIO * pitch:
-        return None, cores
-    if narrow_top and _top_width_mm(pts, bins, cut) > BODY_WIDTH_RATIO * lowest.width_mm:
-        return None, cores
-    label = int(cores.max()) + 1
-    # The arch of that vertebra (pedicles, transverse processes) joined the sacral core
-    # beside the central column. Well above the disc plane and within the arch's reach
-    # it is released from the sacral marker, so the flood gives it to whichever body it
-    # hangs on (the iliac crests lie farther out, the sacral facets lower).
-    near = np.abs(pts[:, 0] - lowest.centroid_mm[0]) < ARCH_HALF_WIDTH_MM
-    z_disc = float(pts[central & (bins == cut), 2].mean())
-    arch = near & ~central & (pts[:, 2] > z_disc + ARCH_ABOVE_DISC_MM)
-    cores[tuple(idx[body].T)] = label
-    cores[tuple(idx[arch | (central & (bins == cut))].T)] = 0  # the cut layer parts the two
-    part = np.zeros(cores.shape, dtype=bool)
-    part[tuple(idx[body].T)] = True
-    return node_from_mask(part, label, sp), cores

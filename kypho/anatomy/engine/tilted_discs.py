@@ -51,6 +51,37 @@ EXTEND_MM = 3.0
 MIN_BODY_RUN_MM = 10.0
 
 
+def _check(
+    filled: np.ndarray, bone: np.ndarray, ids: np.ndarray, spacing_mm: tuple[float, float, float]
+) -> None:
+    if filled.shape != bone.shape or filled.shape != ids.shape:
+        raise ValueError(
+            f"filled {filled.shape}, bone {bone.shape} and ids {ids.shape} differ in shape"
+        )
+    if not all(np.isfinite(v) and v > 0 for v in spacing_mm):
+        raise ValueError(f"spacing_mm must be three positive lengths, got {spacing_mm!r}")
+
+
+def _triplets(
+    col: np.ndarray,
+    z0: np.ndarray,
+    z1: np.ndarray,
+    top: np.ndarray,
+    single: np.ndarray,
+    spacing_z_mm: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of three consecutive runs of one column (runs are sorted by column, then
+    z) that can be body, disc, body: the middle run short between two long runs of two
+    different bodies, its id one of theirs. Where an endplate is missed the disc merges
+    with a body's interior, and a body's corner must not then be taken for the disc."""
+    p, q, r = np.arange(col.size - 2), np.arange(1, col.size - 1), np.arange(2, col.size)
+    ok = (col[p] == col[r]) & single[p] & single[q] & single[r] & (top[p] != top[r])
+    ok &= (top[q] == top[p]) | (top[q] == top[r])
+    for lo, hi in ((p, q), (q, r)):
+        ok &= (z0[hi] - z1[lo]) * spacing_z_mm <= MAX_ENDPLATE_LAYER_MM
+    return p[ok], q[ok], r[ok]
+
+
 def tilted_disc_space(
     filled: np.ndarray,
     bone: np.ndarray,
@@ -77,12 +108,7 @@ def tilted_disc_space(
         between two long runs of two different bodies (thin bone layers between), and
         their continuation by up to :data:`EXTEND_MM` within each slice.
     """
-    if filled.shape != bone.shape or filled.shape != ids.shape:
-        raise ValueError(
-            f"filled {filled.shape}, bone {bone.shape} and ids {ids.shape} differ in shape"
-        )
-    if not all(np.isfinite(v) and v > 0 for v in spacing_mm):
-        raise ValueError(f"spacing_mm must be three positive lengths, got {spacing_mm!r}")
+    _check(filled, bone, ids, spacing_mm)
     spacing_xy_mm = (float(spacing_mm[0]), float(spacing_mm[1]))
     spacing_z_mm = float(spacing_mm[2])
     shape = filled.shape
@@ -96,16 +122,7 @@ def tilted_disc_space(
     top, bottom = run_id_range(cav, ids.reshape(-1, nz)[rows], col, z0, z1)
     # One id per run (runs holding two ids are disc_space's case).
     single = (top > 0) & (top == bottom)
-    # Three consecutive runs of one column (np.nonzero is row-major: sorted by column,
-    # then z): a disc is a short run between two long runs of two different bodies,
-    # its id one of theirs. Where an endplate is missed the disc merges with a body's
-    # interior, and a body's corner must not then be taken for the disc.
-    p, q, r = np.arange(col.size - 2), np.arange(1, col.size - 1), np.arange(2, col.size)
-    ok = (col[p] == col[r]) & single[p] & single[q] & single[r] & (top[p] != top[r])
-    ok &= (top[q] == top[p]) | (top[q] == top[r])
-    for lo, hi in ((p, q), (q, r)):
-        ok &= (z0[hi] - z1[lo]) * spacing_z_mm <= MAX_ENDPLATE_LAYER_MM
-    p, q, r = p[ok], q[ok], r[ok]
+    p, q, r = _triplets(col, z0, z1, top, single, spacing_z_mm)
     if q.size == 0:
         return out
     # The layers between must be filled bone all through (no gap out of the vertebrae).
