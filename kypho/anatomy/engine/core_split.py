@@ -221,10 +221,10 @@ def _trimmed(
 
 
 def _verdict(soft: set[int], pieces: list[Node], used: int, node: Node) -> set[int] | None:
-    """The pieces rejected (``soft``: judged no candidates), or None when the parting
+    """The pieces rejected (``soft``: judged no candidates, or in front of the column),
+    or None when the parting
     separates nothing worth it from the column and is to be undone."""
     soft = soft | {p.label for p in pieces if p.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * p.height_mm}
-    soft |= _in_front(pieces)
     if used == len(EXTRA_DEPTHS_MM):
         # A basin cut from a body by its neighbours' basins has no shell of its own
         # and can read as tissue: only what no body could be is rejected.
@@ -257,16 +257,17 @@ def _in_front(pieces: list[Node]) -> set[int]:
     return out
 
 
-def _deeper(pieces: list[Node], used: int) -> list[tuple[Node, int, bool]]:
+def _deeper(
+    pieces: list[Node], used: int, front: set[int]
+) -> list[tuple[Node, int, bool]]:
     """The pieces of a kept parting to try again deeper (queue entries).
 
     A rejected piece still wider than a body may hold the column beside the organ (a
-    column and its aorta judged as one), but not one lying in front of the column:
-    all of that is in front.
+    column and its aorta judged as one), but not one lying in front of the column
+    (``front``, :func:`_in_front`): all of that is in front.
     """
     if used >= len(EXTRA_DEPTHS_MM):
         return []
-    front = _in_front(pieces)
     return [(p, used + 1, False) for p in pieces if _suspect(p) and p.label not in front]
 
 
@@ -342,7 +343,8 @@ def split_wide_cores(
         view = candidate[box]
         view[view == node.label] = 0  # what was trimmed from the core leaves it
         view[core] = trial[core]
-        soft = _verdict(judge(candidate, pieces), pieces, used, node)
+        front = _in_front(pieces)
+        soft = _verdict(judge(candidate, pieces) | front, pieces, used, node)
         if soft is None:
             # Nothing parted off at this depth, but a piece still wider than any body
             # may part deeper (the aorta along a column touches it over a broad face).
@@ -356,5 +358,5 @@ def split_wide_cores(
         cores, next_label = candidate, next_label + len(pieces)
         out = [n for n in out if n.label != node.label] + pieces
         rejected = (rejected - {node.label}) | soft
-        queue += _deeper(pieces, used)
+        queue += _deeper(pieces, used, front)
     return cores, out, rejected

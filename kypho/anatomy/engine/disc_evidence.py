@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from kypho.anatomy.engine.disc_spacing import STEP_MM
+
 __all__ = [
     "CUT_COST",
     "DISC_HUMP_SIGMA_MM",
@@ -22,8 +24,6 @@ __all__ = [
     "trabecular_baseline",
 ]
 
-#: Profile step (mm), as :data:`kypho.anatomy.engine.disc_profile.STEP_MM`.
-STEP_MM = 1.0
 #: Trabecular baseline: running mode over this window (mm), about two vertebrae, on a
 #: histogram of MODE_BIN_HU bins smoothed over MODE_SMOOTH_BINS.
 MODE_BIN_HU = 5.0

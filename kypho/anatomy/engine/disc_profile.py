@@ -31,15 +31,13 @@ from kypho.anatomy.engine.disc_evidence import (
     peak_near,
     trabecular_baseline,
 )
-from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, best_cuts
+from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, STEP_MM, best_cuts
 
 __all__ = ["DiscCuts", "disc_cuts"]
 
 #: With the pitch of the separate bodies beside a block known, the block's pitches lie
 #: within this range of it (a grade-3 fracture takes 40 % of a body, ~1/3 of its pitch).
 PITCH_PRIOR_RANGE = (0.65, 1.5)
-#: Sampling step along the centre line and in the sampling disc (mm).
-STEP_MM = 1.0
 #: Radius of the sampling disc as a fraction of the block's equivalent radius: the
 #: central trabecular region, clear of cortex and of the canal behind.
 SAMPLE_RADIUS_FRACTION = 0.55

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["END_BODY_MIN_MM", "FOV_END_MIN_MM", "PITCH_MAX_MM", "PITCH_MIN_MM", "best_cuts"]
+__all__ = [
+    "END_BODY_MIN_MM",
+    "FOV_END_MIN_MM",
+    "PITCH_MAX_MM",
+    "PITCH_MIN_MM",
+    "STEP_MM",
+    "best_cuts",
+]
 
 #: Vertebral pitch (body plus disc, mm) along the column: upper thoracic bodies are
 #: ~15-17 mm tall with 3-4 mm discs, lumbar bodies ~27 mm with ~10 mm discs (DOMAIN.md
@@ -31,7 +38,8 @@ END_BODY_MIN_MM = 10.0
 #: an endplate at the image edge reads like a disc, and a sliver holds nothing to measure.
 FOV_END_MIN_MM = 6.0
 
-#: Profile step (mm) the positions are counted in (as disc_profile.STEP_MM).
+#: Step (mm) of the profiles along a block's centre line: positions are counted in it
+#: here, and the CT is sampled at it (disc_profile) and its evidence read (disc_evidence).
 STEP_MM = 1.0
 
 

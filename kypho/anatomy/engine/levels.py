@@ -145,6 +145,14 @@ class _Count:
                 plural = "level" if abs(steps) == 1 else "levels"
                 self.evidence[i] = f"counted {abs(steps)} {plural} {where} the {anchor_text}"
 
+    def one_anchor(self, anchor: str, missing: str, variant: str) -> float:
+        """Warn that ``anchor`` alone fixes the count; the confidence that allows."""
+        self.warnings.append(
+            f"numbered from {anchor} alone ({missing} in view): {variant} would shift "
+            "every level by one; confirm on the images or give --level NAME@Z"
+        )
+        return SINGLE_ANCHOR_CONFIDENCE
+
     def result(self, levels: list[Level | None], confidence: float) -> LevelAssignment:
         return LevelAssignment(levels, confidence, self.evidence, self.warnings)
 
@@ -185,12 +193,8 @@ def _from_sacrum(c: _Count, l5: Level, lowest_rib: int | None) -> LevelAssignmen
     levels = _count(c.n, c.n - 1, l5, c.order)
     c.explain(c.n - 1, f"vertebra sitting on the sacrum = {l5.display}")
     if lowest_rib is None:
-        c.warnings.append(
-            "numbered from the sacrum alone (no last rib in view): a lumbosacral "
-            "transitional vertebra (L6, sacralised L5) would shift every level by one; "
-            "confirm on the images or give --level NAME@Z"
-        )
-        return c.result(levels, SINGLE_ANCHOR_CONFIDENCE)
+        lstv = "a lumbosacral transitional vertebra (L6, sacralised L5)"
+        return c.result(levels, c.one_anchor("the sacrum", "no last rib", lstv))
     rib_level = levels[lowest_rib]
     if rib_level is Level.T12:
         c.evidence[lowest_rib] += "; lowest rib-bearing vertebra = T12 agrees"
@@ -221,12 +225,7 @@ def _from_last_rib(
     """Count from the lowest rib (T12), seen with a rib-free vertebra below it."""
     levels = _count(c.n, lowest_rib, Level.T12, c.order)
     c.explain(lowest_rib, "lowest rib-bearing vertebra = T12")
-    c.warnings.append(
-        "numbered from the last rib alone (no sacrum or first rib in view): 11 or 13 "
-        "rib pairs would shift every level by one; confirm on the images or give "
-        "--level NAME@Z"
-    )
-    confidence = SINGLE_ANCHOR_CONFIDENCE
+    confidence = c.one_anchor("the last rib", "no sacrum or first rib", "11 or 13 rib pairs")
     doubt = [i for i in rib_doubt_indices if i > lowest_rib and levels[i] is not None]
     if doubt:
         shown = ", ".join(levels[i].display for i in doubt)  # type: ignore[union-attr]

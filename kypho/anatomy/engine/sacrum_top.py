@@ -73,10 +73,13 @@ def _disc_slices(area: np.ndarray, window: int) -> list[int]:
 
 def _top_width_mm(pts: np.ndarray, bins: np.ndarray, cut: int) -> float:
     """Median left-right extent (mm) of the sacral core's slabs above the dip."""
-    widths = [
-        float(np.ptp(pts[bins == k, 0])) for k in range(cut) if np.any(bins == k)
-    ]
-    return float(np.median(widths)) if widths else 0.0
+    sel = (bins >= 0) & (bins < cut)
+    lo = np.full(cut, np.inf)
+    hi = np.full(cut, -np.inf)
+    np.minimum.at(lo, bins[sel], pts[sel, 0])
+    np.maximum.at(hi, bins[sel], pts[sel, 0])
+    widths = (hi - lo)[np.isfinite(lo)]
+    return float(np.median(widths)) if widths.size else 0.0
 
 
 def _part_off(
