@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.vertebra_region import MAX_VERTEBRA_EXTENT_MM, build_local_grid
+from kypho.measure.vertebra_region import (
+    CROP_MARGIN_MM,
+    MAX_VERTEBRA_EXTENT_MM,
+    SOFT_TISSUE_SHELL_MM,
+    build_local_grid,
+)
 from kypho.model import VertebraFrame
 from kypho.plan.access import _table_deg
 
@@ -32,3 +37,9 @@ def test_oversized_vertebra_mask_is_not_resampled():
     with pytest.raises(ValueError, match="more than any vertebra"):
         build_local_grid(vol, LabelMap(lab, aff), LabelMap(lab, aff), 20, frame)
     assert MAX_VERTEBRA_EXTENT_MM < 210.0
+
+
+def test_soft_tissue_shell_lies_inside_every_crop() -> None:
+    # The shell's points are within its outer radius of a mask voxel, so within the
+    # mask's box plus that radius: the crop's margin must hold it.
+    assert SOFT_TISSUE_SHELL_MM[0] < SOFT_TISSUE_SHELL_MM[1] <= CROP_MARGIN_MM

@@ -62,11 +62,6 @@ GRID_STEP_MM = 0.5
 #: holds any vertebra and caps the local grid at ~(162 / 0.5)^3 samples.
 MAX_VERTEBRA_EXTENT_MM = 150.0
 
-# The shell must lie inside every crop: its points are within 6 mm of a mask voxel, so
-# within the mask's box plus 6 mm.
-assert SOFT_TISSUE_SHELL_MM[1] <= CROP_MARGIN_MM
-
-
 @dataclass(eq=False)
 class VertebraCrop:
     """The voxels around one vertebra.
