@@ -138,6 +138,20 @@ def test_contrast_filled_body_not_measurable():
     assert v.trabecular_hu_mean is None  # kept out of the density summary
 
 
+def test_a_dense_body_does_not_condemn_its_neighbours():
+    # L2 filled with dense material (550 HU: cement below the image's cement threshold,
+    # or sclerosis): not its bone, but L1 and L3 beside it are. Against the median of
+    # their two neighbours, one of them L2, both read "something other than its bone"
+    # (family phantom s1-0000: T5 and T7 beside a cemented T6 at 1279 HU).
+    hu, vert, bodies = _column()
+    hu[ndimage.binary_erosion(bodies == 21, iterations=2)] = 550.0
+    by = _measure(hu, vert, bodies)
+    assert not by[21].measurable and Gate.DENSITY.value in by[21].failed_checks
+    for lab in (19, 20, 22, 23):
+        assert by[lab].measurable, by[lab].reason
+        assert by[lab].genant_grade == GenantGrade.NORMAL
+
+
 def test_posterior_only_loss_is_not_a_crush():
     # Real thick-slice mask (malekosh L2): Ha 22.5, Hm 20.8, Hp 17.7 mm graded 2 crush.
     h = Heights(22.5, 20.8, 17.7)
@@ -176,6 +190,30 @@ def test_grade_2_needs_the_ct():
     blind = CtConfirmation((np.nan, 25.0, 25.0), (0.0, 0.9, 0.9), (False, True, True))
     probs = check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, blind)
     assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+
+
+def test_a_loss_within_one_voxel_is_not_graded():
+    # Family s1-0070 at 5 mm slices: a thoracic body graded 2 wedge whose Ha was 0.8 mm
+    # short of the 19.3 mm its neighbours expect (its Hp one slice too tall).
+    h = Heights(18.5, 19.5, 24.0)
+    expected = Heights(19.3, 20.0, 21.0)
+    ok = CtConfirmation((18.5, 19.5, 24.0), (1.0, 1.0, 1.0), (True, True, True))
+    loss = Heights(0.26, 0.0, 0.0)
+    thick = check_graded(
+        h, loss, GenantGrade.MODERATE, Morphotype.WEDGE, ok, expected=expected, resolution_mm=5.0
+    )
+    assert [p.gate for p in thick] == [Gate.CT_UNCONFIRMED]
+    assert "resolution" in thick[0].reason
+    # A real wedge, 7 mm short at 5 mm slices, or this one at 0.5 mm voxels, stands.
+    real = Heights(12.3, 17.0, 21.0)
+    assert check_graded(
+        real, Heights(0.36, 0.1, 0.0), GenantGrade.MODERATE, Morphotype.WEDGE,
+        CtConfirmation((12.3, 17.0, 21.0), (1.0, 1.0, 1.0), (True, True, True)),
+        expected=expected, resolution_mm=5.0,
+    ) == []  # fmt: skip
+    assert check_graded(
+        h, loss, GenantGrade.MODERATE, Morphotype.WEDGE, ok, expected=expected, resolution_mm=0.5
+    ) == []
 
 
 @pytest.mark.parametrize("lab", [21])

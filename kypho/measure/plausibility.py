@@ -19,13 +19,14 @@ Pure computation on measured values; every reason is one sentence with its numbe
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.measure.heights import EdgeColumns
+from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
 from kypho.measure.norms import level_position, normal_hp_mm
 from kypho.model import GenantGrade, Heights, Morphotype, VertebraMeasurement
 
@@ -65,15 +66,6 @@ MORPHOTYPE_TOL_MM = 1.0
 #: A crush loses height at all three points (DOMAIN.md §1.1): each of Ha and Hm must
 #: have lost at least this share of the posterior loss.
 CRUSH_SHARE = 0.5
-#: Share of a line's columns whose two endplates the CT must show for the line to count
-#: as seen in the CT. At 3 mm slices a 40-degree tilted thoracic endplate leaves the CT
-#: edge on about a third of the columns (fixed suite, multi_fracture_osteoporotic T7, a
-#: true grade 2 wedge: 33 %); a mask cut inside a body leaves it on none.
-MIN_CT_COLUMNS = 0.25
-#: Largest gap (mm) between the CT height and the reported height of a line: two
-#: voxel-scale endplate errors (DOMAIN.md §1.1: 5 % height steps between grades are
-#: ~1.3 mm on a 26 mm body, so 2 mm cannot turn normal into grade 2).
-CT_HEIGHT_TOL_MM = 2.0
 
 
 class Gate(StrEnum):
@@ -108,31 +100,40 @@ class MeasuredBody:
     line_shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
 
-@dataclass(frozen=True)
-class CtConfirmation:
-    """Heights seen in the CT along the three lines, and whether they confirm."""
-
-    ct_heights_mm: tuple[float, float, float]
-    column_fraction: tuple[float, float, float]
-    confirmed: tuple[bool, bool, bool]
-
-
-def _neighbours(bodies: list[MeasuredBody], i: int) -> list[int]:
-    """Nearest measured vertebra on each side of ``i`` (by position along the column)."""
+def _neighbours(bodies: list[MeasuredBody], i: int, per_side: int = 1) -> list[int]:
+    """The ``per_side`` nearest measured vertebrae on each side of ``i`` (by position
+    along the column), nearest first."""
     pos = [level_position(b.level) for b in bodies]
-    above = [j for j in range(len(bodies)) if pos[j] < pos[i]]
-    below = [j for j in range(len(bodies)) if pos[j] > pos[i]]
-    out = []
-    if above:
-        out.append(max(above, key=lambda j: pos[j]))
-    if below:
-        out.append(min(below, key=lambda j: pos[j]))
-    return out
+    above = sorted((j for j in range(len(bodies)) if pos[j] < pos[i]), key=lambda j: -pos[j])
+    below = sorted((j for j in range(len(bodies)) if pos[j] > pos[i]), key=lambda j: pos[j])
+    return above[:per_side] + below[:per_side]
+
+
+def _unlike_most(value: float, others: list[float], unlike: Callable[[float, float], bool]) -> bool:
+    """Whether ``value`` is unlike more than half of ``others``.
+
+    One neighbour may itself be unlike its bone (cement, a crushed body, contrast in
+    its mask): a median of two then condemns the vertebra beside it (family s1-0000:
+    T5 and T7 against a cemented T6 at 1279 HU). A mask that is not its body's is
+    unlike most of its neighbours.
+    """
+    return bool(others) and sum(unlike(value, o) for o in others) > len(others) / 2
 
 
 def _scaled_hp(b: MeasuredBody, to: Level) -> float:
     """A neighbour's Hp carried to level ``to`` by the normal level profile."""
     return b.heights_mm.posterior * normal_hp_mm(to) / normal_hp_mm(b.level)
+
+
+def _much_larger(volume_ml: float, other_ml: float) -> bool:
+    return volume_ml > NEIGHBOUR_VOLUME_FACTOR * other_ml
+
+
+def _other_bone(hu: float, other_hu: float) -> bool:
+    ratio = hu / other_hu if other_hu > 0 else np.inf
+    return abs(hu - other_hu) > DENSITY_MIN_DIFF_HU and (
+        ratio > DENSITY_RATIO or ratio < 1.0 / DENSITY_RATIO
+    )
 
 
 def _range_problems(b: MeasuredBody) -> list[Implausibility]:
@@ -172,26 +173,22 @@ def _neighbour_problems(bodies: list[MeasuredBody], i: int) -> list[Implausibili
             f"{tallest:.0f} mm tall against {', '.join(f'{r:.0f}' for r in ref_hp)} mm "
             "expected from its neighbours: more than one body in the mask",
         ))  # fmt: skip
-    vols = [bodies[j].body_volume_ml for j in near]
-    if vols and b.body_volume_ml > NEIGHBOUR_VOLUME_FACTOR * float(np.median(vols)):
+    wider = _neighbours(bodies, i, per_side=2)
+    vols = [bodies[j].body_volume_ml for j in wider]
+    if _unlike_most(b.body_volume_ml, vols, _much_larger):
         out.append(Implausibility(
             Gate.VOLUME,
             f"body volume {b.body_volume_ml:.0f} mL against {np.median(vols):.0f} mL of "
             "its neighbours: the mask holds more than the vertebral body",
         ))  # fmt: skip
-    dens = [bodies[j].trabecular_hu for j in near if bodies[j].trabecular_hu is not None]
-    if b.trabecular_hu is not None and dens:
-        ref = float(np.median(dens))
-        hu = float(b.trabecular_hu)
-        ratio = hu / ref if ref > 0 else np.inf
-        if abs(hu - ref) > DENSITY_MIN_DIFF_HU and (
-            ratio > DENSITY_RATIO or ratio < 1.0 / DENSITY_RATIO
-        ):
-            out.append(Implausibility(
-                Gate.DENSITY,
-                f"interior {hu:.0f} HU against {ref:.0f} HU in its neighbours: the mask "
-                "holds something other than its bone (contrast-filled vessel, soft tissue)",
-            ))  # fmt: skip
+    dens = [bodies[j].trabecular_hu for j in wider if bodies[j].trabecular_hu is not None]
+    if b.trabecular_hu is not None and _unlike_most(float(b.trabecular_hu), dens, _other_bone):
+        out.append(Implausibility(
+            Gate.DENSITY,
+            f"interior {b.trabecular_hu:.0f} HU against {np.median(dens):.0f} HU in its "
+            "neighbours: the mask holds something other than its bone (contrast-filled "
+            "vessel, soft tissue)",
+        ))  # fmt: skip
     return out
 
 
@@ -224,48 +221,6 @@ def check_before_grading(bodies: list[MeasuredBody]) -> dict[Level, list[Implaus
     return problems
 
 
-def ct_confirmation(
-    columns: EdgeColumns, offset_mm: float, heights: Heights
-) -> CtConfirmation:
-    """Heights seen in the CT along the Ha, Hm, Hp lines versus the reported ones.
-
-    Each column's CT edges (:mod:`kypho.measure.endplates`: a bright endplate with disc
-    beyond it, placed on the HU profile) are moved out by the image's edge offset. Where
-    a mask was cut inside a body, its edge has bone on both sides and the CT places no
-    endplate there; where the mask ends short of a real endplate, the CT edge lies
-    farther out.
-
-    Parameters
-    ----------
-    columns : EdgeColumns
-        Per-column mask and CT edges of the three lines.
-    offset_mm : float
-        The image's CT edge offset (:func:`~kypho.measure.heights.edge_offset_mm`).
-    heights : Heights
-        Reported Ha, Hm, Hp (mm).
-
-    Returns
-    -------
-    CtConfirmation
-    """
-    reported = heights.as_array()
-    ct_h, frac, ok = [], [], []
-    for k in range(3):
-        if columns.top_hu is None or columns.bottom_hu is None:
-            ct_h.append(float("nan"))
-            frac.append(0.0)
-            ok.append(False)
-            continue
-        top, bottom = columns.top_hu[k], columns.bottom_hu[k]
-        both = np.isfinite(top) & np.isfinite(bottom)
-        f = float(both.mean()) if both.size else 0.0
-        h = float(np.median(top[both] - bottom[both]) + 2.0 * offset_mm) if both.any() else np.nan
-        ct_h.append(h)
-        frac.append(f)
-        ok.append(bool(f >= MIN_CT_COLUMNS and abs(h - reported[k]) <= CT_HEIGHT_TOL_MM))
-    return CtConfirmation(tuple(ct_h), tuple(frac), tuple(ok))  # type: ignore[arg-type]
-
-
 #: Lines whose height carries each morphotype's grade (DOMAIN.md §1.1).
 _GRADING_LINES = {
     Morphotype.WEDGE: (0,),
@@ -273,6 +228,26 @@ _GRADING_LINES = {
     Morphotype.CRUSH: (0, 1, 2),
 }
 _LINE_NAMES = ("Ha", "Hm", "Hp")
+#: A grade's height loss (mm, on its grading lines) must exceed this share of the
+#: image's largest voxel size: each endplate of a mask drawn on a staircase of thick
+#: slices can sit up to half a voxel off, so a loss under one voxel is within the
+#: image's resolution, not evidence of a fracture.
+RESOLUTION_SHARE = 1.0
+
+
+def _below_resolution(
+    heights: Heights, expected: Heights, lines: tuple[int, ...], resolution_mm: float
+) -> Implausibility | None:
+    lost = expected.as_array() - heights.as_array()
+    worst = max(lines, key=lambda k: lost[k])
+    if lost[worst] >= RESOLUTION_SHARE * resolution_mm:
+        return None
+    return Implausibility(
+        Gate.CT_UNCONFIRMED,
+        f"{_LINE_NAMES[worst]} {lost[worst]:.1f} mm short of the expected "
+        f"{expected.as_array()[worst]:.1f} mm, less than the image's {resolution_mm:.1f} mm "
+        "voxel: a loss this small cannot be told at this resolution",
+    )
 
 
 def _morphotype_problem(
@@ -309,6 +284,8 @@ def check_graded(
     grade: GenantGrade,
     morphotype: Morphotype,
     confirmation: CtConfirmation | None,
+    expected: Heights | None = None,
+    resolution_mm: float | None = None,
 ) -> list[Implausibility]:
     """Checks of a graded vertebra: a real morphotype, and a grade >= 2 seen in the CT.
 
@@ -320,6 +297,11 @@ def check_graded(
     morphotype : Morphotype
     confirmation : CtConfirmation or None
         The CT's view of the same lines (None: the CT was not read).
+    expected : Heights, optional
+        The expected (pre-fracture) heights the loss was measured against (mm).
+    resolution_mm : float, optional
+        The image's largest voxel size (mm): with ``expected``, a grade whose loss is
+        smaller is not measurable.
 
     Returns
     -------
@@ -333,6 +315,10 @@ def check_graded(
     if p is not None:
         out.append(p)
     lines = _GRADING_LINES.get(morphotype, (0, 1, 2))
+    if expected is not None and resolution_mm is not None:
+        p = _below_resolution(heights, expected, lines, resolution_mm)
+        if p is not None:
+            out.append(p)
     # A mild grade is not held to the CT's precision, but it needs the CT to show an
     # endplate somewhere along its line: none at all is a mask ending inside bone.
     if (

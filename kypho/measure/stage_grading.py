@@ -72,7 +72,10 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
             )
             columns = fits[lv].profile.columns
             confirmation = ct_confirmation(columns, stage.edge_offset_mm, vm.heights_mm)
-            problems = check_graded(vm.heights_mm, g.loss, g.grade, g.morphotype, confirmation)  # type: ignore[arg-type]
+            problems = check_graded(
+                vm.heights_mm, g.loss, g.grade, g.morphotype, confirmation,  # type: ignore[arg-type]
+                expected=g.expected, resolution_mm=float(spacing_si[0]),
+            )  # fmt: skip
             results[lv] = mark_not_measurable(vm, problems) if problems else vm
         fits = {lv: m for lv, m in fits.items() if results[lv].measurable}
     return BodyStage(results, fits, stage.density, stage.edge_offset_mm)

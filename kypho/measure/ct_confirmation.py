@@ -1,0 +1,76 @@
+"""Whether the CT itself shows a body's heights: its endplates along the three lines.
+
+A grade >= 2 needs agreement between the mask-based heights and the endplates seen in
+the CT (:func:`~kypho.measure.plausibility.check_graded`): where a mask was cut inside a
+body, its edge has bone on both sides and the CT places no endplate there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kypho.measure.heights import EdgeColumns
+from kypho.model import Heights
+
+__all__ = ["CT_HEIGHT_TOL_MM", "MIN_CT_COLUMNS", "CtConfirmation", "ct_confirmation"]
+
+#: Share of a line's columns whose two endplates the CT must show for the line to count
+#: as seen in the CT. At 3 mm slices a 40-degree tilted thoracic endplate leaves the CT
+#: edge on about a third of the columns (fixed suite, multi_fracture_osteoporotic T7, a
+#: true grade 2 wedge: 33 %); a mask cut inside a body leaves it on none.
+MIN_CT_COLUMNS = 0.25
+#: Largest gap (mm) between the CT height and the reported height of a line: two
+#: voxel-scale endplate errors (DOMAIN.md §1.1: 5 % height steps between grades are
+#: ~1.3 mm on a 26 mm body, so 2 mm cannot turn normal into grade 2).
+CT_HEIGHT_TOL_MM = 2.0
+
+
+@dataclass(frozen=True)
+class CtConfirmation:
+    """Heights seen in the CT along the three lines, and whether they confirm."""
+
+    ct_heights_mm: tuple[float, float, float]
+    column_fraction: tuple[float, float, float]
+    confirmed: tuple[bool, bool, bool]
+
+
+def ct_confirmation(columns: EdgeColumns, offset_mm: float, heights: Heights) -> CtConfirmation:
+    """Heights seen in the CT along the Ha, Hm, Hp lines versus the reported ones.
+
+    Each column's CT edges (:mod:`kypho.measure.endplates`: a bright endplate with disc
+    beyond it, placed on the HU profile) are moved out by the image's edge offset. Where
+    a mask was cut inside a body, its edge has bone on both sides and the CT places no
+    endplate there; where the mask ends short of a real endplate, the CT edge lies
+    farther out.
+
+    Parameters
+    ----------
+    columns : EdgeColumns
+        Per-column mask and CT edges of the three lines.
+    offset_mm : float
+        The image's CT edge offset (:func:`~kypho.measure.heights.edge_offset_mm`).
+    heights : Heights
+        Reported Ha, Hm, Hp (mm).
+
+    Returns
+    -------
+    CtConfirmation
+    """
+    reported = heights.as_array()
+    ct_h, frac, ok = [], [], []
+    for k in range(3):
+        if columns.top_hu is None or columns.bottom_hu is None:
+            ct_h.append(float("nan"))
+            frac.append(0.0)
+            ok.append(False)
+            continue
+        top, bottom = columns.top_hu[k], columns.bottom_hu[k]
+        both = np.isfinite(top) & np.isfinite(bottom)
+        f = float(both.mean()) if both.size else 0.0
+        h = float(np.median(top[both] - bottom[both]) + 2.0 * offset_mm) if both.any() else np.nan
+        ct_h.append(h)
+        frac.append(f)
+        ok.append(bool(f >= MIN_CT_COLUMNS and abs(h - reported[k]) <= CT_HEIGHT_TOL_MM))
+    return CtConfirmation(tuple(ct_h), tuple(frac), tuple(ok))  # type: ignore[arg-type]
