@@ -49,6 +49,14 @@ DISC_HUMP_SIGMA_MM = 3.0
 #: (:data:`kypho.anatomy.engine.disc_spacing.PITCH_MIN_MM`), so that two real discs
 #: never hide each other.
 NMS_HALF_MM = 9.0
+#: Cement or metal inside a body is brighter than any bone: a quadrant's mean above the
+#: soft-tissue level plus this many contrasts of the image's own bone threshold (its
+#: cortex level is two, :func:`~kypho.anatomy.engine.threshold.cortex_hu`) is no disc,
+#: nor is what lies within FOREIGN_MARGIN_MM of it. Family s1-0000: a cemented T6
+#: (1294 HU; quadrant means up to 1290, ceiling 938) was cut as a disc in its middle;
+#: calcified discs read 530-650 in three family cases (ceilings 930-1280).
+FOREIGN_CONTRASTS = 5.0
+FOREIGN_MARGIN_MM = 3.0
 
 
 def trabecular_baseline(profile: np.ndarray) -> np.ndarray:
@@ -72,10 +80,24 @@ def trabecular_baseline(profile: np.ndarray) -> np.ndarray:
 
 
 def evidence_ratio(
-    dev: np.ndarray, base: np.ndarray, voxels: float, soft_tissue_hu: float, noise_hu: float
+    dev: np.ndarray,
+    base: np.ndarray,
+    voxels: float,
+    soft_tissue_hu: float,
+    noise_hu: float,
+    bone_hu: float | None = None,
 ) -> np.ndarray:
-    """Per step, the weakest quadrant's excursion over what a disc must show."""
+    """Per step, the weakest quadrant's excursion over what a disc must show;
+    none where a quadrant holds cement or metal (brighter than FOREIGN_CONTRASTS bone
+    contrasts, when the image's bone threshold ``bone_hu`` is given)."""
     exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
+    if bone_hu is not None:
+        ceiling = soft_tissue_hu + FOREIGN_CONTRASTS * (bone_hu - soft_tissue_hu)
+        reach = round(FOREIGN_MARGIN_MM / STEP_MM)
+        foreign = ndimage.maximum_filter1d(
+            (base + dev > ceiling).astype(np.uint8), size=2 * reach + 1, axis=1
+        ).astype(bool)
+        exc = np.where(foreign, 0.0, exc)
     # What a disc must show, from this image: a share of the contrast between the
     # bodies and soft tissue (a disc is soft tissue between cortical plates), and well
     # above the noise of a mean over a quadrant of the sampling disc (``voxels``).

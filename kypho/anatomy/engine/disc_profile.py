@@ -31,7 +31,13 @@ from kypho.anatomy.engine.disc_evidence import (
     peak_near,
     trabecular_baseline,
 )
-from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, STEP_MM, best_cuts
+from kypho.anatomy.engine.disc_spacing import (
+    PITCH_MAX_MM,
+    PITCH_MIN_MM,
+    STEP_MM,
+    best_cuts,
+    evidence_period_mm,
+)
 
 __all__ = ["DiscCuts", "disc_cuts"]
 
@@ -260,6 +266,25 @@ def _disc_centres(
     return found[:, 0], found[:, 1] * STEP_MM
 
 
+def _pitch_bounds(ratio: np.ndarray, pitch_mm: float | None) -> tuple[float, float]:
+    """The range of the block's pitches: around its own discs' period or its
+    neighbours' pitch, else the anatomical range."""
+    own = evidence_period_mm(ratio)
+    if own is not None and (
+        pitch_mm is None or not PITCH_PRIOR_RANGE[0] <= own / pitch_mm <= PITCH_PRIOR_RANGE[1]
+    ):
+        # The block's own discs recur at a pitch its neighbours' does not allow: the
+        # neighbours may be merged pairs themselves (family s1-0022: every core two
+        # bodies tall, the "separate" pitch 61 mm, the block's discs 24 mm apart).
+        pitch_mm = own
+    if pitch_mm is None:
+        return PITCH_MIN_MM, PITCH_MAX_MM
+    return (
+        max(PITCH_MIN_MM, PITCH_PRIOR_RANGE[0] * pitch_mm),
+        min(PITCH_MAX_MM, PITCH_PRIOR_RANGE[1] * pitch_mm),
+    )
+
+
 def _no_cuts() -> DiscCuts:
     empty = np.zeros(0)
     none3 = np.zeros((0, 3))
@@ -278,6 +303,7 @@ def disc_cuts(
     soft_tissue_hu: float,
     noise_hu: float,
     pitch_mm: float | None = None,
+    bone_hu: float | None = None,
 ) -> DiscCuts:
     """Disc planes of a merged block of vertebral bodies.
 
@@ -300,6 +326,9 @@ def disc_cuts(
     pitch_mm : float, optional
         The pitch of the column's separate bodies next to the block, when known: the
         block's pitches then stay within PITCH_PRIOR_RANGE of it.
+    bone_hu : float, optional
+        The image's bone threshold (:class:`TissueStats`): cement and metal, far
+        brighter than bone, are no disc evidence.
 
     Returns
     -------
@@ -314,15 +343,12 @@ def disc_cuts(
     base = np.stack([trabecular_baseline(p) for p in profiles])
     dev = profiles - base
     voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
-    ratio = evidence_ratio(dev, base, voxels, soft_tissue_hu, noise_hu)
-    bounds = (PITCH_MIN_MM, PITCH_MAX_MM)
-    if pitch_mm is not None:
-        bounds = (
-            max(PITCH_MIN_MM, PITCH_PRIOR_RANGE[0] * pitch_mm),
-            min(PITCH_MAX_MM, PITCH_PRIOR_RANGE[1] * pitch_mm),
-        )
+    ratio = evidence_ratio(dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu)
     cuts = best_cuts(
-        cut_reward(ratio), start_free=cut_below, end_free=cut_above, pitch_mm=bounds
+        cut_reward(ratio),
+        start_free=cut_below,
+        end_free=cut_above,
+        pitch_mm=_pitch_bounds(ratio, pitch_mm),
     )
     if not cuts:
         return _no_cuts()

@@ -186,6 +186,7 @@ def _block_discs(
         soft_tissue_hu=stats.soft_tissue_hu,
         noise_hu=stats.noise_hu,
         pitch_mm=pitch_mm,
+        bone_hu=stats.bone_hu,
     )
 
 
@@ -215,6 +216,11 @@ def split_merged(
 ) -> MergedSplit:
     """Cut over-tall cores at the disc planes their CT profile shows.
 
+    A core is over-tall against the median of the others. When many cores hold two
+    bodies each, that median is two bodies tall and hides them (family s1-0022: cores of
+    142, 33, 60 and 86 mm); so once blocks were cut, the cores not yet examined are
+    judged again against the median of the pieces.
+
     Parameters
     ----------
     vertebrae : list of Node
@@ -236,6 +242,34 @@ def split_merged(
     -------
     MergedSplit
     """
+    args = (spacing_mm, hu, mm_to_index, voxel_mm, stats)
+    first, examined = _split_pass(vertebrae, cores, *args, skip=frozenset())
+    if len(first.vertebrae) == len(vertebrae):
+        return first
+    before = {n.label for n in vertebrae}
+    pieces = {n.label for n in first.vertebrae} - before
+    again, _ = _split_pass(first.vertebrae, first.cores, *args, skip=examined | pieces)
+    return MergedSplit(
+        again.vertebrae,
+        again.cores,
+        first.notes + again.notes,
+        first.uncertain or again.uncertain,
+        first.discs | again.discs,
+    )
+
+
+def _split_pass(
+    vertebrae: list[Node],
+    cores: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    hu: np.ndarray,
+    mm_to_index: tuple[np.ndarray, np.ndarray],
+    voxel_mm: tuple[float, float, float],
+    stats: TissueStats,
+    skip: frozenset[int],
+) -> tuple[MergedSplit, frozenset[int]]:
+    """One pass of :func:`split_merged` over the cores not in ``skip``; also returns the
+    labels of the cores examined as blocks."""
     # With fewer than three cores (a small crop) there are too few neighbours to tell a
     # merged block from a tall body by height: only a block taller than any body is cut.
     short = len(vertebrae) < 3
@@ -245,12 +279,16 @@ def split_merged(
     uncertain = False
     discs = np.zeros(cores.shape, dtype=bool)
     next_label = int(cores.max()) + 1
+    examined: set[int] = set()
     for i, node in enumerate(vertebrae):
         others = [n.height_mm for j, n in enumerate(vertebrae) if j != i]
         typical = 0.0 if short else float(np.median(others))
-        if node.height_mm < max(MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM):
+        if node.label in skip or node.height_mm < max(
+            MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM
+        ):
             out.append(node)
             continue
+        examined.add(node.label)
         mask = cores == node.label
         idx = np.argwhere(mask)
         pitch = _separate_pitch(vertebrae, i, typical)
@@ -276,4 +314,4 @@ def split_merged(
         uncertain |= weak > 0
         notes.append(_split_note(node.height_mm, len(parts), weak))
         out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
-    return MergedSplit(out, cores, notes, uncertain, discs)
+    return MergedSplit(out, cores, notes, uncertain, discs), frozenset(examined)
