@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kypho.anatomy.engine.rib_reach import level_from_reach
 from kypho.anatomy.levels import STANDARD_ORDER, Level
 
 __all__ = ["LevelAssignment", "assign_levels"]
@@ -30,6 +31,9 @@ VARIANT_CONFIDENCE = 0.45
 #: the last rib alone. Counting from the first rib (T1) is untouched by rib-count
 #: variants and keeps its own confidence.
 SINGLE_ANCHOR_CONFIDENCE = 0.45
+#: Confidence of a count from a floating rib: one feature of one rib pair, at a
+#: field-of-view edge.
+FLOATING_CONFIDENCE = 0.3
 
 _PRESACRAL: tuple[Level, ...] = tuple(lv for lv in STANDARD_ORDER if lv is not Level.S)
 
@@ -76,6 +80,7 @@ def assign_levels(
     lowest: Level | None = None,
     rib_doubt_indices: list[int] | None = None,
     seen_whole: list[bool] | None = None,
+    rib_reach_mm: dict[int, float] | None = None,
 ) -> LevelAssignment:
     """Level names for ``n`` presacral vertebrae listed cranial to caudal.
 
@@ -102,6 +107,12 @@ def assign_levels(
         below it, the highest marks T1 only when a rib-free vertebra (C7) is seen above
         it: at a field-of-view edge the next rib may lie just out of view. Default:
         every vertebra is seen whole.
+    rib_reach_mm : dict of int to float, optional
+        Per rib-bearing vertebra whose ribs are seen whole, how far they reach in front
+        of its body (:class:`~kypho.anatomy.engine.ribs_sacrum.RibSearch`). When no
+        anchor is in view, the lowest whole rib is read by its reach: a short one on
+        the last rib-bearing vertebra is T12, a shortened one T11, one that curves on
+        to the front T10 at the lowest.
     """
     c = _Count(n, _order(lowest), [""] * n, [])
     seen = list(seen_whole) if seen_whole is not None else [True] * n
@@ -121,7 +132,7 @@ def assign_levels(
         return _from_first_rib(n, ribs, c.order, c.evidence, c.warnings, c.explain)
     if lowest_rib is not None:
         return _from_last_rib(c, lowest_rib, lowest, rib_doubt_indices or [])
-    return _guess(c, ribs.last)
+    return _guess(c, ribs.last, rib_reach_mm or {})
 
 
 @dataclass
@@ -245,8 +256,35 @@ def _from_last_rib(
     return c.result(levels, confidence)
 
 
-def _guess(c: _Count, last_rib: int | None) -> LevelAssignment:
-    """No anchor in view: a guess at confidence 0.2 that says so."""
+def _guess(c: _Count, last_rib: int | None, reach_mm: dict[int, float]) -> LevelAssignment:
+    """No anchor in view: a guess at confidence 0.2 that says so, or 0.3 from a
+    floating rib."""
+    estimate = level_from_reach(reach_mm, last_rib) if last_rib is not None else None
+    if estimate is not None and estimate[1] is not Level.T10:
+        at, level = estimate
+        levels = _count(c.n, at, level, c.order)
+        c.explain(at, f"rib stopping short in the flank (floating) = {level.display}")
+        c.warnings.append(
+            "no first rib (T1), last rib with a rib-free vertebra below it, or sacrum is "
+            f"in view: the levels are counted from a floating rib read as {level.display} "
+            "(the 11th and 12th rib pairs stop in the flank, the 12th shortest), which 11 "
+            "or 13 rib pairs would shift; give the level of one vertebra with --level NAME@Z"
+        )
+        return c.result(levels, FLOATING_CONFIDENCE)
+    if estimate is not None:
+        # This vertebra's whole rib curves on to the front like ribs 1-10 (an 11th
+        # rarely does); the ribs below it are cut by the field of view. Counting it as
+        # T10 is the guess nearest to the counts the ribs allow.
+        levels = _count(c.n, estimate[0], Level.T10, c.order)
+        c.explain(estimate[0], "lowest vertebra whose ribs reach the front, assumed T10")
+        c.warnings.append(
+            "no first rib (T1), last rib or sacrum is in view, so no vertebra can be "
+            "numbered from anatomy: the names are a guess, counting the lowest vertebra "
+            "whose ribs curve on to the front as T10 (ribs 1-10 do; it is T10 or higher, "
+            "or T11 if its 11th rib is long); give the level of one vertebra with "
+            "--level NAME@Z"
+        )
+        return c.result(levels, 0.2)
     if last_rib is not None:
         # Ribs reach the field of view's lower edge and no first rib is in view: every
         # vertebra with ribs is thoracic, but which ones is unknown.

@@ -6,7 +6,7 @@ The vertebra sitting on the sacrum is L5; the lowest vertebra bearing a rib is T
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cc3d
 import numpy as np
@@ -67,6 +67,7 @@ class RibSearch:
     indices: list[int]
     ribs: np.ndarray
     doubtful: list[int]
+    reach_mm: dict[int, float] = field(default_factory=dict)
 
 
 def is_sacrum(chain: list[Node]) -> bool:
@@ -240,6 +241,7 @@ def rib_bearing(
         lateral = _despeckled(lateral)
     found: set[int] = set()
     thick: set[int] = set()
+    reaches: dict[int, list[float]] = {}
     for box, sub, z_medial, thin in _rib_candidates(
         lateral, axis_mm, spacing_mm, z_range, floor_mm
     ):
@@ -257,7 +259,10 @@ def rib_bearing(
             thick.add(int(np.argmin(np.abs(centres - z_medial))))
             continue
         for pbox, psub, pz in parts:
-            found.add(int(np.argmin(np.abs(centres - pz))))
+            at = int(np.argmin(np.abs(centres - pz)))
+            found.add(at)
+            reach = _anterior_reach_mm(pbox, psub, filled.shape, sp, vertebrae[at])
+            reaches.setdefault(at, []).append(reach)
             if thin:
                 # Only whole thin ribs seed "not spine" for the flood; a rib found at
                 # cortex level inside tissue is counted, but its outline is unsure.
@@ -266,4 +271,20 @@ def rib_bearing(
     if found:
         low = max(found)
         doubtful = sorted(i for i in thick if low < i <= low + RIB_DOUBT_LEVELS)
-    return RibSearch(sorted(found), ribs, doubtful)
+    whole = {i: max(r) for i, r in reaches.items() if np.isfinite(r).all()}
+    return RibSearch(sorted(found), ribs, doubtful, whole)
+
+
+def _anterior_reach_mm(
+    box: tuple[slice, ...],
+    sub: np.ndarray,
+    shape: tuple[int, ...],
+    sp: np.ndarray,
+    node: Node,
+) -> float:
+    """How far (mm) a rib reaches in front of its vertebra's body centre; NaN when the
+    image cuts the rib (it may reach farther out of view)."""
+    if any(b.start == 0 or b.stop >= n for b, n in zip(box, shape, strict=True)):
+        return float("nan")
+    front = int(np.flatnonzero(sub.any(axis=(0, 2))).max()) + box[1].start
+    return front * float(sp[1]) - float(node.centroid_mm[1])

@@ -330,6 +330,7 @@ def segment_spine(
         lowest=lowest,
         rib_doubt_indices=named.ribs.doubtful,
         seen_whole=_seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2]),
+        rib_reach_mm=named.ribs.reach_mm,
     )
     if col.uncertain and assignment.confidence > UNSPLIT_CONFIDENCE:
         # A block that may hold more vertebrae than were cut from it shifts every

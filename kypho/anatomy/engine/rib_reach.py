@@ -1,0 +1,62 @@
+"""What a rib's reach tells of its level, when no anchor is in view.
+
+Ribs 1-10 curve on to their costal cartilages at the front of the chest; the last two
+pairs end free in the flank, the 12th shortest (Gray's Anatomy, 42nd ed., thoracic
+wall). How far a rib seen whole reaches in front of its body, against the ribs just
+above it, bounds the level of a chest scan that shows neither the first rib, a rib-free
+vertebra below the last rib, nor the sacrum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kypho.anatomy.levels import Level
+
+__all__ = ["LONG_REACH_SHARE", "SHORT_REACH_SHARE", "level_from_reach"]
+
+#: A rib seen whole is judged by how far it reaches in front of its body against the
+#: ribs just above it (the median of up to three whole ones). Ribs 1-10 curve on to
+#: their costal cartilages at the front of the chest, the last two pairs end free in the
+#: flank (Gray's Anatomy, 42nd ed., thoracic wall), whatever the chest's size; the 12th
+#: is the shortest. Measured on eight family chests: ribs 8-10 reach 0.85-1.0 of the
+#: ribs above, an 11th 0.55-1.0, a 12th 0.2-0.45. Below SHORT_REACH_SHARE a rib is a
+#: 12th; between it and LONG_REACH_SHARE an 11th; above, the 10th at the lowest.
+SHORT_REACH_SHARE = 0.6
+LONG_REACH_SHARE = 0.8
+#: Whole ribs above a rib needed to judge it.
+REACH_REFERENCE_RIBS = 3
+#: Whole ribs needed to count from their reach.
+MIN_WHOLE_RIBS = 4
+
+
+def level_from_reach(reach_mm: dict[int, float], last_rib: int) -> tuple[int, Level] | None:
+    """The lowest vertebra whose rib is seen whole, and the level its reach gives it.
+
+    Parameters
+    ----------
+    reach_mm : dict of int to float
+        Per vertebra (index cranial to caudal) whose ribs are seen whole, how far they
+        reach in front of its body (:class:`~kypho.anatomy.engine.ribs_sacrum.RibSearch`).
+    last_rib : int
+        Index of the lowest rib-bearing vertebra.
+
+    Returns
+    -------
+    (int, Level) or None
+        T12 for a short rib on the last rib-bearing vertebra, T11 for a shortened one,
+        T10 (at the lowest) for one that curves on to the front; None when too few ribs
+        are seen whole, or a short rib has ribs below it.
+    """
+    if len(reach_mm) < MIN_WHOLE_RIBS:
+        return None
+    lowest = max((i for i in reach_mm if i <= last_rib), default=None)
+    if lowest is None:
+        return None
+    above = [reach_mm[j] for j in sorted(j for j in reach_mm if j < lowest)[-REACH_REFERENCE_RIBS:]]
+    if len(above) < 2:
+        return None
+    share = reach_mm[lowest] / float(np.median(above))
+    if share < SHORT_REACH_SHARE:
+        return (lowest, Level.T12) if lowest == last_rib else None
+    return lowest, Level.T11 if share < LONG_REACH_SHARE else Level.T10

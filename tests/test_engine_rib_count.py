@@ -1,0 +1,89 @@
+"""Counting a chest without its first or last rib: the floating ribs and the ribs that
+reach the front.
+
+Ribs 1-10 curve on to the front of the chest, the last two pairs stop in the flank, the
+12th shortest. When neither the first rib (T1), a rib-free vertebra below the last rib
+nor the sacrum is in view, the lowest rib seen whole is read by its reach: short on the
+last rib-bearing vertebra, T12; shortened, T11; curving on to the front, T10 at the
+lowest. Before, every such chest was
+counted up from T12 at its lowest vertebra (family phantoms: chests ending at T10 or T11
+named two or one levels low, 0 of 8-10 vertebrae identified).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kypho.anatomy.engine import segment_spine
+from kypho.anatomy.engine.levels import FLOATING_CONFIDENCE, assign_levels
+from kypho.anatomy.levels import Level
+from kypho.phantom import PhantomConfig, generate
+
+#: Nine rib-bearing vertebrae, none of them an anchor (the ribs reach the image's lower
+#: edge, no rib-free vertebra is seen).
+N = 9
+
+
+def _names(levels: list[Level | None]) -> list[str]:
+    return [lv.display if lv else "-" for lv in levels]
+
+
+def test_a_short_last_rib_is_t12() -> None:
+    reach = {i: 110.0 + i for i in range(8)} | {8: 30.0}
+    out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm=reach)
+    assert out.levels[-1] is Level.T12
+    assert out.confidence == FLOATING_CONFIDENCE < 0.5
+    assert any("stop in the flank" in w for w in out.warnings)
+
+
+def test_a_shortened_rib_is_t11() -> None:
+    reach = {i: 110.0 for i in range(7)} | {7: 77.0}  # the lowest rib cut by the image
+    out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm=reach)
+    assert out.levels[7] is Level.T11 and out.levels[-1] is Level.T12
+    assert out.confidence == FLOATING_CONFIDENCE
+
+
+def test_a_long_rib_above_cut_ones_is_at_most_t10() -> None:
+    reach = {i: 110.0 - 2 * i for i in range(7)}  # 7 and 8: ribs cut by the image
+    out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm=reach)
+    assert _names(out.levels) == ["T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12"]
+    assert out.confidence <= 0.2
+    assert any("T10 or higher" in w for w in out.warnings)
+
+
+def test_a_short_rib_with_ribs_below_it_is_no_evidence() -> None:
+    reach = {i: 110.0 for i in range(7)} | {7: 30.0}  # 8 bears a rib, cut by the image
+    out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm=reach)
+    assert out.levels[-1] is Level.T12 and out.confidence <= 0.2
+
+
+def test_without_whole_ribs_the_guess_counts_up_from_t12() -> None:
+    out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm={0: 100.0})
+    assert out.levels[-1] is Level.T12 and out.confidence <= 0.2
+
+
+def test_anchors_in_view_outrank_the_rib_reach() -> None:
+    # A rib-free vertebra below the last rib: the last rib is T12 whatever the reach.
+    reach = {i: 110.0 for i in range(6)}
+    out = assign_levels(N, on_sacrum=False, rib_indices=list(range(7)), rib_reach_mm=reach)
+    assert out.levels[6] is Level.T12
+
+
+@pytest.mark.parametrize("bottom", ["T11", "T12"])
+def test_chest_phantom_is_counted_from_its_ribs(bottom: str) -> None:
+    # T4 to T11 or T12 at 1.2 x 1.2 x 2 mm: no first rib, no rib-free vertebra below.
+    ph = generate(
+        PhantomConfig(
+            seed=7, top="T4", bottom=bottom, include_sacrum=False, spacing_mm=(1.2, 1.2, 2.0)
+        )
+    )
+    seg = segment_spine(ph.volume)
+    truth = {int(t.level): np.asarray(t.centroid_ras_mm) for t in ph.truth.vertebrae}
+    found = [i for i in seg.levels if i.level is not Level.S]
+    assert [i.level.display for i in found][-1] == bottom
+    for info in found:
+        ref = truth.get(int(info.level))
+        assert ref is not None, info.level.display
+        assert np.linalg.norm(np.subtract(info.centroid_ras_mm, ref)) < 20.0
+        assert info.confidence < 0.5
