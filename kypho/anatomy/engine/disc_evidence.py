@@ -57,6 +57,14 @@ NMS_HALF_MM = 9.0
 #: calcified discs read 530-650 in three family cases (ceilings 930-1280).
 FOREIGN_CONTRASTS = 5.0
 FOREIGN_MARGIN_MM = 3.0
+#: Slices at least this thick hold a whole thin disc (thoracic discs are 3-5 mm): its
+#: contrast then depends on how the slices cut it, and with any tilt one quadrant of the
+#: body can miss it while the others show it. There three quadrants suffice. Family
+#: s1-0070, 5 mm oblique slices: four of nine thoracic discs read 0.58-0.64 in one
+#: quadrant, 1.2-2.7 in the others, and one 235 mm block was cut into 4 "vertebrae".
+#: At thinner slices all four are needed: with three, the real 2 mm chest CT's
+#: cervicothoracic cuts moved by 3 mm and its ribs were counted one level off.
+THICK_SLICE_MM = 3.5
 
 
 def trabecular_baseline(profile: np.ndarray) -> np.ndarray:
@@ -86,10 +94,12 @@ def evidence_ratio(
     soft_tissue_hu: float,
     noise_hu: float,
     bone_hu: float | None = None,
+    slice_mm: float = 0.0,
 ) -> np.ndarray:
-    """Per step, the weakest quadrant's excursion over what a disc must show;
-    none where a quadrant holds cement or metal (brighter than FOREIGN_CONTRASTS bone
-    contrasts, when the image's bone threshold ``bone_hu`` is given)."""
+    """Per step, the weakest quadrant's excursion over what a disc must show (the
+    second weakest at slices of THICK_SLICE_MM or more); none where a quadrant holds
+    cement or metal (brighter than FOREIGN_CONTRASTS bone contrasts, when the image's
+    bone threshold ``bone_hu`` is given)."""
     exc = ndimage.gaussian_filter1d(np.abs(dev), EXCURSION_SIGMA_MM / STEP_MM, axis=1)
     if bone_hu is not None:
         ceiling = soft_tissue_hu + FOREIGN_CONTRASTS * (bone_hu - soft_tissue_hu)
@@ -104,7 +114,8 @@ def evidence_ratio(
     floor = NOISE_K * noise_hu / np.sqrt(max(voxels, 1.0))
     need = np.maximum(EVIDENCE_CONTRAST * np.abs(base - soft_tissue_hu), floor)
     # A disc crosses the whole body: the weakest quadrant's departure is its evidence.
-    return (exc / need).min(axis=0)
+    ranked = np.sort(exc / need, axis=0)
+    return ranked[1] if slice_mm >= THICK_SLICE_MM else ranked[0]
 
 
 def peak_near(ratio: np.ndarray, cut: int) -> float:

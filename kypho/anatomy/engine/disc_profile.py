@@ -343,13 +343,11 @@ def disc_cuts(
     base = np.stack([trabecular_baseline(p) for p in profiles])
     dev = profiles - base
     voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
-    ratio = evidence_ratio(dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu)
-    cuts = best_cuts(
-        cut_reward(ratio),
-        start_free=cut_below,
-        end_free=cut_above,
-        pitch_mm=_pitch_bounds(ratio, pitch_mm),
+    ratio = evidence_ratio(
+        dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu, slice_mm=max(voxel_mm)
     )
+    bounds = _pitch_bounds(ratio, pitch_mm)
+    cuts = best_cuts(cut_reward(ratio), start_free=cut_below, end_free=cut_above, pitch_mm=bounds)
     if not cuts:
         return _no_cuts()
     # A cut sits at the top of its smoothed hump; its evidence is the feature's peak.

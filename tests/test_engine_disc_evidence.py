@@ -1,4 +1,5 @@
-"""A merged block's discs recur a vertebral pitch apart: its own period bounds the cuts.
+"""Disc evidence along a merged block: its own period bounds the cuts, cement is no disc,
+and at thick slices three quadrants suffice.
 
 Before, a block's pitch came only from the "separate" bodies beside it; when those
 were merged pairs themselves the pitch read twice the real one and the block was cut
@@ -76,3 +77,18 @@ def test_cement_in_a_body_is_no_disc() -> None:
     assert plain[80] > 5.0  # without the bone level the cement reads as a strong disc
     assert aware[80] == 0.0
     assert aware[30] == plain[30] > 1.0
+
+
+def test_at_thick_slices_three_quadrants_show_a_disc() -> None:
+    # A thoracic disc oblique to 5 mm slices: three quadrants show it at 1.5-2.5x the
+    # threshold, the fourth at 0.6x (family s1-0070). At 2 mm slices all four must.
+    from kypho.anatomy.engine.disc_evidence import evidence_ratio
+
+    steps = np.arange(80, dtype=float)
+    base = np.full((4, 80), 220.0)
+    need = 0.2 * (220.0 - 38.0)  # EVIDENCE_CONTRAST of the bodies' contrast
+    shape = np.exp(-0.5 * ((steps - 40.0) / 2.0) ** 2)
+    dev = np.array([1.5, 2.0, 2.5, 0.6])[:, None] * need * shape
+    thick = evidence_ratio(dev, base, 400.0, 38.0, 10.0, slice_mm=5.0)
+    thin = evidence_ratio(dev, base, 400.0, 38.0, 10.0, slice_mm=2.0)
+    assert thin[40] < 0.75 < thick[40]
