@@ -62,6 +62,12 @@ class RibSearch:
         a bone leaves sideways like a rib, too thick to be one alone: a rib merged with
         contrast-enhanced soft tissue or with another rib, so the lowest rib may be
         lower than found.
+    reach_mm : dict of int to float
+        Per rib-bearing vertebra whose ribs found all lie wholly inside the image (none
+        touches its border), how far (mm) the farthest reaches in front of its body's
+        centre (axis 1 of the canonical RAS grid points forward): floating ribs (the
+        last two pairs) stop in the flank, the ribs above curve on to the front
+        (:func:`~kypho.anatomy.engine.rib_reach.level_from_reach`).
     """
 
     indices: list[int]
