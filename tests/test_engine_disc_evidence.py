@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.engine import segment_spine
-from kypho.anatomy.engine.disc_spacing import evidence_period_mm
+from kypho.anatomy.engine.disc_evidence import evidence_period_mm
 from kypho.anatomy.levels import Level
 from kypho.phantom.family import family_cases, generate_case
 

@@ -5,20 +5,22 @@ the CT sits at the trabecular level of the bodies except at the discs, which dep
 from it: brighter where two cortical endplates sandwich a thin disc, darker where a
 thick or vacuum disc separates them. The departure is measured against what a disc
 must show in this image (its own contrast and noise), and only the top of each hump
-of evidence can pay for a cut.
+of evidence can pay for a cut. Along a block the evidence recurs a vertebral pitch
+apart: its period bounds the pitches of the cuts.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
-from kypho.anatomy.engine.disc_spacing import STEP_MM
+from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, STEP_MM
 
 __all__ = [
     "CUT_COST",
     "DISC_HUMP_SIGMA_MM",
     "cut_reward",
+    "evidence_period_mm",
     "evidence_ratio",
     "peak_near",
     "trabecular_baseline",
@@ -65,6 +67,21 @@ FOREIGN_MARGIN_MM = 3.0
 #: At thinner slices all four are needed: with three, the real 2 mm chest CT's
 #: cervicothoracic cuts moved by 3 mm and its ribs were counted one level off.
 THICK_SLICE_MM = 3.5
+
+#: The evidence repeats at the pitch when its autocorrelation there (1 at lag 0, each
+#: lag summed over its overlap and divided by the whole length, so that long lags with
+#: little overlap do not make peaks of noise) reaches this. Measured on 300 noise
+#: profiles of 100-350 mm: 99th percentile of the highest peak 0.35-0.48.
+PERIOD_MIN_CORRELATION = 0.45
+#: The shortest lag whose autocorrelation peak reaches this share of the highest is the
+#: period: every multiple of the pitch repeats too.
+PERIOD_HARMONIC_SHARE = 0.8
+#: Evidence is clipped at this (in units of the evidence threshold) before its period is
+#: read: a disc twice the threshold is a disc for sure, and a few vacuum or calcified
+#: discs at 10-15x must not outweigh the rest (family s1-0022: peak 0.61 at its 24 mm
+#: pitch clipped at 2, none unclipped, 0.36 clipped at 1, where the endplates between
+#: its discs all read above the threshold and the clipped profile flattens).
+PERIOD_CLIP = 2.0
 
 
 def trabecular_baseline(profile: np.ndarray) -> np.ndarray:
@@ -143,3 +160,39 @@ def cut_reward(ratio: np.ndarray) -> np.ndarray:
     # Elsewhere a cut never pays for itself, but one the pitch sequence needs still
     # goes where the evidence is least weak.
     return np.where(hump >= top, hump - CUT_COST, np.minimum(ratio - CUT_COST, 0.0))
+
+
+def evidence_period_mm(evidence: np.ndarray) -> float | None:
+    """The pitch (mm) at which a block's disc evidence repeats, when it clearly does.
+
+    Along a block of merged bodies the discs recur a vertebral pitch apart, whether each
+    is strong or weak: the autocorrelation of the evidence peaks at the pitch (and its
+    multiples). At least three periods must fit in the block.
+
+    Parameters
+    ----------
+    evidence : (N,) ndarray of float
+        Disc evidence per STEP_MM along the block.
+
+    Returns
+    -------
+    float or None
+        The period, or None when the evidence does not repeat within the pitch range.
+    """
+    clipped = np.minimum(np.asarray(evidence, float), PERIOD_CLIP)
+    # Smoothed as for the cuts: an endplate-disc-endplate sandwich is one feature.
+    x = ndimage.gaussian_filter1d(clipped, DISC_HUMP_SIGMA_MM / STEP_MM)
+    x = x - x.mean()
+    n = len(x)
+    lo = round(PITCH_MIN_MM / STEP_MM)
+    hi = min(round(PITCH_MAX_MM / STEP_MM), n // 3)
+    if hi < lo + 2 or not np.any(x):
+        return None
+    full = np.correlate(x, x, mode="full")[n - 1 :]
+    ac = full / full[0]
+    lags, _ = signal.find_peaks(ac[: hi + 2])
+    lags = lags[(lags >= lo) & (lags <= hi)]
+    if not lags.size or float(ac[lags].max()) < PERIOD_MIN_CORRELATION:
+        return None
+    first = int(lags[ac[lags] >= PERIOD_HARMONIC_SHARE * ac[lags].max()][0])
+    return float(first * STEP_MM)

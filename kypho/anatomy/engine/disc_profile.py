@@ -27,17 +27,12 @@ from scipy import ndimage
 from kypho.anatomy.engine.disc_evidence import (
     DISC_HUMP_SIGMA_MM,
     cut_reward,
+    evidence_period_mm,
     evidence_ratio,
     peak_near,
     trabecular_baseline,
 )
-from kypho.anatomy.engine.disc_spacing import (
-    PITCH_MAX_MM,
-    PITCH_MIN_MM,
-    STEP_MM,
-    best_cuts,
-    evidence_period_mm,
-)
+from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, STEP_MM, best_cuts
 
 __all__ = ["DiscCuts", "disc_cuts"]
 

@@ -9,7 +9,6 @@ vertebral pitch apart, and the pitch changes gradually along the column.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = [
     "END_BODY_MIN_MM",
@@ -18,7 +17,6 @@ __all__ = [
     "PITCH_MIN_MM",
     "STEP_MM",
     "best_cuts",
-    "evidence_period_mm",
 ]
 
 #: Vertebral pitch (body plus disc, mm) along the column: upper thoracic bodies are
@@ -43,23 +41,6 @@ FOV_END_MIN_MM = 6.0
 #: Step (mm) of the profiles along a block's centre line: positions are counted in it
 #: here, and the CT is sampled at it (disc_profile) and its evidence read (disc_evidence).
 STEP_MM = 1.0
-#: The evidence repeats at the pitch when its autocorrelation there (1 at lag 0, each
-#: lag summed over its overlap and divided by the whole length, so that long lags with
-#: little overlap do not make peaks of noise) reaches this. Measured on 300 noise
-#: profiles of 100-350 mm: 99th percentile of the highest peak 0.35-0.48.
-PERIOD_MIN_CORRELATION = 0.45
-#: The shortest lag whose autocorrelation peak reaches this share of the highest is the
-#: period: every multiple of the pitch repeats too.
-PERIOD_HARMONIC_SHARE = 0.8
-#: Smoothing (mm, Gaussian sigma) of the evidence before its period is read: an
-#: endplate-disc-endplate sandwich is one feature.
-PERIOD_SIGMA_MM = 3.0
-#: Evidence is clipped at this (in units of the evidence threshold) before its period is
-#: read: a disc twice the threshold is a disc for sure, and a few vacuum or calcified
-#: discs at 10-15x must not outweigh the rest (family s1-0022: peak 0.61 at its 24 mm
-#: pitch clipped at 2, none unclipped, 0.36 clipped at 1, where the endplates between
-#: its discs all read above the threshold and the clipped profile flattens).
-PERIOD_CLIP = 2.0
 
 
 def best_cuts(
@@ -135,39 +116,3 @@ def best_cuts(
         i = j
         cuts.append(i)
     return sorted(cuts)
-
-
-def evidence_period_mm(evidence: np.ndarray) -> float | None:
-    """The pitch (mm) at which a block's disc evidence repeats, when it clearly does.
-
-    Along a block of merged bodies the discs recur a vertebral pitch apart, whether each
-    is strong or weak: the autocorrelation of the evidence peaks at the pitch (and its
-    multiples). At least three periods must fit in the block.
-
-    Parameters
-    ----------
-    evidence : (N,) ndarray of float
-        Disc evidence per STEP_MM along the block.
-
-    Returns
-    -------
-    float or None
-        The period, or None when the evidence does not repeat within the pitch range.
-    """
-    clipped = np.minimum(np.asarray(evidence, float), PERIOD_CLIP)
-    x = ndimage.gaussian_filter1d(clipped, PERIOD_SIGMA_MM / STEP_MM)
-    x = x - x.mean()
-    n = len(x)
-    lo = round(PITCH_MIN_MM / STEP_MM)
-    hi = min(round(PITCH_MAX_MM / STEP_MM), n // 3)
-    if hi < lo + 2 or not np.any(x):
-        return None
-    full = np.correlate(x, x, mode="full")[n - 1 :]
-    ac = full / full[0]
-    seg = ac[lo - 1 : hi + 2]
-    inner = seg[1:-1]
-    peak = (inner >= seg[:-2]) & (inner >= seg[2:])
-    if not peak.any() or float(inner[peak].max()) < PERIOD_MIN_CORRELATION:
-        return None
-    first = int(np.flatnonzero(peak & (inner >= PERIOD_HARMONIC_SHARE * inner[peak].max()))[0])
-    return float((lo + first) * STEP_MM)

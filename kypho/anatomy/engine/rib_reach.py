@@ -50,9 +50,7 @@ def level_from_reach(reach_mm: dict[int, float], last_rib: int) -> tuple[int, Le
     """
     if len(reach_mm) < MIN_WHOLE_RIBS:
         return None
-    lowest = max((i for i in reach_mm if i <= last_rib), default=None)
-    if lowest is None:
-        return None
+    lowest = max(reach_mm)  # every key bears a rib, so lies at or above last_rib
     above = [reach_mm[j] for j in sorted(j for j in reach_mm if j < lowest)[-REACH_REFERENCE_RIBS:]]
     if len(above) < 2:
         return None
