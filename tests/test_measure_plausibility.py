@@ -14,11 +14,8 @@ from scipy import ndimage
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.plausibility import (
-    CtConfirmation,
-    Gate,
-    check_graded,
-)
+from kypho.measure.ct_confirmation import CtConfirmation
+from kypho.measure.plausibility import Gate, check_graded
 from kypho.measure.spine import measure_spine
 from kypho.model import GenantGrade, Heights, Morphotype
 
@@ -193,8 +190,9 @@ def test_grade_2_needs_the_ct():
 
 
 def test_a_loss_within_one_voxel_is_not_graded():
-    # Family s1-0070 at 5 mm slices: a thoracic body graded 2 wedge whose Ha was 0.8 mm
-    # short of the 19.3 mm its neighbours expect (its Hp one slice too tall).
+    # Family s1-0070 at 5 mm slices: a thoracic body graded 2 wedge whose Ha is 3.6 mm
+    # short of the 22.1 mm its own Hp implies (0.8 mm short of what its neighbours
+    # expect: its Hp is one slice too tall), less than one 5 mm voxel.
     h = Heights(18.5, 19.5, 24.0)
     expected = Heights(19.3, 20.0, 21.0)
     ok = CtConfirmation((18.5, 19.5, 24.0), (1.0, 1.0, 1.0), (True, True, True))
@@ -203,7 +201,7 @@ def test_a_loss_within_one_voxel_is_not_graded():
         h, loss, GenantGrade.MODERATE, Morphotype.WEDGE, ok, expected=expected, resolution_mm=5.0
     )
     assert [p.gate for p in thick] == [Gate.CT_UNCONFIRMED]
-    assert "resolution" in thick[0].reason
+    assert "not seen" in thick[0].reason
     # A real wedge, 7 mm short at 5 mm slices, or this one at 0.5 mm voxels, stands.
     real = Heights(12.3, 17.0, 21.0)
     assert check_graded(
@@ -214,6 +212,24 @@ def test_a_loss_within_one_voxel_is_not_graded():
     assert check_graded(
         h, loss, GenantGrade.MODERATE, Morphotype.WEDGE, ok, expected=expected, resolution_mm=0.5
     ) == []
+    # The real 1 mm HealthiVert mask's T11: Hm 6.6 mm short of what its own Hp implies
+    # but 0.6 mm short of the 18.5 mm its neighbours expect (its Hp, 23.8 mm, is 5.8 mm
+    # taller than they allow): the ratio is no shortening seen in this image.
+    bic = Heights(20.0, 17.9, 23.8)
+    probs = check_graded(
+        bic, Heights(0.0, 0.27, 0.0), GenantGrade.MODERATE, Morphotype.BICONCAVE,
+        CtConfirmation((20.0, 17.9, 23.8), (1.0, 1.0, 1.0), (True, True, True)),
+        expected=Heights(17.8, 18.5, 18.0), resolution_mm=1.0,
+    )  # fmt: skip
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+    assert "0.6 mm of the 18.5 mm its neighbours expect" in probs[0].reason
+    # Short against both references by more than a voxel, it stands.
+    assert check_graded(
+        Heights(20.0, 15.0, 23.8), Heights(0.0, 0.39, 0.0), GenantGrade.MODERATE,
+        Morphotype.BICONCAVE,
+        CtConfirmation((20.0, 15.0, 23.8), (1.0, 1.0, 1.0), (True, True, True)),
+        expected=Heights(17.8, 18.5, 18.0), resolution_mm=1.0,
+    ) == []  # fmt: skip
 
 
 @pytest.mark.parametrize("lab", [21])

@@ -35,7 +35,13 @@ from kypho.measure.norms import (
 )
 from kypho.model import GenantGrade, Heights, Morphotype
 
-__all__ = ["GENANT_THRESHOLDS", "GradeResult", "genant_grade", "grade_spine"]
+__all__ = [
+    "GENANT_THRESHOLDS",
+    "GradeResult",
+    "genant_grade",
+    "grade_spine",
+    "nearest_on_each_side",
+]
 
 #: Genant lower bounds of grades 1, 2, 3 as height-reduction fractions (DOMAIN.md §1.1).
 GENANT_THRESHOLDS = (0.20, 0.25, 0.40)
@@ -73,12 +79,16 @@ def genant_grade(reduction: float) -> GenantGrade:
     return GenantGrade.SEVERE
 
 
-def _neighbours(pos: np.ndarray, i: int, usable: np.ndarray) -> list[int]:
-    """Up to two usable vertebrae on each side of vertebra `i`, nearest first."""
+def nearest_on_each_side(
+    pos: np.ndarray, i: int, usable: np.ndarray, per_side: int = 2
+) -> list[int]:
+    """Up to ``per_side`` usable vertebrae on each side of vertebra ``i`` (by position
+    along the column, :func:`~kypho.measure.norms.level_position`), nearest first: those
+    above, then those below."""
     cand = [j for j in range(len(pos)) if j != i and usable[j]]
-    above = sorted((j for j in cand if pos[j] < pos[i]), key=lambda j: pos[i] - pos[j])[:2]
-    below = sorted((j for j in cand if pos[j] > pos[i]), key=lambda j: pos[j] - pos[i])[:2]
-    return above + below
+    above = sorted((j for j in cand if pos[j] < pos[i]), key=lambda j: pos[i] - pos[j])
+    below = sorted((j for j in cand if pos[j] > pos[i]), key=lambda j: pos[j] - pos[i])
+    return above[:per_side] + below[:per_side]
 
 
 def _expected_hp(
@@ -93,7 +103,7 @@ def _expected_hp(
     out = np.full(len(levels), np.nan)
     used = np.zeros(len(levels), int)
     for i in range(len(levels)):
-        near = _neighbours(pos, i, healthy & np.isfinite(hp))
+        near = nearest_on_each_side(pos, i, healthy & np.isfinite(hp))
         if not near:
             continue
         # Each neighbour's Hp carried to this level by the normal level profile; the
@@ -151,7 +161,7 @@ def _local_ratio_reference(
         scale_var = (observed_sd / prior) ** 2
     tau2 = RATIO_SD**2
     for i in range(len(levels)):
-        near = _neighbours(pos, i, usable & np.isfinite(scale_var))
+        near = nearest_on_each_side(pos, i, usable & np.isfinite(scale_var))
         if not near:
             continue
         # Closer neighbours say more about this level; noisier ones less (inverse of

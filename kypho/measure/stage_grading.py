@@ -12,12 +12,12 @@ import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import affine_spacing
+from kypho.measure.ct_confirmation import ct_confirmation
 from kypho.measure.grading import grade_spine
 from kypho.measure.plausibility import (
     MeasuredBody,
     check_before_grading,
     check_graded,
-    ct_confirmation,
     mark_not_measurable,
 )
 from kypho.measure.stage_bodies import BodyStage, Located
@@ -47,9 +47,9 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
     graded = sorted(fits, key=int)
     if graded:
         # Height noise: a quarter voxel per endplate, or half the column spread if larger.
-        spacing_si = np.array([max(affine_spacing(loc.volume.affine))] * len(graded))
-        spread = [float(np.median(fits[lv].profile.spread_mm)) / 2 for lv in graded]
-        sd = np.hypot(0.25 * spacing_si, spread)
+        voxel_mm = float(max(affine_spacing(loc.volume.affine)))
+        spread = np.array([float(np.median(fits[lv].profile.spread_mm)) / 2 for lv in graded])
+        sd = np.hypot(0.25 * voxel_mm, spread)
         grades = grade_spine(
             graded,
             [results[lv].heights_mm for lv in graded],  # type: ignore[misc]
@@ -74,7 +74,7 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
             confirmation = ct_confirmation(columns, stage.edge_offset_mm, vm.heights_mm)
             problems = check_graded(
                 vm.heights_mm, g.loss, g.grade, g.morphotype, confirmation,  # type: ignore[arg-type]
-                expected=g.expected, resolution_mm=float(spacing_si[0]),
+                expected=g.expected, resolution_mm=voxel_mm,
             )  # fmt: skip
             results[lv] = mark_not_measurable(vm, problems) if problems else vm
         fits = {lv: m for lv, m in fits.items() if results[lv].measurable}
