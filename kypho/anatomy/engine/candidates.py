@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
-from kypho.anatomy.engine.enhanced_tissue import enhanced_tissue_cores
+from kypho.anatomy.engine.enhanced_tissue import block_peak_excess_hu, enhanced_tissue_cores
 from kypho.anatomy.engine.threshold import CoarseGrid, TissueStats
 from kypho.anatomy.engine.trunk import outside_trunk_midline
 
@@ -47,6 +47,7 @@ def no_candidates(
         The coarse grid.
     """
     soft = enhanced_tissue_cores(
-        labels, candidates, filled, mean_hu, peak_hu, stats, grid.spacing_mm, grid.inflation_mm
+        labels, candidates, filled, mean_hu, peak_hu, stats, grid.spacing_mm, grid.inflation_mm,
+        peak_excess_hu=block_peak_excess_hu(mean_hu, peak_hu, stats),
     )
     return soft | outside_trunk_midline(candidates, trunk, grid.spacing_mm)
