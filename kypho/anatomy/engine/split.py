@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, Node
 from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts
 from kypho.anatomy.engine.disc_space import dark_disc_space
 from kypho.anatomy.engine.threshold import TissueStats
@@ -33,6 +33,13 @@ END_PIECE_SHARE = 0.5
 #: make a core of 40-45 mm: at 2x and 48 mm they were never searched (family s1-0036,
 #: s1-0060: 0 and 4 of 8-10 identified, now 8 and 10; the family 63.7 -> 66.6 %).
 MERGED_MIN_HEIGHT_MM = 36.0
+#: A core this tall holds two bodies whatever the others are: two lumbar bodies (~30 mm,
+#: DOMAIN.md §7.3) and their disc make a core of ~60 mm, one body at 5 mm slices at most
+#: ~45 mm. When most cores are merged blocks their median hides them all (family
+#: s1-0001: cores of 101, 93 and 76 mm beside one of 36 mm were never searched).
+ALWAYS_MERGED_HEIGHT_MM = 60.0
+#: Cores on each side a core's height is compared with.
+LOCAL_NEIGHBOURS = 2
 
 
 def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
@@ -219,10 +226,11 @@ def split_merged(
 ) -> MergedSplit:
     """Cut over-tall cores at the disc planes their CT profile shows.
 
-    A core is over-tall against the median of the others. When many cores hold two
-    bodies each, that median is two bodies tall and hides them (family s1-0022: cores of
-    142, 33, 60 and 86 mm); so once blocks were cut, the cores not yet examined are
-    judged again against the median of the pieces.
+    A core is over-tall against the median of the two cores on each side of it, and a
+    core of ALWAYS_MERGED_HEIGHT_MM or more always is. When many cores hold two bodies
+    each, that median is two bodies tall and hides them (family s1-0022: cores of 142,
+    33, 60 and 86 mm); so once blocks were cut, the cores not yet examined and the
+    pieces are judged again against their new neighbours.
 
     Parameters
     ----------
@@ -249,9 +257,17 @@ def split_merged(
     first, examined = _split_pass(vertebrae, cores, *args, skip=frozenset())
     if len(first.vertebrae) == len(vertebrae):
         return first
+    # Pieces are judged again too: a block cut at fewer discs than it holds leaves a
+    # piece two bodies tall (family s1-0001: a 51 mm piece among 25-36 mm ones). A
+    # piece wider than any body is the foot of a block run into the pelvis, no pair of
+    # bodies (s1-0009: 105 x 216 mm, cut into six pieces of ilium).
     before = {n.label for n in vertebrae}
-    pieces = {n.label for n in first.vertebrae} - before
-    again, _ = _split_pass(first.vertebrae, first.cores, *args, skip=examined | pieces)
+    wide = {
+        n.label
+        for n in first.vertebrae
+        if n.label not in before and n.width_mm > MAX_BODY_CORE_WIDTH_MM
+    }
+    again, _ = _split_pass(first.vertebrae, first.cores, *args, skip=examined | wide)
     return MergedSplit(
         again.vertebrae,
         again.cores,
@@ -284,11 +300,15 @@ def _split_pass(
     next_label = int(cores.max()) + 1
     examined: set[int] = set()
     for i, node in enumerate(vertebrae):
-        others = [n.height_mm for j, n in enumerate(vertebrae) if j != i]
-        typical = 0.0 if short else float(np.median(others))
-        if node.label in skip or node.height_mm < max(
-            MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM
-        ):
+        # Bodies grow caudally (T1 ~15 mm, L3 ~28 mm, DOMAIN.md §7.3): a core is
+        # compared with its own stretch of the column, two cores on each side.
+        near = [
+            *vertebrae[max(0, i - LOCAL_NEIGHBOURS) : i],
+            *vertebrae[i + 1 : i + 1 + LOCAL_NEIGHBOURS],
+        ]
+        typical = 0.0 if short else float(np.median([n.height_mm for n in near]))
+        limit = max(MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM)
+        if node.label in skip or node.height_mm < min(limit, ALWAYS_MERGED_HEIGHT_MM):
             out.append(node)
             continue
         examined.add(node.label)
