@@ -58,3 +58,36 @@ def test_lumbar_growth_and_osteophytes_do_not() -> None:
     infos = [_info(lv, c) for lv, c in counts.items()]
     capped, warnings = cap_for_fragments(infos)
     assert capped == infos and not warnings
+
+
+def _at(level: Level, z_mm: float, count: int = 30000) -> LevelInfo:
+    return LevelInfo(
+        level=level,
+        centroid_ras_mm=(0.0, 0.0, z_mm),
+        body_centroid_ras_mm=(0.0, 0.0, z_mm),
+        voxel_count=count,
+        confidence=0.97,
+    )
+
+
+def test_a_vertebra_missing_between_two_bodies_caps_every_level() -> None:
+    # Family s1-0053: T9 crushed to a 2 cm3 core and dropped; the bodies found as "T9"
+    # and "T10" lie 40 mm apart among steps of 20-28 mm, and every name above the gap
+    # was one level off at 0.97 (last rib and sacrum agreed below it).
+    z = {Level.T6: 133.4, Level.T7: 111.7, Level.T8: 89.7, Level.T9: 66.4,
+         Level.T10: 26.2, Level.T11: -0.6, Level.T12: -28.6, Level.L1: -56.2}
+    infos = [_at(lv, v) for lv, v in z.items()]
+    capped, warnings = cap_for_fragments(infos)
+    assert all(i.confidence <= FRAGMENT_CONFIDENCE for i in capped)
+    assert len(warnings) == 1 and "T9-T10" in warnings[0]
+
+
+def test_growing_pitches_and_a_crush_leave_no_gap() -> None:
+    # Pitches grow ~1 mm a level down the thoracic spine; a grade-3 crush at T12
+    # shortens the steps on both sides of it.
+    z = [0.0, -21.0, -43.0, -66.0, -90.0, -110.0, -130.0, -158.0, -188.0]
+    levels = [Level.T6, Level.T7, Level.T8, Level.T9, Level.T10, Level.T11, Level.T12,
+              Level.L1, Level.L2]
+    infos = [_at(lv, v) for lv, v in zip(levels, z, strict=True)]
+    capped, warnings = cap_for_fragments(infos)
+    assert capped == infos and not warnings

@@ -11,11 +11,19 @@ cut) make one "vertebra" about twice its neighbours' size, and the levels counte
 across it shift by one. Neighbouring vertebrae differ by ~10 % (lumbar bodies grow
 caudally, DOMAIN.md §7.1), osteophytes add less than half a vertebra, so
 :data:`MERGED_SHARE` times the neighbours' median is two vertebrae.
+
+A vertebra lost altogether (a crushed body whose core was too thin to keep, family
+s1-0053) leaves a gap instead: the distance between the two bodies around it is about
+two vertebral pitches (1.6x there, the lost body being crushed). Consecutive pitches
+differ by ~10 % (DOMAIN.md §7.3); a crushed body shortens the steps beside it and the
+thoracolumbar junction lengthens them, up to ~1.4x, so a step longer than
+:data:`GAP_RATIO` times its neighbouring steps is a missing vertebra.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -32,6 +40,24 @@ MERGED_SHARE = 1.7
 FRAGMENT_CONFIDENCE = 0.4
 #: Neighbours on each side compared with.
 NEIGHBOURS = 2
+#: Least ratio of a step between consecutive body centroids to the median of the
+#: neighbouring steps that marks a vertebra missing between them.
+GAP_RATIO = 1.5
+
+
+def _centre(info: LevelInfo) -> np.ndarray:
+    return np.asarray(info.body_centroid_ras_mm or info.centroid_ras_mm, dtype=float)
+
+
+def _gaps(whole: list[LevelInfo]) -> list[str]:
+    """Pairs of consecutive vertebrae with a vertebra's room between them."""
+    steps = [float(np.linalg.norm(_centre(a) - _centre(b))) for a, b in pairwise(whole)]
+    out = []
+    for k, step in enumerate(steps):
+        near = steps[max(0, k - NEIGHBOURS) : k] + steps[k + 1 : k + 1 + NEIGHBOURS]
+        if len(near) >= 2 and step > GAP_RATIO * float(np.median(near)):
+            out.append(f"{whole[k].level.display}-{whole[k + 1].level.display}")
+    return out
 
 
 def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str]]:
@@ -60,7 +86,8 @@ def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str
             small.append(info.level.display)
         elif info.voxel_count > MERGED_SHARE * typical:
             large.append(info.level.display)
-    if not small and not large:
+    gaps = _gaps(whole)
+    if not small and not large and not gaps:
         return infos, []
     capped = [
         replace(i, confidence=min(i.confidence, FRAGMENT_CONFIDENCE))
@@ -81,5 +108,11 @@ def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str
             f"{', '.join(large)} {'is' if len(large) == 1 else 'are'} nearly twice the size "
             "of the neighbouring vertebrae: probably two vertebrae not parted at their disc, "
             "so every level counted across it may be off; confirm the levels on the images"
+        )
+    if gaps:
+        warnings.append(
+            f"the bodies of {', '.join(gaps)} lie about two vertebrae apart: probably a "
+            "vertebra (a crushed body?) was not found between them, so every level "
+            "counted across the gap may be off; confirm the levels on the images"
         )
     return capped, warnings
