@@ -87,3 +87,13 @@ def test_chest_phantom_is_counted_from_its_ribs(bottom: str) -> None:
         assert ref is not None, info.level.display
         assert np.linalg.norm(np.subtract(info.centroid_ras_mm, ref)) < 20.0
         assert info.confidence < 0.5
+
+
+def test_six_rib_free_vertebrae_below_the_last_rib_keep_the_lowest() -> None:
+    # Family s1-0011 (11 rib pairs, no sacrum in view): three rib-bearing vertebrae and
+    # six below them. Counted from the last rib as T12 the sixth was "below L5" and was
+    # dropped from the results; it is kept as L6, with the two readings said.
+    out = assign_levels(9, on_sacrum=False, rib_indices=[0, 1, 2])
+    assert _names(out.levels) == ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "L6"]
+    assert out.confidence < 0.5
+    assert any("11 rib pairs" in w and "L6" in w for w in out.warnings)

@@ -235,6 +235,14 @@ def _from_last_rib(
 ) -> LevelAssignment:
     """Count from the lowest rib (T12), seen with a rib-free vertebra below it."""
     levels = _count(c.n, lowest_rib, Level.T12, c.order)
+    if levels[-1] is None and c.order[-1] is Level.L5:
+        # Six rib-free vertebrae below the last rib: 11 rib pairs, or a sixth lumbar
+        # vertebra. Either way the lowest is a vertebra to measure, not to drop.
+        levels = _count(c.n, lowest_rib, Level.T12, (*c.order, Level.L6))
+        c.warnings.append(
+            "six rib-free vertebrae lie below the last rib: 11 rib pairs (the last rib "
+            "is T11) or a sixth lumbar vertebra (named L6 here); confirm on the images"
+        )
     c.explain(lowest_rib, "lowest rib-bearing vertebra = T12")
     confidence = c.one_anchor("the last rib", "no sacrum or first rib", "11 or 13 rib pairs")
     doubt = [i for i in rib_doubt_indices if i > lowest_rib and levels[i] is not None]

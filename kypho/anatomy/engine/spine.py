@@ -270,9 +270,13 @@ def _named_cores(
     core_to_id: dict[int, int] = {}
     evidence: list[str] = []
     warnings = list(assignment.warnings) + named.notes
-    for node, lv, ev in zip(named.vertebrae, assignment.levels, assignment.evidence, strict=True):
+    first = next((k for k, lv in enumerate(assignment.levels) if lv is not None), 0)
+    for k, (node, lv, ev) in enumerate(
+        zip(named.vertebrae, assignment.levels, assignment.evidence, strict=True)
+    ):
         if lv is None:
-            warnings.append("a vertebra above C1 by the count was left unlabelled")
+            where = "above C1" if k < first else "below the last lumbar level"
+            warnings.append(f"a vertebra {where} by the count was left unlabelled")
             continue
         names.append(lv)
         evidence.append(ev)
