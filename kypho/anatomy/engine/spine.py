@@ -208,10 +208,14 @@ def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
         # by noise). The fused sacral segments show similar dips, so unless the ribs
         # count four free vertebrae, it must also be as narrow as a body.
         four = bool(ribs.indices) and max(ribs.indices) == len(verts) - 5
-        joined, cores = split_sacrum_top(
-            verts, chain[-1], cores, grid.spacing_mm, narrow_top=not four
-        )
-        if joined is not None:
+        # At thick slices the sacral core may hold L4 and L5 (family s1-0099): once one
+        # body is off, the next must be as narrow as a body whatever the ribs say.
+        for narrow in (not four, True):
+            joined, cores = split_sacrum_top(
+                verts, chain[-1], cores, grid.spacing_mm, narrow_top=narrow
+            )
+            if joined is None:
+                break
             verts.append(joined)
             chain = [*verts, chain[-1]]
             axis = axis_distance_mm(col.filled.shape, grid.spacing_mm, chain)
