@@ -40,6 +40,8 @@ MERGED_MIN_HEIGHT_MM = 36.0
 ALWAYS_MERGED_HEIGHT_MM = 60.0
 #: Cores on each side a core's height is compared with.
 LOCAL_NEIGHBOURS = 2
+#: Largest share of the neighbouring steps between two cores that are halves of one body.
+HALVES_STEP_RATIO = 0.5
 
 
 def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
@@ -257,24 +259,55 @@ def split_merged(
     first, examined = _split_pass(vertebrae, cores, *args, skip=frozenset())
     if len(first.vertebrae) == len(vertebrae):
         return first
+    before = {n.label for n in vertebrae}
     # Pieces are judged again too: a block cut at fewer discs than it holds leaves a
     # piece two bodies tall (family s1-0001: a 51 mm piece among 25-36 mm ones). A
     # piece wider than any body is the foot of a block run into the pelvis, no pair of
     # bodies (s1-0009: 105 x 216 mm, cut into six pieces of ilium).
-    before = {n.label for n in vertebrae}
     wide = {
         n.label
         for n in first.vertebrae
         if n.label not in before and n.width_mm > MAX_BODY_CORE_WIDTH_MM
     }
     again, _ = _split_pass(first.vertebrae, first.cores, *args, skip=examined | wide)
+    verts, cores = _join_halves(again.vertebrae, again.cores, spacing_mm, before)
     return MergedSplit(
-        again.vertebrae,
-        again.cores,
+        verts,
+        cores,
         first.notes + again.notes,
         first.uncertain or again.uncertain,
         first.discs | again.discs,
     )
+
+
+def _join_halves(
+    vertebrae: list[Node], cores: np.ndarray, spacing_mm: tuple[float, float, float],
+    original: set[int],
+) -> tuple[list[Node], np.ndarray]:
+    """Join consecutive cores that are two halves of one body.
+
+    Two blocks can meet inside a body rather than at a disc: each block's end piece is
+    then half of it, their centroids a fraction of a pitch apart (family s1-0048: 5 mm
+    among steps of 21-29 mm, so every level above was one off). Two bodies lie a pitch
+    apart, a crushed one among them still ~0.6-0.75 of it, so a step below
+    HALVES_STEP_RATIO of the neighbouring steps, where one of the two is a piece cut
+    from a block, joins them.
+    """
+    verts, cores = list(vertebrae), cores.copy()
+    sp = np.asarray(spacing_mm, dtype=float)
+    k = 0
+    while k < len(verts) - 1:
+        steps = [float(np.linalg.norm(a.centroid_mm - b.centroid_mm))
+                 for a, b in itertools.pairwise(verts)]
+        near = [*steps[max(0, k - LOCAL_NEIGHBOURS) : k], *steps[k + 1 : k + 1 + LOCAL_NEIGHBOURS]]
+        a, b = verts[k], verts[k + 1]
+        pieces = a.label not in original or b.label not in original
+        if pieces and len(near) >= 2 and steps[k] < HALVES_STEP_RATIO * float(np.median(near)):
+            cores[cores == b.label] = a.label
+            verts[k : k + 2] = [node_from_mask(cores == a.label, a.label, sp)]
+            continue
+        k += 1
+    return verts, cores
 
 
 def _split_pass(
