@@ -53,6 +53,11 @@ MAX_PART_WIDTH_MM = 200.0
 #: core this tall is column joined through its discs, or to the aorta running beside
 #: it, and is tried whatever its width.
 MIN_NOT_PELVIS_HEIGHT_MM = 250.0
+#: A core taller than MIN_ORGAN_HEIGHT_MM whose mean cross-section is below this (mm^2)
+#: is mostly vessel: a block of lumbar bodies is ~500-700 mm^2 through its length, an
+#: enhanced aorta or IVC with one body joined to it ~200 (family s1-0063: 214 mm tall,
+#: 196 mm^2, L4 lost in it).
+MAX_VESSEL_CORE_AREA_MM2 = 2.0 * MIN_BODY_CORE_AREA_MM2
 #: A basin taller than this spans more than two vertebral pitches (lumbar bodies ~27 mm
 #: with ~10 mm discs, DOMAIN.md §7.3): no single body, but a vessel or organ along them.
 MIN_ORGAN_HEIGHT_MM = 80.0
@@ -159,6 +164,8 @@ def _basins(
     trial = np.zeros(core.shape, dtype=np.uint32)
     pieces: list[Node] = []
     for basin in np.unique(flood[core]):
+        if basin == 0:
+            continue  # core voxels no marker's flood reached (cut off by a ridge)
         mask = flood == basin
         if mask.sum() * float(np.prod(sp)) >= MIN_CORE_MM3:
             trial[mask] = first_label + len(pieces)
@@ -277,9 +284,12 @@ def _organ_sized(node: Node) -> bool:
 
 
 def _suspect(node: Node) -> bool:
-    """Wider than any body but narrower than a pelvis, or taller than a pelvis."""
+    """Wider than any body but narrower than a pelvis, taller than a pelvis, or a thin
+    core taller than two pitches (a vessel along the column with a body on it)."""
     wide = MAX_BODY_CORE_WIDTH_MM < node.width_mm <= MAX_PART_WIDTH_MM
-    return wide or node.height_mm > MIN_NOT_PELVIS_HEIGHT_MM
+    tall = node.height_mm > MIN_ORGAN_HEIGHT_MM
+    thin = node.volume_mm3 / max(node.height_mm, 1e-6) < MAX_VESSEL_CORE_AREA_MM2
+    return wide or node.height_mm > MIN_NOT_PELVIS_HEIGHT_MM or (tall and thin)
 
 
 def split_wide_cores(
