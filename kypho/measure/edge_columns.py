@@ -12,9 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kypho.measure.endplates import column_edges, refine_edges_by_moments
+from kypho.measure.thick_endplates import mask_free_edges
 from kypho.model import Heights
 
-__all__ = ["EdgeColumns", "ct_half_width_mm"]
+__all__ = ["AP_STEP_MM", "EdgeColumns", "ct_half_width_mm", "read_edge_columns"]
+
+#: Spacing (mm) of the AP lines of the local grid; each height line uses three.
+AP_STEP_MM = 0.5
 
 
 @dataclass
@@ -95,3 +100,59 @@ def ct_half_width_mm(voxel_mm: float, offset_mm: float) -> float:
     """
     half = 0.5 * voxel_mm
     return max(half - max(offset_mm, 0.0), 0.1 * half)
+
+
+def read_edge_columns(
+    mask: np.ndarray,
+    hu: np.ndarray | None,
+    positions: np.ndarray,
+    ap: np.ndarray,
+    si: np.ndarray,
+    si_vox: float,
+    bone_hu: float | None,
+    min_contrast_hu: float,
+    *,
+    thick: bool,
+    reach_mm: float,
+) -> EdgeColumns:
+    """Endplates of the columns at each height line: the mask's, and the CT's if `hu`.
+
+    Each line uses 3 AP lines 0.5 mm apart across the slab: (L, A, S) grids `mask`, `hu`.
+    """
+    windows = {
+        # Inside: past the cortex, the slice profile's half width and the mask's own
+        # half-voxel uncertainty; outside: to the disc, the same spread.
+        "inner_mm": si_vox + 2.5,
+        "outer_mm": si_vox + 2.5,
+        "min_contrast_hu": min_contrast_hu,
+    }
+    mask_cols, hu_cols = [], []
+    for p in positions:
+        j = round((p - ap[0]) / AP_STEP_MM)
+        js = np.clip([j - 1, j, j + 1], 0, len(ap) - 1)
+        cols = mask[:, js, :].reshape(-1, len(si))
+        bottom, top = column_edges(cols, si)
+        mask_cols.append((bottom, top))
+        if hu is not None:
+            hcols = hu[:, js, :].reshape(-1, len(si))
+            hcols = np.where(np.isfinite(hcols), hcols, np.nanmedian(hcols))
+            top_h, used_t = refine_edges_by_moments(
+                hcols, si, top, +1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
+            )
+            bottom_h, used_b = refine_edges_by_moments(
+                hcols, si, bottom, -1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
+            )
+            if thick:
+                bottom, top, bottom_h, top_h, used_b, used_t = mask_free_edges(
+                    hcols, si, bottom, top, bottom_h, top_h, used_b, used_t,
+                    float(bone_hu), min_contrast_hu, reach_mm, si_vox,
+                )  # fmt: skip
+                mask_cols[-1] = (bottom, top)
+            hu_cols.append((np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan)))
+    return EdgeColumns(
+        bottom_mask=np.array([b for b, _ in mask_cols]),
+        top_mask=np.array([t for _, t in mask_cols]),
+        bottom_hu=np.array([b for b, _ in hu_cols]) if hu_cols else None,
+        top_hu=np.array([t for _, t in hu_cols]) if hu_cols else None,
+        voxel_mm=si_vox,
+    )

@@ -20,11 +20,16 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from kypho.imaging.slices import is_thick_slice
-from kypho.measure.edge_columns import EdgeColumns, ct_half_width_mm
-from kypho.measure.endplates import column_edges, refine_edges_by_moments
+from kypho.measure.edge_columns import (
+    AP_STEP_MM,
+    EdgeColumns,
+    ct_half_width_mm,
+    read_edge_columns,
+)
+from kypho.measure.endplates import column_edges
 from kypho.measure.height_lines import inside_positions
 from kypho.measure.sampling import local_extent, sample_on_grid, spacing_along
-from kypho.measure.thick_endplates import mask_free_edges, voxel_extent_along
+from kypho.measure.thick_endplates import voxel_extent_along
 from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import Heights, VertebraFrame
 
@@ -45,13 +50,21 @@ __all__ = [
 HEIGHT_POSITIONS = (0.10, 0.50, 0.90)
 #: Half width of the mid-sagittal slab (mm), DESIGN.md.
 SLAB_HALF_WIDTH_MM = 3.0
+#: LR band (shares of the body's width from the mid-sagittal plane, both sides) where
+#: the middle height is also read, beside the slab. A Schmorl's node is a pit ~10 mm
+#: across whatever the body; a biconcave fracture depresses the endplate inside its rim,
+#: over ~0.6-0.8 of the width: at 0.22-0.27 W a bowl that wide is still about half as
+#: deep as at its centre, a node's pit is passed (6.6-8.1 mm out on a 30 mm thoracic
+#: body, 10-12 mm on a 45 mm lumbar one).
+BESIDE_BAND_WIDTH_SHARE = (0.22, 0.27)
+#: Narrowest band (mm from the midline) whatever the width: beyond a node's ~5 mm radius.
+BESIDE_BAND_MIN_MM = 6.0
 #: Fewest vertebrae with CT-derived endplates for the image's edge offset to be estimated.
 MIN_OFFSET_VERTEBRAE = 3
 #: Share (%) of the mask-minus-CT edge differences cut off at each end before averaging
 #: (columns where the CT latched onto something else than the endplate).
 OFFSET_TRIM_PERCENT = 10.0
 _LR_STEP_MM = 0.5
-_AP_STEP_MM = 0.5
 _SI_STEP_MM = 0.25
 
 
@@ -109,6 +122,9 @@ class HeightProfile:
     line_shift_mm : (3,) ndarray
         How far each line was moved inwards from its nominal AP position to lie inside
         the body (:func:`inside_positions`); NaN where no such position was found.
+    beside : EdgeColumns or None
+        Endplates of the Hm line read in :data:`BESIDE_BAND_WIDTH_SHARE` of the width
+        on both sides of the slab (one line), for :meth:`beside_hm_mm`.
     """
 
     heights: Heights
@@ -125,6 +141,21 @@ class HeightProfile:
     si_grid: np.ndarray
     columns: EdgeColumns
     line_shift_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    beside: EdgeColumns | None = None
+
+    def beside_hm_mm(self, offset_mm: float) -> float:
+        """The middle height beside the slab: the lower of the two sides' medians of
+        :attr:`beside`'s columns (CT edges moved out by ``offset_mm``), so that a
+        depression reaching either side counts; NaN where a side has fewer than 3
+        columns with both edges."""
+        if self.beside is None:
+            return float("nan")
+        bottom, top = self.beside.edges(offset_mm)
+        h = top[0] - bottom[0]
+        sides = [s[np.isfinite(s)] for s in np.array_split(h, 2)]  # left half, right half
+        if min(s.size for s in sides) < 3:
+            return float("nan")
+        return float(min(np.median(s) for s in sides))
 
     @property
     def hu_refined_fraction(self) -> float:
@@ -189,7 +220,7 @@ def _slab_grid(
     hi = np.minimum(hi, radius_mm)
     si_margin = 2.0 * si_vox + 2.0
     lr = np.arange(-SLAB_HALF_WIDTH_MM, SLAB_HALF_WIDTH_MM + 1e-9, _LR_STEP_MM)
-    ap = np.arange(lo[1], hi[1] + 1e-9, _AP_STEP_MM)
+    ap = np.arange(lo[1], hi[1] + 1e-9, AP_STEP_MM)
     si = np.arange(lo[2] - si_margin, hi[2] + si_margin + 1e-9, _SI_STEP_MM)
     return lo, hi, lr, ap, si
 
@@ -214,76 +245,40 @@ def _ap_cortices(section: np.ndarray, ap: np.ndarray,
     posterior = float(
         0.5 * (np.interp(z10, z_rows, post_rows[ok]) + np.interp(z90, z_rows, post_rows[ok]))
     )
-    if anterior - posterior < 4 * _AP_STEP_MM:
+    if anterior - posterior < 4 * AP_STEP_MM:
         return None
     return anterior, posterior
-
-
-def _edge_columns(
-    mask: np.ndarray,
-    hu: np.ndarray | None,
-    positions: np.ndarray,
-    ap: np.ndarray,
-    si: np.ndarray,
-    si_vox: float,
-    bone_hu: float | None,
-    min_contrast_hu: float,
-    *,
-    thick: bool,
-    reach_mm: float,
-) -> EdgeColumns:
-    """Endplates of the columns at each height line: the mask's, and the CT's if `hu`.
-
-    Each line uses 3 AP lines 0.5 mm apart across the slab: (L, A, S) grids `mask`, `hu`.
-    """
-    windows = {
-        # Inside: past the cortex, the slice profile's half width and the mask's own
-        # half-voxel uncertainty; outside: to the disc, the same spread.
-        "inner_mm": si_vox + 2.5,
-        "outer_mm": si_vox + 2.5,
-        "min_contrast_hu": min_contrast_hu,
-    }
-    mask_cols, hu_cols = [], []
-    for p in positions:
-        j = round((p - ap[0]) / _AP_STEP_MM)
-        js = np.clip([j - 1, j, j + 1], 0, len(ap) - 1)
-        cols = mask[:, js, :].reshape(-1, len(si))
-        bottom, top = column_edges(cols, si)
-        mask_cols.append((bottom, top))
-        if hu is not None:
-            hcols = hu[:, js, :].reshape(-1, len(si))
-            hcols = np.where(np.isfinite(hcols), hcols, np.nanmedian(hcols))
-            top_h, used_t = refine_edges_by_moments(
-                hcols, si, top, +1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
-            )
-            bottom_h, used_b = refine_edges_by_moments(
-                hcols, si, bottom, -1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
-            )
-            if thick:
-                bottom, top, bottom_h, top_h, used_b, used_t = mask_free_edges(
-                    hcols, si, bottom, top, bottom_h, top_h, used_b, used_t,
-                    float(bone_hu), min_contrast_hu, reach_mm, si_vox,
-                )  # fmt: skip
-                mask_cols[-1] = (bottom, top)
-            hu_cols.append((np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan)))
-    return EdgeColumns(
-        bottom_mask=np.array([b for b, _ in mask_cols]),
-        top_mask=np.array([t for _, t in mask_cols]),
-        bottom_hu=np.array([b for b, _ in hu_cols]) if hu_cols else None,
-        top_hu=np.array([t for _, t in hu_cols]) if hu_cols else None,
-        voxel_mm=si_vox,
-    )
 
 
 def _mid_width(body_f: np.ndarray, crop: VertebraCrop, frame: VertebraFrame, lo: np.ndarray,
                hi: np.ndarray, ap: np.ndarray, si_mid_mm: float) -> float:
     """Transverse width at mid-height: LR extent of the body in a 2 mm thick axial slab."""
-    lr_w = np.arange(lo[0], hi[0] + 1e-9, _AP_STEP_MM)
+    lr_w = np.arange(lo[0], hi[0] + 1e-9, AP_STEP_MM)
     si_mid = np.array([-1.0, 0.0, 1.0]) + si_mid_mm
     axial = sample_on_grid(body_f, crop.affine, frame, lr_w, ap, si_mid).mean(axis=2)
     left, right = _row_extents(axial.T, lr_w)
     okw = np.isfinite(left)
     return float(np.percentile(right[okw] - left[okw], 95)) if okw.any() else float("nan")
+
+
+def _beside_columns(
+    crop: VertebraCrop, frame: VertebraFrame, body_f: np.ndarray, hm_ap_mm: float,
+    width_mm: float,
+    ap: np.ndarray, si: np.ndarray, si_vox: float, bone_hu: float | None,
+    min_contrast_hu: float, refine_on_hu: bool, edge_args: dict,
+) -> EdgeColumns:
+    """The Hm line's endplates in :data:`BESIDE_BAND_WIDTH_SHARE` of the body's width
+    on both sides of the slab."""
+    a, b = (max(f * width_mm, BESIDE_BAND_MIN_MM) for f in BESIDE_BAND_WIDTH_SHARE)
+    side = np.arange(a, max(a, b) + 1e-9, _LR_STEP_MM)
+    lr = np.r_[-side[::-1], side]
+    mask = sample_on_grid(body_f, crop.affine, frame, lr, ap, si)
+    hu = None
+    if refine_on_hu:
+        hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
+    return read_edge_columns(
+        mask, hu, np.array([hm_ap_mm]), ap, si, si_vox, bone_hu, min_contrast_hu, **edge_args
+    )
 
 
 def measure_heights(
@@ -338,30 +333,27 @@ def measure_heights(
         hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
     if hu is not None and bone_hu is None:
         bone_hu = float(np.nanmedian(hu[mask >= 0.99]))
-    columns = _edge_columns(
-        mask, hu, positions, ap, si, si_vox, bone_hu, min_contrast_hu,
+    edge_args = dict(
         thick=is_thick_slice(crop.spacing_mm),
         reach_mm=voxel_extent_along(crop.affine, np.asarray(frame.si_axis)),
-    )  # fmt: skip
+    )
+    columns = read_edge_columns(
+        mask, hu, positions, ap, si, si_vox, bone_hu, min_contrast_hu, **edge_args
+    )  # type: ignore[arg-type]
+
     summary = columns.summarise(0.0)
     if summary is None:
         return None
     heights, spreads, sups, infs = summary
     width = _mid_width(body_f, crop, frame, lo, hi, ap, 0.5 * (sups[1] + infs[1]))
+    beside = None
+    if np.isfinite(width):
+        beside = _beside_columns(crop, frame, body_f, positions[1], width, ap, si, si_vox,
+                                 bone_hu, min_contrast_hu, refine_on_hu, edge_args)  # fmt: skip
 
     return HeightProfile(
-        heights=heights,
-        spread_mm=spreads,
-        ap_depth_mm=depth,
-        width_mm=width,
-        anterior_mm=anterior,
-        posterior_mm=posterior,
-        positions_mm=positions,
-        superior_mm=sups,
-        inferior_mm=infs,
-        section=section,
-        ap_grid=ap,
-        si_grid=si,
-        columns=columns,
-        line_shift_mm=line_shift,
-    )
+        heights=heights, spread_mm=spreads, ap_depth_mm=depth, width_mm=width,
+        anterior_mm=anterior, posterior_mm=posterior, positions_mm=positions,
+        superior_mm=sups, inferior_mm=infs, section=section, ap_grid=ap, si_grid=si,
+        columns=columns, line_shift_mm=line_shift, beside=beside,
+    )  # fmt: skip

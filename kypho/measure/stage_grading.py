@@ -13,6 +13,7 @@ import numpy as np
 from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import affine_spacing
 from kypho.measure.ct_confirmation import ct_confirmation
+from kypho.measure.focal_pit import focal_pit
 from kypho.measure.grading import grade_spine
 from kypho.measure.plausibility import (
     MeasuredBody,
@@ -76,6 +77,9 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
                 vm.heights_mm, g.loss, g.grade, g.morphotype, confirmation,  # type: ignore[arg-type]
                 expected=g.expected, resolution_mm=voxel_mm,
             )  # fmt: skip
+            beside = fits[lv].profile.beside_hm_mm(stage.edge_offset_mm)
+            pit = focal_pit(vm.heights_mm, g.expected, g.grade, g.morphotype, beside)  # type: ignore[arg-type]
+            problems += [pit] if pit is not None else []
             results[lv] = mark_not_measurable(vm, problems) if problems else vm
         fits = {lv: m for lv, m in fits.items() if results[lv].measurable}
     return BodyStage(results, fits, stage.density, stage.edge_offset_mm)
