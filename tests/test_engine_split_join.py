@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.engine.split import _join_halves, node_from_mask
 from kypho.anatomy.levels import Level
-from kypho.phantom.family import family_cases, generate_case
+from tests.family_helpers import named_right, segment_family_case
 
 SPACING = (2.0, 2.0, 2.0)
 
@@ -43,14 +42,6 @@ def test_a_crushed_body_between_two_is_not_joined() -> None:
 def test_a_thoracolumbar_block_boundary_inside_t11() -> None:
     # s1-0048: T6-L3, DISH, degenerate discs, cement. Two blocks met inside T11; its two
     # halves were named T10 and T11 and every level above was one off (5 of 10).
-    case = next(c for c in family_cases(1, 49) if c.name == "s1-0048")
-    ph = generate_case(case)
-    seg = segment_spine(ph.volume)
-    truth = {int(t.level): np.asarray(t.centroid_ras_mm) for t in ph.truth.vertebrae}
-    named_right = [
-        i for i in seg.levels
-        if int(i.level) in truth
-        and np.linalg.norm(np.subtract(i.centroid_ras_mm, truth[int(i.level)])) < 20.0
-    ]
-    assert len(named_right) >= len(truth) - 1
+    ph, seg = segment_family_case("s1-0048")
+    assert len(named_right(ph, seg)) >= len(ph.truth.vertebrae) - 1
     assert all(i.level is not Level.S for i in seg.levels)

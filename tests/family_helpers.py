@@ -1,0 +1,32 @@
+"""Family phantom cases run through the engine, scored as the robustness benchmark does."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kypho.anatomy.engine import segment_spine
+from kypho.model import LevelInfo, Segmentation
+from kypho.phantom.family import family_cases, generate_case
+from kypho.phantom.generate import Phantom
+
+#: A vertebra is identified when its name is right and its centroid within this (mm).
+ID_DISTANCE_MM = 20.0
+
+
+def segment_family_case(name: str, seed: int = 1) -> tuple[Phantom, Segmentation]:
+    """Generate family case ``name`` (e.g. "s1-0022") and segment it."""
+    index = int(name.split("-")[1])
+    case = next(c for c in family_cases(seed, index + 1) if c.name == name)
+    ph = generate_case(case)
+    return ph, segment_spine(ph.volume)
+
+
+def named_right(ph: Phantom, seg: Segmentation) -> list[LevelInfo]:
+    """The levels found with the right name within ID_DISTANCE_MM of the reference."""
+    truth = {int(t.level): np.asarray(t.centroid_ras_mm) for t in ph.truth.vertebrae}
+    return [
+        i
+        for i in seg.levels
+        if int(i.level) in truth
+        and np.linalg.norm(np.subtract(i.centroid_ras_mm, truth[int(i.level)])) < ID_DISTANCE_MM
+    ]
