@@ -11,7 +11,9 @@ body. The spine is the heaviest chain of cores stacked along the craniocaudal ax
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import cc3d
 import edt
@@ -21,7 +23,16 @@ from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import inplane_distance_mm
 
-__all__ = ["CORE_DEPTH_MM", "Node", "chain_nodes", "core_components", "filled_bone"]
+__all__ = [
+    "CORE_DEPTH_MM",
+    "Node",
+    "beside_in_sequence",
+    "chain_nodes",
+    "core_components",
+    "filled_bone",
+]
+
+T = TypeVar("T")
 
 #: In-plane depth (mm) a voxel needs inside bone to be a body core. Ribs are ~8-12 mm
 #: thick and pedicles 5-10 mm (DOMAIN.md §7.1); bodies are 35-48 mm wide (§7.3).
@@ -194,6 +205,12 @@ def _chain_weight(node: Node) -> float:
     the bodies, as any linked core adds to its chain.
     """
     return node.volume_mm3 * min(1.0, MAX_BODY_CORE_WIDTH_MM / max(node.width_mm, 1e-6)) ** 3
+
+
+def beside_in_sequence(items: Sequence[T], k: int, per_side: int) -> list[T]:
+    """Up to ``per_side`` items on each side of item ``k`` of a cranio-caudal sequence
+    (vertebrae, or the steps between them), the item itself left out."""
+    return [*items[max(0, k - per_side) : k], *items[k + 1 : k + 1 + per_side]]
 
 
 def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Node]:

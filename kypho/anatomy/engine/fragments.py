@@ -27,6 +27,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from kypho.anatomy.engine.column import beside_in_sequence
 from kypho.anatomy.levels import Level
 from kypho.model import LevelInfo
 
@@ -54,7 +55,7 @@ def _gaps(whole: list[LevelInfo]) -> list[str]:
     steps = [float(np.linalg.norm(_centre(a) - _centre(b))) for a, b in pairwise(whole)]
     out = []
     for k, step in enumerate(steps):
-        near = steps[max(0, k - NEIGHBOURS) : k] + steps[k + 1 : k + 1 + NEIGHBOURS]
+        near = beside_in_sequence(steps, k, NEIGHBOURS)
         if len(near) >= 2 and step > GAP_RATIO * float(np.median(near)):
             out.append(f"{whole[k].level.display}-{whole[k + 1].level.display}")
     return out
@@ -78,7 +79,7 @@ def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str
     whole = [i for i in infos if i.level is not Level.S and not i.cut_by_fov]
     small, large = [], []
     for k, info in enumerate(whole):
-        near = whole[max(0, k - NEIGHBOURS) : k] + whole[k + 1 : k + 1 + NEIGHBOURS]
+        near = beside_in_sequence(whole, k, NEIGHBOURS)
         if len(near) < 2:
             continue
         typical = float(np.median([n.voxel_count for n in near]))

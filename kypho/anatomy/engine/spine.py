@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
-from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.column import Node, beside_in_sequence
 from kypho.anatomy.engine.column_search import CoarseColumn, find_column
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.fragments import cap_for_fragments
@@ -87,13 +87,13 @@ def _seen_whole(vertebrae: list[Node], z_extent_mm: float) -> list[bool]:
     so it does not count as seen; one cut by the upper edge counts when its core holds
     at least SEEN_WHOLE_SHARE of its neighbours' (most of it, upper part included).
     """
-    vols = np.array([n.volume_mm3 for n in vertebrae])
+    vols = [n.volume_mm3 for n in vertebrae]
     out: list[bool] = []
     for i, n in enumerate(vertebrae):
         cut_below = n.z_lo_mm <= 0.0
         cut_above = n.z_hi_mm >= z_extent_mm - 1e-6
-        near = np.concatenate([vols[max(0, i - 2) : i], vols[i + 1 : i + 3]])
-        big = near.size > 0 and n.volume_mm3 >= SEEN_WHOLE_SHARE * float(np.median(near))
+        near = beside_in_sequence(vols, i, 2)
+        big = bool(near) and n.volume_mm3 >= SEEN_WHOLE_SHARE * float(np.median(near))
         out.append(not cut_below and (not cut_above or big))
     return out
 

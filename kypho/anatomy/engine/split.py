@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, Node
+from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, Node, beside_in_sequence
 from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts
 from kypho.anatomy.engine.disc_space import dark_disc_space
 from kypho.anatomy.engine.threshold import TissueStats
@@ -55,6 +55,17 @@ def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
         volume_mm3=float(len(idx) * np.prod(spacing)),
         width_mm=float((idx[:, 0].max() - idx[:, 0].min() + 1) * spacing[0]),
     )
+
+
+@dataclass(frozen=True)
+class _BlockImage:
+    """What every block search reads: the coarse grid, the CT and its tissue levels."""
+
+    spacing_mm: tuple[float, float, float]
+    hu: np.ndarray
+    mm_to_index: tuple[np.ndarray, np.ndarray]
+    voxel_mm: tuple[float, float, float]
+    stats: TissueStats
 
 
 def _block_touches(mask_idx: np.ndarray, shape: tuple[int, ...]) -> tuple[bool, bool]:
@@ -176,25 +187,20 @@ def _cut_block(
 
 
 def _block_discs(
-    idx: np.ndarray,
-    shape: tuple[int, ...],
-    sp: np.ndarray,
-    hu: np.ndarray,
-    mm_to_index: tuple[np.ndarray, np.ndarray],
-    voxel_mm: tuple[float, float, float],
-    stats: TissueStats,
-    pitch_mm: float | None,
+    idx: np.ndarray, shape: tuple[int, ...], image: _BlockImage, pitch_mm: float | None
 ) -> DiscCuts:
     """The disc planes of the block whose coarse voxels are ``idx``."""
     below, above = _block_touches(idx, shape)
+    sp = np.asarray(image.spacing_mm, dtype=float)
+    stats = image.stats
     return disc_cuts(
-        hu,
+        image.hu,
         idx * sp,
-        mm_to_index,
+        image.mm_to_index,
         slice_mm=float(sp[2]),
         cut_below=below,
         cut_above=above,
-        voxel_mm=voxel_mm,
+        voxel_mm=image.voxel_mm,
         soft_tissue_hu=stats.soft_tissue_hu,
         noise_hu=stats.noise_hu,
         pitch_mm=pitch_mm,
@@ -255,8 +261,8 @@ def split_merged(
     -------
     MergedSplit
     """
-    args = (spacing_mm, hu, mm_to_index, voxel_mm, stats)
-    first, examined = _split_pass(vertebrae, cores, *args, skip=frozenset())
+    image = _BlockImage(spacing_mm, hu, mm_to_index, voxel_mm, stats)
+    first, examined = _split_pass(vertebrae, cores, image, skip=frozenset())
     if len(first.vertebrae) == len(vertebrae):
         return first
     before = {n.label for n in vertebrae}
@@ -269,7 +275,7 @@ def split_merged(
         for n in first.vertebrae
         if n.label not in before and n.width_mm > MAX_BODY_CORE_WIDTH_MM
     }
-    again, _ = _split_pass(first.vertebrae, first.cores, *args, skip=examined | wide)
+    again, _ = _split_pass(first.vertebrae, first.cores, image, skip=examined | wide)
     verts, cores = _join_halves(again.vertebrae, again.cores, spacing_mm, before)
     return MergedSplit(
         verts,
@@ -299,7 +305,7 @@ def _join_halves(
     while k < len(verts) - 1:
         steps = [float(np.linalg.norm(a.centroid_mm - b.centroid_mm))
                  for a, b in itertools.pairwise(verts)]
-        near = [*steps[max(0, k - LOCAL_NEIGHBOURS) : k], *steps[k + 1 : k + 1 + LOCAL_NEIGHBOURS]]
+        near = beside_in_sequence(steps, k, LOCAL_NEIGHBOURS)
         a, b = verts[k], verts[k + 1]
         pieces = a.label not in original or b.label not in original
         if pieces and len(near) >= 2 and steps[k] < HALVES_STEP_RATIO * float(np.median(near)):
@@ -311,21 +317,14 @@ def _join_halves(
 
 
 def _split_pass(
-    vertebrae: list[Node],
-    cores: np.ndarray,
-    spacing_mm: tuple[float, float, float],
-    hu: np.ndarray,
-    mm_to_index: tuple[np.ndarray, np.ndarray],
-    voxel_mm: tuple[float, float, float],
-    stats: TissueStats,
-    skip: frozenset[int],
+    vertebrae: list[Node], cores: np.ndarray, image: _BlockImage, skip: frozenset[int]
 ) -> tuple[MergedSplit, frozenset[int]]:
     """One pass of :func:`split_merged` over the cores not in ``skip``; also returns the
     labels of the cores examined as blocks."""
     # With fewer than three cores (a small crop) there are too few neighbours to tell a
     # merged block from a tall body by height: only a block taller than any body is cut.
     short = len(vertebrae) < 3
-    sp = np.asarray(spacing_mm, dtype=float)
+    sp = np.asarray(image.spacing_mm, dtype=float)
     out: list[Node] = []
     notes: list[str] = []
     uncertain = False
@@ -335,10 +334,7 @@ def _split_pass(
     for i, node in enumerate(vertebrae):
         # Bodies grow caudally (T1 ~15 mm, L3 ~28 mm, DOMAIN.md §7.3): a core is
         # compared with its own stretch of the column, two cores on each side.
-        near = [
-            *vertebrae[max(0, i - LOCAL_NEIGHBOURS) : i],
-            *vertebrae[i + 1 : i + 1 + LOCAL_NEIGHBOURS],
-        ]
+        near = beside_in_sequence(vertebrae, i, LOCAL_NEIGHBOURS)
         typical = 0.0 if short else float(np.median([n.height_mm for n in near]))
         limit = max(MERGED_HEIGHT_RATIO * typical, MERGED_MIN_HEIGHT_MM)
         if node.label in skip or node.height_mm < min(limit, ALWAYS_MERGED_HEIGHT_MM):
@@ -348,7 +344,7 @@ def _split_pass(
         mask = cores == node.label
         idx = np.argwhere(mask)
         pitch = _separate_pitch(vertebrae, i, typical)
-        found = _block_discs(idx, cores.shape, sp, hu, mm_to_index, voxel_mm, stats, pitch)
+        found = _block_discs(idx, cores.shape, image, pitch)
         keep = _body_like_ends(idx * sp, found, found.evidence.copy())
         if not keep.any():
             out.append(node)
@@ -357,14 +353,14 @@ def _split_pass(
             continue
         parts, next_label = _cut_block(cores, mask, idx, sp, found, keep, next_label)
         discs |= dark_disc_space(
-            hu,
-            mm_to_index,
+            image.hu,
+            image.mm_to_index,
             found,
             keep,
             cores.shape,
             sp,
             radius_mm=float(np.sqrt(len(idx) * np.prod(sp) / node.height_mm / np.pi)),
-            noise_hu=stats.noise_hu,
+            noise_hu=image.stats.noise_hu,
         )
         weak = int((~keep).sum())
         uncertain |= weak > 0
