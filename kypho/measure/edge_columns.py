@@ -16,7 +16,7 @@ from kypho.measure.endplates import column_edges, refine_edges_by_moments
 from kypho.measure.thick_endplates import mask_free_edges
 from kypho.model import Heights
 
-__all__ = ["AP_STEP_MM", "EdgeColumns", "ct_half_width_mm", "read_edge_columns"]
+__all__ = ["AP_STEP_MM", "EdgeColumns", "EdgeReading", "ct_half_width_mm", "read_edge_columns"]
 
 #: Spacing (mm) of the AP lines of the local grid; each height line uses three.
 AP_STEP_MM = 0.5
@@ -102,29 +102,50 @@ def ct_half_width_mm(voxel_mm: float, offset_mm: float) -> float:
     return max(half - max(offset_mm, 0.0), 0.1 * half)
 
 
+@dataclass(frozen=True)
+class EdgeReading:
+    """How one body's endplates are read along its height lines.
+
+    Parameters
+    ----------
+    si_vox_mm : float
+        The image's voxel extent along the body's SI axis.
+    bone_hu : float or None
+        The body's trabecular level (the CT edges' bone side); None: mask edges only.
+    min_contrast_hu : float
+        Endplate-minus-disc contrast required before a CT edge is trusted.
+    thick : bool
+        Thick slices: edges are read free of the mask (:func:`mask_free_edges`).
+    reach_mm : float
+        How far such an edge may lie from the mask's (one voxel along SI).
+    """
+
+    si_vox_mm: float
+    bone_hu: float | None
+    min_contrast_hu: float
+    thick: bool
+    reach_mm: float
+
+
 def read_edge_columns(
     mask: np.ndarray,
     hu: np.ndarray | None,
     positions: np.ndarray,
     ap: np.ndarray,
     si: np.ndarray,
-    si_vox: float,
-    bone_hu: float | None,
-    min_contrast_hu: float,
-    *,
-    thick: bool,
-    reach_mm: float,
+    reading: EdgeReading,
 ) -> EdgeColumns:
     """Endplates of the columns at each height line: the mask's, and the CT's if `hu`.
 
     Each line uses 3 AP lines 0.5 mm apart across the slab: (L, A, S) grids `mask`, `hu`.
     """
+    si_vox = reading.si_vox_mm
     windows = {
         # Inside: past the cortex, the slice profile's half width and the mask's own
         # half-voxel uncertainty; outside: to the disc, the same spread.
         "inner_mm": si_vox + 2.5,
         "outer_mm": si_vox + 2.5,
-        "min_contrast_hu": min_contrast_hu,
+        "min_contrast_hu": reading.min_contrast_hu,
     }
     mask_cols, hu_cols = [], []
     for p in positions:
@@ -134,18 +155,19 @@ def read_edge_columns(
         bottom, top = column_edges(cols, si)
         mask_cols.append((bottom, top))
         if hu is not None:
+            bone_hu = float(reading.bone_hu)  # type: ignore[arg-type]
             hcols = hu[:, js, :].reshape(-1, len(si))
             hcols = np.where(np.isfinite(hcols), hcols, np.nanmedian(hcols))
             top_h, used_t = refine_edges_by_moments(
-                hcols, si, top, +1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
+                hcols, si, top, +1, bone_hu=bone_hu, **windows,  # type: ignore[arg-type]
             )
             bottom_h, used_b = refine_edges_by_moments(
-                hcols, si, bottom, -1, bone_hu=float(bone_hu), **windows,  # type: ignore[arg-type]
+                hcols, si, bottom, -1, bone_hu=bone_hu, **windows,  # type: ignore[arg-type]
             )
-            if thick:
+            if reading.thick:
                 bottom, top, bottom_h, top_h, used_b, used_t = mask_free_edges(
                     hcols, si, bottom, top, bottom_h, top_h, used_b, used_t,
-                    float(bone_hu), min_contrast_hu, reach_mm, si_vox,
+                    bone_hu, reading.min_contrast_hu, reading.reach_mm, si_vox,
                 )  # fmt: skip
                 mask_cols[-1] = (bottom, top)
             hu_cols.append((np.where(used_b, bottom_h, np.nan), np.where(used_t, top_h, np.nan)))

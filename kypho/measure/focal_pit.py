@@ -57,7 +57,7 @@ def focal_pit(
     morphotype : Morphotype
     beside_hm_mm : float
         The middle height read 22-27 % of the body's width to either side of the slab
-        (:meth:`~kypho.measure.heights.HeightProfile.beside_hm_mm`); NaN if not read.
+        (:func:`~kypho.measure.heights.beside_hm_mm`); NaN if not read.
     """
     if grade < GenantGrade.MILD or morphotype is not Morphotype.BICONCAVE:
         return None

@@ -23,6 +23,7 @@ from kypho.imaging.slices import is_thick_slice
 from kypho.measure.edge_columns import (
     AP_STEP_MM,
     EdgeColumns,
+    EdgeReading,
     ct_half_width_mm,
     read_edge_columns,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "SLAB_HALF_WIDTH_MM",
     "EdgeColumns",
     "HeightProfile",
+    "beside_hm_mm",
     "ct_half_width_mm",
     "edge_offset_mm",
     "measure_heights",
@@ -122,9 +124,9 @@ class HeightProfile:
     line_shift_mm : (3,) ndarray
         How far each line was moved inwards from its nominal AP position to lie inside
         the body (:func:`inside_positions`); NaN where no such position was found.
-    beside : EdgeColumns or None
-        Endplates of the Hm line read in :data:`BESIDE_BAND_WIDTH_SHARE` of the width
-        on both sides of the slab (one line), for :meth:`beside_hm_mm`.
+    reading : EdgeReading or None
+        How the endplates were read (for :func:`beside_hm_mm`, which reads the middle
+        height again beside the slab only where a grade asks for it).
     """
 
     heights: Heights
@@ -141,21 +143,7 @@ class HeightProfile:
     si_grid: np.ndarray
     columns: EdgeColumns
     line_shift_mm: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    beside: EdgeColumns | None = None
-
-    def beside_hm_mm(self, offset_mm: float) -> float:
-        """The middle height beside the slab: the lower of the two sides' medians of
-        :attr:`beside`'s columns (CT edges moved out by ``offset_mm``), so that a
-        depression reaching either side counts; NaN where a side has fewer than 3
-        columns with both edges."""
-        if self.beside is None:
-            return float("nan")
-        bottom, top = self.beside.edges(offset_mm)
-        h = top[0] - bottom[0]
-        sides = [s[np.isfinite(s)] for s in np.array_split(h, 2)]  # left half, right half
-        if min(s.size for s in sides) < 3:
-            return float("nan")
-        return float(min(np.median(s) for s in sides))
+    reading: EdgeReading | None = None
 
     @property
     def hu_refined_fraction(self) -> float:
@@ -261,24 +249,37 @@ def _mid_width(body_f: np.ndarray, crop: VertebraCrop, frame: VertebraFrame, lo:
     return float(np.percentile(right[okw] - left[okw], 95)) if okw.any() else float("nan")
 
 
-def _beside_columns(
-    crop: VertebraCrop, frame: VertebraFrame, body_f: np.ndarray, hm_ap_mm: float,
-    width_mm: float,
-    ap: np.ndarray, si: np.ndarray, si_vox: float, bone_hu: float | None,
-    min_contrast_hu: float, refine_on_hu: bool, edge_args: dict,
-) -> EdgeColumns:
-    """The Hm line's endplates in :data:`BESIDE_BAND_WIDTH_SHARE` of the body's width
-    on both sides of the slab."""
-    a, b = (max(f * width_mm, BESIDE_BAND_MIN_MM) for f in BESIDE_BAND_WIDTH_SHARE)
+def beside_hm_mm(
+    crop: VertebraCrop, frame: VertebraFrame, profile: HeightProfile, offset_mm: float
+) -> float:
+    """The middle height read beside the mid-sagittal slab, in
+    :data:`BESIDE_BAND_WIDTH_SHARE` of the body's width on each side: the lower of the
+    two sides' medians (CT edges moved out by ``offset_mm``), so that a depression
+    reaching either side counts.
+
+    Returns
+    -------
+    float
+        NaN when the width or the reading is unknown, or a side has fewer than 3
+        columns with both edges.
+    """
+    if profile.reading is None or not np.isfinite(profile.width_mm):
+        return float("nan")
+    a, b = (max(f * profile.width_mm, BESIDE_BAND_MIN_MM) for f in BESIDE_BAND_WIDTH_SHARE)
     side = np.arange(a, max(a, b) + 1e-9, _LR_STEP_MM)
     lr = np.r_[-side[::-1], side]
-    mask = sample_on_grid(body_f, crop.affine, frame, lr, ap, si)
+    ap, si = profile.ap_grid, profile.si_grid
+    mask = sample_on_grid(crop.body.astype(np.float32), crop.affine, frame, lr, ap, si)
     hu = None
-    if refine_on_hu:
+    if profile.columns.top_hu is not None:  # the slab was read on the CT too
         hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
-    return read_edge_columns(
-        mask, hu, np.array([hm_ap_mm]), ap, si, si_vox, bone_hu, min_contrast_hu, **edge_args
-    )
+    cols = read_edge_columns(mask, hu, profile.positions_mm[1:2], ap, si, profile.reading)
+    bottom, top = cols.edges(offset_mm)
+    h = top[0] - bottom[0]
+    sides = [s[np.isfinite(s)] for s in np.array_split(h, 2)]  # left half, right half
+    if min(s.size for s in sides) < 3:
+        return float("nan")
+    return float(min(np.median(s) for s in sides))
 
 
 def measure_heights(
@@ -333,27 +334,24 @@ def measure_heights(
         hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
     if hu is not None and bone_hu is None:
         bone_hu = float(np.nanmedian(hu[mask >= 0.99]))
-    edge_args = dict(
+    reading = EdgeReading(
+        si_vox_mm=si_vox,
+        bone_hu=bone_hu,
+        min_contrast_hu=min_contrast_hu,
         thick=is_thick_slice(crop.spacing_mm),
         reach_mm=voxel_extent_along(crop.affine, np.asarray(frame.si_axis)),
     )
-    columns = read_edge_columns(
-        mask, hu, positions, ap, si, si_vox, bone_hu, min_contrast_hu, **edge_args
-    )  # type: ignore[arg-type]
+    columns = read_edge_columns(mask, hu, positions, ap, si, reading)
 
     summary = columns.summarise(0.0)
     if summary is None:
         return None
     heights, spreads, sups, infs = summary
     width = _mid_width(body_f, crop, frame, lo, hi, ap, 0.5 * (sups[1] + infs[1]))
-    beside = None
-    if np.isfinite(width):
-        beside = _beside_columns(crop, frame, body_f, positions[1], width, ap, si, si_vox,
-                                 bone_hu, min_contrast_hu, refine_on_hu, edge_args)  # fmt: skip
 
     return HeightProfile(
         heights=heights, spread_mm=spreads, ap_depth_mm=depth, width_mm=width,
         anterior_mm=anterior, posterior_mm=posterior, positions_mm=positions,
         superior_mm=sups, inferior_mm=infs, section=section, ap_grid=ap, si_grid=si,
-        columns=columns, line_shift_mm=line_shift, beside=beside,
+        columns=columns, line_shift_mm=line_shift, reading=reading,
     )  # fmt: skip
