@@ -17,7 +17,8 @@ import pytest
 
 from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.engine.levels import FLOATING_CONFIDENCE, assign_levels
-from kypho.anatomy.levels import Level
+from kypho.anatomy.engine.rib_reach import thoracic_base
+from kypho.anatomy.levels import STANDARD_ORDER, Level
 from kypho.phantom import PhantomConfig, generate
 
 #: Nine rib-bearing vertebrae, none of them an anchor (the ribs reach the image's lower
@@ -61,6 +62,40 @@ def test_a_short_rib_with_ribs_below_it_is_no_evidence() -> None:
 def test_without_whole_ribs_the_guess_counts_up_from_t12() -> None:
     out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm={0: 100.0})
     assert out.levels[-1] is Level.T12 and out.confidence <= 0.2
+
+
+def test_a_guess_never_puts_a_rib_on_c7() -> None:
+    # Twelve rib-bearing vertebrae in view, the lowest rib cut by the image, the one
+    # above it long: read alone it would be T10 and the highest rib C7 (family s1-0019,
+    # T1-T12 named C7-T11). Only T1-T12 bear ribs, so the highest is T1.
+    # The thirteenth vertebra, cut by the image's lower edge, may bear a rib out of view.
+    reach = {i: 110.0 - i for i in range(11)}
+    seen = [True] * 12 + [False]
+    out = assign_levels(
+        13, on_sacrum=False, rib_indices=list(range(12)), rib_reach_mm=reach, seen_whole=seen
+    )
+    assert out.levels[0] is Level.T1 and out.levels[11] is Level.T12
+    assert out.confidence <= 0.2
+    assert any("cervical vertebra" in w for w in out.warnings)
+
+
+def test_a_guess_never_puts_a_rib_on_l1() -> None:
+    # A shortened rib read as T11 with two rib-bearing vertebrae below it (their ribs
+    # cut by the image) would make the lowest rib L1: it is kept at T12.
+    reach = {i: 110.0 for i in range(6)} | {6: 77.0}
+    out = assign_levels(9, on_sacrum=False, rib_indices=list(range(9)), rib_reach_mm=reach)
+    assert out.levels[8] is Level.T12 and out.levels[6] is Level.T10
+    assert any("lumbar vertebra" in w for w in out.warnings)
+
+
+@pytest.mark.parametrize(
+    ("base", "first", "last", "expected"),
+    [(6, 0, 11, 7), (8, 0, 11, 7), (7, 0, 11, 7), (3, 2, 5, 5), (9, 0, 3, 9), (5, 0, 13, 5)],
+)
+def test_thoracic_base(base: int, first: int, last: int, expected: int) -> None:
+    # STANDARD_ORDER: C1 at 0, T1 at 7, T12 at 18. The last case spans 14 vertebrae:
+    # no count keeps them all thoracic, so the guess is left as it was.
+    assert thoracic_base(base, first, last, STANDARD_ORDER) == expected
 
 
 def test_anchors_in_view_outrank_the_rib_reach() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kypho.anatomy.engine.rib_reach import level_from_reach
+from kypho.anatomy.engine.rib_reach import RibAnchors, level_from_reach, rib_anchors, thoracic_base
 from kypho.anatomy.levels import STANDARD_ORDER, Level
 
 __all__ = ["LevelAssignment", "assign_levels"]
@@ -116,7 +116,7 @@ def assign_levels(
     """
     c = _Count(n, _order(lowest), [""] * n, [])
     seen = list(seen_whole) if seen_whole is not None else [True] * n
-    ribs = _rib_anchors(n, rib_indices, seen, on_sacrum)
+    ribs = rib_anchors(n, rib_indices, seen, on_sacrum)
     lowest_rib = ribs.last if ribs.last_valid else None
     if anchor_indices:
         return _from_user_anchors(c, anchor_indices)
@@ -132,7 +132,7 @@ def assign_levels(
         return _from_first_rib(n, ribs, c.order, c.evidence, c.warnings, c.explain)
     if lowest_rib is not None:
         return _from_last_rib(c, lowest_rib, lowest, rib_doubt_indices or [])
-    return _guess(c, ribs.last, rib_reach_mm or {})
+    return _guess(c, ribs, rib_reach_mm or {})
 
 
 @dataclass
@@ -264,14 +264,16 @@ def _from_last_rib(
     return c.result(levels, confidence)
 
 
-def _guess(c: _Count, last_rib: int | None, reach_mm: dict[int, float]) -> LevelAssignment:
+def _guess(c: _Count, ribs: RibAnchors, reach_mm: dict[int, float]) -> LevelAssignment:
     """No anchor in view: a guess at confidence 0.2 that says so, or 0.3 from a
-    floating rib."""
+    floating rib; never one that puts a rib on a cervical or lumbar vertebra."""
+    last_rib = ribs.last
     estimate = level_from_reach(reach_mm, last_rib) if last_rib is not None else None
     if estimate is not None and estimate[1] is not Level.T10:
         at, level = estimate
-        levels = _count(c.n, at, level, c.order)
-        c.explain(at, f"rib stopping short in the flank (floating) = {level.display}")
+        levels = _thoracic(
+            c, ribs, at, level, f"rib stopping short in the flank (floating) = {level.display}"
+        )
         c.warnings.append(
             "no first rib (T1), last rib with a rib-free vertebra below it, or sacrum is "
             f"in view: the levels are counted from a floating rib read as {level.display} "
@@ -283,8 +285,13 @@ def _guess(c: _Count, last_rib: int | None, reach_mm: dict[int, float]) -> Level
         # This vertebra's whole rib curves on to the front like ribs 1-10 (an 11th
         # rarely does); the ribs below it are cut by the field of view. Counting it as
         # T10 is the guess nearest to the counts the ribs allow.
-        levels = _count(c.n, estimate[0], Level.T10, c.order)
-        c.explain(estimate[0], "lowest vertebra whose ribs reach the front, assumed T10")
+        levels = _thoracic(
+            c,
+            ribs,
+            estimate[0],
+            Level.T10,
+            "lowest vertebra whose ribs reach the front, assumed T10",
+        )
         c.warnings.append(
             "no first rib (T1), last rib or sacrum is in view, so no vertebra can be "
             "numbered from anatomy: the names are a guess, counting the lowest vertebra "
@@ -296,8 +303,9 @@ def _guess(c: _Count, last_rib: int | None, reach_mm: dict[int, float]) -> Level
     if last_rib is not None:
         # Ribs reach the field of view's lower edge and no first rib is in view: every
         # vertebra with ribs is thoracic, but which ones is unknown.
-        levels = _count(c.n, last_rib, Level.T12, c.order)
-        c.explain(last_rib, "lowest rib-bearing vertebra in view, assumed T12")
+        levels = _thoracic(
+            c, ribs, last_rib, Level.T12, "lowest rib-bearing vertebra in view, assumed T12"
+        )
         c.warnings.append(
             "the ribs continue to the edge of the field of view and no first rib (T1) is "
             "in view, so no vertebra can be numbered from anatomy: the names are a guess "
@@ -316,37 +324,32 @@ def _guess(c: _Count, last_rib: int | None, reach_mm: dict[int, float]) -> Level
     return c.result(levels, 0.2)
 
 
-@dataclass(frozen=True)
-class _RibAnchors:
-    """The highest and lowest rib-bearing vertebrae and whether each marks its level."""
-
-    first: int | None
-    last: int | None
-    first_valid: bool
-    last_valid: bool
-
-    @property
-    def pairs(self) -> int:
-        """Rib-bearing vertebrae from the first to the last, inclusive."""
-        return 0 if self.first is None or self.last is None else self.last - self.first + 1
-
-
-def _rib_anchors(
-    n: int, rib_indices: list[int], seen: list[bool], on_sacrum: bool
-) -> _RibAnchors:
-    if not rib_indices:
-        return _RibAnchors(None, None, False, False)
-    first, last = min(rib_indices), max(rib_indices)
-    # A rib-free vertebra must be seen beyond the rib-bearing ones: at the edge of the
-    # field of view a vertebra's rib can lie just outside it.
-    last_valid = on_sacrum or (last + 1 < n and seen[last + 1])
-    first_valid = first > 0 and seen[first - 1]
-    return _RibAnchors(first, last, first_valid, last_valid)
+def _thoracic(
+    c: _Count, ribs: RibAnchors, at: int, level: Level, anchor_text: str
+) -> list[Level | None]:
+    """Levels guessed with vertebra ``at`` as ``level``, moved as little as needed for
+    every rib-bearing vertebra in view to be thoracic (:func:`thoracic_base`)."""
+    assert ribs.first is not None and ribs.last is not None
+    base = c.order.index(level) - at
+    moved = thoracic_base(base, ribs.first, ribs.last, c.order)
+    if moved == base:
+        c.explain(at, anchor_text)
+        return _count(c.n, at, level, c.order)
+    end, edge = (ribs.first, Level.T1) if moved > base else (ribs.last, Level.T12)
+    c.explain(end, f"{'highest' if edge is Level.T1 else 'lowest'} rib-bearing vertebra "
+              f"in view, counted as {edge.display}: only T1-T12 bear ribs")  # fmt: skip
+    c.warnings.append(
+        f"the guess ({anchor_text}) would have put a rib on a "
+        f"{'cervical' if edge is Level.T1 else 'lumbar'} vertebra; the count was moved "
+        f"to make the {'highest' if edge is Level.T1 else 'lowest'} rib-bearing vertebra "
+        f"{edge.display}"
+    )
+    return _count(c.n, end, edge, c.order)
 
 
 def _from_first_rib(
     n: int,
-    ribs: _RibAnchors,
+    ribs: RibAnchors,
     order: tuple[Level, ...],
     evidence: list[str],
     warnings: list[str],

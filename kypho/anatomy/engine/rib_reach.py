@@ -1,4 +1,5 @@
-"""What a rib's reach tells of its level, when no anchor is in view.
+"""What the ribs tell of the levels: the first and last rib as anchors, and, when no
+anchor is in view, a rib's reach and the rule that only thoracic vertebrae bear ribs.
 
 Ribs 1-10 curve on to their costal cartilages at the front of the chest; the last two
 pairs end free in the flank, the 12th shortest (Gray's Anatomy, 42nd ed., thoracic
@@ -9,11 +10,20 @@ vertebra below the last rib, nor the sacrum.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from kypho.anatomy.levels import Level
 
-__all__ = ["LONG_REACH_SHARE", "SHORT_REACH_SHARE", "level_from_reach"]
+__all__ = [
+    "LONG_REACH_SHARE",
+    "SHORT_REACH_SHARE",
+    "RibAnchors",
+    "level_from_reach",
+    "rib_anchors",
+    "thoracic_base",
+]
 
 #: A rib seen whole is judged by how far it reaches in front of its body against the
 #: ribs just above it (the median of up to three whole ones). Ribs 1-10 curve on to
@@ -58,3 +68,60 @@ def level_from_reach(reach_mm: dict[int, float], last_rib: int) -> tuple[int, Le
     if share < SHORT_REACH_SHARE:
         return (lowest, Level.T12) if lowest == last_rib else None
     return lowest, Level.T11 if share < LONG_REACH_SHARE else Level.T10
+
+
+def thoracic_base(base: int, first_rib: int, last_rib: int, order: tuple[Level, ...]) -> int:
+    """Start of a guessed count moved as little as needed to keep every rib thoracic.
+
+    Vertebra ``i`` is named ``order[base + i]``. Only T1-T12 bear ribs in the count of
+    a guess (13 rib pairs, the one variant, is no guess to make): a guess that names a
+    rib-bearing vertebra C7 or L1 is impossible whatever else it reads.
+
+    Parameters
+    ----------
+    base : int
+        Position in ``order`` of the level guessed for vertebra 0.
+    first_rib, last_rib : int
+        Indices of the highest and lowest rib-bearing vertebrae.
+    order : tuple of Level
+        Levels in counting order.
+
+    Returns
+    -------
+    int
+        ``base``, moved into the range that keeps the ribs on T1-T12; unchanged when
+        the ribs span more than twelve vertebrae.
+    """
+    lowest_base = order.index(Level.T1) - first_rib
+    highest_base = order.index(Level.T12) - last_rib
+    if lowest_base > highest_base:
+        return base
+    return min(max(base, lowest_base), highest_base)
+
+
+@dataclass(frozen=True)
+class RibAnchors:
+    """The highest and lowest rib-bearing vertebrae and whether each marks its level."""
+
+    first: int | None
+    last: int | None
+    first_valid: bool
+    last_valid: bool
+
+    @property
+    def pairs(self) -> int:
+        """Rib-bearing vertebrae from the first to the last, inclusive."""
+        return 0 if self.first is None or self.last is None else self.last - self.first + 1
+
+
+def rib_anchors(n: int, rib_indices: list[int], seen: list[bool], on_sacrum: bool) -> RibAnchors:
+    """The rib anchors of ``n`` vertebrae (cranial to caudal) with ribs at ``rib_indices``;
+    ``seen[i]``: vertebra i is seen whole enough to tell it bears no rib."""
+    if not rib_indices:
+        return RibAnchors(None, None, False, False)
+    first, last = min(rib_indices), max(rib_indices)
+    # A rib-free vertebra must be seen beyond the rib-bearing ones: at the edge of the
+    # field of view a vertebra's rib can lie just outside it.
+    last_valid = on_sacrum or (last + 1 < n and seen[last + 1])
+    first_valid = first > 0 and seen[first - 1]
+    return RibAnchors(first, last, first_valid, last_valid)
