@@ -114,3 +114,13 @@ def test_blocks_hidden_by_a_merged_median_and_pieces_two_bodies_tall_are_cut() -
     assert len(right) >= len(ph.truth.vertebrae) - 2
     wrong = [i for i in seg.levels if i.level is not Level.S and i not in right]
     assert all(i.confidence < 0.5 for i in wrong)
+
+
+def test_a_piece_holding_a_body_and_its_crushed_neighbour_is_cut() -> None:
+    # s1-0005: T6-L5, portal venous contrast, 1.2 mm; T7 crushed by 31 %. The top
+    # piece of a 77 mm block held T6 and T7 (42 mm, 1.53x the 25-30 mm pieces below):
+    # under the former 1.6x it was never searched, and "T7" measured 35 mm tall.
+    ph, seg = segment_family_case("s1-0005")
+    right = {i.level for i in named_right(ph, seg)}
+    assert {Level.T6, Level.T7, Level.T8} <= right
+    assert len(right) == len(ph.truth.vertebrae)
