@@ -4,10 +4,12 @@ reach the front.
 Ribs 1-10 curve on to the front of the chest, the last two pairs stop in the flank, the
 12th shortest. When neither the first rib (T1), a rib-free vertebra below the last rib
 nor the sacrum is in view, the lowest rib seen whole is read by its reach: short on the
-last rib-bearing vertebra, T12; shortened, T11; curving on to the front, T10 at the
-lowest. Before, every such chest was
+last rib-bearing vertebra, T12; shortened, T11. A rib curving on to the front is T10 or
+higher, and the highest rib T1 or lower: the count is then only bounded, and the guess is
+the middle of the range it allows, which the warning gives. Before, every such chest was
 counted up from T12 at its lowest vertebra (family phantoms: chests ending at T10 or T11
-named two or one levels low, 0 of 8-10 vertebrae identified).
+named two or one levels low, 0 of 8-10 vertebrae identified), then from T10 at its
+lowest long rib (one end of the range).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.engine.levels import FLOATING_CONFIDENCE, assign_levels
 from kypho.anatomy.engine.rib_reach import thoracic_base
 from kypho.anatomy.levels import STANDARD_ORDER, Level
+from kypho.model import LevelInfo
 from kypho.phantom import PhantomConfig, generate
 
 #: Nine rib-bearing vertebrae, none of them an anchor (the ribs reach the image's lower
@@ -45,23 +48,31 @@ def test_a_shortened_rib_is_t11() -> None:
     assert out.confidence == FLOATING_CONFIDENCE
 
 
-def test_a_long_rib_above_cut_ones_is_at_most_t10() -> None:
+def test_a_long_rib_above_cut_ones_bounds_the_guess() -> None:
+    # Vertebra 6's rib reaches the front: it is T10 or higher, and the highest rib is T1
+    # or lower, so the highest vertebra is T1-T4. The middle (T3, the lower of the two
+    # middles, nearer the rib evidence) is taken at a guess's confidence; before, the
+    # extreme T4 was (family chests: 0 of 8-10 identified when the top was T3).
     reach = {i: 110.0 - 2 * i for i in range(7)}  # 7 and 8: ribs cut by the image
     out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm=reach)
-    assert _names(out.levels) == ["T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11", "T12"]
+    assert _names(out.levels) == ["T3", "T4", "T5", "T6", "T7", "T8", "T9", "T10", "T11"]
     assert out.confidence <= 0.2
-    assert any("T10 or higher" in w for w in out.warnings)
+    assert any("T10 or" in w and "allows T1-T4" in w for w in out.warnings)
 
 
 def test_a_short_rib_with_ribs_below_it_is_no_evidence() -> None:
     reach = {i: 110.0 for i in range(7)} | {7: 30.0}  # 8 bears a rib, cut by the image
     out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm=reach)
-    assert out.levels[-1] is Level.T12 and out.confidence <= 0.2
+    assert not any("floating" in w for w in out.warnings)
+    assert out.levels[-1] in (Level.T11, Level.T12) and out.confidence <= 0.2
 
 
-def test_without_whole_ribs_the_guess_counts_up_from_t12() -> None:
+def test_without_whole_ribs_the_guess_is_the_middle_of_t1_t12() -> None:
+    # Nine rib-bearing vertebrae, both ends cut: the highest is T1-T4; the middle, T3.
     out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm={0: 100.0})
-    assert out.levels[-1] is Level.T12 and out.confidence <= 0.2
+    assert out.levels[0] is Level.T3 and out.levels[-1] is Level.T11
+    assert out.confidence <= 0.2
+    assert any("allows T1-T4" in w for w in out.warnings)
 
 
 def test_a_guess_never_puts_a_rib_on_c7() -> None:
@@ -105,8 +116,7 @@ def test_anchors_in_view_outrank_the_rib_reach() -> None:
     assert out.levels[6] is Level.T12
 
 
-@pytest.mark.parametrize("bottom", ["T11", "T12"])
-def test_chest_phantom_is_counted_from_its_ribs(bottom: str) -> None:
+def _chest_phantom(bottom: str) -> tuple[dict[int, np.ndarray], list[LevelInfo], list[str]]:
     # T4 to T11 or T12 at 1.2 x 1.2 x 2 mm: no first rib, no rib-free vertebra below.
     ph = generate(
         PhantomConfig(
@@ -115,13 +125,33 @@ def test_chest_phantom_is_counted_from_its_ribs(bottom: str) -> None:
     )
     seg = segment_spine(ph.volume)
     truth = {int(t.level): np.asarray(t.centroid_ras_mm) for t in ph.truth.vertebrae}
-    found = [i for i in seg.levels if i.level is not Level.S]
-    assert [i.level.display for i in found][-1] == bottom
+    return truth, [i for i in seg.levels if i.level is not Level.S], seg.warnings
+
+
+def test_chest_phantom_with_its_floating_ribs_is_counted_from_them() -> None:
+    truth, found, _ = _chest_phantom("T12")
+    assert [i.level.display for i in found][-1] == "T12"
     for info in found:
         ref = truth.get(int(info.level))
         assert ref is not None, info.level.display
         assert np.linalg.norm(np.subtract(info.centroid_ras_mm, ref)) < 20.0
         assert info.confidence < 0.5
+
+
+def test_chest_phantom_without_anchors_is_a_guess_that_says_its_range() -> None:
+    # Down to T11, whose rib the image cuts: only T10's long rib and the rule that the
+    # highest rib is T1 or lower bound the count. The top vertebra, T4, is at one end
+    # of the T1-T4 range the warning gives; the guess (its middle) is one level off,
+    # consecutive, and at a guess's confidence.
+    truth, found, warnings = _chest_phantom("T11")
+    assert any("allows T1-T4 for the highest vertebra" in w for w in warnings)
+    assert all(i.confidence <= 0.2 for i in found)
+    tops = sorted(truth, key=lambda k: -truth[k][2])
+    # Each vertebra found lies at its truth position one level down the list.
+    for info in found:
+        ref = truth[int(info.level) + 1]
+        assert np.linalg.norm(np.subtract(info.centroid_ras_mm, ref)) < 20.0
+    assert int(found[0].level) + 1 == tops[0]
 
 
 def test_six_rib_free_vertebrae_below_the_last_rib_keep_the_lowest() -> None:

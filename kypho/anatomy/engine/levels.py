@@ -283,33 +283,27 @@ def _guess(c: _Count, ribs: RibAnchors, reach_mm: dict[int, float]) -> LevelAssi
         return c.result(levels, FLOATING_CONFIDENCE)
     if estimate is not None:
         # This vertebra's whole rib curves on to the front like ribs 1-10 (an 11th
-        # rarely does); the ribs below it are cut by the field of view. Counting it as
-        # T10 is the guess nearest to the counts the ribs allow.
-        levels = _thoracic(
-            c,
-            ribs,
-            estimate[0],
-            Level.T10,
-            "lowest vertebra whose ribs reach the front, assumed T10",
-        )
+        # rarely does), so it is T10 or higher; the highest rib is T1 or lower.
+        levels, allowed = _middle_count(c, ribs, estimate[0], Level.T10)
         c.warnings.append(
             "no first rib (T1), last rib or sacrum is in view, so no vertebra can be "
-            "numbered from anatomy: the names are a guess, counting the lowest vertebra "
-            "whose ribs curve on to the front as T10 (ribs 1-10 do; it is T10 or higher, "
-            "or T11 if its 11th rib is long); give the level of one vertebra with "
-            "--level NAME@Z"
+            "numbered from anatomy: the ribs only bound the count (the highest rib-bearing "
+            "vertebra is T1 or lower, the lowest whose ribs curve on to the front T10 or "
+            f"higher; ribs 1-10 do), which allows {allowed} for the highest vertebra in "
+            "view; the names are the middle of that range, a guess: give the level of one "
+            "vertebra with --level NAME@Z"
         )
         return c.result(levels, 0.2)
     if last_rib is not None:
         # Ribs reach the field of view's lower edge and no first rib is in view: every
         # vertebra with ribs is thoracic, but which ones is unknown.
-        levels = _thoracic(
-            c, ribs, last_rib, Level.T12, "lowest rib-bearing vertebra in view, assumed T12"
-        )
+        levels, allowed = _middle_count(c, ribs, last_rib, Level.T12)
         c.warnings.append(
             "the ribs continue to the edge of the field of view and no first rib (T1) is "
-            "in view, so no vertebra can be numbered from anatomy: the names are a guess "
-            "counted up from T12; give the level of one vertebra with --level NAME@Z"
+            "in view, so no vertebra can be numbered from anatomy: the rib-bearing "
+            f"vertebrae lie within T1-T12, which allows {allowed} for the highest vertebra "
+            "in view; the names are the middle of that range, a guess: give the level of "
+            "one vertebra with --level NAME@Z"
         )
         return c.result(levels, 0.2)
     # Neither sacrum nor ribs: the most common scan of this kind is lumbar, so count
@@ -322,6 +316,29 @@ def _guess(c: _Count, ribs: RibAnchors, reach_mm: dict[int, float]) -> LevelAssi
         "the lowest level with --lowest"
     )
     return c.result(levels, 0.2)
+
+
+def _middle_count(
+    c: _Count, ribs: RibAnchors, at: int, at_most: Level
+) -> tuple[list[Level | None], str]:
+    """With no anchor, the middle of the counts the ribs allow, and that range: the
+    highest rib-bearing vertebra is T1 or lower, vertebra ``at`` is ``at_most`` or
+    higher, the lowest rib-bearing one T12 or higher. No count between is likelier than
+    the next; the middle halves the largest error of either extreme. Ribs no count
+    satisfies fall back to ``at_most`` at ``at``, kept thoracic (:func:`_thoracic`)."""
+    assert ribs.first is not None and ribs.last is not None
+    lowest_base = c.order.index(Level.T1) - ribs.first
+    highest_base = min(c.order.index(at_most) - at, c.order.index(Level.T12) - ribs.last)
+    if lowest_base > highest_base:
+        return _thoracic(c, ribs, at, at_most, f"assumed {at_most.display}"), "no count"
+    base = highest_base - (highest_base - lowest_base) // 2
+    span = [c.order[b].display if 0 <= b < len(c.order) else "?"
+            for b in (lowest_base, highest_base)]  # fmt: skip
+    allowed = span[0] if span[0] == span[1] else f"{span[0]}-{span[1]}"
+    level = c.order[base + ribs.first]
+    c.explain(ribs.first, f"highest rib-bearing vertebra in view, guessed {level.display} "
+              "(the middle of the counts the ribs allow)")  # fmt: skip
+    return _count(c.n, ribs.first, level, c.order), allowed
 
 
 def _thoracic(
