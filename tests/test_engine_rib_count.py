@@ -19,7 +19,7 @@ import pytest
 
 from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.engine.levels import FLOATING_CONFIDENCE, assign_levels
-from kypho.anatomy.engine.rib_reach import thoracic_base
+from kypho.anatomy.engine.rib_reach import thoracic_bases
 from kypho.anatomy.levels import STANDARD_ORDER, Level
 from kypho.model import LevelInfo
 from kypho.phantom import PhantomConfig, generate
@@ -100,13 +100,13 @@ def test_a_guess_never_puts_a_rib_on_l1() -> None:
 
 
 @pytest.mark.parametrize(
-    ("base", "first", "last", "expected"),
-    [(6, 0, 11, 7), (8, 0, 11, 7), (7, 0, 11, 7), (3, 2, 5, 5), (9, 0, 3, 9), (5, 0, 13, 5)],
+    ("first", "last", "expected"),
+    [(0, 11, (7, 7)), (2, 5, (5, 13)), (0, 3, (7, 15)), (1, 12, (6, 6)), (0, 13, None)],
 )
-def test_thoracic_base(base: int, first: int, last: int, expected: int) -> None:
-    # STANDARD_ORDER: C1 at 0, T1 at 7, T12 at 18. The last case spans 14 vertebrae:
-    # no count keeps them all thoracic, so the guess is left as it was.
-    assert thoracic_base(base, first, last, STANDARD_ORDER) == expected
+def test_thoracic_bases(first: int, last: int, expected: tuple[int, int] | None) -> None:
+    # STANDARD_ORDER: C1 at 0, T1 at 7, T12 at 18. Twelve ribs from vertebra 0 allow one
+    # count (vertebra 0 = T1); fourteen allow none.
+    assert thoracic_bases(first, last, STANDARD_ORDER) == expected
 
 
 def test_anchors_in_view_outrank_the_rib_reach() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kypho.anatomy.engine.rib_reach import RibAnchors, level_from_reach, rib_anchors, thoracic_base
+from kypho.anatomy.engine.rib_reach import RibAnchors, level_from_reach, rib_anchors, thoracic_bases
 from kypho.anatomy.levels import STANDARD_ORDER, Level
 
 __all__ = ["LevelAssignment", "assign_levels"]
@@ -327,8 +327,9 @@ def _middle_count(
     the next; the middle halves the largest error of either extreme. Ribs no count
     satisfies fall back to ``at_most`` at ``at``, kept thoracic (:func:`_thoracic`)."""
     assert ribs.first is not None and ribs.last is not None
-    lowest_base = c.order.index(Level.T1) - ribs.first
-    highest_base = min(c.order.index(at_most) - at, c.order.index(Level.T12) - ribs.last)
+    bounds = thoracic_bases(ribs.first, ribs.last, c.order)
+    lowest_base, highest_base = bounds or (0, -1)
+    highest_base = min(highest_base, c.order.index(at_most) - at)
     if lowest_base > highest_base:
         return _thoracic(c, ribs, at, at_most, f"assumed {at_most.display}"), "no count"
     base = highest_base - (highest_base - lowest_base) // 2
@@ -345,10 +346,11 @@ def _thoracic(
     c: _Count, ribs: RibAnchors, at: int, level: Level, anchor_text: str
 ) -> list[Level | None]:
     """Levels guessed with vertebra ``at`` as ``level``, moved as little as needed for
-    every rib-bearing vertebra in view to be thoracic (:func:`thoracic_base`)."""
+    every rib-bearing vertebra in view to be thoracic (:func:`thoracic_bases`), if any."""
     assert ribs.first is not None and ribs.last is not None
     base = c.order.index(level) - at
-    moved = thoracic_base(base, ribs.first, ribs.last, c.order)
+    bounds = thoracic_bases(ribs.first, ribs.last, c.order)
+    moved = base if bounds is None else min(max(base, bounds[0]), bounds[1])
     if moved == base:
         c.explain(at, anchor_text)
         return _count(c.n, at, level, c.order)

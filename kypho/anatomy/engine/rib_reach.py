@@ -22,7 +22,7 @@ __all__ = [
     "RibAnchors",
     "level_from_reach",
     "rib_anchors",
-    "thoracic_base",
+    "thoracic_bases",
 ]
 
 #: A rib seen whole is judged by how far it reaches in front of its body against the
@@ -70,17 +70,17 @@ def level_from_reach(reach_mm: dict[int, float], last_rib: int) -> tuple[int, Le
     return lowest, Level.T11 if share < LONG_REACH_SHARE else Level.T10
 
 
-def thoracic_base(base: int, first_rib: int, last_rib: int, order: tuple[Level, ...]) -> int:
-    """Start of a guessed count moved as little as needed to keep every rib thoracic.
+def thoracic_bases(
+    first_rib: int, last_rib: int, order: tuple[Level, ...]
+) -> tuple[int, int] | None:
+    """The starts of the counts that keep every rib-bearing vertebra on T1-T12.
 
     Vertebra ``i`` is named ``order[base + i]``. Only T1-T12 bear ribs in the count of
-    a guess (13 rib pairs, the one variant, is no guess to make): a guess that names a
+    a guess (13 rib pairs, the one variant, is no guess to make): a count that names a
     rib-bearing vertebra C7 or L1 is impossible whatever else it reads.
 
     Parameters
     ----------
-    base : int
-        Position in ``order`` of the level guessed for vertebra 0.
     first_rib, last_rib : int
         Indices of the highest and lowest rib-bearing vertebrae.
     order : tuple of Level
@@ -88,15 +88,13 @@ def thoracic_base(base: int, first_rib: int, last_rib: int, order: tuple[Level, 
 
     Returns
     -------
-    int
-        ``base``, moved into the range that keeps the ribs on T1-T12; unchanged when
-        the ribs span more than twelve vertebrae.
+    (int, int) or None
+        The lowest and highest such ``base``; None when the ribs span more than twelve
+        vertebrae.
     """
     lowest_base = order.index(Level.T1) - first_rib
     highest_base = order.index(Level.T12) - last_rib
-    if lowest_base > highest_base:
-        return base
-    return min(max(base, lowest_base), highest_base)
+    return (lowest_base, highest_base) if lowest_base <= highest_base else None
 
 
 @dataclass(frozen=True)
