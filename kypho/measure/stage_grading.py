@@ -7,28 +7,37 @@ healthy neighbour); a grade the CT's own endplates do not confirm is withdrawn.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import affine_spacing
-from kypho.measure.ct_confirmation import ct_confirmation
+from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
 from kypho.measure.focal_pit import focal_pit
-from kypho.measure.grading import grade_spine
+from kypho.measure.grading import GradeResult, grade_spine
 from kypho.measure.heights import beside_hm_mm
+from kypho.measure.interior_heights import interior_heights
 from kypho.measure.plausibility import (
+    Gate,
+    Implausibility,
     MeasuredBody,
     check_before_grading,
     check_graded,
     mark_not_measurable,
 )
-from kypho.measure.stage_bodies import BodyStage, Located
-from kypho.model import GenantGrade, Morphotype, VertebraMeasurement
+from kypho.measure.stage_bodies import BodyFit, BodyStage, Located
+from kypho.model import GenantGrade, Heights, Morphotype, VertebraMeasurement
 
 __all__ = ["grade_bodies"]
 
 
-def _checked(stage: BodyStage) -> dict[Level, VertebraMeasurement]:
+#: Problems of a mask-based grade that a reading of the CT alone can settle: the CT
+#: shows no endplate where the mask ends, or the mask's heights make no real morphotype.
+_REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
+
+
+def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[MeasuredBody]]:
     results = dict(stage.records)
     bodies = [
         MeasuredBody(
@@ -39,25 +48,88 @@ def _checked(stage: BodyStage) -> dict[Level, VertebraMeasurement]:
     ]  # fmt: skip
     for lv, problems in check_before_grading(bodies).items():
         results[lv] = mark_not_measurable(results[lv], problems)
-    return results
+    return results, bodies
+
+
+def _grade_problems(
+    heights: Heights, g: GradeResult, confirmation: CtConfirmation, fit: BodyFit,
+    offset_mm: float, voxel_mm: float,
+) -> list[Implausibility]:
+    """The checks of a graded vertebra (:func:`check_graded`, and the focal pit test of a
+    biconcave grade read beside the slab)."""
+    problems = check_graded(
+        heights, g.loss, g.grade, g.morphotype, confirmation,
+        expected=g.expected, resolution_mm=voxel_mm,
+    )  # fmt: skip
+    if g.morphotype is Morphotype.BICONCAVE and g.grade >= GenantGrade.MILD:
+        # Read beside the slab only here: ~10 % of the heights' cost per body.
+        beside = beside_hm_mm(fit.crop, fit.fit.frame, fit.profile, offset_mm)
+        pit = focal_pit(heights, g.expected, g.grade, g.morphotype, beside)
+        problems += [pit] if pit is not None else []
+    return problems
+
+
+def _reread(
+    lv: Level, g: GradeResult, confirmation: CtConfirmation, stage: BodyStage,
+    bodies: list[MeasuredBody], grading: dict[str, Any], voxel_mm: float,
+) -> tuple[VertebraMeasurement, BodyFit] | None:
+    """The vertebra re-measured on the CT from its interior outward and graded again,
+    when that reading passes every check; None otherwise (see :mod:`interior_heights`)."""
+    fit = stage.fits[lv]
+    ih = interior_heights(fit.crop, fit.fit.frame, fit.profile, stage.edge_offset_mm,
+                          g.expected, confirmation)  # fmt: skip
+    if ih is None:
+        return None
+    levels: list[Level] = grading["levels"]
+    i = levels.index(lv)
+    heights = [ih.heights if j == i else h for j, h in enumerate(grading["heights"])]
+    g2 = grade_spine(levels, heights, grading["sd"], grading["quality"])[i]
+    swapped = [replace(b, heights_mm=ih.heights) if b.level is lv else b for b in bodies]
+    if check_before_grading(swapped).get(lv):
+        return None
+    seen = CtConfirmation(tuple(ih.heights.as_array()), (1.0, 1.0, 1.0), (True, True, True))  # type: ignore[arg-type]
+    profile = replace(fit.profile, heights=ih.heights, superior_mm=ih.superior_mm,
+                      inferior_mm=ih.inferior_mm)  # fmt: skip
+    fit2 = BodyFit(fit.crop, fit.fit, profile, fit.radius_mm)
+    if _grade_problems(ih.heights, g2, seen, fit2, stage.edge_offset_mm, voxel_mm):
+        return None
+    old = "/".join(f"{h:.1f}" for h in stage.records[lv].heights_mm.as_array())  # type: ignore[union-attr]
+    note = (
+        f"heights read on the CT from the body's interior outward: the body mask's "
+        f"({old} mm) were not confirmed by the endplates the CT shows"
+    )
+    vm = replace(
+        stage.records[lv],
+        heights_mm=ih.heights,
+        height_segments_ras_mm=profile.segments_ras_mm(fit.fit.frame),
+        expected_heights_mm=g2.expected,
+        height_loss=g2.loss,
+        genant_grade=g2.grade,
+        morphotype=g2.morphotype,
+        grade_confidence=float(np.clip(g2.confidence, 0.0, 1.0)),
+        posterior_wall_height_loss=g2.loss.posterior,
+        notes=(*stage.records[lv].notes, *g2.notes, note),
+    )
+    return vm, fit2
 
 
 def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
     """Sanity checks, then grades with their confidence; returns the graded stage."""
-    results = _checked(stage)
+    results, bodies = _checked(stage)
     fits = {lv: m for lv, m in stage.fits.items() if results[lv].measurable}
     graded = sorted(fits, key=int)
     if graded:
         # Height noise: a quarter voxel per endplate, or half the column spread if larger.
         voxel_mm = float(max(affine_spacing(loc.volume.affine)))
         spread = np.array([float(np.median(fits[lv].profile.spread_mm)) / 2 for lv in graded])
-        sd = np.hypot(0.25 * voxel_mm, spread)
-        grades = grade_spine(
-            graded,
-            [results[lv].heights_mm for lv in graded],  # type: ignore[misc]
-            sd,
-            np.array([fits[lv].fit.quality for lv in graded]),
+        grading: dict[str, Any] = dict(
+            levels=graded,
+            heights=[results[lv].heights_mm for lv in graded],
+            sd=np.hypot(0.25 * voxel_mm, spread),
+            quality=np.array([fits[lv].fit.quality for lv in graded]),
         )
+        grades = grade_spine(grading["levels"], grading["heights"], grading["sd"],
+                             grading["quality"])  # fmt: skip
         for lv, g in zip(graded, grades, strict=True):
             conf = g.confidence
             if loc.infos.get(lv) is not None and loc.infos[lv].cut_by_fov:
@@ -73,17 +145,15 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
                 notes=(*results[lv].notes, *g.notes),
             )
             columns = fits[lv].profile.columns
-            confirmation = ct_confirmation(columns, stage.edge_offset_mm, vm.heights_mm)
-            problems = check_graded(
-                vm.heights_mm, g.loss, g.grade, g.morphotype, confirmation,  # type: ignore[arg-type]
-                expected=g.expected, resolution_mm=voxel_mm,
-            )  # fmt: skip
-            if g.morphotype is Morphotype.BICONCAVE and g.grade >= GenantGrade.MILD:
-                # Read beside the slab only here: ~10 % of the heights' cost per body.
-                f = fits[lv]
-                beside = beside_hm_mm(f.crop, f.fit.frame, f.profile, stage.edge_offset_mm)
-                pit = focal_pit(vm.heights_mm, g.expected, g.grade, g.morphotype, beside)  # type: ignore[arg-type]
-                problems += [pit] if pit is not None else []
-            results[lv] = mark_not_measurable(vm, problems) if problems else vm
+            confirmation = ct_confirmation(columns, stage.edge_offset_mm, vm.heights_mm)  # type: ignore[arg-type]
+            problems = _grade_problems(vm.heights_mm, g, confirmation, fits[lv],  # type: ignore[arg-type]
+                                       stage.edge_offset_mm, voxel_mm)  # fmt: skip
+            again = None
+            if problems and all(p.gate in _REREAD_GATES for p in problems):
+                again = _reread(lv, g, confirmation, stage, bodies, grading, voxel_mm)
+            if again is not None:
+                results[lv], fits[lv] = again
+            else:
+                results[lv] = mark_not_measurable(vm, problems) if problems else vm
         fits = {lv: m for lv, m in fits.items() if results[lv].measurable}
     return BodyStage(results, fits, stage.density, stage.edge_offset_mm)

@@ -1,0 +1,159 @@
+"""Ha, Hm, Hp read again on the CT alone, from the body's interior outward.
+
+A grade whose mask-based height the CT does not confirm
+(:func:`~kypho.measure.ct_confirmation.ct_confirmation`) is most often a mask that ends
+inside the bone: a noisy low-dose cortex left a corner of the body out, or the cut
+between two bodies missed a wedged endplate. Along such a line the CT shows trabecular
+bone beyond the mask edge, then the endplate and the disc. Here each column of the three
+lines is read from the middle of the body outward
+(:func:`~kypho.measure.thick_endplates.edges_from_interior`: the first bright band with
+the disc's drop beyond it), as far as half the level's expected height beyond the middle
+plus a margin, so a search never reaches past the disc into a neighbour of normal size.
+One column is too noisy to read at low dose (a single voxel's 4 SD can reach 340 HU), so
+each line is read on the mean profile of its slab, and on the mean of each half of the
+slab, which must agree.
+
+The reading is trusted only where it reproduces the lines the CT had confirmed: a body
+whose interior reading disagrees with its own confirmed heights is not re-measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kypho.measure.ct_confirmation import CT_HEIGHT_TOL_MM, CtConfirmation
+from kypho.measure.heights import SLAB_HALF_WIDTH_MM, HeightProfile
+from kypho.measure.reference_levels import min_endplate_contrast
+from kypho.measure.sampling import sample_on_grid, spacing_along
+from kypho.measure.thick_endplates import edges_from_interior
+from kypho.measure.vertebra_region import VertebraCrop
+from kypho.model import Heights, VertebraFrame
+
+__all__ = ["MAX_OVER_EXPECTED", "SEARCH_MARGIN_MM", "InteriorHeights", "interior_heights"]
+
+#: Room (mm) beyond half the expected height where an endplate peak may still lie: the
+#: endplate's own thickness and the slice profile's half width (2-3 mm at 3-5 mm slices).
+SEARCH_MARGIN_MM = 4.0
+#: Largest ratio of a re-read height to the level's expected height (plus one voxel): a
+#: search that ran past a disc it did not see, or along a wall flaring into the pedicle,
+#: reads a body taller than its neighbours allow (adjacent levels differ by ~5-10 %).
+MAX_OVER_EXPECTED = 1.2
+_STEP_MM = 0.25
+_LR_STEP_MM = 0.5
+
+
+@dataclass(frozen=True)
+class InteriorHeights:
+    """Heights read from the body's interior on the CT."""
+
+    heights: Heights
+    #: Median superior and inferior edges (local SI mm) of each line.
+    superior_mm: np.ndarray
+    inferior_mm: np.ndarray
+
+
+def _line_heights(
+    crop: VertebraCrop, frame: VertebraFrame, profile: HeightProfile, k: int,
+    reach_mm: float, offset_mm: float,
+) -> tuple[float, float, float, bool]:
+    """Interior height (mm) of line ``k`` and its superior and inferior edges (mm), from
+    the mean CT profile of the slab; whether both halves of the slab agree on it."""
+    reading = profile.reading
+    assert reading is not None and reading.bone_hu is not None
+    mid = 0.5 * (profile.inferior_mm[k] + profile.superior_mm[k])
+    lr = np.arange(-SLAB_HALF_WIDTH_MM, SLAB_HALF_WIDTH_MM + 1e-9, _LR_STEP_MM)
+    ap = profile.positions_mm[k] + np.array([-0.5, 0.0, 0.5])
+    half = reach_mm + 2.0 * reading.si_vox_mm + 2.0  # room for the disc beyond the peak
+    si = np.arange(mid - half, mid + half + 1e-9, _STEP_MM)
+    hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
+    # One column is too noisy to read at low dose: the slab's mean profile, and the
+    # mean of each half (left, right) to check it.
+    n_lr = lr.size // 2
+    cols = np.stack([_mean_profile(hu), _mean_profile(hu[:n_lr]), _mean_profile(hu[-n_lr:])])
+    if not np.isfinite(cols).all():
+        return float("nan"), float("nan"), float("nan"), False
+    # Independent voxels behind the mean of a half slab: its extent over the voxel size.
+    per_half = max(1.0, SLAB_HALF_WIDTH_MM / _extent(crop, frame.lr_axis)) * max(
+        1.0, 1.0 / _extent(crop, frame.ap_axis)
+    )
+    kw = dict(bone_hu=float(reading.bone_hu),
+              min_contrast_hu=min_endplate_contrast(crop, averaged_voxels=per_half),
+              inner_mm=reading.si_vox_mm + 2.5)  # fmt: skip
+    start = np.full(3, mid)
+    top, ok_t = edges_from_interior(cols, si, start, np.full(3, mid + reach_mm), +1, **kw)  # type: ignore[arg-type]
+    bottom, ok_b = edges_from_interior(cols, si, start, np.full(3, mid - reach_mm), -1, **kw)  # type: ignore[arg-type]
+    h = top - bottom + 2.0 * offset_mm
+    agree = bool(
+        (ok_t & ok_b).all() and abs(h[1] - h[2]) <= CT_HEIGHT_TOL_MM
+        and max(abs(h[1] - h[0]), abs(h[2] - h[0])) <= CT_HEIGHT_TOL_MM
+    )
+    return float(h[0]), float(top[0]) + offset_mm, float(bottom[0]) - offset_mm, agree
+
+
+def _mean_profile(hu: np.ndarray) -> np.ndarray:
+    """Mean over the (L, A) columns of a (L, A, S) grid, ignoring NaN (off the CT); NaN
+    where a sample has no column on the CT."""
+    n = np.isfinite(hu).sum(axis=(0, 1))
+    total = np.nansum(hu, axis=(0, 1))
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def _extent(crop: VertebraCrop, axis: tuple[float, float, float]) -> float:
+    """The CT's voxel spacing (mm) along a frame axis."""
+    return spacing_along(crop.affine, np.asarray(axis))
+
+
+def interior_heights(
+    crop: VertebraCrop,
+    frame: VertebraFrame,
+    profile: HeightProfile,
+    offset_mm: float,
+    expected: Heights,
+    confirmation: CtConfirmation,
+) -> InteriorHeights | None:
+    """Ha, Hm, Hp of one body read on the CT from its interior outward.
+
+    Parameters
+    ----------
+    crop : VertebraCrop
+    frame : VertebraFrame
+        The frame the heights were measured in.
+    profile : HeightProfile
+        The mask-based measurement (lines, endplates, and how the CT was read).
+    offset_mm : float
+        The image's CT edge offset (:func:`~kypho.measure.heights.edge_offset_mm`).
+    expected : Heights
+        The level's expected heights (mm): each search reaches half of it beyond the
+        middle of the body, plus :data:`SEARCH_MARGIN_MM`.
+    confirmation : CtConfirmation
+        The CT's view of the mask-based heights; the lines it confirmed must be
+        reproduced within :data:`~kypho.measure.ct_confirmation.CT_HEIGHT_TOL_MM`.
+
+    Returns
+    -------
+    InteriorHeights or None
+        None when the CT was not read, a line's endplates are not found on its mean
+        profile, the two halves of its slab disagree, a height exceeds
+        :data:`MAX_OVER_EXPECTED` of the expected one, or a confirmed line is not
+        reproduced.
+    """
+    if profile.reading is None or profile.reading.bone_hu is None:
+        return None
+    heights, sups, infs = [], [], []
+    for k, (e, h_mask) in enumerate(
+        zip(expected.as_array(), profile.heights.as_array(), strict=True)
+    ):
+        reach = 0.5 * float(max(e, h_mask)) + SEARCH_MARGIN_MM
+        h, sup, inf, agree = _line_heights(crop, frame, profile, k, reach, offset_mm)
+        if not agree or h > MAX_OVER_EXPECTED * e + profile.reading.si_vox_mm:
+            return None
+        if confirmation.confirmed[k] and abs(h - h_mask) > CT_HEIGHT_TOL_MM:
+            return None
+        heights.append(h)
+        sups.append(sup)
+        infs.append(inf)
+    return InteriorHeights(
+        Heights(*heights), np.asarray(sups), np.asarray(infs)
+    )
