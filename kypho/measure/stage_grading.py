@@ -39,10 +39,13 @@ _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
 
 def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[MeasuredBody]]:
     results = dict(stage.records)
+    # A cemented body's interior is cement, not a sign that its mask holds another
+    # tissue, and no reference for its neighbours' bone: its density is not compared.
     bodies = [
         MeasuredBody(
             lv, results[lv].heights_mm, float(results[lv].body_volume_ml or 0.0),  # type: ignore[arg-type]
-            results[lv].trabecular_hu_median, tuple(m.profile.line_shift_mm),  # type: ignore[arg-type]
+            None if results[lv].cement_volume_ml else results[lv].trabecular_hu_median,
+            tuple(m.profile.line_shift_mm),  # type: ignore[arg-type]
         )
         for lv, m in stage.fits.items()
     ]  # fmt: skip
