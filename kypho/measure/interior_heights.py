@@ -56,7 +56,7 @@ class InteriorHeights:
 
 def _line_heights(
     crop: VertebraCrop, frame: VertebraFrame, profile: HeightProfile, k: int,
-    reach_mm: float, offset_mm: float,
+    reach_mm: float, offset_mm: float, min_contrast_hu: float,
 ) -> tuple[float, float, float, bool]:
     """Interior height (mm) of line ``k`` and its superior and inferior edges (mm), from
     the mean CT profile of the slab; whether both halves of the slab agree on it."""
@@ -74,12 +74,7 @@ def _line_heights(
     cols = np.stack([_mean_profile(hu), _mean_profile(hu[:n_lr]), _mean_profile(hu[-n_lr:])])
     if not np.isfinite(cols).all():
         return float("nan"), float("nan"), float("nan"), False
-    # Independent voxels behind the mean of a half slab: its extent over the voxel size.
-    per_half = max(1.0, SLAB_HALF_WIDTH_MM / _extent(crop, frame.lr_axis)) * max(
-        1.0, 1.0 / _extent(crop, frame.ap_axis)
-    )
-    kw = dict(bone_hu=float(reading.bone_hu),
-              min_contrast_hu=min_endplate_contrast(crop, averaged_voxels=per_half),
+    kw = dict(bone_hu=float(reading.bone_hu), min_contrast_hu=min_contrast_hu,
               inner_mm=reading.si_vox_mm + 2.5)  # fmt: skip
     start = np.full(3, mid)
     top, ok_t = edges_from_interior(cols, si, start, np.full(3, mid + reach_mm), +1, **kw)  # type: ignore[arg-type]
@@ -125,8 +120,9 @@ def interior_heights(
     offset_mm : float
         The image's CT edge offset (:func:`~kypho.measure.heights.edge_offset_mm`).
     expected : Heights
-        The level's expected heights (mm): each search reaches half of it beyond the
-        middle of the body, plus :data:`SEARCH_MARGIN_MM`.
+        The level's expected heights (mm): each search reaches half of it (of the
+        mask's height where larger) beyond the middle of the body, plus
+        :data:`SEARCH_MARGIN_MM`.
     confirmation : CtConfirmation
         The CT's view of the mask-based heights; the lines it confirmed must be
         reproduced within :data:`~kypho.measure.ct_confirmation.CT_HEIGHT_TOL_MM`.
@@ -141,12 +137,18 @@ def interior_heights(
     """
     if profile.reading is None or profile.reading.bone_hu is None:
         return None
+    # Independent voxels behind the mean of a half slab (3 mm across, 1 mm deep): the
+    # endplate contrast it needs is that of one voxel over their square root.
+    per_half = max(1.0, SLAB_HALF_WIDTH_MM / _extent(crop, frame.lr_axis)) * max(
+        1.0, 1.0 / _extent(crop, frame.ap_axis)
+    )
+    contrast = min_endplate_contrast(crop, averaged_voxels=per_half)
     heights, sups, infs = [], [], []
     for k, (e, h_mask) in enumerate(
         zip(expected.as_array(), profile.heights.as_array(), strict=True)
     ):
         reach = 0.5 * float(max(e, h_mask)) + SEARCH_MARGIN_MM
-        h, sup, inf, agree = _line_heights(crop, frame, profile, k, reach, offset_mm)
+        h, sup, inf, agree = _line_heights(crop, frame, profile, k, reach, offset_mm, contrast)
         if not agree or h > MAX_OVER_EXPECTED * e + profile.reading.si_vox_mm:
             return None
         if confirmation.confirmed[k] and abs(h - h_mask) > CT_HEIGHT_TOL_MM:
@@ -154,6 +156,4 @@ def interior_heights(
         heights.append(h)
         sups.append(sup)
         infs.append(inf)
-    return InteriorHeights(
-        Heights(*heights), np.asarray(sups), np.asarray(infs)
-    )
+    return InteriorHeights(Heights(*heights), np.asarray(sups), np.asarray(infs))
