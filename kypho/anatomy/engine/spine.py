@@ -21,6 +21,7 @@ from kypho.anatomy.engine.refine import refine_labels
 from kypho.anatomy.engine.ribs_sacrum import RibSearch, axis_distance_mm, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 from kypho.anatomy.engine.sacrum_top import split_sacrum_top
+from kypho.anatomy.engine.stray_cores import stray_cores
 from kypho.anatomy.engine.threshold import (
     CoarseGrid,
     coarse_grid,
@@ -194,6 +195,17 @@ def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
     it; split off an L5 left joined to the sacral core."""
     verts, chain, sacrum, cores = list(col.vertebrae), col.chain, col.sacrum, col.cores
     notes = list(col.notes)
+    stray = stray_cores(verts)
+    if stray:
+        # Left to the flood as plain bone: it joins the vertebra it belongs to.
+        gone = [verts[i].label for i in stray]
+        cores = np.where(np.isin(cores, gone), 0, cores)
+        verts = [n for n in verts if n.label not in gone]
+        chain = [n for n in chain if n.label not in gone]
+        notes.append(
+            f"{len(gone)} piece(s) of bone beside the column, smaller than a body, "
+            "were not counted as vertebrae"
+        )
     axis = axis_distance_mm(col.filled.shape, grid.spacing_mm, chain)
     cortex = col.peak_hu > cortex_hu(col.stats)
     floor = chain[-1].z_hi_mm if sacrum else None
