@@ -6,8 +6,7 @@ healthy neighbour); a grade the CT's own endplates do not confirm is withdrawn.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +34,16 @@ __all__ = ["grade_bodies"]
 #: Problems of a mask-based grade that a reading of the CT alone can settle: the CT
 #: shows no endplate where the mask ends, or the mask's heights make no real morphotype.
 _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
+
+
+@dataclass(frozen=True, eq=False)
+class _SpineGrading:
+    """What :func:`grade_spine` graded the measurable vertebrae on (to grade one again)."""
+
+    levels: list[Level]
+    heights: list[Heights]
+    sd_mm: np.ndarray
+    quality: np.ndarray
 
 
 def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[MeasuredBody]]:
@@ -74,19 +83,19 @@ def _grade_problems(
 
 def _reread(
     lv: Level, g: GradeResult, confirmation: CtConfirmation, stage: BodyStage,
-    bodies: list[MeasuredBody], grading: dict[str, Any], voxel_mm: float,
+    bodies: list[MeasuredBody], grading: _SpineGrading, voxel_mm: float, conf_scale: float,
 ) -> tuple[VertebraMeasurement, BodyFit] | None:
     """The vertebra re-measured on the CT from its interior outward and graded again,
-    when that reading passes every check; None otherwise (see :mod:`interior_heights`)."""
+    when that reading passes every check; None otherwise (see :mod:`interior_heights`).
+    ``conf_scale`` multiplies the grade's confidence (a vertebra cut by the image)."""
     fit = stage.fits[lv]
     ih = interior_heights(fit.crop, fit.fit.frame, fit.profile, stage.edge_offset_mm,
                           g.expected, confirmation)  # fmt: skip
     if ih is None:
         return None
-    levels: list[Level] = grading["levels"]
-    i = levels.index(lv)
-    heights = [ih.heights if j == i else h for j, h in enumerate(grading["heights"])]
-    g2 = grade_spine(levels, heights, grading["sd"], grading["quality"])[i]
+    i = grading.levels.index(lv)
+    heights = [ih.heights if j == i else h for j, h in enumerate(grading.heights)]
+    g2 = grade_spine(grading.levels, heights, grading.sd_mm, grading.quality)[i]
     swapped = [replace(b, heights_mm=ih.heights) if b.level is lv else b for b in bodies]
     if check_before_grading(swapped).get(lv):
         return None
@@ -109,7 +118,7 @@ def _reread(
         height_loss=g2.loss,
         genant_grade=g2.grade,
         morphotype=g2.morphotype,
-        grade_confidence=float(np.clip(g2.confidence, 0.0, 1.0)),
+        grade_confidence=float(np.clip(g2.confidence * conf_scale, 0.0, 1.0)),
         posterior_wall_height_loss=g2.loss.posterior,
         notes=(*stage.records[lv].notes, *g2.notes, note),
     )
@@ -125,18 +134,17 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
         # Height noise: a quarter voxel per endplate, or half the column spread if larger.
         voxel_mm = float(max(affine_spacing(loc.volume.affine)))
         spread = np.array([float(np.median(fits[lv].profile.spread_mm)) / 2 for lv in graded])
-        grading: dict[str, Any] = dict(
+        grading = _SpineGrading(
             levels=graded,
-            heights=[results[lv].heights_mm for lv in graded],
-            sd=np.hypot(0.25 * voxel_mm, spread),
+            heights=[results[lv].heights_mm for lv in graded],  # type: ignore[misc]
+            sd_mm=np.hypot(0.25 * voxel_mm, spread),
             quality=np.array([fits[lv].fit.quality for lv in graded]),
         )
-        grades = grade_spine(grading["levels"], grading["heights"], grading["sd"],
-                             grading["quality"])  # fmt: skip
+        grades = grade_spine(grading.levels, grading.heights, grading.sd_mm, grading.quality)
         for lv, g in zip(graded, grades, strict=True):
-            conf = g.confidence
-            if loc.infos.get(lv) is not None and loc.infos[lv].cut_by_fov:
-                conf *= 0.8
+            cut = loc.infos.get(lv) is not None and loc.infos[lv].cut_by_fov
+            scale = 0.8 if cut else 1.0
+            conf = g.confidence * scale
             vm = replace(
                 results[lv],
                 expected_heights_mm=g.expected,
@@ -153,7 +161,7 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
                                        stage.edge_offset_mm, voxel_mm)  # fmt: skip
             again = None
             if problems and all(p.gate in _REREAD_GATES for p in problems):
-                again = _reread(lv, g, confirmation, stage, bodies, grading, voxel_mm)
+                again = _reread(lv, g, confirmation, stage, bodies, grading, voxel_mm, scale)
             if again is not None:
                 results[lv], fits[lv] = again
             else:
