@@ -95,11 +95,6 @@ def _mean_profile(hu: np.ndarray) -> np.ndarray:
     return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
-def _extent(crop: VertebraCrop, axis: tuple[float, float, float]) -> float:
-    """The CT's voxel spacing (mm) along a frame axis."""
-    return spacing_along(crop.affine, np.asarray(axis))
-
-
 def interior_heights(
     crop: VertebraCrop,
     frame: VertebraFrame,
@@ -139,9 +134,9 @@ def interior_heights(
         return None
     # Independent voxels behind the mean of a half slab (3 mm across, 1 mm deep): the
     # endplate contrast it needs is that of one voxel over their square root.
-    per_half = max(1.0, SLAB_HALF_WIDTH_MM / _extent(crop, frame.lr_axis)) * max(
-        1.0, 1.0 / _extent(crop, frame.ap_axis)
-    )
+    lr_vox = spacing_along(crop.affine, np.asarray(frame.lr_axis))
+    ap_vox = spacing_along(crop.affine, np.asarray(frame.ap_axis))
+    per_half = max(1.0, SLAB_HALF_WIDTH_MM / lr_vox) * max(1.0, 1.0 / ap_vox)
     contrast = min_endplate_contrast(crop, averaged_voxels=per_half)
     heights, sups, infs = [], [], []
     for k, (e, h_mask) in enumerate(

@@ -28,9 +28,10 @@ def cortical_reference(crops: dict[Level, VertebraCrop]) -> float:
     return float(np.median(vals)) if vals else float("nan")
 
 
-def _interior_noise_and_contrast(crop: VertebraCrop) -> tuple[float, float]:
-    """Noise SD (HU) of one voxel of the body's interior, and the interior's contrast to
-    its surroundings (HU)."""
+def min_endplate_contrast(crop: VertebraCrop, averaged_voxels: float = 1.0) -> float:
+    """Endplate-vs-disc contrast needed before trusting the CT edge: 4 noise SD of the
+    body interior (of a mean over ``averaged_voxels`` independent voxels), and at least
+    a fifth of the body-to-surroundings contrast."""
     inner = ndimage.binary_erosion(crop.body, iterations=2)
     vals = crop.hu[inner] if inner.sum() > 50 else crop.hu[crop.body]
     # Tissue statistics do not need every voxel: every second one along each axis.
@@ -41,12 +42,4 @@ def _interior_noise_and_contrast(crop: VertebraCrop) -> tuple[float, float]:
     sd = float(1.4826 * np.median(med - low)) if low.size else 0.0
     outside = crop.hu[::2, ::2, ::2][outside_sel]
     contrast = med - float(np.median(outside)) if outside.size else 0.0
-    return sd, contrast
-
-
-def min_endplate_contrast(crop: VertebraCrop, averaged_voxels: float = 1.0) -> float:
-    """Endplate-vs-disc contrast needed before trusting the CT edge: 4 noise SD of the
-    body interior (of a mean over ``averaged_voxels`` independent voxels), and at least
-    a fifth of the body-to-surroundings contrast."""
-    sd, contrast = _interior_noise_and_contrast(crop)
     return max(4.0 * sd / np.sqrt(max(averaged_voxels, 1.0)), 0.2 * abs(contrast), 20.0)
