@@ -67,6 +67,13 @@ def run_case(case: FamilyCase, cache: Path | None) -> dict[str, Any]:
         row["score"] = score_case(ph, analysis)
         row["truth_levels"] = [v.level.display for v in ph.truth.vertebrae]
         row["reported_levels"] = [i.level.display for i in analysis.segmentation.levels]
+        # Centroids (z, mm) and warnings let a run be read offline: a shift, a gap, a merge.
+        row["truth_z_mm"] = [round(v.centroid_ras_mm[2], 1) for v in ph.truth.vertebrae]
+        row["reported_z_mm"] = [
+            None if i.body_centroid_ras_mm is None else round(i.body_centroid_ras_mm[2], 1)
+            for i in analysis.segmentation.levels
+        ]
+        row["warnings"] = list(analysis.segmentation.warnings)
         row["shape"] = list(ph.volume.shape)
         row["spacing_mm"] = [round(float(s), 3) for s in ph.volume.spacing_mm]
     except Exception as exc:  # every failure is counted and reported, never fatal
