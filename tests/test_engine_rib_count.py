@@ -116,6 +116,24 @@ def test_anchors_in_view_outrank_the_rib_reach() -> None:
     assert out.levels[6] is Level.T12
 
 
+def test_a_last_rib_that_reaches_the_front_is_no_twelfth() -> None:
+    # Ribs found on vertebrae 0-6 only, six rib-free ones below. The lowest rib seen
+    # whole reaches the front like those above it (family s2-0033, a curved chest whose
+    # 11th and 12th ribs were missed: every level named two low, at 0.45). Ribs 1-10
+    # reach the front, so it is T10 at the lowest, counted at a guess's confidence.
+    reach = {1: 126.0, 2: 124.0, 3: 122.0, 4: 88.0, 5: 103.0, 6: 108.0}
+    out = assign_levels(13, on_sacrum=False, rib_indices=list(range(7)), rib_reach_mm=reach)
+    assert out.levels[6] is Level.T10 and out.levels[0] is Level.T4
+    assert out.levels[-1] is Level.L4
+    assert out.confidence == FLOATING_CONFIDENCE
+    assert any("reaches round to the front" in w for w in out.warnings)
+    # The same column whose lowest rib stops short in the flank is counted from T12.
+    out = assign_levels(
+        13, on_sacrum=False, rib_indices=list(range(7)), rib_reach_mm=reach | {6: 35.0}
+    )
+    assert out.levels[6] is Level.T12
+
+
 def _chest_phantom(bottom: str) -> tuple[dict[int, np.ndarray], list[LevelInfo], list[str]]:
     # T4 to T11 or T12 at 1.2 x 1.2 x 2 mm: no first rib, no rib-free vertebra below.
     ph = generate(

@@ -9,12 +9,18 @@ says so; when neither is visible the column is counted with a low confidence.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from kypho.anatomy.engine.level_count import (
+    SINGLE_ANCHOR_CONFIDENCE,
+    Count,
+    LevelAssignment,
+    count_from,
+    counting_order,
+)
 from kypho.anatomy.engine.rib_reach import RibAnchors, level_from_reach, rib_anchors, thoracic_bases
-from kypho.anatomy.levels import STANDARD_ORDER, Level
+from kypho.anatomy.levels import Level
 
-__all__ = ["LevelAssignment", "assign_levels"]
+__all__ = ["SINGLE_ANCHOR_CONFIDENCE", "LevelAssignment", "assign_levels"]
 
 #: Rib-bearing vertebrae counted from the first rib to the last that are read as a
 #: thoracic spine (12, or the 11 and 13 of transitional anatomy); a shorter run between
@@ -24,51 +30,9 @@ RIB_PAIR_VARIANTS = (11, 12, 13)
 #: Confidence when the sacrum and the last rib disagree by one level: a transitional
 #: variant, or one vertebra missed or split; either anchor may be the wrong one.
 VARIANT_CONFIDENCE = 0.45
-#: Confidence when one anchor alone, the sacrum or the last rib, fixes the count: no
-#: second anchor can reveal a variant, and VerSe'20 found enumeration anomalies in 77
-#: and transitional vertebrae in 161 of 300 subjects (DOMAIN.md §3). Measured on the
-#: phantom family: 11 and 13 rib pairs named every vertebra one level off at 0.8 from
-#: the last rib alone. Counting from the first rib (T1) is untouched by rib-count
-#: variants and keeps its own confidence.
-SINGLE_ANCHOR_CONFIDENCE = 0.45
 #: Confidence of a count from a floating rib: one feature of one rib pair, at a
 #: field-of-view edge.
 FLOATING_CONFIDENCE = 0.3
-
-_PRESACRAL: tuple[Level, ...] = tuple(lv for lv in STANDARD_ORDER if lv is not Level.S)
-
-
-@dataclass
-class LevelAssignment:
-    """Levels for the presacral vertebrae found, cranial to caudal.
-
-    Parameters
-    ----------
-    levels : list of Level or None
-        One per vertebra; None where counting ran past C1.
-    confidence : float
-        0..1 for the whole count.
-    evidence : list of str
-        One sentence per vertebra.
-    warnings : list of str
-        What lowered confidence.
-    """
-
-    levels: list[Level | None]
-    confidence: float
-    evidence: list[str]
-    warnings: list[str] = field(default_factory=list)
-
-
-def _order(lowest: Level | None) -> tuple[Level, ...]:
-    if lowest is Level.L6:
-        return (*_PRESACRAL, Level.L6)
-    return _PRESACRAL
-
-
-def _count(n: int, index: int, level: Level, order: tuple[Level, ...]) -> list[Level | None]:
-    base = order.index(level) - index
-    return [order[base + i] if 0 <= base + i < len(order) else None for i in range(n)]
 
 
 def assign_levels(
@@ -114,14 +78,14 @@ def assign_levels(
         the last rib-bearing vertebra is T12, a shortened one T11, one that curves on
         to the front T10 at the lowest.
     """
-    c = _Count(n, _order(lowest), [""] * n, [])
+    c = Count(n, counting_order(lowest), [""] * n, [])
     seen = list(seen_whole) if seen_whole is not None else [True] * n
     ribs = rib_anchors(n, rib_indices, seen, on_sacrum)
     lowest_rib = ribs.last if ribs.last_valid else None
     if anchor_indices:
         return _from_user_anchors(c, anchor_indices)
     if lowest is not None and (on_sacrum or lowest_rib is None):
-        levels = _count(n, n - 1, lowest, c.order)
+        levels = count_from(n, n - 1, lowest, c.order)
         c.explain(n - 1, f"lowest presacral vertebra declared = {lowest.display}")
         return c.result(levels, 0.9 if on_sacrum else 0.6)
     if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib == n - 5:
@@ -131,47 +95,14 @@ def assign_levels(
     if ribs.first_valid and (not ribs.last_valid or ribs.pairs in RIB_PAIR_VARIANTS):
         return _from_first_rib(n, ribs, c.order, c.evidence, c.warnings, c.explain)
     if lowest_rib is not None:
-        return _from_last_rib(c, lowest_rib, lowest, rib_doubt_indices or [])
+        return _from_last_rib(c, lowest_rib, lowest, rib_doubt_indices or [], rib_reach_mm or {})
     return _guess(c, ribs, rib_reach_mm or {})
 
 
-@dataclass
-class _Count:
-    """What every way of counting shares: the vertebrae, the order of the levels, and
-    the evidence and warnings written as the levels are counted."""
-
-    n: int
-    order: tuple[Level, ...]
-    evidence: list[str]
-    warnings: list[str]
-
-    def explain(self, anchor_idx: int, anchor_text: str) -> None:
-        """Each vertebra's evidence: the anchor, or how far it was counted from it."""
-        for i in range(self.n):
-            steps = anchor_idx - i
-            if steps == 0:
-                self.evidence[i] = anchor_text
-            else:
-                where = "above" if steps > 0 else "below"
-                plural = "level" if abs(steps) == 1 else "levels"
-                self.evidence[i] = f"counted {abs(steps)} {plural} {where} the {anchor_text}"
-
-    def one_anchor(self, anchor: str, missing: str, variant: str) -> float:
-        """Warn that ``anchor`` alone fixes the count; the confidence that allows."""
-        self.warnings.append(
-            f"numbered from {anchor} alone ({missing} in view): {variant} would shift "
-            "every level by one; confirm on the images or give --level NAME@Z"
-        )
-        return SINGLE_ANCHOR_CONFIDENCE
-
-    def result(self, levels: list[Level | None], confidence: float) -> LevelAssignment:
-        return LevelAssignment(levels, confidence, self.evidence, self.warnings)
-
-
-def _from_user_anchors(c: _Count, anchor_indices: dict[Level, int]) -> LevelAssignment:
+def _from_user_anchors(c: Count, anchor_indices: dict[Level, int]) -> LevelAssignment:
     """Count from the first user anchor; the others are checked against it."""
     lv, idx = next(iter(anchor_indices.items()))
-    levels = _count(c.n, idx, lv, c.order)
+    levels = count_from(c.n, idx, lv, c.order)
     c.explain(idx, f"user anchor = {lv.display}")
     for other, oidx in list(anchor_indices.items())[1:]:
         if levels[oidx] is not other:
@@ -182,11 +113,11 @@ def _from_user_anchors(c: _Count, anchor_indices: dict[Level, int]) -> LevelAssi
     return c.result(levels, 0.9 if not c.warnings else 0.6)
 
 
-def _sacralised(c: _Count, lowest_rib: int) -> LevelAssignment:
+def _sacralised(c: Count, lowest_rib: int) -> LevelAssignment:
     """Only four free vertebrae between the last rib and the sacrum: L5 is fused to
     (sacralised) or merged in the image with the sacrum. A lumbar rib on L1 is the
     rarer explanation, so the rib count is kept."""
-    levels = _count(c.n, lowest_rib, Level.T12, c.order)
+    levels = count_from(c.n, lowest_rib, Level.T12, c.order)
     c.explain(lowest_rib, "lowest rib-bearing vertebra = T12")
     c.warnings.append(
         "only four vertebrae lie between the lowest rib and the sacrum: L5 seems fused "
@@ -199,9 +130,9 @@ def _sacralised(c: _Count, lowest_rib: int) -> LevelAssignment:
     return c.result(levels, VARIANT_CONFIDENCE)
 
 
-def _from_sacrum(c: _Count, l5: Level, lowest_rib: int | None) -> LevelAssignment:
+def _from_sacrum(c: Count, l5: Level, lowest_rib: int | None) -> LevelAssignment:
     """Count up from the vertebra on the sacrum, checked against the last rib."""
-    levels = _count(c.n, c.n - 1, l5, c.order)
+    levels = count_from(c.n, c.n - 1, l5, c.order)
     c.explain(c.n - 1, f"vertebra sitting on the sacrum = {l5.display}")
     if lowest_rib is None:
         lstv = "a lumbosacral transitional vertebra (L6, sacralised L5)"
@@ -231,14 +162,21 @@ def _from_sacrum(c: _Count, l5: Level, lowest_rib: int | None) -> LevelAssignmen
 
 
 def _from_last_rib(
-    c: _Count, lowest_rib: int, lowest: Level | None, rib_doubt_indices: list[int]
+    c: Count,
+    lowest_rib: int,
+    lowest: Level | None,
+    rib_doubt_indices: list[int],
+    reach_mm: dict[int, float],
 ) -> LevelAssignment:
-    """Count from the lowest rib (T12), seen with a rib-free vertebra below it."""
-    levels = _count(c.n, lowest_rib, Level.T12, c.order)
+    """Count from the lowest rib (T12), seen with a rib-free vertebra below it, unless
+    that rib reaches round to the front like ribs 1-10 (:func:`_front_reaching_last`)."""
+    if level_from_reach(reach_mm, lowest_rib) == (lowest_rib, Level.T10):
+        return _front_reaching_last(c, lowest_rib)
+    levels = count_from(c.n, lowest_rib, Level.T12, c.order)
     if levels[-1] is None and c.order[-1] is Level.L5:
         # Six rib-free vertebrae below the last rib: 11 rib pairs, or a sixth lumbar
         # vertebra. Either way the lowest is a vertebra to measure, not to drop.
-        levels = _count(c.n, lowest_rib, Level.T12, (*c.order, Level.L6))
+        levels = count_from(c.n, lowest_rib, Level.T12, (*c.order, Level.L6))
         c.warnings.append(
             "six rib-free vertebrae lie below the last rib: 11 rib pairs (the last rib "
             "is T11) or a sixth lumbar vertebra (named L6 here); confirm on the images"
@@ -264,7 +202,23 @@ def _from_last_rib(
     return c.result(levels, confidence)
 
 
-def _guess(c: _Count, ribs: RibAnchors, reach_mm: dict[int, float]) -> LevelAssignment:
+def _front_reaching_last(c: Count, lowest_rib: int) -> LevelAssignment:
+    """The lowest rib found curves on to the front of the chest like ribs 1-10, not into
+    the flank like a floating 11th or 12th: the ribs below it were missed (a rolled or
+    curved chest, family s2-0033), and it is T10 at the lowest. Counted from T10, the
+    likeliest, at the confidence of a floating rib."""
+    levels = count_from(c.n, lowest_rib, Level.T10, c.order)
+    c.explain(lowest_rib, "lowest rib found, reaching the front of the chest = T10")
+    c.warnings.append(
+        "the lowest rib found reaches round to the front of the chest like ribs 1-10, "
+        "not into the flank like a floating 11th or 12th: the ribs below it were "
+        "probably missed, so it is counted as T10, a guess; confirm the levels on the "
+        "images or give --level NAME@Z"
+    )
+    return c.result(levels, FLOATING_CONFIDENCE)
+
+
+def _guess(c: Count, ribs: RibAnchors, reach_mm: dict[int, float]) -> LevelAssignment:
     """No anchor in view: a guess at confidence 0.2 that says so, or 0.3 from a
     floating rib; never one that puts a rib on a cervical or lumbar vertebra."""
     last_rib = ribs.last
@@ -308,7 +262,7 @@ def _guess(c: _Count, ribs: RibAnchors, reach_mm: dict[int, float]) -> LevelAssi
         return c.result(levels, 0.2)
     # Neither sacrum nor ribs: the most common scan of this kind is lumbar, so count
     # up from L5 and say plainly that this is a guess.
-    levels = _count(c.n, c.n - 1, Level.L5, c.order)
+    levels = count_from(c.n, c.n - 1, Level.L5, c.order)
     c.explain(c.n - 1, "lowest vertebra assumed = L5 (no sacrum or ribs in view)")
     c.warnings.append(
         "no sacrum and no ribs were found, so the levels are a guess counted up from L5; "
@@ -319,7 +273,7 @@ def _guess(c: _Count, ribs: RibAnchors, reach_mm: dict[int, float]) -> LevelAssi
 
 
 def _middle_count(
-    c: _Count, ribs: RibAnchors, at: int, at_most: Level
+    c: Count, ribs: RibAnchors, at: int, at_most: Level
 ) -> tuple[list[Level | None], str]:
     """With no anchor, the middle of the counts the ribs allow, and that range: the
     highest rib-bearing vertebra is T1 or lower, vertebra ``at`` is ``at_most`` or
@@ -339,11 +293,11 @@ def _middle_count(
     level = c.order[base + ribs.first]
     c.explain(ribs.first, f"highest rib-bearing vertebra in view, guessed {level.display} "
               "(the middle of the counts the ribs allow)")  # fmt: skip
-    return _count(c.n, ribs.first, level, c.order), allowed
+    return count_from(c.n, ribs.first, level, c.order), allowed
 
 
 def _thoracic(
-    c: _Count, ribs: RibAnchors, at: int, level: Level, anchor_text: str
+    c: Count, ribs: RibAnchors, at: int, level: Level, anchor_text: str
 ) -> list[Level | None]:
     """Levels guessed with vertebra ``at`` as ``level``, moved as little as needed for
     every rib-bearing vertebra in view to be thoracic (:func:`thoracic_bases`), if any."""
@@ -353,7 +307,7 @@ def _thoracic(
     moved = base if bounds is None else min(max(base, bounds[0]), bounds[1])
     if moved == base:
         c.explain(at, anchor_text)
-        return _count(c.n, at, level, c.order)
+        return count_from(c.n, at, level, c.order)
     end, edge = (ribs.first, Level.T1) if moved > base else (ribs.last, Level.T12)
     c.explain(end, f"{'highest' if edge is Level.T1 else 'lowest'} rib-bearing vertebra "
               f"in view, counted as {edge.display}: only T1-T12 bear ribs")  # fmt: skip
@@ -363,7 +317,7 @@ def _thoracic(
         f"to make the {'highest' if edge is Level.T1 else 'lowest'} rib-bearing vertebra "
         f"{edge.display}"
     )
-    return _count(c.n, end, edge, c.order)
+    return count_from(c.n, end, edge, c.order)
 
 
 def _from_first_rib(
@@ -376,7 +330,7 @@ def _from_first_rib(
 ) -> LevelAssignment:
     """Count down from the first rib (T1), checked against the last rib when in view."""
     assert ribs.first is not None and ribs.last is not None
-    levels = _count(n, ribs.first, Level.T1, order)
+    levels = count_from(n, ribs.first, Level.T1, order)
     explain(ribs.first, "highest rib-bearing vertebra = T1")
     if not ribs.last_valid:
         return LevelAssignment(levels, 0.8, evidence, warnings)
@@ -389,7 +343,7 @@ def _from_first_rib(
         levels = [
             *levels[: ribs.last],
             Level.T13,
-            *_count(n - ribs.last - 1, -1, Level.T12, order),
+            *count_from(n - ribs.last - 1, -1, Level.T12, order),
         ][:n]
         evidence[ribs.last] = "thirteenth rib-bearing vertebra counted from T1 = T13"
     warnings.append(
