@@ -22,6 +22,7 @@ thoracolumbar junction lengthens them, up to ~1.4x, so a step longer than
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 from itertools import pairwise
 
@@ -50,18 +51,23 @@ def _centre(info: LevelInfo) -> np.ndarray:
     return np.asarray(info.body_centroid_ras_mm or info.centroid_ras_mm, dtype=float)
 
 
-def _gaps(whole: list[LevelInfo]) -> list[str]:
-    """Pairs of consecutive vertebrae with a vertebra's room between them."""
+def _gaps(whole: list[LevelInfo], counted: Collection[tuple[Level, Level]]) -> list[str]:
+    """Pairs of consecutive vertebrae with a vertebra's room between them, but for the
+    ``counted`` ones (whose lost vertebra the naming counted and warned of)."""
     steps = [float(np.linalg.norm(_centre(a) - _centre(b))) for a, b in pairwise(whole)]
     out = []
     for k, step in enumerate(steps):
         near = beside_in_sequence(steps, k, NEIGHBOURS)
+        if (whole[k].level, whole[k + 1].level) in counted:
+            continue
         if len(near) >= 2 and step > GAP_RATIO * float(np.median(near)):
             out.append(f"{whole[k].level.display}-{whole[k + 1].level.display}")
     return out
 
 
-def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str]]:
+def cap_for_fragments(
+    infos: list[LevelInfo], counted: Collection[tuple[Level, Level]] = ()
+) -> tuple[list[LevelInfo], list[str]]:
     """Cap every level's confidence when a whole vertebra of the column is much smaller
     or much larger than its neighbours.
 
@@ -69,6 +75,10 @@ def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str
     ----------
     infos : list of LevelInfo
         Levels cranial to caudal.
+    counted : collection of (Level, Level), optional
+        Consecutive levels between which the naming counted a lost vertebra
+        (:mod:`~kypho.anatomy.engine.missing_levels`): the confidence is capped, the
+        naming has warned already.
 
     Returns
     -------
@@ -87,8 +97,8 @@ def cap_for_fragments(infos: list[LevelInfo]) -> tuple[list[LevelInfo], list[str
             small.append(info.level.display)
         elif info.voxel_count > MERGED_SHARE * typical:
             large.append(info.level.display)
-    gaps = _gaps(whole)
-    if not small and not large and not gaps:
+    gaps = _gaps(whole, counted)
+    if not small and not large and not gaps and not counted:
         return infos, []
     capped = [
         replace(i, confidence=min(i.confidence, FRAGMENT_CONFIDENCE))

@@ -16,7 +16,8 @@ from kypho.anatomy.engine.column import Node, beside_in_sequence
 from kypho.anatomy.engine.column_search import CoarseColumn, find_column
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.fragments import cap_for_fragments
-from kypho.anatomy.engine.levels import LevelAssignment, assign_levels
+from kypho.anatomy.engine.level_count import LevelAssignment
+from kypho.anatomy.engine.missing_levels import assign_across_gaps, missing_after
 from kypho.anatomy.engine.refine import refine_labels
 from kypho.anatomy.engine.ribs_sacrum import RibSearch, axis_distance_mm, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
@@ -342,8 +343,10 @@ def segment_spine(
     _tell(progress, 0.45, "naming levels")
     named = _ribs_and_sacrum(col, grid)
     verts, sacrum = named.vertebrae, named.sacrum
-    assignment = assign_levels(
+    missing = missing_after(verts)
+    assignment = assign_across_gaps(
         len(verts),
+        missing,
         on_sacrum=sacrum,
         rib_indices=named.ribs.indices,
         anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
@@ -358,8 +361,13 @@ def segment_spine(
         assignment = replace(assignment, confidence=UNSPLIT_CONFIDENCE)
     names, evidence, core_to_id, warnings = _named_cores(named, assignment)
     vertebrae_map, bodies_map = _delineate(volume, grid, col, named, core_to_id, progress)
+    counted = {
+        (assignment.levels[m], assignment.levels[m + 1])
+        for m in missing
+        if assignment.levels[m] is not None and assignment.levels[m + 1] is not None
+    }
     infos, notes = cap_for_fragments(
-        _level_infos(vertebrae_map, bodies_map, names, assignment, evidence)
+        _level_infos(vertebrae_map, bodies_map, names, assignment, evidence), counted
     )
     warnings += notes
     if not any(i.level is not Level.S for i in infos):

@@ -1,0 +1,174 @@
+"""A vertebra the column lost is still a level: count it where the bodies leave its room.
+
+A crushed body whose core was too thin to keep, or one lost in a block's split, leaves
+two bodies about two vertebral pitches apart. Naming then counts one level short across
+the gap: from the sacrum upward every level above it is named one too low, from the
+last rib downward every level below it one too high, and the ribs and the sacrum
+disagree by one (family s2-0034, s2-0043, s2-0048).
+
+Consecutive pitches differ by ~10 % (DOMAIN.md §7.3); a crushed body shortens the steps
+beside it and the thoracolumbar junction lengthens them, up to ~1.4x
+(:data:`~kypho.anatomy.engine.fragments.GAP_RATIO` is 1.5). A piece of a vertebra or
+two vertebrae left in one label also lengthen the steps beside them, by half a pitch
+each (to ~1.5x), with a body about half or twice its neighbours' size: a step is counted
+as a lost vertebra only when it is :data:`MISSING_RATIO` times its neighbouring steps or
+more, at most :data:`MAX_MISSING_RATIO` (longer is more than one vertebra, or no column
+at all), and both bodies beside it are whole-sized.
+
+Even so, two bodies far apart can be a long step of a curved or rolled column rather than
+a lost vertebra (family s2-0037: 1.7x, every level right at 0.97). The lost vertebra is
+therefore a hypothesis the anchors test: it is counted unless fewer of the anchors in
+view (the sacrum's L5, the last rib's T12, the first rib's T1, the user's anchors) agree
+with the count that includes it than with the count without. With no anchor in view
+the count is a guess either way and the gap is only warned of
+(:func:`~kypho.anatomy.engine.fragments.cap_for_fragments`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from kypho.anatomy.engine.column import Node, beside_in_sequence
+from kypho.anatomy.engine.fragments import FRAGMENT_SHARE, MERGED_SHARE, NEIGHBOURS
+from kypho.anatomy.engine.level_count import LevelAssignment
+from kypho.anatomy.engine.levels import assign_levels
+from kypho.anatomy.engine.rib_reach import rib_anchors
+from kypho.anatomy.levels import Level
+
+__all__ = ["MAX_MISSING_RATIO", "MISSING_RATIO", "assign_across_gaps", "missing_after"]
+
+#: Least ratio of a step between consecutive cores to the median of the neighbouring
+#: steps that counts a vertebra lost between them.
+MISSING_RATIO = 1.6
+#: Largest such ratio: two pitches and a half is no longer one lost vertebra.
+MAX_MISSING_RATIO = 2.5
+
+
+def _whole_sized(nodes: Sequence[Node], k: int) -> bool:
+    near = beside_in_sequence(nodes, k, NEIGHBOURS)
+    if len(near) < 2:
+        return False
+    typical = float(np.median([n.volume_mm3 for n in near]))
+    return FRAGMENT_SHARE * typical <= nodes[k].volume_mm3 <= MERGED_SHARE * typical
+
+
+def missing_after(nodes: Sequence[Node]) -> list[int]:
+    """Indices ``k`` such that one vertebra seems lost between cores ``k`` and ``k + 1``.
+
+    Parameters
+    ----------
+    nodes : sequence of Node
+        The column's presacral cores, cranial to caudal.
+
+    Returns
+    -------
+    list of int
+        Ascending.
+    """
+    centres = [np.asarray(n.centroid_mm, dtype=float) for n in nodes]
+    steps = [float(np.linalg.norm(a - b)) for a, b in pairwise(centres)]
+    out = []
+    for k, step in enumerate(steps):
+        near = beside_in_sequence(steps, k, NEIGHBOURS)
+        if len(near) < 2:
+            continue
+        ratio = step / float(np.median(near))
+        if (
+            MISSING_RATIO <= ratio <= MAX_MISSING_RATIO
+            and _whole_sized(nodes, k)
+            and _whole_sized(nodes, k + 1)
+        ):
+            out.append(k)
+    return out
+
+
+def _spread(virtual: list[int], values: Sequence[Any], fill: Any) -> list[Any]:
+    out = [fill] * (virtual[-1] + 1)
+    for v, value in zip(virtual, values, strict=True):
+        out[v] = value
+    return out
+
+
+def assign_across_gaps(n: int, missing: Sequence[int], **kwargs: Any) -> LevelAssignment:
+    """:func:`~kypho.anatomy.engine.levels.assign_levels` with a lost vertebra counted
+    after each index in ``missing``, unless the anchors in view agree less with it or
+    none is in view.
+
+    The lost vertebra takes a level of its own in the count; it is not seen, so it
+    neither bears nor lacks a rib (``seen_whole`` False). The levels returned are those
+    of the ``n`` vertebrae found.
+
+    Parameters
+    ----------
+    n : int
+        Vertebrae found.
+    missing : sequence of int
+        From :func:`missing_after`.
+    **kwargs
+        As for ``assign_levels``, indexed by the vertebrae found.
+
+    Returns
+    -------
+    LevelAssignment
+    """
+    plain = assign_levels(n, **kwargs)
+    if not missing or n == 0:
+        return plain
+    virtual = [i + sum(1 for m in missing if m < i) for i in range(n)]
+    total = virtual[-1] + 1
+    moved = dict(kwargs)
+    moved["rib_indices"] = [virtual[i] for i in kwargs.get("rib_indices", [])]
+    if kwargs.get("rib_doubt_indices") is not None:
+        moved["rib_doubt_indices"] = [virtual[i] for i in kwargs["rib_doubt_indices"]]
+    if kwargs.get("anchor_indices"):
+        moved["anchor_indices"] = {lv: virtual[i] for lv, i in kwargs["anchor_indices"].items()}
+    if kwargs.get("rib_reach_mm") is not None:
+        moved["rib_reach_mm"] = {virtual[i]: r for i, r in kwargs["rib_reach_mm"].items()}
+    seen = kwargs.get("seen_whole")
+    moved["seen_whole"] = _spread(virtual, seen if seen is not None else [True] * n, False)
+    counted = assign_levels(total, **moved)
+    with_lost, without = _agreeing(counted.levels, moved), _agreeing(plain.levels, kwargs)
+    if with_lost is None or without is None or with_lost < without:
+        return plain
+    levels = [counted.levels[v] for v in virtual]
+    lost = [
+        f"{_shown(levels[m])} and {_shown(levels[m + 1])} (counted as "
+        f"{_shown(counted.levels[virtual[m] + 1])})"
+        for m in missing
+    ]
+    warning = (
+        f"the bodies of {'; '.join(lost)} lie two vertebrae apart: a vertebra (a crushed "
+        "body?) was not found there but was counted as a level, so the names across the "
+        "gap skip one; confirm the levels on the images"
+    )
+    return replace(
+        counted,
+        levels=levels,
+        evidence=[counted.evidence[v] for v in virtual],
+        warnings=[*counted.warnings, warning],
+    )
+
+
+def _agreeing(levels: list[Level | None], kwargs: dict[str, Any]) -> int | None:
+    """How many of the anchors in view ``levels`` agree with; None when none is."""
+    n = len(levels)
+    seen = kwargs.get("seen_whole")
+    on_sacrum = bool(kwargs.get("on_sacrum"))
+    ribs = rib_anchors(n, list(kwargs.get("rib_indices", [])), seen or [True] * n, on_sacrum)
+    checks = [levels[i] is lv for lv, i in (kwargs.get("anchor_indices") or {}).items()]
+    if on_sacrum:
+        checks.append(levels[-1] is (kwargs.get("lowest") or Level.L5))
+    if ribs.last_valid and ribs.last is not None:
+        checks.append(levels[ribs.last] is Level.T12)
+    if ribs.first_valid and ribs.first is not None:
+        checks.append(levels[ribs.first] is Level.T1)
+    return sum(checks) if checks else None
+
+
+def _shown(level: object) -> str:
+    return getattr(level, "display", "none")
