@@ -177,6 +177,21 @@ def test_short_ha_with_hm_above_hp_is_not_a_wedge():
     assert check_graded(h, Heights(0.5, 0.25, 0.0), GenantGrade.SEVERE, Morphotype.WEDGE, ok) == []
 
 
+def test_short_ha_with_hm_at_hp_is_not_a_wedge():
+    # Family s1-0072 at 2.5-5 mm: a healthy body graded 3 wedge with Ha 7.9, Hm 23.1,
+    # Hp 22.2 mm, Hm within the 1 mm tolerance of Hp. A wedge's endplate tilts, so its
+    # middle loses part of the anterior loss (half, for a plane); here none.
+    ok = CtConfirmation((7.9, 23.1, 22.2), (1.0, 1.0, 1.0), (True, True, True))
+    h = Heights(7.9, 23.1, 22.2)
+    probs = check_graded(h, Heights(0.64, 0.0, 0.0), GenantGrade.SEVERE, Morphotype.WEDGE, ok)
+    assert [p.gate for p in probs] == [Gate.MORPHOTYPE]
+    # A wedge whose middle loses a third of the anterior loss stands.
+    h = Heights(12.0, 17.5, 22.0)
+    ok = CtConfirmation((12.0, 17.5, 22.0), (1.0, 1.0, 1.0), (True, True, True))
+    loss = Heights(0.45, 0.2, 0.0)
+    assert check_graded(h, loss, GenantGrade.SEVERE, Morphotype.WEDGE, ok) == []
+
+
 def test_grade_2_needs_the_ct():
     h = Heights(16.0, 20.0, 25.0)
     ct = CtConfirmation((25.0, 25.0, 25.0), (0.9, 0.9, 0.9), (False, True, True))

@@ -9,13 +9,11 @@ reason instead of a Genant grade (DESIGN.md "Genant"; DOMAIN.md §1.1). Checks:
   the level, height, trabecular density and body volume consistent with the measured
   neighbours, height lines inside the body;
 * after grading (:func:`check_graded`): the heights form a real morphotype (DOMAIN.md
-  §1.1 "Morphotypes": a wedge loses height anteriorly, so Hm lies between Ha and Hp; a
-  crush loses height at all three points), and a grade >= 2 is confirmed by the
-  endplates seen in the CT along the same lines
-  (:func:`~kypho.measure.ct_confirmation.ct_confirmation`).
+  §1.1: a wedge's tilted endplate puts Hm between Ha and Hp, a crush loses height at
+  all three points), and a grade >= 2 is confirmed by the CT's endplates along the same
+  lines (:func:`~kypho.measure.ct_confirmation.ct_confirmation`).
 
-Pure computation on measured values; every reason is one sentence with its numbers.
-"""
+Pure computation on measured values; every reason is one sentence with its numbers."""
 
 from __future__ import annotations
 
@@ -63,6 +61,10 @@ DENSITY_MIN_DIFF_HU = 80.0
 #: Tolerance (mm, at least) of the morphotype order (Hm between Ha and Hp): about the
 #: measurement noise of one height at 1-3 mm voxels (README "Ha/Hm/Hp error").
 MORPHOTYPE_TOL_MM = 1.0
+#: Least share of a wedge's anterior loss its middle loses too: a wedge tilts the endplate
+#: (a plane loses half in the middle, DOMAIN.md §1.1); a short Ha with Hm at Hp is a rim
+#: or a line off the body (issue 10: healthy real L3-L5 read Ha 12-13, Hm 26-27 mm).
+WEDGE_MIDDLE_SHARE = 0.25
 #: A crush loses height at all three points (DOMAIN.md §1.1): each of Ha and Hm must
 #: have lost at least this share of the posterior loss.
 CRUSH_SHARE = 0.5
@@ -267,11 +269,14 @@ def _morphotype_problem(
     ha, hm, hp = heights.as_array()
     tol = MORPHOTYPE_TOL_MM
     text = f"Ha {ha:.1f}, Hm {hm:.1f}, Hp {hp:.1f} mm"
-    if morphotype is Morphotype.WEDGE and not (ha - tol <= hm <= hp + tol):
+    if morphotype is Morphotype.WEDGE and not (
+        ha - tol <= hm <= hp + tol and hp - hm >= WEDGE_MIDDLE_SHARE * (hp - ha) - tol
+    ):
         return Implausibility(
             Gate.MORPHOTYPE,
-            f"{text}: a short anterior height with the middle height outside Ha..Hp is not "
-            "a wedge (the anterior line left the body)",
+            f"{text}: a short anterior height with the middle height outside Ha..Hp, or as "
+            "tall as Hp, is not a wedge, whose tilted endplate shortens the middle too (the "
+            "anterior line left the body, or met a rim or an osteophyte)",
         )
     if morphotype is Morphotype.BICONCAVE and hm > min(ha, hp) + tol:
         return Implausibility(
