@@ -54,6 +54,12 @@ SACRUM_HALF_WIDTH_MM = 55.0
 SEEN_WHOLE_SHARE = 0.7
 #: Level confidence at most, when a bony block could not be split wholly at discs.
 UNSPLIT_CONFIDENCE = 0.4
+#: Level confidence at most, when the vertebra counted as sitting on the sacrum was cut
+#: from the sacral core: the sacrum's own top segment (S1) looks the same, and a count
+#: from it can agree with the last rib by construction (family s3-0010, s3-0027: 13 rib
+#: pairs over four lumbar vertebrae, S1 cut off as "L5", every name one level off at
+#: 0.97). As a sacrum and last rib that disagree by one level (VARIANT_CONFIDENCE).
+SACRAL_CUT_CONFIDENCE = 0.45
 
 
 def _tell(progress: Progress | None, fraction: float, message: str) -> None:
@@ -189,6 +195,7 @@ class _Named:
     ribs: RibSearch
     axis: np.ndarray
     notes: list[str]
+    cut_from_sacrum: bool = False
 
 
 def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
@@ -196,6 +203,7 @@ def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
     it; split off an L5 left joined to the sacral core."""
     verts, chain, sacrum, cores = list(col.vertebrae), col.chain, col.sacrum, col.cores
     notes = list(col.notes)
+    cut = False
     stray = stray_cores(verts)
     if stray:
         # Left to the flood as plain bone: it joins the vertebra it belongs to.
@@ -232,11 +240,14 @@ def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
             verts.append(joined)
             chain = [*verts, chain[-1]]
             axis = axis_distance_mm(col.filled.shape, grid.spacing_mm, chain)
+            cut = True
             notes.append(
                 "the lowest lumbar body was joined to the sacrum (narrow lumbosacral disc) "
-                "and was separated at the disc"
+                "and was separated at the disc; the count from the sacrum rests on that cut "
+                "(the sacrum's own top segment looks the same), so no level is named above "
+                f"confidence {SACRAL_CUT_CONFIDENCE:.2f}"
             )
-    return _Named(verts, chain, sacrum, cores, ribs, axis, notes)
+    return _Named(verts, chain, sacrum, cores, ribs, axis, notes, cut)
 
 
 def _delineate(
@@ -355,6 +366,8 @@ def segment_spine(
         seen_whole=_seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2]),
         rib_reach_mm=named.ribs.reach_mm,
     )
+    if named.cut_from_sacrum and assignment.confidence > SACRAL_CUT_CONFIDENCE:
+        assignment = replace(assignment, confidence=SACRAL_CUT_CONFIDENCE)
     if col.uncertain and assignment.confidence > UNSPLIT_CONFIDENCE:
         # A block that may hold more vertebrae than were cut from it shifts every
         # level counted across it.
