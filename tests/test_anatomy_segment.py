@@ -135,7 +135,8 @@ def test_totalseg_example_levels() -> None:
         assert dist < 10.0, f"{level.display} centroid {dist:.1f} mm from the reference"
     assert Level.S in found
     assert not any("missed" in w or "not consecutive" in w for w in seg.warnings), seg.warnings
-    assert all(i.confidence > 0.5 for i in seg.levels if i.level in _ts_reference())
+    # Held at 0.45: L5 is cut from the sacral core (tests/test_engine_sacral_cut.py).
+    assert all(i.confidence >= 0.45 for i in seg.levels if i.level in _ts_reference())
 
 
 @needs_data

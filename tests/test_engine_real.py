@@ -11,6 +11,7 @@ import pytest
 
 from kypho import read_ct
 from kypho.anatomy.engine import body_from_vertebra, segment_spine
+from kypho.anatomy.engine.spine import SACRAL_CUT_CONFIDENCE
 from kypho.anatomy.levels import Level, LevelAnchor, level_from_totalseg_name
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import LabelMap
@@ -72,7 +73,12 @@ def test_totalseg_sacrum_and_ribs_agree() -> None:
     assert any("rib" in e for e in seg.info("T12").evidence)
     assert any("sacrum" in e for e in seg.info("L5").evidence)
     assert seg.levels[-1].level is Level.S
-    assert seg.info("L1").confidence >= 0.9
+    # L5 is cut from the sacral core (narrow lumbosacral disc at 3 mm), which the ribs'
+    # count of four free vertebrae allowed: the sacrum and the last rib then agree by
+    # construction, as they do when the sacrum's own S1 is cut off instead (family
+    # s3-0010), so the count is held below 0.5 and says why.
+    assert seg.info("L1").confidence == SACRAL_CUT_CONFIDENCE
+    assert any("the count from the sacrum rests on that cut" in w for w in seg.warnings)
     assert Level.T11 not in {i.level for i in seg.levels}  # a sliver only: not invented
 
 
