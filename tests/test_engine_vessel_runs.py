@@ -1,0 +1,74 @@
+"""A vessel joined to a few bodies is cut off where it runs thin beside the column."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kypho.anatomy.engine.column import core_components
+from kypho.anatomy.engine.vessel_runs import part_vessel_runs
+from tests.family_helpers import found_in_place, segment_family_case
+
+SPACING = (2.0, 2.0, 2.5)
+
+
+def _column_and_aorta(aorta_y: int = 48) -> np.ndarray:
+    """Filled bone on a 2 x 2 x 2.5 mm grid: six 44 mm-wide bodies (25 mm tall, 5 mm
+    discs) centred at y = 30 voxels and, in front of them, a 24 mm tube (an enhanced
+    aorta) running the whole height and joined to the lowest body along its whole height."""
+    filled = np.zeros((70, 70, 72), dtype=bool)
+    x, y = np.mgrid[0:70, 0:70]
+    body = (x - 35) ** 2 + ((y - 30) / 0.75) ** 2 <= 11**2
+    tube = (x - 30) ** 2 + (y - aorta_y) ** 2 <= 6**2
+    for k in range(6):
+        filled[:, :, 2 + 12 * k : 12 + 12 * k] |= body[:, :, None]
+    filled[:, :, 2:70] |= tube[:, :, None]
+    bridge = (np.abs(x - 32) <= 10) & (y >= 30) & (y <= aorta_y)
+    filled[:, :, 2:12] |= bridge[:, :, None]
+    return filled
+
+
+def test_the_aorta_beside_the_column_is_cut_off_the_lowest_body() -> None:
+    cores, nodes = core_components(_column_and_aorta(), SPACING)
+    joined = max(nodes, key=lambda n: n.height_mm)
+    assert joined.height_mm > 150  # the lowest body and the tube are one core
+    parted, pieces, rejected, n = part_vessel_runs(cores, nodes, set(), SPACING)
+    assert n == 1
+    kept = [p for p in pieces if p.label not in rejected]
+    # Six bodies are left, each no taller than a body; five at the column's place, the
+    # lowest with the stub of tube and bridge beside it (the disc search's business).
+    assert len(kept) == 6
+    assert all(p.height_mm <= 30 for p in kept)
+    assert sum(abs(p.centroid_mm[1] - 60.0) < 6.0 for p in kept) == 5
+    run = next(p for p in pieces if p.label in rejected)
+    assert run.height_mm > 140 and abs(run.centroid_mm[1] - 96.0) < 4.0
+    assert np.array_equal(parted > 0, cores > 0)  # no voxel is lost, only relabelled
+    assert not np.shares_memory(parted, cores)
+
+
+def test_a_thin_core_with_no_body_beside_it_is_kept() -> None:
+    # The same tube alone (an upper thoracic block, a sacral canal wall): nothing beside
+    # it is larger, so it is not cut.
+    filled = np.zeros((70, 70, 72), dtype=bool)
+    x, y = np.mgrid[0:70, 0:70]
+    filled[:, :, 2:70] |= ((x - 30) ** 2 + (y - 48) ** 2 <= 6**2)[:, :, None]
+    cores, nodes = core_components(filled, SPACING)
+    parted, pieces, rejected, n = part_vessel_runs(cores, nodes, set(), SPACING)
+    assert n == 0 and parted is cores and pieces == nodes and not rejected
+
+
+def test_a_thin_stretch_in_front_of_nothing_but_rejected_tissue_is_kept() -> None:
+    # Bodies that are themselves rejected (a heart judged as tissue) do not count as a
+    # column beside the tube.
+    cores, nodes = core_components(_column_and_aorta(), SPACING)
+    joined = max(nodes, key=lambda n: n.height_mm)
+    others = {n.label for n in nodes if n.label != joined.label}
+    _parted, _pieces, rejected, n = part_vessel_runs(cores, nodes, others, SPACING)
+    assert n == 0 and rejected == others
+
+
+def test_family_arterial_chest_keeps_its_column_beside_the_aorta() -> None:
+    # Family s2-0019 (seed 2, arterial chest, 2.5 mm): the descending aorta joined to
+    # T10-T11 made one 165 mm core that outweighed T5-T8 in the chain: 3 of 11 bodies
+    # were found in place, the rest lost (7 with the stretch of aorta cut off).
+    ph, seg = segment_family_case("s2-0019", seed=2)
+    assert found_in_place(ph, seg) >= 6
