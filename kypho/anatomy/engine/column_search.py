@@ -28,6 +28,7 @@ from kypho.anatomy.engine.threshold import (
     cortex_hu,
     tissue_stats,
 )
+from kypho.anatomy.engine.vessel_runs import part_vessel_runs
 from kypho.errors import NoSpineFoundError
 from kypho.imaging.volume import Volume
 
@@ -35,6 +36,10 @@ __all__ = ["CoarseColumn", "find_column"]
 
 #: A spine needs at least one body core of this volume (mm^3): a small thoracic body.
 MIN_SPINE_CORE_MM3 = 2000.0
+#: Below this (HU, a block mean) a voxel holds gas: the HU scale puts air at -1000 and
+#: water at 0 on every calibrated CT and fat lies near -100, so a block this dark is at
+#: least a fifth gas, never bone or marrow.
+GAS_HU = -300.0
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,9 @@ def _cores(
             f"no bone (nothing above {stats.bone_hu:.0f} HU inside the body) in "
             f"{volume.source or 'the CT'}"
         )
-    filled_c = filled_bone(bone_c, grid.spacing_mm)
+    # A vacuum disc (gas in a degenerate disc) ringed by osteophytes is a cavity between
+    # two endplates and is filled with them; gas is no bone whatever encloses it.
+    filled_c = filled_bone(bone_c, grid.spacing_mm) & ~(hu_c < GAS_HU)
     cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
     # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
     # body (see enhanced_tissue); arms, the sternum and vessels beside or in front of the
@@ -126,6 +133,9 @@ def _cores(
         cores, nodes, grid.spacing_mm, judge, cortex=(peak_c > cortex_hu(stats)) & inside,
         ridges=(peak_c, SHELL_CONTRAST_FRACTION * (stats.bone_hu - stats.soft_tissue_hu)),
     )
+    # An enhanced aorta joined to a few bodies runs on beside the column, thinner than
+    # any body: that stretch is no candidate (see vessel_runs).
+    cores, nodes, soft, _ = part_vessel_runs(cores, nodes, soft, grid.spacing_mm)
     nodes = [n for n in nodes if n.label not in soft]
     return stats, hu_c, peak_c, bone_c, filled_c, cores, nodes
 
