@@ -74,3 +74,43 @@ def test_exact_neighbours_reproduce_the_normal_heights():
         hp = normal_hp_mm(FRACTURED)
         truth = np.array([hp * NORMAL_HA_HP[FRACTURED], hp * NORMAL_HM_HP, hp])
         np.testing.assert_allclose(exp, truth, rtol=1e-6)
+
+
+def test_a_mask_taller_in_front_than_any_vertebra_does_not_set_the_norm():
+    """Family s2-0019: a mask over a crushed T5 and T6 read Ha 26, Hm 27, Hp 18 mm. Taken
+    as a healthy neighbour it raised the Hm/Hp reference of the levels beside it, and
+    healthy vertebrae with ordinary concave endplates were graded 2 "biconcave"."""
+    thoracic = [Level(v) for v in range(Level.T3, Level.T10 + 1)]
+    heights = []
+    for lv in thoracic:
+        hp = normal_hp_mm(lv)
+        heights.append(Heights(hp * NORMAL_HA_HP[lv], hp * NORMAL_HM_HP, hp))
+    i = thoracic.index(Level.T6)
+    hp = heights[i].posterior
+    heights[i] = Heights(1.45 * hp, 1.48 * hp, hp)  # two bodies in front, one behind
+    for j in (i - 1, i + 1):  # its neighbours' middles 17 % deeper than the norm: grade 0
+        h = heights[j]
+        heights[j] = Heights(h.anterior, 0.83 * h.middle, h.posterior)
+    n = len(thoracic)
+    res = grade_spine(thoracic, heights, np.full(n, 0.5), np.ones(n))
+    assert all(int(r.grade) == 0 for k, r in enumerate(res) if k != i)
+
+
+def test_a_grade_on_its_own_shape_needs_an_hp_its_level_can_have():
+    """Family s2-0011 (5 mm slices): no healthy neighbour, T10 read Ha 22.7, Hm 21.9,
+    Hp 32.9 mm (truth 24.5) and was graded 2 "biconcave" against its own Hp."""
+    from kypho.measure.plausibility import Gate
+    from kypho.measure.stage_grading import _own_shape_problem
+
+    def alone(heights: Heights) -> tuple[Level, Heights, object]:
+        res = grade_spine([Level.T10], [heights], np.full(1, 0.5), np.ones(1))[0]
+        assert not res.has_neighbour
+        return Level.T10, heights, res
+
+    lv, h, g = alone(Heights(22.7, 21.9, 32.9))
+    assert int(g.grade) == 2  # what the ratio alone says
+    problem = _own_shape_problem(lv, h, g)
+    assert problem is not None and problem.gate is Gate.NEIGHBOURS
+    # The same shape at an Hp a T10 can have stands.
+    lv, h, g = alone(Heights(22.7 * 0.7, 21.9 * 0.7, 32.9 * 0.7))
+    assert int(g.grade) == 2 and _own_shape_problem(lv, h, g) is None

@@ -48,6 +48,14 @@ GENANT_THRESHOLDS = (0.20, 0.25, 0.40)
 #: A vertebra with every reduction below this is used as a healthy reference
 #: (half-way to grade 1, so borderline vertebrae do not set the norm).
 HEALTHY_REDUCTION = 0.12
+#: ...and whose Ha/Hp and Hm/Hp exceed their reference by less than this: a mask holding
+#: a crushed body and the next, or a disc, is far taller in front or in the middle than
+#: its level's shape allows, and must not set its neighbours' norm (family s2-0019: a
+#: T5-T6 mask with Ha 26, Hm 27, Hp 18 mm, 55-60 % over the references, raised the Hm/Hp
+#: reference of both neighbours, and healthy T3 and T8 were graded 2 "biconcave"). A
+#: lordotic L5 reads Hm/Hp up to ~1.25 against the one Hm/Hp prior (0.95) when its short
+#: Hp is read 2-3 mm shorter still (family s2-0010: 30 % over), and must stay a reference.
+REVERSE_EXCESS = 0.4
 #: Uncertainty of a normal shape ratio (fraction): used in the grade confidence, and as
 #: the true level-to-level variation of the shape scale when neighbour ratios are shrunk.
 RATIO_SD = 0.04
@@ -65,6 +73,8 @@ class GradeResult:
     morphotype: Morphotype
     confidence: float
     notes: list[str] = field(default_factory=list)
+    #: Whether a healthy neighbour gave the expected height (else: its own shape).
+    has_neighbour: bool = True
 
 
 def genant_grade(reduction: float) -> GenantGrade:
@@ -201,7 +211,8 @@ def _reductions(
             red_b = 1.0 - r_m / ref_m
             red_c = np.where(np.isfinite(exp_hp), 1.0 - hp / exp_hp, 0.0)
         worst = np.nanmax(np.c_[red_w, red_b, red_c], axis=1)
-        new_healthy = worst < HEALTHY_REDUCTION
+        excess = -np.nanmin(np.c_[red_w, red_b], axis=1)
+        new_healthy = (worst < HEALTHY_REDUCTION) & ~(excess >= REVERSE_EXCESS)
         ref_a = _local_ratio_reference(levels, r_a, prior_a, new_healthy, sd_a)
         ref_m = _local_ratio_reference(levels, r_m, prior_m, new_healthy, sd_m)
         if np.array_equal(new_healthy, healthy):
@@ -288,6 +299,7 @@ def grade_spine(
         conf = _confidence(reduction, float(height_sd_mm[i]), float(hp[i]),
                            float(frame_quality[i]), has_neighbour=bool(n_nb[i] > 0))
         results.append(
-            GradeResult(expected, loss, reduction, reds, grade, morph, conf, notes)
+            GradeResult(expected, loss, reduction, reds, grade, morph, conf, notes,
+                        has_neighbour=bool(n_nb[i] > 0))
         )
     return results

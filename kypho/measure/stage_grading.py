@@ -17,6 +17,7 @@ from kypho.measure.focal_pit import focal_pit
 from kypho.measure.grading import GradeResult, grade_spine
 from kypho.measure.heights import beside_hm_mm
 from kypho.measure.interior_heights import interior_heights
+from kypho.measure.norms import normal_hp_mm
 from kypho.measure.plausibility import (
     Gate,
     Implausibility,
@@ -34,6 +35,13 @@ __all__ = ["grade_bodies"]
 #: Problems of a mask-based grade that a reading of the CT alone can settle: the CT
 #: shows no endplate where the mask ends, or the mask's heights make no real morphotype.
 _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
+#: A vertebra graded on its own shape alone (no healthy neighbour) needs an Hp within
+#: this range of its level's normal Hp (:func:`normal_hp_mm`): vertebral heights vary
+#: between adults with a CV of ~14 % (DOMAIN.md §8.2, VerSe: model height 30.4 +/-
+#: 4.3 mm), so 0.7-1.3 is about +/-2 SD, while a posterior line that left the body
+#: (family s2-0011, 5 mm slices: T10 Hp 32.9 mm, 1.5 times the norm, and a grade 2
+#: "biconcave" read against it) is not. Outside it the vertebra is not measurable.
+OWN_HP_RANGE = (0.7, 1.3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,9 +71,25 @@ def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[M
     return results, bodies
 
 
+def _own_shape_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
+    """A grade read against the vertebra's own Hp alone (no healthy neighbour) stands
+    only when that Hp is one a body of its level can have."""
+    if g.has_neighbour or g.grade < GenantGrade.MILD:
+        return None
+    ratio = heights.posterior / normal_hp_mm(level)
+    if OWN_HP_RANGE[0] <= ratio <= OWN_HP_RANGE[1]:
+        return None
+    return Implausibility(
+        Gate.NEIGHBOURS,
+        f"no normal neighbour to compare with, and its own Hp ({heights.posterior:.1f} mm) "
+        f"is {ratio:.2f} times the normal Hp of {level.display} "
+        f"({normal_hp_mm(level):.1f} mm): the shape cannot be graded against itself",
+    )
+
+
 def _grade_problems(
-    heights: Heights, g: GradeResult, confirmation: CtConfirmation, fit: BodyFit,
-    offset_mm: float, voxel_mm: float,
+    level: Level, heights: Heights, g: GradeResult, confirmation: CtConfirmation,
+    fit: BodyFit, offset_mm: float, voxel_mm: float,
 ) -> list[Implausibility]:
     """The checks of a graded vertebra (:func:`check_graded`, and the focal pit test of a
     biconcave grade read beside the slab)."""
@@ -73,6 +97,8 @@ def _grade_problems(
         heights, g.loss, g.grade, g.morphotype, confirmation,
         expected=g.expected, resolution_mm=voxel_mm,
     )  # fmt: skip
+    if (p := _own_shape_problem(level, heights, g)) is not None:
+        problems.append(p)
     if g.morphotype is Morphotype.BICONCAVE and g.grade >= GenantGrade.MILD:
         # Read beside the slab only here: ~10 % of the heights' cost per body.
         beside = beside_hm_mm(fit.crop, fit.fit.frame, fit.profile, offset_mm)
@@ -103,7 +129,7 @@ def _reread(
     profile = replace(fit.profile, heights=ih.heights, superior_mm=ih.superior_mm,
                       inferior_mm=ih.inferior_mm)  # fmt: skip
     fit2 = BodyFit(fit.crop, fit.fit, profile, fit.radius_mm)
-    if _grade_problems(ih.heights, g2, seen, fit2, stage.edge_offset_mm, voxel_mm):
+    if _grade_problems(lv, ih.heights, g2, seen, fit2, stage.edge_offset_mm, voxel_mm):
         return None
     old = "/".join(f"{h:.1f}" for h in stage.records[lv].heights_mm.as_array())  # type: ignore[union-attr]
     note = (
@@ -157,7 +183,7 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
             )
             columns = fits[lv].profile.columns
             confirmation = ct_confirmation(columns, stage.edge_offset_mm, vm.heights_mm)  # type: ignore[arg-type]
-            problems = _grade_problems(vm.heights_mm, g, confirmation, fits[lv],  # type: ignore[arg-type]
+            problems = _grade_problems(lv, vm.heights_mm, g, confirmation, fits[lv],  # type: ignore[arg-type]
                                        stage.edge_offset_mm, voxel_mm)  # fmt: skip
             again = None
             if problems and all(p.gate in _REREAD_GATES for p in problems):
