@@ -35,13 +35,15 @@ __all__ = ["grade_bodies"]
 #: Problems of a mask-based grade that a reading of the CT alone can settle: the CT
 #: shows no endplate where the mask ends, or the mask's heights make no real morphotype.
 _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
-#: A vertebra graded on its own shape alone (no healthy neighbour) needs an Hp within
-#: this range of its level's normal Hp (:func:`normal_hp_mm`): vertebral heights vary
-#: between adults with a CV of ~14 % (DOMAIN.md §8.2, VerSe: model height 30.4 +/-
-#: 4.3 mm), so 0.7-1.3 is about +/-2 SD, while a posterior line that left the body
-#: (family s2-0011, 5 mm slices: T10 Hp 32.9 mm, 1.5 times the norm, and a grade 2
-#: "biconcave" read against it) is not. Outside it the vertebra is not measurable.
-OWN_HP_RANGE = (0.7, 1.3)
+#: A vertebra graded on its own shape alone (no healthy neighbour) needs an Hp no taller
+#: than this many times its level's normal Hp (:func:`normal_hp_mm`): vertebral heights
+#: vary between adults with a CV of ~14 % (DOMAIN.md §8.2, VerSe: model height 30.4 +/-
+#: 4.3 mm), so 1.3 is about +2 SD, while a posterior line that left the body (family
+#: s2-0011, 5 mm slices: T10 Hp 32.9 mm, 1.5 times the norm, and a grade 2 "biconcave"
+#: read against it) is beyond it. A short Hp is no such risk: a body crushed behind too
+#: is graded less than its loss, never more (s1-0074 L3, a crush with Hp 0.68 of the
+#: norm, is graded).
+OWN_HP_MAX = 1.3
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,11 +75,11 @@ def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[M
 
 def _own_shape_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
     """A grade read against the vertebra's own Hp alone (no healthy neighbour) stands
-    only when that Hp is one a body of its level can have."""
+    only when that Hp is not taller than a body of its level can be."""
     if g.has_neighbour or g.grade < GenantGrade.MILD:
         return None
     ratio = heights.posterior / normal_hp_mm(level)
-    if OWN_HP_RANGE[0] <= ratio <= OWN_HP_RANGE[1]:
+    if ratio <= OWN_HP_MAX:
         return None
     return Implausibility(
         Gate.NEIGHBOURS,
