@@ -100,7 +100,7 @@ def test_a_grade_on_its_own_shape_needs_an_hp_its_level_can_have():
     """Family s2-0011 (5 mm slices): no healthy neighbour, T10 read Ha 22.7, Hm 21.9,
     Hp 32.9 mm (truth 24.5) and was graded 2 "biconcave" against its own Hp."""
     from kypho.measure.plausibility import Gate
-    from kypho.measure.stage_grading import _own_shape_problem
+    from kypho.measure.stage_grading import _posterior_problem
 
     def alone(heights: Heights) -> tuple[Level, Heights, object]:
         res = grade_spine([Level.T10], [heights], np.full(1, 0.5), np.ones(1))[0]
@@ -109,9 +109,32 @@ def test_a_grade_on_its_own_shape_needs_an_hp_its_level_can_have():
 
     lv, h, g = alone(Heights(22.7, 21.9, 32.9))
     assert int(g.grade) == 2  # what the ratio alone says
-    problem = _own_shape_problem(lv, h, g)
+    problem = _posterior_problem(lv, h, g)
     assert problem is not None and problem.gate is Gate.NEIGHBOURS
     # The same shape at an Hp a T10 can have stands, and so does one crushed behind too.
     for scale in (0.7, 0.45):
         lv, h, g = alone(Heights(22.7 * scale, 21.9 * scale, 32.9 * scale))
-        assert int(g.grade) == 2 and _own_shape_problem(lv, h, g) is None
+        assert int(g.grade) == 2 and _posterior_problem(lv, h, g) is None
+
+
+def test_a_ratio_grade_needs_an_hp_no_taller_than_its_neighbours_give():
+    """Family s3-0048: T4 read Hp 25.8 mm against the 20.3 its neighbours give (truth
+    19.0), so Hm/Hp fell and a normal T4 was graded 2 "biconcave"."""
+    from kypho.measure.stage_grading import _posterior_problem
+
+    thoracic = [Level(v) for v in range(Level.T3, Level.T10 + 1)]
+    normal = []
+    for lv in thoracic:
+        hp = normal_hp_mm(lv)
+        normal.append(Heights(hp * NORMAL_HA_HP[lv], hp * NORMAL_HM_HP, hp))
+    i = thoracic.index(Level.T7)
+    n = len(thoracic)
+    h = normal[i]
+    for heights, stands in (
+        (Heights(h.anterior, h.middle, 1.3 * h.posterior), False),  # Hp over-read
+        (Heights(h.anterior, 0.6 * h.middle, h.posterior), True),  # a true biconcave
+    ):
+        spine = [heights if k == i else x for k, x in enumerate(normal)]
+        g = grade_spine(thoracic, spine, np.full(n, 0.5), np.ones(n))[i]
+        assert g.has_neighbour and int(g.grade) >= 1
+        assert (_posterior_problem(Level.T7, heights, g) is None) is stands

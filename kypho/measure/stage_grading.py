@@ -35,14 +35,17 @@ __all__ = ["grade_bodies"]
 #: Problems of a mask-based grade that a reading of the CT alone can settle: the CT
 #: shows no endplate where the mask ends, or the mask's heights make no real morphotype.
 _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
-#: A vertebra graded on its own shape alone (no healthy neighbour) needs an Hp no taller
-#: than this many times its level's normal Hp (:func:`normal_hp_mm`): vertebral heights
-#: vary between adults with a CV of ~14 % (DOMAIN.md §8.2, VerSe: model height 30.4 +/-
-#: 4.3 mm), so 1.3 is about +2 SD, while a posterior line that left the body (family
-#: s2-0011, 5 mm slices: T10 Hp 32.9 mm, 1.5 times the norm, and a grade 2 "biconcave"
-#: read against it) is beyond it. A short Hp is no such risk: a body crushed behind too
-#: is graded less than its loss, never more (s1-0074 L3, a crush with Hp 0.68 of the
-#: norm, is graded).
+#: A wedge or biconcave grade is a ratio to Hp (Ha/Hp, Hm/Hp), so it stands only when Hp
+#: is no taller than expected: at most HP_OVER_NEIGHBOURS times the Hp its healthy
+#: neighbours give (adjacent levels differ by ~5 %, so 1.15 is ~3 SD; family s3-0048,
+#: T4 Hp 25.8 mm against 20.3 expected, truth 19.0, was graded 2 "biconcave"), and with
+#: no healthy neighbour at most OWN_HP_MAX times its level's normal Hp
+#: (:func:`normal_hp_mm`; vertebral heights vary between adults with a CV of ~14 %,
+#: DOMAIN.md §8.2, VerSe: model height 30.4 +/- 4.3 mm, so 1.3 is about +2 SD; s2-0011,
+#: 5 mm slices: T10 Hp 32.9 mm, 1.5 times the norm, had been graded 2). A short Hp is no
+#: such risk: it makes the ratios larger and the grade smaller than the loss, never
+#: larger (s1-0074 L3, crushed, Hp 0.68 of the norm, is graded).
+HP_OVER_NEIGHBOURS = 1.15
 OWN_HP_MAX = 1.3
 
 
@@ -73,19 +76,23 @@ def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[M
     return results, bodies
 
 
-def _own_shape_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
-    """A grade read against the vertebra's own Hp alone (no healthy neighbour) stands
-    only when that Hp is not taller than a body of its level can be."""
-    if g.has_neighbour or g.grade < GenantGrade.MILD:
+def _posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
+    """A wedge or biconcave grade stands only when its Hp, the ratios' denominator, is
+    not taller than expected (:data:`HP_OVER_NEIGHBOURS`, :data:`OWN_HP_MAX`)."""
+    if g.grade < GenantGrade.MILD or g.morphotype not in (Morphotype.WEDGE, Morphotype.BICONCAVE):
         return None
-    ratio = heights.posterior / normal_hp_mm(level)
-    if ratio <= OWN_HP_MAX:
+    if g.has_neighbour:
+        ref, limit, source = g.expected.posterior, HP_OVER_NEIGHBOURS, "its neighbours give"
+    else:
+        ref, limit = normal_hp_mm(level), OWN_HP_MAX
+        source = f"is normal for {level.display} (no healthy neighbour)"
+    if heights.posterior <= limit * ref:
         return None
     return Implausibility(
         Gate.NEIGHBOURS,
-        f"no normal neighbour to compare with, and its own Hp ({heights.posterior:.1f} mm) "
-        f"is {ratio:.2f} times the normal Hp of {level.display} "
-        f"({normal_hp_mm(level):.1f} mm): the shape cannot be graded against itself",
+        f"Hp {heights.posterior:.1f} mm is {heights.posterior / ref:.2f} times the "
+        f"{ref:.1f} mm that {source}: the posterior line is not the body's height, so "
+        f"its Ha/Hp and Hm/Hp cannot be graded",
     )
 
 
@@ -99,7 +106,7 @@ def _grade_problems(
         heights, g.loss, g.grade, g.morphotype, confirmation,
         expected=g.expected, resolution_mm=voxel_mm,
     )  # fmt: skip
-    if (p := _own_shape_problem(level, heights, g)) is not None:
+    if (p := _posterior_problem(level, heights, g)) is not None:
         problems.append(p)
     if g.morphotype is Morphotype.BICONCAVE and g.grade >= GenantGrade.MILD:
         # Read beside the slab only here: ~10 % of the heights' cost per body.
