@@ -36,10 +36,6 @@ __all__ = ["CoarseColumn", "find_column"]
 
 #: A spine needs at least one body core of this volume (mm^3): a small thoracic body.
 MIN_SPINE_CORE_MM3 = 2000.0
-#: Below this (HU, a block mean) a voxel holds gas: the HU scale puts air at -1000 and
-#: water at 0 on every calibrated CT and fat lies near -100, so a block this dark is at
-#: least a fifth gas, never bone or marrow.
-GAS_HU = -300.0
 
 
 @dataclass(frozen=True)
@@ -111,9 +107,7 @@ def _cores(
             f"no bone (nothing above {stats.bone_hu:.0f} HU inside the body) in "
             f"{volume.source or 'the CT'}"
         )
-    # A vacuum disc (gas in a degenerate disc) ringed by osteophytes is a cavity between
-    # two endplates and is filled with them; gas is no bone whatever encloses it.
-    filled_c = filled_bone(bone_c, grid.spacing_mm) & ~(hu_c < GAS_HU)
+    filled_c = filled_bone(bone_c, grid.spacing_mm)
     cores, nodes = core_components(filled_c, grid.spacing_mm, grid.inflation_mm)
     # Contrast-enhanced organs and vessels can be as bright as bone and as thick as a
     # body (see enhanced_tissue); arms, the sternum and vessels beside or in front of the
