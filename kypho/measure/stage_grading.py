@@ -37,15 +37,18 @@ __all__ = ["grade_bodies"]
 _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
 #: A wedge or biconcave grade is a ratio to Hp (Ha/Hp, Hm/Hp), so it stands only when Hp
 #: is no taller than expected: at most HP_OVER_NEIGHBOURS times the Hp its healthy
-#: neighbours give (adjacent levels differ by ~5 %, so 1.15 is ~3 SD; family s3-0048,
-#: T4 Hp 25.8 mm against 20.3 expected, truth 19.0, was graded 2 "biconcave"), and with
+#: neighbours give (adjacent levels differ by ~5 %, and the neighbours' own Hp is read
+#: to 1-2 mm at 2.5-5 mm slices, ~8-10 % together, so 1.25 is ~2.5 SD; family s3-0048,
+#: T4 Hp 25.8 mm against 20.3 expected, truth 19.0, was graded 2 "biconcave"; at 1.15
+#: three true fractures of seed 1 read right against neighbours read short were lost,
+#: at 1.17-1.19), and with
 #: no healthy neighbour at most OWN_HP_MAX times its level's normal Hp
 #: (:func:`normal_hp_mm`; vertebral heights vary between adults with a CV of ~14 %,
 #: DOMAIN.md §8.2, VerSe: model height 30.4 +/- 4.3 mm, so 1.3 is about +2 SD; s2-0011,
 #: 5 mm slices: T10 Hp 32.9 mm, 1.5 times the norm, had been graded 2). A short Hp is no
 #: such risk: it makes the ratios larger and the grade smaller than the loss, never
 #: larger (s1-0074 L3, crushed, Hp 0.68 of the norm, is graded).
-HP_OVER_NEIGHBOURS = 1.15
+HP_OVER_NEIGHBOURS = 1.25
 OWN_HP_MAX = 1.3
 
 
