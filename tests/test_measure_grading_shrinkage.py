@@ -11,12 +11,13 @@ from kypho.model import Heights
 
 LEVELS = [Level(v) for v in range(Level.T8, Level.L5 + 1)]
 FRACTURED = Level.T12
+THORACIC = [Level(v) for v in range(Level.T3, Level.T10 + 1)]
 
 
-def _normal_spine(shape_scale: np.ndarray) -> list[Heights]:
+def _normal_spine(shape_scale: np.ndarray, levels: list[Level] = LEVELS) -> list[Heights]:
     """Normal heights at every level, Ha/Hp scaled per level by ``shape_scale``."""
     out = []
-    for lv, s in zip(LEVELS, shape_scale, strict=True):
+    for lv, s in zip(levels, shape_scale, strict=True):
         hp = normal_hp_mm(lv)
         out.append(Heights(hp * NORMAL_HA_HP[lv] * s, hp * NORMAL_HM_HP, hp))
     return out
@@ -80,11 +81,8 @@ def test_a_mask_taller_in_front_than_any_vertebra_does_not_set_the_norm():
     """Family s2-0019: a mask over a crushed T5 and T6 read Ha 26, Hm 27, Hp 18 mm. Taken
     as a healthy neighbour it raised the Hm/Hp reference of the levels beside it, and
     healthy vertebrae with ordinary concave endplates were graded 2 "biconcave"."""
-    thoracic = [Level(v) for v in range(Level.T3, Level.T10 + 1)]
-    heights = []
-    for lv in thoracic:
-        hp = normal_hp_mm(lv)
-        heights.append(Heights(hp * NORMAL_HA_HP[lv], hp * NORMAL_HM_HP, hp))
+    thoracic = THORACIC
+    heights = _normal_spine(np.ones(len(thoracic)), thoracic)
     i = thoracic.index(Level.T6)
     hp = heights[i].posterior
     heights[i] = Heights(1.45 * hp, 1.48 * hp, hp)  # two bodies in front, one behind
@@ -122,11 +120,8 @@ def test_a_ratio_grade_needs_an_hp_no_taller_than_its_neighbours_give():
     19.0), so Hm/Hp fell and a normal T4 was graded 2 "biconcave"."""
     from kypho.measure.stage_grading import _posterior_problem
 
-    thoracic = [Level(v) for v in range(Level.T3, Level.T10 + 1)]
-    normal = []
-    for lv in thoracic:
-        hp = normal_hp_mm(lv)
-        normal.append(Heights(hp * NORMAL_HA_HP[lv], hp * NORMAL_HM_HP, hp))
+    thoracic = THORACIC
+    normal = _normal_spine(np.ones(len(thoracic)), thoracic)
     i = thoracic.index(Level.T7)
     n = len(thoracic)
     h = normal[i]
