@@ -12,6 +12,7 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.column import filled_bone
+from kypho.anatomy.engine.depression_discs import depression_disc_space
 from kypho.anatomy.engine.discs import disc_space
 from kypho.anatomy.engine.endplate_slices import is_thick_slice, trim_endplate_slices
 from kypho.anatomy.engine.threshold import CoarseGrid, TissueStats, low_bone_hu
@@ -105,7 +106,14 @@ def refine_labels(
     ids = grid.upsample(whole_c, hu.shape, sl)
     # Both fills can close a thin disc between two endplates whose rims nearly touch;
     # the disc is the non-bone space between the endplates of two different vertebrae.
-    filled &= ~disc_space(filled, bone, ids, spacing_mm[2])
+    sure = disc_space(filled, bone, ids, spacing_mm[2])
+    # ...and where an endplate is depressed, the disc pooled in the depression.
+    filled &= ~(
+        sure
+        | depression_disc_space(
+            crop, filled, bone, ids, sure, spacing_mm, stats.voxel_noise_hu or stats.noise_hu
+        )
+    )
     if is_thick_slice(spacing_mm):
         # A strongly tilted disc crossed by a coarse boundary nearly along z keeps one
         # id, the change falling in the endplate beside it (see tilted_discs).
