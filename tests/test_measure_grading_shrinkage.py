@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kypho.anatomy.levels import Level
 from kypho.measure.grading import grade_spine
@@ -133,3 +134,47 @@ def test_a_ratio_grade_needs_an_hp_no_taller_than_its_neighbours_give():
         g = grade_spine(thoracic, spine, np.full(n, 0.5), np.ones(n))[i]
         assert g.has_neighbour and int(g.grade) >= 1
         assert (_posterior_problem(Level.T7, heights, g) is None) is stands
+
+
+def test_reductions_agree_with_the_expected_heights_when_the_references_oscillate():
+    """Family s1-0074 (T12-L4, three fractures): T12 and L4 are 15 % apart in Hp once
+    carried to each other's level, so each knocks the other out of the healthy set, with
+    none left both come back, and the iteration never settles. The crushed L1 was given
+    an expected Hp of 26.1 mm (read against T12 and L4) and a crush reduction of 0 (read
+    against no reference): a 44 % loss reported beside grade 0."""
+    from kypho.measure.stage_grading import _posterior_problem
+
+    levels = [Level.T12, Level.L1, Level.L2, Level.L3, Level.L4]
+    heights = [
+        Heights(26.0, 21.9, 25.7),
+        Heights(12.1, 12.0, 14.6),
+        Heights(27.3, 13.3, 24.1),
+        Heights(12.3, 14.0, 20.4),
+        Heights(26.3, 22.8, 22.4),
+    ]
+    res = grade_spine(levels, heights, np.full(5, 0.5), np.ones(5))
+    for r, h in zip(res, heights, strict=True):
+        if r.has_neighbour:
+            assert r.reductions["crush"] == pytest.approx(1.0 - h.posterior / r.expected.posterior)
+        else:  # graded on its own shape: no crush, an expected Hp from that shape
+            assert r.reductions["crush"] == 0.0
+            assert r.expected.posterior >= h.posterior
+    # Whatever set the grading settles on, L1 is not reported as a normal body: a
+    # grade 0 with no healthy neighbour and an Hp far below its level's is not measurable.
+    l1 = res[1]
+    assert int(l1.grade) >= 1 or _posterior_problem(Level.L1, heights[1], l1) is not None
+
+
+def test_a_grade_0_on_its_own_shape_needs_an_hp_a_crush_cannot_hide_in():
+    from kypho.measure.plausibility import Gate
+    from kypho.measure.stage_grading import OWN_HP_MIN, _posterior_problem
+
+    hp = normal_hp_mm(Level.L1)
+    for scale, stands in ((1.0, True), (OWN_HP_MIN + 0.02, True), (0.54, False)):
+        h = Heights(0.95 * scale * hp, 0.9 * scale * hp, scale * hp)  # a normal shape
+        g = grade_spine([Level.L1], [h], np.full(1, 0.5), np.ones(1))[0]
+        assert not g.has_neighbour and int(g.grade) == 0
+        problem = _posterior_problem(Level.L1, h, g)
+        assert (problem is None) is stands
+        if problem is not None:
+            assert problem.gate is Gate.NEIGHBOURS and "crush" in problem.reason

@@ -50,6 +50,11 @@ _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
 #: larger (s1-0074 L3, crushed, Hp 0.68 of the norm, is graded).
 HP_OVER_NEIGHBOURS = 1.25
 OWN_HP_MAX = 1.3
+#: A grade 0 needs, with no healthy neighbour (crush is then not assessed, the expected
+#: heights come from the body's own shape), an Hp of at least OWN_HP_MIN times its
+#: level's normal (about -2 SD, see OWN_HP_MAX): family s1-0074's crushed L1 (Hp
+#: 14.6 mm, 0.54 of the norm, a uniform 50 % crush with a normal shape) was graded 0.
+OWN_HP_MIN = 0.7
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,7 +86,19 @@ def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[M
 
 def _posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
     """A wedge or biconcave grade stands only when its Hp, the ratios' denominator, is
-    not taller than expected (:data:`HP_OVER_NEIGHBOURS`, :data:`OWN_HP_MAX`)."""
+    not taller than expected (:data:`HP_OVER_NEIGHBOURS`, :data:`OWN_HP_MAX`); a grade 0
+    with no healthy neighbour, only when its Hp is not so short that a crush could
+    hide in it (:data:`OWN_HP_MIN`)."""
+    if g.grade < GenantGrade.MILD and not g.has_neighbour:
+        ref = normal_hp_mm(level)
+        if heights.posterior >= OWN_HP_MIN * ref:
+            return None
+        return Implausibility(
+            Gate.NEIGHBOURS,
+            f"no healthy neighbour to judge a crush against, and Hp {heights.posterior:.1f} "
+            f"mm is {heights.posterior / ref:.2f} of the {ref:.1f} mm normal for "
+            f"{level.display}: a crushed body cannot be told from a small one",
+        )
     if g.grade < GenantGrade.MILD or g.morphotype not in (Morphotype.WEDGE, Morphotype.BICONCAVE):
         return None
     if g.has_neighbour:
