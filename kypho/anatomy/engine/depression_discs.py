@@ -34,6 +34,7 @@ from kypho.anatomy.engine.discs import (
 
 __all__ = [
     "MIN_CONTRAST_NOISE",
+    "MIN_CONTRAST_SHARE",
     "MIN_DISC_VOXELS",
     "NOISE_K",
     "RUN_SHARE",
@@ -55,6 +56,11 @@ NOISE_K = 3.0
 #: over a long run, is within what beam hardening and partial volume shift between two
 #: places of one image, so the two tissues are not told apart.
 MIN_CONTRAST_NOISE = 1.0
+#: ...and this share of the trabecular bone's contrast to soft tissue. A disc's middle
+#: reads near soft tissue at thin slices; at thick ones partial volume lifts it towards
+#: the bone (family s1-0070 at 5 mm: disc middles 201 HU against trabecular 222 HU),
+#: and a depression a few mm deep is not resolved there anyway.
+MIN_CONTRAST_SHARE = 0.25
 #: A run is disc when its mean reads below this share of the way from the disc level to
 #: its vertebra's trabecular level. Well below half-way: at thick slices a crushed
 #: body's interior, every slice of it partial-volumed with an endplate or a disc, reads
@@ -146,6 +152,7 @@ def depression_disc_space(
     sure: np.ndarray,
     spacing_mm: tuple[float, float, float],
     voxel_noise_hu: float,
+    soft_tissue_hu: float,
 ) -> np.ndarray:
     """Voxels of ``filled`` that are disc pooled in an endplate depression.
 
@@ -166,6 +173,8 @@ def depression_disc_space(
         Voxel size.
     voxel_noise_hu : float
         One voxel's noise SD in soft tissue.
+    soft_tissue_hu : float
+        The image's soft-tissue level.
 
     Returns
     -------
@@ -206,6 +215,7 @@ def depression_disc_space(
     sd = voxel_noise_hu / np.sqrt(size[0] * size[1] * n)
     contrast = level - disc
     clear = contrast > np.maximum(NOISE_K * sd, MIN_CONTRAST_NOISE * voxel_noise_hu)
+    clear &= contrast >= MIN_CONTRAST_SHARE * (level - soft_tissue_hu)
     dark = np.isfinite(level) & clear & (mean < disc + RUN_SHARE * contrast)
     if not dark.any():
         return out

@@ -111,7 +111,8 @@ def refine_labels(
     filled &= ~(
         sure
         | depression_disc_space(
-            crop, filled, bone, ids, sure, spacing_mm, stats.voxel_noise_hu or stats.noise_hu
+            crop, filled, bone, ids, sure, spacing_mm, stats.voxel_noise_hu or stats.noise_hu,
+            stats.soft_tissue_hu,
         )
     )
     if is_thick_slice(spacing_mm):
