@@ -178,3 +178,32 @@ def test_a_grade_0_on_its_own_shape_needs_an_hp_a_crush_cannot_hide_in():
         assert (problem is None) is stands
         if problem is not None:
             assert problem.gate is Gate.NEIGHBOURS and "crush" in problem.reason
+
+
+def test_a_crushed_body_with_a_node_keeps_its_crush_grade():
+    """Family s3-0012 T7 (a 22 % crush, a Schmorl's node in its endplate): Hm 11.0 mm
+    through the node made it "biconcave"; the node withdrew that grade and with it the
+    crush that its Ha and Hp show."""
+    from kypho.measure.grading import without_morphotype
+
+    thoracic = THORACIC
+    n = len(thoracic)
+    heights = _normal_spine(np.ones(n), thoracic)
+    i = thoracic.index(Level.T7)
+    h = heights[i]
+    heights[i] = Heights(0.76 * h.anterior, 0.5 * h.middle, 0.76 * h.posterior)
+    g = grade_spine(thoracic, heights, np.full(n, 0.5), np.ones(n))[i]
+    assert g.morphotype.value == "biconcave" and g.has_neighbour
+    out = without_morphotype(
+        g, "biconcave", "a node", height_sd_mm=0.5, hp_mm=heights[i].posterior, frame_quality=1.0
+    )
+    assert out.morphotype.value == "crush" and int(out.grade) == 1
+    assert out.reduction == pytest.approx(g.reductions["crush"])
+    assert out.notes[-1] == "a node" and "a node" not in g.notes  # a new record
+    # A healthy body with a node is graded 0.
+    heights[i] = Heights(h.anterior, 0.5 * h.middle, h.posterior)
+    g = grade_spine(thoracic, heights, np.full(n, 0.5), np.ones(n))[i]
+    out = without_morphotype(
+        g, "biconcave", "a node", height_sd_mm=0.5, hp_mm=h.posterior, frame_quality=1.0
+    )
+    assert int(out.grade) == 0 and out.morphotype.value == "none"

@@ -8,8 +8,9 @@ rim, over ~0.6-0.8 of the body's width: 22-27 % of the width from the midline (w
 :mod:`kypho.measure.heights` reads the middle height again) such a bowl is still about
 half as deep as at its centre, while a node's pit is passed.
 Genant's semi-quantitative method does not count Schmorl's nodes as fracture
-deformities (Genant et al., J Bone Miner Res 1993;8:1137-48), so a grade that rests on
-such a pit is withdrawn as not measurable, with the numbers.
+deformities (Genant et al., J Bone Miner Res 1993;8:1137-48), so a biconcave grade that
+rests on such a pit is withdrawn, with the numbers; the body's Ha and Hp still grade a
+wedge or a crush beside it (:func:`~kypho.measure.grading.without_morphotype`).
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ __all__ = [
     "genant_grade",
     "grade_spine",
     "nearest_on_each_side",
+    "without_morphotype",
 ]
 
 #: Genant lower bounds of grades 1, 2, 3 as height-reduction fractions (DOMAIN.md §1.1).
@@ -317,3 +318,41 @@ def grade_spine(
                         has_neighbour=bool(n_nb[i] > 0))
         )
     return results
+
+
+def without_morphotype(
+    result: GradeResult,
+    kind: str,
+    note: str,
+    *,
+    height_sd_mm: float,
+    hp_mm: float,
+    frame_quality: float,
+) -> GradeResult:
+    """The grade on the other reductions when one of them measures no deformity.
+
+    A biconcave reduction read through a focal endplate pit (a Schmorl's node) says
+    nothing of the body's height, but its Ha and Hp still do: a body crushed or wedged
+    beside the node keeps that grade.
+
+    Parameters
+    ----------
+    result : GradeResult
+    kind : {"wedge", "biconcave", "crush"}
+        The reduction left out.
+    note : str
+        Why, kept in the result's notes.
+    height_sd_mm, hp_mm, frame_quality : float
+        As for the grade's confidence in :func:`grade_spine`.
+    """
+    reds = {k: v for k, v in result.reductions.items() if k != kind}
+    other = max(reds, key=lambda k: reds[k])
+    reduction = max(0.0, reds[other])
+    grade = genant_grade(reduction)
+    conf = _confidence(reduction, height_sd_mm, hp_mm, frame_quality,
+                       has_neighbour=result.has_neighbour)  # fmt: skip
+    return GradeResult(
+        result.expected, result.loss, reduction, dict(result.reductions), grade,
+        Morphotype(other) if grade > 0 else Morphotype.NONE, conf, [*result.notes, note],
+        has_neighbour=result.has_neighbour,
+    )  # fmt: skip

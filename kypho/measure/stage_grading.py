@@ -14,7 +14,7 @@ from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import affine_spacing
 from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
 from kypho.measure.focal_pit import focal_pit
-from kypho.measure.grading import GradeResult, grade_spine
+from kypho.measure.grading import GradeResult, grade_spine, without_morphotype
 from kypho.measure.heights import beside_hm_mm
 from kypho.measure.interior_heights import interior_heights
 from kypho.measure.norms import normal_hp_mm
@@ -128,12 +128,18 @@ def _grade_problems(
     )  # fmt: skip
     if (p := _posterior_problem(level, heights, g)) is not None:
         problems.append(p)
-    if g.morphotype is Morphotype.BICONCAVE and g.grade >= GenantGrade.MILD:
-        # Read beside the slab only here: ~10 % of the heights' cost per body.
-        beside = beside_hm_mm(fit.crop, fit.fit.frame, fit.profile, offset_mm)
-        pit = focal_pit(heights, g.expected, g.grade, g.morphotype, beside)
-        problems += [pit] if pit is not None else []
+    if (pit := _pit(heights, g, fit, offset_mm)) is not None:
+        problems.append(pit)
     return problems
+
+
+def _pit(heights: Heights, g: GradeResult, fit: BodyFit, offset_mm: float) -> Implausibility | None:
+    """Why a biconcave grade rests on a focal endplate pit, or None (:func:`focal_pit`)."""
+    if g.morphotype is not Morphotype.BICONCAVE or g.grade < GenantGrade.MILD:
+        return None
+    # Read beside the slab only here: ~10 % of the heights' cost per body.
+    beside = beside_hm_mm(fit.crop, fit.fit.frame, fit.profile, offset_mm)
+    return focal_pit(heights, g.expected, g.grade, g.morphotype, beside)
 
 
 def _reread(
@@ -196,7 +202,15 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
             quality=np.array([fits[lv].fit.quality for lv in graded]),
         )
         grades = grade_spine(grading.levels, grading.heights, grading.sd_mm, grading.quality)
-        for lv, g in zip(graded, grades, strict=True):
+        for i, (lv, g) in enumerate(zip(graded, grades, strict=True)):
+            heights = results[lv].heights_mm
+            if (pit := _pit(heights, g, fits[lv], stage.edge_offset_mm)) is not None:  # type: ignore[arg-type]
+                # The pit is not a deformity, the body's other heights still grade it.
+                g = without_morphotype(
+                    g, "biconcave", pit.reason + ": graded on Ha and Hp",
+                    height_sd_mm=float(grading.sd_mm[i]), hp_mm=heights.posterior,  # type: ignore[union-attr]
+                    frame_quality=float(grading.quality[i]),
+                )  # fmt: skip
             cut = loc.infos.get(lv) is not None and loc.infos[lv].cut_by_fov
             scale = 0.8 if cut else 1.0
             conf = g.confidence * scale
