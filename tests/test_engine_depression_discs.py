@@ -136,3 +136,17 @@ def test_family_biconcave_body_keeps_its_pits_out() -> None:
     # the endplates it finds, 14.5 mm, grade 3).
     assert tall_truth < 16.0
     assert tall_found < tall_truth + 8.0, (tall_found, tall_truth)
+
+
+def test_only_pools_open_to_the_disc_are_taken():
+    from kypho.anatomy.engine.depression_discs import _open_to_disc
+
+    filled = np.ones((20, 20, 20), dtype=bool)
+    filled[:, :, 15:] = False  # the disc above the body
+    sure = np.zeros_like(filled)
+    pools = np.zeros_like(filled)
+    pools[8:12, 8:12, 12:15] = True  # a pit under the disc
+    pools[3:6, 3:6, 4:7] = True  # a dark patch inside the body
+    kept = _open_to_disc(pools, filled, sure)
+    assert kept[8:12, 8:12, 12:15].all()
+    assert not kept[3:6, 3:6, 4:7].any()

@@ -226,4 +226,20 @@ def depression_disc_space(
     mid = np.full((rows.size, nz), np.inf, dtype=np.float32)
     mid[runs] = np.repeat(disc + VOXEL_SHARE * contrast[dark], (z1 - z0)[dark])
     out.reshape(-1, nz)[rows] = runs & flat_filled[rows] & (hs.reshape(-1, nz)[rows] < mid)
-    return out
+    return _open_to_disc(out, filled, sure)
+
+
+def _open_to_disc(pools: np.ndarray, filled: np.ndarray, sure: np.ndarray) -> np.ndarray:
+    """The pools connected to the disc: a depression is open to it, while a dark patch
+    inside a body (the basivertebral vein's channel, a partial-volumed slice between two
+    coarse ids) is not, and taking it out leaves a hole that the body's later separation
+    from its arch reads differently (family s3-0016 T5: body Dice 0.89 -> 0.70)."""
+    lab, n = ndimage.label(pools)
+    if n == 0:
+        return pools
+    outside = ~filled | sure
+    touch = ndimage.binary_dilation(outside, structure=ndimage.generate_binary_structure(3, 1))
+    keep = np.zeros(n + 1, dtype=bool)
+    keep[np.unique(lab[touch & pools])] = True
+    keep[0] = False
+    return keep[lab]
