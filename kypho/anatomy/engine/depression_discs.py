@@ -206,17 +206,13 @@ def depression_disc_space(
     )
     if col.size == 0:
         return out
-    cum = np.concatenate(
-        [np.zeros((rows.size, 1)), np.cumsum(hs.reshape(-1, nz)[rows], axis=1)], axis=1
-    )
     n = (z1 - z0).astype(float)
+    cum = np.cumsum(np.pad(hs.reshape(-1, nz)[rows], ((0, 0), (1, 0))), axis=1, dtype=float)
     mean = (cum[col, z1] - cum[col, z0]) / n
-    level = trab[own]
+    contrast = trab[own] - disc
+    # The noise of a run's mean: one voxel's over the filter's and the run's voxels.
     sd = voxel_noise_hu / np.sqrt(size[0] * size[1] * n)
-    contrast = level - disc
-    clear = contrast > np.maximum(NOISE_K * sd, MIN_CONTRAST_NOISE * voxel_noise_hu)
-    clear &= contrast >= MIN_CONTRAST_SHARE * (level - soft_tissue_hu)
-    dark = np.isfinite(level) & clear & (mean < disc + RUN_SHARE * contrast)
+    dark = _dark_runs(mean, trab[own], disc, sd, voxel_noise_hu, soft_tissue_hu)
     if not dark.any():
         return out
     # Of a dark run only its dark voxels: where an endplate was not solid (blurred at
@@ -227,6 +223,23 @@ def depression_disc_space(
     mid[runs] = np.repeat(disc + VOXEL_SHARE * contrast[dark], (z1 - z0)[dark])
     out.reshape(-1, nz)[rows] = runs & flat_filled[rows] & (hs.reshape(-1, nz)[rows] < mid)
     return _open_to_disc(out, filled, sure)
+
+
+def _dark_runs(
+    mean: np.ndarray,
+    level: np.ndarray,
+    disc: float,
+    sd: np.ndarray,
+    voxel_noise_hu: float,
+    soft_tissue_hu: float,
+) -> np.ndarray:
+    """Runs that read as disc: their mean below :data:`RUN_SHARE` of the way from the
+    disc level to their vertebra's trabecular ``level``, where the two are told apart
+    (:data:`NOISE_K`, :data:`MIN_CONTRAST_NOISE`, :data:`MIN_CONTRAST_SHARE`)."""
+    contrast = level - disc
+    clear = contrast > np.maximum(NOISE_K * sd, MIN_CONTRAST_NOISE * voxel_noise_hu)
+    clear &= contrast >= MIN_CONTRAST_SHARE * (level - soft_tissue_hu)
+    return np.isfinite(level) & clear & (mean < disc + RUN_SHARE * contrast)
 
 
 def _open_to_disc(pools: np.ndarray, filled: np.ndarray, sure: np.ndarray) -> np.ndarray:
