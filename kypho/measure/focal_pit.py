@@ -10,7 +10,9 @@ half as deep as at its centre, while a node's pit is passed.
 Genant's semi-quantitative method does not count Schmorl's nodes as fracture
 deformities (Genant et al., J Bone Miner Res 1993;8:1137-48), so a biconcave grade that
 rests on such a pit is withdrawn, with the numbers; the body's Ha and Hp still grade a
-wedge or a crush beside it (:func:`~kypho.measure.grading.without_morphotype`).
+wedge or a crush beside it (:func:`~kypho.measure.grading.without_morphotype`), and
+without one the vertebra is not measurable (a shallow biconcave fracture can look like
+a node).
 """
 
 from __future__ import annotations

@@ -205,12 +205,15 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
         for i, (lv, g) in enumerate(zip(graded, grades, strict=True)):
             heights = results[lv].heights_mm
             if (pit := _pit(heights, g, fits[lv], stage.edge_offset_mm)) is not None:  # type: ignore[arg-type]
-                # The pit is not a deformity, the body's other heights still grade it.
-                g = without_morphotype(
+                # The pit is no deformity, but the body's other heights can show one.
+                # When they do not, the vertebra stays "not measurable": a shallow
+                # biconcave fracture can look like a node (the fixed suite's 3 mm T12).
+                beside = without_morphotype(
                     g, "biconcave", pit.reason + ": graded on Ha and Hp",
                     height_sd_mm=float(grading.sd_mm[i]), hp_mm=heights.posterior,  # type: ignore[union-attr]
                     frame_quality=float(grading.quality[i]),
                 )  # fmt: skip
+                g = beside if beside.grade >= GenantGrade.MILD else g
             cut = loc.infos.get(lv) is not None and loc.infos[lv].cut_by_fov
             scale = 0.8 if cut else 1.0
             conf = g.confidence * scale
