@@ -236,6 +236,14 @@ def _reductions(
     return healthy, ref_a, ref_m, red_w, red_b, red_c
 
 
+def _worst(reductions: dict[str, float]) -> tuple[float, GenantGrade, Morphotype]:
+    """The largest reduction, its Genant grade and its morphotype (none at grade 0)."""
+    kind = max(reductions, key=lambda k: reductions[k])
+    reduction = max(0.0, reductions[kind])
+    grade = genant_grade(reduction)
+    return reduction, grade, Morphotype(kind) if grade > 0 else Morphotype.NONE
+
+
 def _confidence(reduction: float, height_sd_mm: float, hp_mm: float, frame_quality: float,
                 *, has_neighbour: bool) -> float:
     """Probability that the grade is on the right side of the nearest Genant threshold
@@ -306,10 +314,7 @@ def grade_spine(
             "biconcave": float(red_b[i]),
             "crush": float(red_c[i]) if np.isfinite(exp_hp[i]) else 0.0,
         }
-        kind = max(reds, key=lambda k: reds[k])
-        reduction = max(0.0, reds[kind])
-        grade = genant_grade(reduction)
-        morph = Morphotype(kind) if grade > 0 else Morphotype.NONE
+        reduction, grade, morph = _worst(reds)
 
         conf = _confidence(reduction, float(height_sd_mm[i]), float(hp[i]),
                            float(frame_quality[i]), has_neighbour=bool(n_nb[i] > 0))
@@ -345,14 +350,11 @@ def without_morphotype(
     height_sd_mm, hp_mm, frame_quality : float
         As for the grade's confidence in :func:`grade_spine`.
     """
-    reds = {k: v for k, v in result.reductions.items() if k != kind}
-    other = max(reds, key=lambda k: reds[k])
-    reduction = max(0.0, reds[other])
-    grade = genant_grade(reduction)
+    reduction, grade, morph = _worst({k: v for k, v in result.reductions.items() if k != kind})
     conf = _confidence(reduction, height_sd_mm, hp_mm, frame_quality,
                        has_neighbour=result.has_neighbour)  # fmt: skip
     return GradeResult(
-        result.expected, result.loss, reduction, dict(result.reductions), grade,
-        Morphotype(other) if grade > 0 else Morphotype.NONE, conf, [*result.notes, note],
+        result.expected, result.loss, reduction, dict(result.reductions), grade, morph, conf,
+        [*result.notes, note],
         has_neighbour=result.has_neighbour,
     )  # fmt: skip
