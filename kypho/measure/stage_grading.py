@@ -118,17 +118,19 @@ def _posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implau
 
 def _grade_problems(
     level: Level, heights: Heights, g: GradeResult, confirmation: CtConfirmation,
-    fit: BodyFit, offset_mm: float, voxel_mm: float,
+    fit: BodyFit, offset_mm: float, voxel_mm: float, pit: Implausibility | None = None,
 ) -> list[Implausibility]:
     """The checks of a graded vertebra (:func:`check_graded`, and the focal pit test of a
-    biconcave grade read beside the slab)."""
+    biconcave grade read beside the slab, unless ``pit`` gives it already)."""
     problems = check_graded(
         heights, g.loss, g.grade, g.morphotype, confirmation,
         expected=g.expected, resolution_mm=voxel_mm,
     )  # fmt: skip
     if (p := _posterior_problem(level, heights, g)) is not None:
         problems.append(p)
-    if (pit := _pit(heights, g, fit, offset_mm)) is not None:
+    if pit is None:
+        pit = _pit(heights, g, fit, offset_mm)
+    if pit is not None:
         problems.append(pit)
     return problems
 
@@ -213,7 +215,7 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
                     height_sd_mm=float(grading.sd_mm[i]), hp_mm=heights.posterior,  # type: ignore[union-attr]
                     frame_quality=float(grading.quality[i]),
                 )  # fmt: skip
-                g = beside if beside.grade >= GenantGrade.MILD else g
+                g, pit = (beside, None) if beside.grade >= GenantGrade.MILD else (g, pit)
             cut = loc.infos.get(lv) is not None and loc.infos[lv].cut_by_fov
             scale = 0.8 if cut else 1.0
             conf = g.confidence * scale
@@ -230,7 +232,7 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
             columns = fits[lv].profile.columns
             confirmation = ct_confirmation(columns, stage.edge_offset_mm, vm.heights_mm)  # type: ignore[arg-type]
             problems = _grade_problems(lv, vm.heights_mm, g, confirmation, fits[lv],  # type: ignore[arg-type]
-                                       stage.edge_offset_mm, voxel_mm)  # fmt: skip
+                                       stage.edge_offset_mm, voxel_mm, pit)  # fmt: skip
             again = None
             if problems and all(p.gate in _REREAD_GATES for p in problems):
                 again = _reread(lv, g, confirmation, stage, bodies, grading, voxel_mm, scale)
