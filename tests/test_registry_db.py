@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -73,6 +74,28 @@ def test_hard_delete_refused(registry):  # noqa: F811
         s.delete(s.scalars(select(Patient)).one())
     with registry.session() as s:
         assert s.scalars(select(Patient)).one().pseudonym == "P-002"
+
+
+def test_every_registry_opened_keeps_its_audit(tmp_path):
+    # Registries opened one after another in one process (the web app, the CLI, tests):
+    # each must refuse hard deletes and audit, also when its sessionmaker is allocated
+    # where a closed one lived (SQLAlchemy keys listeners by id()).
+    allowed = 0
+    for i in range(120):
+        reg = open_registry(f"sqlite:///{tmp_path}/r{i}.sqlite", upgrade=False)
+        Base.metadata.create_all(reg.engine)  # faster than 120 migrations
+        with reg.session() as s:
+            s.add(Patient(pseudonym=f"P-{i}"))
+        try:
+            with reg.session() as s:
+                s.delete(s.scalars(select(Patient)).one())
+            allowed += 1
+        except RegistryError:
+            pass
+        reg.dispose()
+        del reg
+        gc.collect()
+    assert allowed == 0
 
 
 def test_one_live_visit_per_timepoint(registry):  # noqa: F811

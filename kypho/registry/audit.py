@@ -116,9 +116,12 @@ def _after_flush(session: Session, _ctx: Any) -> None:
 
 def install_audit(target: Any) -> None:
     """Attach the audit listeners to a sessionmaker (or Session class)."""
-    if not event.contains(target, "before_flush", _before_flush):
-        event.listen(target, "before_flush", _before_flush)
-        event.listen(target, "after_flush", _after_flush)
+    # No ``event.contains`` guard: SQLAlchemy keys listeners by ``id(target)``, so a new
+    # sessionmaker allocated where a collected one lived reads as already listened to,
+    # and a registry opened after another was closed ran without its audit trail. Each
+    # Registry makes its own sessionmaker and calls this once.
+    event.listen(target, "before_flush", _before_flush)
+    event.listen(target, "after_flush", _after_flush)
 
 
 def soft_delete(obj: Base) -> None:
