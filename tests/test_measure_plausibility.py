@@ -14,7 +14,8 @@ from scipy import ndimage
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.ct_confirmation import CtConfirmation
+from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
+from kypho.measure.edge_columns import EdgeColumns
 from kypho.measure.plausibility import Gate, check_graded
 from kypho.measure.spine import measure_spine
 from kypho.model import GenantGrade, Heights, Morphotype
@@ -261,3 +262,32 @@ def test_implausible_vertebra_is_not_planned(lab):
     (lp,) = plan.levels
     assert lp.recommendation.value == "not_suitable"
     assert "could not be measured" in lp.reasons[0] and "not measurable" in lp.reasons[0]
+
+
+def _columns_seeing(fraction: float, ct_height_mm: float, n: int = 40) -> EdgeColumns:
+    """Edge columns of a 16 mm tall line where the CT places both endplates on
+    ``fraction`` of the columns, ``ct_height_mm`` apart."""
+    bottom_hu = np.full((3, n), np.nan)
+    top_hu = np.full((3, n), np.nan)
+    seen = round(fraction * n)
+    bottom_hu[:, :seen] = 0.0
+    top_hu[:, :seen] = ct_height_mm
+    mask = np.zeros((3, n))
+    return EdgeColumns(mask, mask + 16.0, bottom_hu, top_hu, 1.0)
+
+
+def test_few_ct_columns_confirm_only_when_they_agree_closely():
+    heights = Heights(16.0, 16.0, 16.0)
+    # A calcified disc hides the endplate on most columns of a true fracture; the 15 %
+    # the CT reads agree within a voxel-scale error: confirmed.
+    close = ct_confirmation(_columns_seeing(0.15, 16.6), 0.0, heights)
+    assert close.confirmed == (True, True, True)
+    # As few columns 1.9 mm off: a mask cut inside the body, not confirmed.
+    off = ct_confirmation(_columns_seeing(0.15, 17.9), 0.0, heights)
+    assert off.confirmed == (False, False, False)
+    # Too few columns to say anything, however close.
+    few = ct_confirmation(_columns_seeing(0.05, 16.1), 0.0, heights)
+    assert few.confirmed == (False, False, False)
+    # A quarter of the columns within the wider tolerance, as before.
+    quarter = ct_confirmation(_columns_seeing(0.3, 17.9), 0.0, heights)
+    assert quarter.confirmed == (True, True, True)
