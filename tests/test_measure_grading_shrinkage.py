@@ -98,8 +98,8 @@ def test_a_mask_taller_in_front_than_any_vertebra_does_not_set_the_norm():
 def test_a_grade_on_its_own_shape_needs_an_hp_its_level_can_have():
     """Family s2-0011 (5 mm slices): no healthy neighbour, T10 read Ha 22.7, Hm 21.9,
     Hp 32.9 mm (truth 24.5) and was graded 2 "biconcave" against its own Hp."""
+    from kypho.measure.graded_checks import posterior_problem
     from kypho.measure.plausibility import Gate
-    from kypho.measure.stage_grading import _posterior_problem
 
     def alone(heights: Heights) -> tuple[Level, Heights, object]:
         res = grade_spine([Level.T10], [heights], np.full(1, 0.5), np.ones(1))[0]
@@ -108,18 +108,18 @@ def test_a_grade_on_its_own_shape_needs_an_hp_its_level_can_have():
 
     lv, h, g = alone(Heights(22.7, 21.9, 32.9))
     assert int(g.grade) == 2  # what the ratio alone says
-    problem = _posterior_problem(lv, h, g)
+    problem = posterior_problem(lv, h, g)
     assert problem is not None and problem.gate is Gate.NEIGHBOURS
     # The same shape at an Hp a T10 can have stands, and so does one crushed behind too.
     for scale in (0.7, 0.45):
         lv, h, g = alone(Heights(22.7 * scale, 21.9 * scale, 32.9 * scale))
-        assert int(g.grade) == 2 and _posterior_problem(lv, h, g) is None
+        assert int(g.grade) == 2 and posterior_problem(lv, h, g) is None
 
 
 def test_a_ratio_grade_needs_an_hp_no_taller_than_its_neighbours_give():
     """Family s3-0048: T4 read Hp 25.8 mm against the 20.3 its neighbours give (truth
     19.0), so Hm/Hp fell and a normal T4 was graded 2 "biconcave"."""
-    from kypho.measure.stage_grading import _posterior_problem
+    from kypho.measure.graded_checks import posterior_problem
 
     thoracic = THORACIC
     normal = _normal_spine(np.ones(len(thoracic)), thoracic)
@@ -133,7 +133,7 @@ def test_a_ratio_grade_needs_an_hp_no_taller_than_its_neighbours_give():
         spine = [heights if k == i else x for k, x in enumerate(normal)]
         g = grade_spine(thoracic, spine, np.full(n, 0.5), np.ones(n))[i]
         assert g.has_neighbour and int(g.grade) >= 1
-        assert (_posterior_problem(Level.T7, heights, g) is None) is stands
+        assert (posterior_problem(Level.T7, heights, g) is None) is stands
 
 
 def test_reductions_agree_with_the_expected_heights_when_the_references_oscillate():
@@ -142,7 +142,7 @@ def test_reductions_agree_with_the_expected_heights_when_the_references_oscillat
     none left both come back, and the iteration never settles. The crushed L1 was given
     an expected Hp of 26.1 mm (read against T12 and L4) and a crush reduction of 0 (read
     against no reference): a 44 % loss reported beside grade 0."""
-    from kypho.measure.stage_grading import _posterior_problem
+    from kypho.measure.graded_checks import posterior_problem
 
     levels = [Level.T12, Level.L1, Level.L2, Level.L3, Level.L4]
     heights = [
@@ -162,19 +162,19 @@ def test_reductions_agree_with_the_expected_heights_when_the_references_oscillat
     # Whatever set the grading settles on, L1 is not reported as a normal body: a
     # grade 0 with no healthy neighbour and an Hp far below its level's is not measurable.
     l1 = res[1]
-    assert int(l1.grade) >= 1 or _posterior_problem(Level.L1, heights[1], l1) is not None
+    assert int(l1.grade) >= 1 or posterior_problem(Level.L1, heights[1], l1) is not None
 
 
 def test_a_grade_0_on_its_own_shape_needs_an_hp_a_crush_cannot_hide_in():
+    from kypho.measure.graded_checks import OWN_HP_MIN, posterior_problem
     from kypho.measure.plausibility import Gate
-    from kypho.measure.stage_grading import OWN_HP_MIN, _posterior_problem
 
     hp = normal_hp_mm(Level.L1)
     for scale, stands in ((1.0, True), (OWN_HP_MIN + 0.02, True), (0.54, False)):
         h = Heights(0.95 * scale * hp, 0.9 * scale * hp, scale * hp)  # a normal shape
         g = grade_spine([Level.L1], [h], np.full(1, 0.5), np.ones(1))[0]
         assert not g.has_neighbour and int(g.grade) == 0
-        problem = _posterior_problem(Level.L1, h, g)
+        problem = posterior_problem(Level.L1, h, g)
         assert (problem is None) is stands
         if problem is not None:
             assert problem.gate is Gate.NEIGHBOURS and "crush" in problem.reason

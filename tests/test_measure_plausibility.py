@@ -16,7 +16,8 @@ from kypho.anatomy.levels import Level
 from kypho.imaging.volume import LabelMap, Volume
 from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
 from kypho.measure.edge_columns import EdgeColumns
-from kypho.measure.plausibility import Gate, check_graded
+from kypho.measure.graded_checks import check_graded
+from kypho.measure.plausibility import Gate
 from kypho.measure.spine import measure_spine
 from kypho.model import GenantGrade, Heights, Morphotype
 

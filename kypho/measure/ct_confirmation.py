@@ -1,7 +1,7 @@
 """Whether the CT itself shows a body's heights: its endplates along the three lines.
 
 A grade >= 2 needs agreement between the mask-based heights and the endplates seen in
-the CT (:func:`~kypho.measure.plausibility.check_graded`): where a mask was cut inside a
+the CT (:func:`~kypho.measure.graded_checks.check_graded`): where a mask was cut inside a
 body, its edge has bone on both sides and the CT places no endplate there.
 """
 

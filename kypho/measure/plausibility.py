@@ -8,10 +8,9 @@ reason instead of a Genant grade (DESIGN.md "Genant"; DOMAIN.md §1.1). Checks:
 * before grading (:func:`check_before_grading`): heights within the anatomical range of
   the level, height, trabecular density and body volume consistent with the measured
   neighbours, height lines inside the body;
-* after grading (:func:`check_graded`): the heights form a real morphotype (DOMAIN.md
-  §1.1: a wedge's tilted endplate puts Hm between Ha and Hp, a crush loses height at
-  all three points), and a grade >= 2 is confirmed by the CT's endplates along the same
-  lines (:func:`~kypho.measure.ct_confirmation.ct_confirmation`).
+* after grading (:func:`~kypho.measure.graded_checks.check_graded`): the heights form a
+  real morphotype, and a grade >= 2 is confirmed by the CT's endplates along the same
+  lines.
 
 Pure computation on measured values; every reason is one sentence with its numbers."""
 
@@ -25,17 +24,15 @@ from enum import StrEnum
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.measure.ct_confirmation import CtConfirmation
 from kypho.measure.grading import nearest_on_each_side
 from kypho.measure.norms import level_position, normal_hp_mm
-from kypho.model import GenantGrade, Heights, Morphotype, VertebraMeasurement
+from kypho.model import Heights, VertebraMeasurement
 
 __all__ = [
     "Gate",
     "Implausibility",
     "MeasuredBody",
     "check_before_grading",
-    "check_graded",
     "mark_not_measurable",
 ]
 
@@ -58,16 +55,6 @@ NEIGHBOUR_VOLUME_FACTOR = 2.0
 #: HU) or soft tissue (30-60 HU) differs by far more.
 DENSITY_RATIO = 1.6
 DENSITY_MIN_DIFF_HU = 80.0
-#: Tolerance (mm, at least) of the morphotype order (Hm between Ha and Hp): about the
-#: measurement noise of one height at 1-3 mm voxels (README "Ha/Hm/Hp error").
-MORPHOTYPE_TOL_MM = 1.0
-#: Least share of a wedge's anterior loss its middle loses too: a wedge tilts the endplate
-#: (a plane loses half in the middle, DOMAIN.md §1.1); a short Ha with Hm at Hp is a rim
-#: or a line off the body (issue 10: healthy real L3-L5 read Ha 12-13, Hm 26-27 mm).
-WEDGE_MIDDLE_SHARE = 0.25
-#: A crush loses height at all three points (DOMAIN.md §1.1): each of Ha and Hm must
-#: have lost at least this share of the posterior loss.
-CRUSH_SHARE = 0.5
 
 
 class Gate(StrEnum):
@@ -218,160 +205,6 @@ def check_before_grading(bodies: list[MeasuredBody]) -> dict[Level, list[Implaus
         if p:
             problems.setdefault(b.level, []).extend(p)
     return problems
-
-
-#: Lines whose height carries each morphotype's grade (DOMAIN.md §1.1).
-_GRADING_LINES = {
-    Morphotype.WEDGE: (0,),
-    Morphotype.BICONCAVE: (1,),
-    Morphotype.CRUSH: (0, 1, 2),
-}
-_LINE_NAMES = ("Ha", "Hm", "Hp")
-#: A grade's height loss (mm, on its grading lines) must exceed this share of the
-#: image's largest voxel size against both references a body's height has: the height
-#: its own Hp implies (the shape ratio the grade is read from) and the height its
-#: neighbours lead one to expect. Each endplate of a mask drawn on thick slices can sit
-#: up to half a voxel off, so a shortening under one voxel is not seen; and a ratio
-#: that comes from an Hp taller than its neighbours allow, with the short height itself
-#: as tall as expected, is no shortening (family s1-0070 at 5 mm: four healthy thoracic
-#: bodies graded 1-2; s1-0079 at 1 mm: T4 graded 2).
-RESOLUTION_SHARE = 1.0
-
-
-def _below_resolution(
-    heights: Heights,
-    expected: Heights,
-    morphotype: Morphotype,
-    lines: tuple[int, ...],
-    resolution_mm: float,
-) -> Implausibility | None:
-    h, e = heights.as_array(), expected.as_array()
-    # A wedge or biconcave grade is a shape ratio against the body's own Hp; a crush is
-    # Hp against the neighbours' expected Hp (:mod:`kypho.measure.grading`).
-    own = e if morphotype is Morphotype.CRUSH else h[2] * e / e[2]
-    lost = np.minimum(own, e) - h
-    worst = max(lines, key=lambda k: lost[k])
-    if lost[worst] >= RESOLUTION_SHARE * resolution_mm:
-        return None
-    name = _LINE_NAMES[worst]
-    return Implausibility(
-        Gate.CT_UNCONFIRMED,
-        f"{name} {h[worst]:.1f} mm is {own[worst] - h[worst]:.1f} mm short of what its Hp "
-        f"implies but {e[worst] - h[worst]:.1f} mm of the {e[worst]:.1f} mm its neighbours "
-        f"expect: less than the image's {resolution_mm:.1f} mm voxel against one of them, "
-        "so the shortening is not seen",
-    )
-
-
-def _morphotype_problem(
-    heights: Heights, loss: Heights, morphotype: Morphotype
-) -> Implausibility | None:
-    ha, hm, hp = heights.as_array()
-    tol = MORPHOTYPE_TOL_MM
-    text = f"Ha {ha:.1f}, Hm {hm:.1f}, Hp {hp:.1f} mm"
-    if morphotype is Morphotype.WEDGE and not (
-        ha - tol <= hm <= hp + tol and hp - hm >= WEDGE_MIDDLE_SHARE * (hp - ha) - tol
-    ):
-        return Implausibility(
-            Gate.MORPHOTYPE,
-            f"{text}: a short anterior height with the middle height outside Ha..Hp, or as "
-            "tall as Hp, is not a wedge, whose tilted endplate shortens the middle too (the "
-            "anterior line left the body, or met a rim or an osteophyte)",
-        )
-    if morphotype is Morphotype.BICONCAVE and hm > min(ha, hp) + tol:
-        return Implausibility(
-            Gate.MORPHOTYPE, f"{text}: a biconcave body has its smallest height in the middle"
-        )
-    if morphotype is Morphotype.CRUSH:
-        la, lm, lp = loss.as_array()
-        if la < CRUSH_SHARE * lp or lm < CRUSH_SHARE * lp:
-            return Implausibility(
-                Gate.MORPHOTYPE,
-                f"{text}: only the posterior height is short (losses {100 * la:.0f}/"
-                f"{100 * lm:.0f}/{100 * lp:.0f} %), not a crush, which loses height at all "
-                "three points",
-            )
-    return None
-
-
-def check_graded(
-    heights: Heights,
-    loss: Heights,
-    grade: GenantGrade,
-    morphotype: Morphotype,
-    confirmation: CtConfirmation | None,
-    expected: Heights | None = None,
-    resolution_mm: float | None = None,
-) -> list[Implausibility]:
-    """Checks of a graded vertebra: a real morphotype, and a grade >= 2 seen in the CT.
-
-    Parameters
-    ----------
-    heights, loss : Heights
-        Reported heights (mm) and relative losses against the expected heights.
-    grade : GenantGrade
-    morphotype : Morphotype
-    confirmation : CtConfirmation or None
-        The CT's view of the same lines (None: the CT was not read).
-    expected : Heights, optional
-        The expected (pre-fracture) heights the loss was measured against (mm).
-    resolution_mm : float, optional
-        The image's largest voxel size (mm): with ``expected``, a grade whose loss is
-        smaller is not measurable.
-
-    Returns
-    -------
-    list of Implausibility
-        Empty when the grade stands.
-    """
-    if grade < GenantGrade.MILD:
-        return []
-    out = []
-    p = _morphotype_problem(heights, loss, morphotype)
-    if p is not None:
-        out.append(p)
-    lines = _GRADING_LINES.get(morphotype, (0, 1, 2))
-    if expected is not None and resolution_mm is not None:
-        p = _below_resolution(heights, expected, morphotype, lines, resolution_mm)
-        if p is not None:
-            out.append(p)
-    # A mild grade is not held to the CT's precision, but it needs the CT to show an
-    # endplate somewhere along its line: none at all is a mask ending inside bone.
-    if (
-        grade == GenantGrade.MILD
-        and confirmation is not None
-        and all(confirmation.column_fraction[k] == 0.0 for k in lines)
-    ):
-        names = "/".join(_LINE_NAMES[k] for k in lines)
-        out.append(Implausibility(
-            Gate.CT_UNCONFIRMED,
-            f"grade 1 {morphotype.value}: the CT shows no endplate along the {names} "
-            "line (the mask may end inside the bone)",
-        ))  # fmt: skip
-    if grade >= GenantGrade.MODERATE:
-        if confirmation is None:
-            out.append(Implausibility(
-                Gate.CT_UNCONFIRMED, "grade >= 2 but the CT was not read along the height lines"
-            ))  # fmt: skip
-        else:
-            bad = [k for k in lines if not confirmation.confirmed[k]]
-            if bad:
-                seen = ", ".join(
-                    f"{_LINE_NAMES[k]} {heights.as_array()[k]:.1f} mm vs CT "
-                    + (
-                        f"{confirmation.ct_heights_mm[k]:.1f} mm"
-                        if np.isfinite(confirmation.ct_heights_mm[k])
-                        else "no endplates"
-                    )
-                    + f" ({100 * confirmation.column_fraction[k]:.0f} % of columns)"
-                    for k in bad
-                )
-                out.append(Implausibility(
-                    Gate.CT_UNCONFIRMED,
-                    f"grade {int(grade)} {morphotype.value} not confirmed by the endplates "
-                    f"in the CT: {seen}",
-                ))  # fmt: skip
-    return out
 
 
 #: Gates after which the mask is not a vertebral body, so its density is not the bone's.

@@ -14,16 +14,15 @@ from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import affine_spacing
 from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
 from kypho.measure.focal_pit import focal_pit
+from kypho.measure.graded_checks import check_graded, posterior_problem
 from kypho.measure.grading import GradeResult, grade_spine, without_morphotype
 from kypho.measure.heights import beside_hm_mm
 from kypho.measure.interior_heights import interior_heights
-from kypho.measure.norms import normal_hp_mm
 from kypho.measure.plausibility import (
     Gate,
     Implausibility,
     MeasuredBody,
     check_before_grading,
-    check_graded,
     mark_not_measurable,
 )
 from kypho.measure.stage_bodies import BodyFit, BodyStage, Located
@@ -35,26 +34,6 @@ __all__ = ["grade_bodies"]
 #: Problems of a mask-based grade that a reading of the CT alone can settle: the CT
 #: shows no endplate where the mask ends, or the mask's heights make no real morphotype.
 _REREAD_GATES = frozenset({Gate.CT_UNCONFIRMED, Gate.MORPHOTYPE})
-#: A wedge or biconcave grade is a ratio to Hp (Ha/Hp, Hm/Hp), so it stands only when Hp
-#: is no taller than expected: at most HP_OVER_NEIGHBOURS times the Hp its healthy
-#: neighbours give (adjacent levels differ by ~5 %, and the neighbours' own Hp is read
-#: to 1-2 mm at 2.5-5 mm slices, ~8-10 % together, so 1.25 is ~2.5 SD; family s3-0048,
-#: T4 Hp 25.8 mm against 20.3 expected, truth 19.0, was graded 2 "biconcave"; at 1.15
-#: three true fractures of seed 1 read right against neighbours read short were lost,
-#: at 1.17-1.19), and with
-#: no healthy neighbour at most OWN_HP_MAX times its level's normal Hp
-#: (:func:`normal_hp_mm`; vertebral heights vary between adults with a CV of ~14 %,
-#: DOMAIN.md §8.2, VerSe: model height 30.4 +/- 4.3 mm, so 1.3 is about +2 SD; s2-0011,
-#: 5 mm slices: T10 Hp 32.9 mm, 1.5 times the norm, had been graded 2). A short Hp is no
-#: such risk: it makes the ratios larger and the grade smaller than the loss, never
-#: larger (s1-0074 L3, crushed, Hp 0.68 of the norm, is graded).
-HP_OVER_NEIGHBOURS = 1.25
-OWN_HP_MAX = 1.3
-#: A grade 0 needs, with no healthy neighbour (crush is then not assessed, the expected
-#: heights come from the body's own shape), an Hp of at least OWN_HP_MIN times its
-#: level's normal (about -2 SD, see OWN_HP_MAX): family s1-0074's crushed L1 (Hp
-#: 14.6 mm, 0.54 of the norm, a uniform 50 % crush with a normal shape) was graded 0.
-OWN_HP_MIN = 0.7
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,38 +63,6 @@ def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[M
     return results, bodies
 
 
-def _posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
-    """A wedge or biconcave grade stands only when its Hp, the ratios' denominator, is
-    not taller than expected (:data:`HP_OVER_NEIGHBOURS`, :data:`OWN_HP_MAX`); a grade 0
-    with no healthy neighbour, only when its Hp is not so short that a crush could
-    hide in it (:data:`OWN_HP_MIN`)."""
-    if g.grade < GenantGrade.MILD and not g.has_neighbour:
-        ref = normal_hp_mm(level)
-        if heights.posterior >= OWN_HP_MIN * ref:
-            return None
-        return Implausibility(
-            Gate.NEIGHBOURS,
-            f"no healthy neighbour to judge a crush against, and Hp {heights.posterior:.1f} "
-            f"mm is {heights.posterior / ref:.2f} of the {ref:.1f} mm normal for "
-            f"{level.display}: a crushed body cannot be told from a small one",
-        )
-    if g.grade < GenantGrade.MILD or g.morphotype not in (Morphotype.WEDGE, Morphotype.BICONCAVE):
-        return None
-    if g.has_neighbour:
-        ref, limit, source = g.expected.posterior, HP_OVER_NEIGHBOURS, "its neighbours give"
-    else:
-        ref, limit = normal_hp_mm(level), OWN_HP_MAX
-        source = f"is normal for {level.display} (no healthy neighbour)"
-    if heights.posterior <= limit * ref:
-        return None
-    return Implausibility(
-        Gate.NEIGHBOURS,
-        f"Hp {heights.posterior:.1f} mm is {heights.posterior / ref:.2f} times the "
-        f"{ref:.1f} mm that {source}: the posterior line is not the body's height, so "
-        f"its Ha/Hp and Hm/Hp cannot be graded",
-    )
-
-
 def _grade_problems(
     level: Level, heights: Heights, g: GradeResult, confirmation: CtConfirmation,
     fit: BodyFit, offset_mm: float, voxel_mm: float, pit: Implausibility | None = None,
@@ -126,7 +73,7 @@ def _grade_problems(
         heights, g.loss, g.grade, g.morphotype, confirmation,
         expected=g.expected, resolution_mm=voxel_mm,
     )  # fmt: skip
-    if (p := _posterior_problem(level, heights, g)) is not None:
+    if (p := posterior_problem(level, heights, g)) is not None:
         problems.append(p)
     if pit is None:
         pit = _pit(heights, g, fit, offset_mm)
