@@ -65,18 +65,16 @@ def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[M
 
 def _grade_problems(
     level: Level, heights: Heights, g: GradeResult, confirmation: CtConfirmation,
-    fit: BodyFit, offset_mm: float, voxel_mm: float, pit: Implausibility | None = None,
+    voxel_mm: float, pit: Implausibility | None,
 ) -> list[Implausibility]:
-    """The checks of a graded vertebra (:func:`check_graded`, and the focal pit test of a
-    biconcave grade read beside the slab, unless ``pit`` gives it already)."""
+    """The checks of a graded vertebra (:func:`check_graded`, :func:`posterior_problem`)
+    and ``pit``, the focal pit its biconcave grade rests on (:func:`_pit`), if any."""
     problems = check_graded(
         heights, g.loss, g.grade, g.morphotype, confirmation,
         expected=g.expected, resolution_mm=voxel_mm,
     )  # fmt: skip
     if (p := posterior_problem(level, heights, g)) is not None:
         problems.append(p)
-    if pit is None:
-        pit = _pit(heights, g, fit, offset_mm)
     if pit is not None:
         problems.append(pit)
     return problems
@@ -113,7 +111,8 @@ def _reread(
     profile = replace(fit.profile, heights=ih.heights, superior_mm=ih.superior_mm,
                       inferior_mm=ih.inferior_mm)  # fmt: skip
     fit2 = BodyFit(fit.crop, fit.fit, profile, fit.radius_mm)
-    if _grade_problems(lv, ih.heights, g2, seen, fit2, stage.edge_offset_mm, voxel_mm):
+    pit = _pit(ih.heights, g2, fit2, stage.edge_offset_mm)
+    if _grade_problems(lv, ih.heights, g2, seen, voxel_mm, pit):
         return None
     old = "/".join(f"{h:.1f}" for h in stage.records[lv].heights_mm.as_array())  # type: ignore[union-attr]
     note = (
@@ -178,8 +177,7 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
             )
             columns = fits[lv].profile.columns
             confirmation = ct_confirmation(columns, stage.edge_offset_mm, vm.heights_mm)  # type: ignore[arg-type]
-            problems = _grade_problems(lv, vm.heights_mm, g, confirmation, fits[lv],  # type: ignore[arg-type]
-                                       stage.edge_offset_mm, voxel_mm, pit)  # fmt: skip
+            problems = _grade_problems(lv, vm.heights_mm, g, confirmation, voxel_mm, pit)  # type: ignore[arg-type]
             again = None
             if problems and all(p.gate in _REREAD_GATES for p in problems):
                 again = _reread(lv, g, confirmation, stage, bodies, grading, voxel_mm, scale)
