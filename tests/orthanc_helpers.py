@@ -9,23 +9,19 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
+from tests.ports import free_ports
+
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def need(binary: str) -> str:
@@ -54,11 +50,36 @@ class Orthanc:
         return counts
 
 
+# Another test process may take a port between its choice and Orthanc's bind.
+START_ATTEMPTS = 3
+
+
 @contextlib.contextmanager
 def orthanc(tmp: Path, modalities: dict[str, tuple[str, int]]) -> Iterator[Orthanc]:
     """Start Orthanc with its own storage on free loopback ports; stop it afterwards."""
     exe = need("Orthanc")
-    http_port, dicom_port = free_port(), free_port()
+    for attempt in range(START_ATTEMPTS):
+        http_port, dicom_port = free_ports(2)
+        proc, log = _start(exe, tmp, http_port, dicom_port, modalities)
+        server = Orthanc(f"http://127.0.0.1:{http_port}", dicom_port, "ORTHANC")
+        try:
+            if _wait_started(server, proc, tmp):
+                break
+        except BaseException:
+            _stop(proc, log)
+            raise
+        _stop(proc, log)
+        if attempt == START_ATTEMPTS - 1:
+            raise RuntimeError(f"Orthanc did not start: {(tmp / 'orthanc.log').read_text()}")
+    try:
+        yield server
+    finally:
+        _stop(proc, log)
+
+
+def _start(
+    exe: str, tmp: Path, http_port: int, dicom_port: int, modalities: dict[str, tuple[str, int]]
+) -> tuple[subprocess.Popen, IO[str]]:
     config = {
         "Name": "kypho-test", "StorageDirectory": str(tmp / "storage"),
         "IndexDirectory": str(tmp / "storage"), "HttpPort": http_port,
@@ -75,24 +96,29 @@ def orthanc(tmp: Path, modalities: dict[str, tuple[str, int]]) -> Iterator[Ortha
     cfg = tmp / "orthanc.json"
     cfg.write_text(json.dumps(config))
     log = (tmp / "orthanc.log").open("w")
-    proc = subprocess.Popen([exe, str(cfg)], stdout=log, stderr=subprocess.STDOUT)
-    server = Orthanc(f"http://127.0.0.1:{http_port}", dicom_port, "ORTHANC")
-    try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                server.get("/system")
-                break
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    text = (tmp / "orthanc.log").read_text()
-                    raise RuntimeError(f"Orthanc did not start: {text}") from None
-                time.sleep(0.2)
-        yield server
-    finally:
-        proc.terminate()
+    return subprocess.Popen([exe, str(cfg)], stdout=log, stderr=subprocess.STDOUT), log
+
+
+def _wait_started(server: Orthanc, proc: subprocess.Popen, tmp: Path) -> bool:
+    """True once Orthanc answers; False if it gave up because a port was taken."""
+    deadline = time.time() + 30
+    while True:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            server.get("/system")
+            return True
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                text = (tmp / "orthanc.log").read_text()
+                if "already in use" in text:
+                    return False
+                raise RuntimeError(f"Orthanc did not start: {text}") from None
+            time.sleep(0.2)
+
+
+def _stop(proc: subprocess.Popen, log: IO[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

@@ -12,7 +12,6 @@ import atexit
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from kypho.registry.db import Registry, open_registry
+from tests.ports import free_port
 
 
 def _pg_bin(name: str) -> str | None:
@@ -30,12 +30,6 @@ def _pg_bin(name: str) -> str | None:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return candidates[-1] if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_server_user(cmd: list[str]) -> list[str]:
@@ -59,23 +53,32 @@ def postgres_url() -> str:
         root = Path(tempfile.mkdtemp(prefix="kypho-pg-"))
         root.chmod(0o777)
         data = root / "data"
-        port = _free_port()
         subprocess.run(
             _as_server_user([initdb, "-D", str(data), "-U", "kypho", "--auth=trust", "-E", "UTF8"]),
             check=True,
             capture_output=True,
         )
-        opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        subprocess.run(
-            _as_server_user(
-                [pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"]
-            ),
-            check=True,
-            capture_output=True,
-        )
+        port = _start_server(pg_ctl, data, root)
         _SERVER.update(port=str(port), data=str(data), root=str(root))
         atexit.register(_stop, pg_ctl)
     return _create_database()
+
+
+def _start_server(pg_ctl: str, data: Path, root: Path) -> int:
+    """Start PostgreSQL on a free port; another test process may take the port first."""
+    for attempt in range(3):
+        port = free_port()
+        opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        started = subprocess.run(
+            _as_server_user(
+                [pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"]
+            ),
+            check=attempt == 2,
+            capture_output=True,
+        )
+        if started.returncode == 0:
+            return port
+    raise AssertionError("unreachable: the last attempt raises on failure")
 
 
 def _create_database() -> str:

@@ -15,7 +15,8 @@ import pytest
 
 from kypho.imaging.dicom_write import write_dicom_series
 from tests.dicom_helpers import write_small_case
-from tests.orthanc_helpers import free_port, need, orthanc
+from tests.orthanc_helpers import need, orthanc
+from tests.ports import free_port
 
 MODALITY = "MODALITY"
 RESULT_MODALITIES = {"SEG": 2, "SR": 1, "DOC": 1}

@@ -11,13 +11,13 @@ import contextlib
 import io
 import os
 import shutil
-import socket
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from tests.ports import free_port
 from tests.registry_helpers import postgres_url  # noqa: F401
 from tests.web_helpers import PASSWORD, web  # noqa: F401
 
@@ -51,9 +51,7 @@ def _serving(app):  # type: ignore[no-untyped-def]
     """Serve ``app`` with uvicorn on a free loopback port; yields the base URL."""
     import uvicorn
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
