@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from kypho.anatomy.engine.column import SACRUM_WIDTH_RATIO, Node
 
-__all__ = ["RibSearch", "axis_distance_mm", "bearing_vertebra", "is_sacrum", "rib_bearing"]
+__all__ = ["RibSearch", "axis_distance_mm", "is_sacrum", "rib_bearing"]
 
 #: A single core this tall holds two bodies at least (lumbar pitch ~37 mm: bodies ~27 mm
 #: with ~10 mm discs, DOMAIN.md §7.3).
@@ -35,12 +35,6 @@ SPECKLE_SHARE = 0.001
 RIB_MEDIAL_MM = 50.0
 #: ...and reaches at least this far to the side (a transverse process ends by ~50 mm).
 RIB_REACH_MM = 65.0
-#: A medial end farther than this in front of the body's centre is not a rib's root
-#: (:func:`_bearing`).
-RIB_FRONT_MAX_MM = 0.0
-#: Chain members below this share of the median member's volume are fragments, left out
-#: of the column's axis direction (:func:`bearing_vertebra`).
-TANGENT_BODY_SHARE = 0.6
 #: Vertebrae below the lowest rib found where a rib-like but thick lateral bone puts the
 #: rib count in doubt (T12's rib merged with bright soft tissue); the iliac wings, the
 #: other thick lateral bone, lie four or more levels below T12.
@@ -122,12 +116,12 @@ def _rib_candidates(
     spacing_mm: tuple[float, float, float],
     z_range_mm: tuple[float, float],
     floor_mm: float | None,
-) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray, bool]]:
+) -> list[tuple[tuple[slice, ...], np.ndarray, float, bool]]:
     """Components of ``mask`` that leave the column sideways like a rib.
 
-    Returns (box, component mask in the box, its medial end in mm, thin) per component
-    long enough, starting near the column and reaching far enough to the side; ``thin``
-    when its cross-section is a rib's (below :data:`RIB_AREA_MM2`).
+    Returns (box, component mask in the box, z of its medial end in mm, thin) per
+    component long enough, starting near the column and reaching far enough to the
+    side; ``thin`` when its cross-section is a rib's (below :data:`RIB_AREA_MM2`).
     """
     labels = cc3d.connected_components(mask, connectivity=26)
     stats = cc3d.statistics(labels)
@@ -148,11 +142,11 @@ def _rib_candidates(
             continue
         if floor_mm is not None and box[2].start * sp[2] < floor_mm:
             continue
-        medial = np.array([b.start + i for b, i in zip(box, k, strict=True)]) * sp
-        if not z_range_mm[0] - 10.0 <= medial[2] <= z_range_mm[1] + 10.0:
+        z_medial = (box[2].start + k[2]) * sp[2]
+        if not z_range_mm[0] - 10.0 <= z_medial <= z_range_mm[1] + 10.0:
             continue
         thin = float(stats["voxel_counts"][lab]) * voxel_mm3 / length <= RIB_AREA_MM2
-        out.append((box, sub, medial, thin))
+        out.append((box, sub, z_medial, thin))
     return out
 
 
@@ -164,26 +158,26 @@ def _ribs_at_cortex(
     spacing_mm: tuple[float, float, float],
     z_range: tuple[float, float],
     floor_mm: float | None,
-) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray]]:
+) -> list[tuple[tuple[slice, ...], np.ndarray, float]]:
     """Thin ribs found again at cortex level inside a rib-shaped bone too thick for one
-    (box in the full grid, mask in that box, medial end in mm)."""
+    (box in the full grid, mask in that box, z of the medial end in mm)."""
     sp = np.asarray(spacing_mm)
-    # The inner search runs in ``box``: its boxes and points are relative to it.
-    offset = np.array([b.start for b in box]) * sp
+    # The inner search runs in ``box``: its boxes and z are relative to it.
+    offset = box[2].start * sp[2]
     inner = _rib_candidates(
         sub & cortex[box],
         axis_mm[box],
         spacing_mm,
-        (z_range[0] - offset[2], z_range[1] - offset[2]),
+        (z_range[0] - offset, z_range[1] - offset),
         floor_mm=None,
     )
     return [
         (
             tuple(slice(b.start + o.start, b.stop + o.start) for b, o in zip(ib, box, strict=True)),
             isub,
-            imedial + offset,
+            iz + offset,
         )
-        for ib, isub, imedial, ithin in inner
+        for ib, isub, iz, ithin in inner
         if ithin and (floor_mm is None or (ib[2].start + box[2].start) * sp[2] >= floor_mm)
     ]
 
@@ -251,10 +245,10 @@ def rib_bearing(
     found: set[int] = set()
     thick: set[int] = set()
     reaches: dict[int, list[float]] = {}
-    for box, sub, medial, thin in _rib_candidates(
+    for box, sub, z_medial, thin in _rib_candidates(
         lateral, axis_mm, spacing_mm, z_range, floor_mm
     ):
-        parts = [(box, sub, medial)] if thin else []
+        parts = [(box, sub, z_medial)] if thin else []
         if not thin and cortex is not None:
             parts = _ribs_at_cortex(box, sub, cortex, axis_mm, spacing_mm, z_range, floor_mm)
         if not parts and cortex is not None:
@@ -265,83 +259,23 @@ def rib_bearing(
             # Shaped like a rib but too thick for one: look at every vertebra it spans.
             z_lo, z_hi = box[2].start * sp[2], box[2].stop * sp[2]
             thick.update(int(i) for i in np.flatnonzero((centres >= z_lo) & (centres <= z_hi)))
-            thick.add(_bearing(medial, vertebrae, centres))
+            thick.add(int(np.argmin(np.abs(centres - z_medial))))
             continue
-        for pbox, psub, pmedial in parts:
+        for pbox, psub, pz in parts:
+            at = int(np.argmin(np.abs(centres - pz)))
+            found.add(at)
+            reach = _anterior_reach_mm(pbox, psub, filled.shape, sp, vertebrae[at])
+            reaches.setdefault(at, []).append(reach)
             if thin:
                 # Only whole thin ribs seed "not spine" for the flood; a rib found at
                 # cortex level inside tissue is counted, but its outline is unsure.
                 ribs[pbox] |= psub
-            at = _bearing(pmedial, vertebrae, centres)
-            found.add(at)
-            reach = _anterior_reach_mm(pbox, psub, filled.shape, sp, vertebrae[at])
-            reaches.setdefault(at, []).append(reach)
     doubtful: list[int] = []
     if found:
         low = max(found)
         doubtful = sorted(i for i in thick if low < i <= low + RIB_DOUBT_LEVELS)
     whole = {i: max(r) for i, r in reaches.items() if np.isfinite(r).all()}
     return RibSearch(sorted(found), ribs, doubtful, whole)
-
-
-def bearing_vertebra(point_mm: np.ndarray, vertebrae: list[Node]) -> tuple[int, float]:
-    """The vertebra a rib whose medial end lies at ``point_mm`` leaves, and how far
-    (mm) in front of that vertebra's centre the end lies, across the column's axis.
-
-    Of the three vertebrae nearest the point, the one nearest along the column's local
-    axis (the chain of centroids), not along z: where the column leans (kyphosis,
-    scoliosis, an oblique scan) a rib's medial end, 35-50 mm from the body's centre,
-    may lie at the height of the next vertebra's centre.
-    """
-    centres = np.array([n.centroid_mm for n in vertebrae], dtype=float)
-    offset = np.asarray(point_mm, dtype=float) - centres
-    tangent = _axis_tangents(vertebrae)
-    near = np.argsort(np.linalg.norm(offset, axis=1))[:3]
-    along = np.einsum("ij,ij->i", offset[near], tangent[near])
-    k = int(np.argmin(np.abs(along)))
-    at = int(near[k])
-    # Axis 1 of the canonical RAS grid points forward.
-    across = offset[at] - along[k] * tangent[at]
-    return at, float(across[1])
-
-
-def _bearing(point_mm: np.ndarray, vertebrae: list[Node], centres_z_mm: np.ndarray) -> int:
-    """The vertebra a rib found at ``point_mm`` is counted on: along the column's axis
-    when the point lies behind the body's centre, by height when in front of it.
-
-    A rib's root is behind the body (its head sits on the back of the body, its neck
-    runs back to the transverse process; Gray's Anatomy, 42nd ed., thoracic wall): over
-    20 family cases the medial ends of ribs lay 15-63 mm behind. In front lie the
-    anterior ends of upper ribs curving back towards the sternum (the medial-most part
-    of a rib whose root is out of view: 72-118 mm) and other bone (7-46 mm); 70-120 mm
-    from the axis, its direction is too unsure to project them on, and they keep the
-    count by height they always had (family s2-0038, s1-0003).
-    """
-    at, front = bearing_vertebra(point_mm, vertebrae)
-    if front > RIB_FRONT_MAX_MM:
-        return int(np.argmin(np.abs(centres_z_mm - float(point_mm[2]))))
-    return at
-
-
-def _axis_tangents(vertebrae: list[Node]) -> np.ndarray:
-    """Unit direction of the column's axis at each vertebra (cranial to caudal).
-
-    Central differences of the centroids of the body-sized members only: a fragment
-    kept in the chain (family s2-0046: a 10 cm^3 piece at the top of the field of view,
-    37 mm to the side of and in front of the bodies of 16-30 cm^3 below) lies off the
-    axis and would tilt it by 50 degrees; a fragment takes the direction at the
-    nearest body.
-    """
-    n = len(vertebrae)
-    volumes = np.array([v.volume_mm3 for v in vertebrae], dtype=float)
-    sized = np.flatnonzero(volumes >= TANGENT_BODY_SHARE * float(np.median(volumes)))
-    if len(sized) < 2:
-        return np.tile([0.0, 0.0, -1.0], (n, 1))
-    centres = np.array([vertebrae[i].centroid_mm for i in sized], dtype=float)
-    along = np.gradient(centres, axis=0)
-    along /= np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-9)
-    nearest = np.abs(np.arange(n)[:, None] - sized[None, :]).argmin(axis=1)
-    return along[nearest]
 
 
 def _anterior_reach_mm(
