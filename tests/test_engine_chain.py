@@ -6,8 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, Node, chain_nodes
-from kypho.anatomy.levels import Level
-from tests.family_helpers import named_right, segment_family_case
 
 
 def _body(label: int, z_mm: float, width_mm: float = 40.0, volume_mm3: float = 20e3) -> Node:
@@ -53,32 +51,3 @@ def test_body_sized_cores_keep_their_full_weight() -> None:
     ]
     chain = chain_nodes([*heavy, *light])
     assert {n.label for n in chain} == {1, 2, 3}
-
-
-def test_a_pelvis_core_rising_beside_l5_joins_the_chain() -> None:
-    # The sacrum joined to the ilia, whose crests rise to the top of L5: the core
-    # overlaps L5 along z by its whole height, more than consecutive bodies may. Before,
-    # it was left out of the chain and the scan was numbered as if no sacrum were seen
-    # (family s2-0022: 206 mm wide, z 0-100 mm beside an L5 at 55-100 mm).
-    bodies = [_body(i + 1, 140.0 + 30.0 * i) for i in range(5)]
-    pelvis = Node(50, np.array([165.0, 90.0, 60.0]), 0.0, 152.0, 300e3, 210.0)
-    chain = chain_nodes([*bodies, pelvis], z_extent_mm=300.0)
-    assert [n.label for n in chain] == [5, 4, 3, 2, 1, 50]
-
-
-def test_a_wide_core_level_with_the_lowest_body_is_not_chained_below_it() -> None:
-    # A wide bright block beside the lowest body (an enhanced organ), its bulk at the
-    # body's level, not below it: it is not a sacrum under the column.
-    bodies = [_body(i + 1, 140.0 + 30.0 * i) for i in range(5)]
-    organ = Node(60, np.array([170.0, 120.0, 135.0]), 60.0, 200.0, 300e3, 150.0)
-    chain = chain_nodes([*bodies, organ], z_extent_mm=300.0)
-    assert 60 not in [n.label for n in chain]
-
-
-def test_family_scan_with_the_ilia_beside_l5_is_counted_from_the_sacrum() -> None:
-    # 11 rib pairs, so the ribs alone name every level one too low; the sacrum, joined
-    # to the ilia up to L5's top, fixes the count.
-    ph, seg = segment_family_case("s2-0022", seed=2)
-    assert any(int(i.level) == int(Level.S) for i in seg.levels)
-    right = named_right(ph, seg)
-    assert len(right) >= 7, [i.level.display for i in seg.levels]

@@ -57,9 +57,6 @@ MAX_CHAIN_GAP_MM = 40.0
 #: Horizontal offset allowed between consecutive cores (mm), plus a share of their z gap
 #: (scoliosis up to ~25 degrees moves centroids ~15 mm per level).
 MAX_CHAIN_SHIFT_MM = 22.0
-#: The sacral core (S1 body plus the thick alae, often joined to the ilia) is far wider
-#: than any lumbar body core: alae span ~100 mm against a ~40-48 mm L5 body (§7.3).
-SACRUM_WIDTH_RATIO = 2.0
 
 
 @dataclass
@@ -216,17 +213,6 @@ def beside_in_sequence(items: Sequence[T], k: int, per_side: int) -> list[T]:
     return [*items[max(0, k - per_side) : k], *items[k + 1 : k + 1 + per_side]]
 
 
-def _wings_beside(lo: Node, hi: Node) -> bool:
-    """Whether ``lo`` may be a sacral core whose iliac wings rise beside the body ``hi``.
-
-    Joined to the sacrum, the ilia make one core reaching up beside L5 (the iliac crests
-    lie at the L4-L5 level), so it overlaps the L5 core along z by more than consecutive
-    bodies do (family phantoms: by 45 of L5's 45 mm, 15 of 25 mm). Such a core is far
-    wider than the body and its bulk lies below it.
-    """
-    return lo.width_mm >= SACRUM_WIDTH_RATIO * hi.width_mm and lo.centroid_mm[2] < hi.z_lo_mm
-
-
 def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Node]:
     """The heaviest craniocaudal chain of cores, returned cranial to caudal.
 
@@ -257,8 +243,7 @@ def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Nod
             lo, hi = order[i], order[j]
             gap = hi.z_lo_mm - lo.z_hi_mm
             dz = hi.centroid_mm[2] - lo.centroid_mm[2]
-            overlap_ok = gap >= -0.5 * min(lo.height_mm, hi.height_mm) or _wings_beside(lo, hi)
-            if dz <= 0 or gap > MAX_CHAIN_GAP_MM or not overlap_ok:
+            if dz <= 0 or gap > MAX_CHAIN_GAP_MM or gap < -0.5 * min(lo.height_mm, hi.height_mm):
                 continue
             shift = float(np.hypot(*(hi.centroid_mm[:2] - lo.centroid_mm[:2])))
             if shift > MAX_CHAIN_SHIFT_MM + 0.4 * dz:

@@ -12,10 +12,13 @@ import cc3d
 import numpy as np
 from scipy import ndimage
 
-from kypho.anatomy.engine.column import SACRUM_WIDTH_RATIO, Node
+from kypho.anatomy.engine.column import Node
 
 __all__ = ["RibSearch", "axis_distance_mm", "is_sacrum", "rib_bearing"]
 
+#: The sacral core (S1 body plus the thick alae, often joined to the ilia) is far wider
+#: than any lumbar body core: alae span ~100 mm against a ~40-48 mm L5 body (§7.3).
+SACRUM_WIDTH_RATIO = 2.0
 #: A single core this tall holds two bodies at least (lumbar pitch ~37 mm: bodies ~27 mm
 #: with ~10 mm discs, DOMAIN.md §7.3).
 MIN_TWO_BODY_BLOCK_MM = 75.0
