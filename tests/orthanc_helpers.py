@@ -19,7 +19,7 @@ from typing import IO
 
 import pytest
 
-from tests.ports import free_ports
+from tests.ports import START_ATTEMPTS, free_ports
 
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 
@@ -50,27 +50,24 @@ class Orthanc:
         return counts
 
 
-# Another test process may take a port between its choice and Orthanc's bind.
-START_ATTEMPTS = 3
-
-
 @contextlib.contextmanager
 def orthanc(tmp: Path, modalities: dict[str, tuple[str, int]]) -> Iterator[Orthanc]:
     """Start Orthanc with its own storage on free loopback ports; stop it afterwards."""
     exe = need("Orthanc")
-    for attempt in range(START_ATTEMPTS):
+    for _ in range(START_ATTEMPTS):
         http_port, dicom_port = free_ports(2)
         proc, log = _start(exe, tmp, http_port, dicom_port, modalities)
         server = Orthanc(f"http://127.0.0.1:{http_port}", dicom_port, "ORTHANC")
         try:
-            if _wait_started(server, proc, tmp):
-                break
+            started = _wait_started(server, proc, tmp)
         except BaseException:
             _stop(proc, log)
             raise
+        if started:
+            break
         _stop(proc, log)
-        if attempt == START_ATTEMPTS - 1:
-            raise RuntimeError(f"Orthanc did not start: {(tmp / 'orthanc.log').read_text()}")
+    else:
+        raise RuntimeError(f"Orthanc did not start: {(tmp / 'orthanc.log').read_text()}")
     try:
         yield server
     finally:

@@ -12,6 +12,9 @@ import contextlib
 import socket
 
 _HANDED_OUT: set[int] = set()
+#: Tries a server gets to start: another test process (xdist) may take its port between
+#: the choice and the server's bind.
+START_ATTEMPTS = 3
 
 
 def free_ports(count: int) -> list[int]:

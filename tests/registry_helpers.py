@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from kypho.registry.db import Registry, open_registry
-from tests.ports import free_port
+from tests.ports import START_ATTEMPTS, free_port
 
 
 def _pg_bin(name: str) -> str | None:
@@ -66,19 +66,19 @@ def postgres_url() -> str:
 
 def _start_server(pg_ctl: str, data: Path, root: Path) -> int:
     """Start PostgreSQL on a free port; another test process may take the port first."""
-    for attempt in range(3):
+    for _ in range(START_ATTEMPTS):
         port = free_port()
         opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
         started = subprocess.run(
             _as_server_user(
                 [pg_ctl, "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"]
             ),
-            check=attempt == 2,
             capture_output=True,
+            text=True,
         )
         if started.returncode == 0:
             return port
-    raise AssertionError("unreachable: the last attempt raises on failure")
+    raise RuntimeError(f"PostgreSQL did not start: {started.stderr}{started.stdout}")
 
 
 def _create_database() -> str:
