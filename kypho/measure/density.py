@@ -29,7 +29,6 @@ __all__ = [
     "BmdCalibration",
     "TrabecularDensity",
     "acr_class",
-    "cement_mask",
     "pickhardt_class",
     "trabecular_density",
 ]
@@ -122,11 +121,6 @@ def _near_mm(
     d = edt.edt(~seeds[box], anisotropy=spacing, black_border=False)
     out[box] = (d <= dist_mm) & within[box]
     return out
-
-
-def cement_mask(crop: VertebraCrop, threshold_hu: float) -> np.ndarray:
-    """Body voxels brighter than ``threshold_hu`` (cement), (x, y, z) bool."""
-    return crop.body & (crop.hu > threshold_hu)
 
 
 def trabecular_density(

@@ -272,7 +272,7 @@ def beside_hm_mm(
     mask = sample_on_grid(crop.body.astype(np.float32), crop.affine, frame, lr, ap, si)
     hu = None
     if profile.columns.top_hu is not None:  # the slab was read on the CT too
-        hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
+        hu = sample_on_grid(crop.endplate_hu, crop.affine, frame, lr, ap, si, cval=np.nan)
     cols = read_edge_columns(mask, hu, profile.positions_mm[1:2], ap, si, profile.reading)
     bottom, top = cols.edges(offset_mm)
     h = top[0] - bottom[0]
@@ -331,7 +331,7 @@ def measure_heights(
 
     hu = None
     if refine_on_hu:
-        hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
+        hu = sample_on_grid(crop.endplate_hu, crop.affine, frame, lr, ap, si, cval=np.nan)
     if hu is not None and bone_hu is None:
         bone_hu = float(np.nanmedian(hu[mask >= 0.99]))
     reading = EdgeReading(

@@ -67,7 +67,7 @@ def _line_heights(
     ap = profile.positions_mm[k] + np.array([-0.5, 0.0, 0.5])
     half = reach_mm + 2.0 * reading.si_vox_mm + 2.0  # room for the disc beyond the peak
     si = np.arange(mid - half, mid + half + 1e-9, _STEP_MM)
-    hu = sample_on_grid(crop.hu, crop.affine, frame, lr, ap, si, cval=np.nan)
+    hu = sample_on_grid(crop.endplate_hu, crop.affine, frame, lr, ap, si, cval=np.nan)
     # One column is too noisy to read at low dose: the slab's mean profile, and the
     # mean of each half (left, right) to check it.
     n_lr = lr.size // 2

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.levels import Level
+from kypho.measure.cement import cemented
 from kypho.measure.vertebra_region import VertebraCrop
 
 __all__ = ["cortical_reference", "min_endplate_contrast"]
@@ -33,7 +34,10 @@ def min_endplate_contrast(crop: VertebraCrop, averaged_voxels: float = 1.0) -> f
     body interior (of a mean over ``averaged_voxels`` independent voxels), and at least
     a fifth of the body-to-surroundings contrast."""
     inner = ndimage.binary_erosion(crop.body, iterations=2)
-    vals = crop.hu[inner] if inner.sum() > 50 else crop.hu[crop.body]
+    body = crop.body
+    if (cement := cemented(crop)) is not None:  # the noise of the body's own bone
+        inner, body = inner & ~cement, body & ~cement
+    vals = crop.hu[inner] if inner.sum() > 50 else crop.hu[body if body.any() else crop.body]
     # Tissue statistics do not need every voxel: every second one along each axis.
     outside_sel = ~crop.vertebra[::2, ::2, ::2]
     med = float(np.median(vals))

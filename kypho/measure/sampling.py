@@ -118,7 +118,7 @@ def sample_body_columns(
     """
     ns = len(grid_si)
     m = sample_on_grid(crop.body.astype(np.float32), crop.affine, frame, grid_x, grid_y, grid_si)
-    hu = sample_on_grid(crop.hu, crop.affine, frame, grid_x, grid_y, grid_si, cval=np.nan)
+    hu = sample_on_grid(crop.endplate_hu, crop.affine, frame, grid_x, grid_y, grid_si, cval=np.nan)
     hu = hu.reshape(-1, ns)
     return m.reshape(-1, ns), np.where(np.isfinite(hu), hu, np.nanmedian(hu))
 

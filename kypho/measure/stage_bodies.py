@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import ndimage
 
 from kypho.anatomy.levels import Level
 from kypho.errors import MeasurementInputError, NoSpineFoundError
 from kypho.imaging.orientation import voxel_to_world
 from kypho.imaging.volume import Volume
 from kypho.measure.canal import canal_ap_mm
+from kypho.measure.cement import cement_as_bone, cement_threshold_hu
 from kypho.measure.density import TrabecularDensity, trabecular_density
 from kypho.measure.frame import FrameFit, estimate_frame
 from kypho.measure.heights import HeightProfile, edge_offset_mm, measure_heights
@@ -180,9 +182,10 @@ def locate_vertebrae(volume: Volume, segmentation: Segmentation) -> Located:
 
 
 def _measure_one(
-    loc: Located, lv: Level
+    loc: Located, lv: Level, spine_bone_hu: float
 ) -> tuple[VertebraMeasurement, BodyFit | None, TrabecularDensity | None]:
-    """Frame and heights of one vertebra (its trabecular level guides the frame fit)."""
+    """Frame and heights of one vertebra (its trabecular level guides the frame fit);
+    ``spine_bone_hu`` is the spine's trabecular level, against which cement is found."""
     cen, crop, info = loc.centroids[lv], loc.crops.get(lv), loc.infos.get(lv)
     if lv is Level.S:
         return unmeasurable(lv, cen, "sacrum: not graded (used for the S1 endplate)"), None, None
@@ -198,6 +201,9 @@ def _measure_one(
     cortical = loc.cortical_hu
     dens = trabecular_density(crop, cortical_hu=cortical if np.isfinite(cortical) else None)
     bone_hu = dens.median_hu if dens is not None else None
+    if bone_hu is not None:  # the endplates of a cemented body are read around its cement
+        threshold = cement_threshold_hu(cortical, spine_bone_hu)
+        crop, bone_hu = cement_as_bone(crop, threshold, bone_hu, spine_bone_hu)
     contrast = min_endplate_contrast(crop)
     fit = estimate_frame(crop, si_hint=loc.hints.get(lv), bone_hu=bone_hu,
                          min_contrast_hu=contrast)  # fmt: skip
@@ -230,6 +236,19 @@ def _measure_one(
     return vm, BodyFit(crop, fit, profile, radius), dens
 
 
+def _spine_bone_hu(loc: Located) -> float:
+    """The spine's trabecular level (HU): median over its bodies' interior medians (a
+    few cemented or sclerotic bodies do not move it); NaN when no body has one."""
+    meds = []
+    for lv, crop in loc.crops.items():
+        if lv is Level.S or not crop.body.any():
+            continue
+        inner = ndimage.binary_erosion(crop.body, iterations=2)
+        if inner.sum() * crop.voxel_volume_ml >= MIN_BODY_ML:
+            meds.append(float(np.median(crop.hu[inner])))
+    return float(np.median(meds)) if meds else float("nan")
+
+
 def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> BodyStage:
     """Stage 2: every vertebra's frame and heights, endplates corrected for the image's
     common CT edge offset."""
@@ -237,10 +256,11 @@ def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> Bo
     fits: dict[Level, BodyFit] = {}
     dens: dict[Level, TrabecularDensity | None] = {}
     n_total = max(len(loc.levels), 1)
+    spine_bone_hu = _spine_bone_hu(loc)
     for k, lv in enumerate(sorted(loc.levels, key=int)):
         if progress:
             progress(0.8 * k / n_total, f"measuring {lv.display}")
-        vm, fit, d = _measure_one(loc, lv)
+        vm, fit, d = _measure_one(loc, lv, spine_bone_hu)
         results[lv] = vm
         if d is not None or fit is not None:
             dens[lv] = d

@@ -13,7 +13,13 @@ import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.measure.calibration import BmdCalibration, default_calibration, internal_calibration
-from kypho.measure.density import cement_mask, pickhardt_class
+from kypho.measure.cement import (
+    CEMENT_MARGIN,
+    MIN_CEMENT_ML,
+    cement_mask,
+    cement_threshold_hu,
+)
+from kypho.measure.density import pickhardt_class
 from kypho.measure.stage_bodies import BodyStage, Located, unmeasurable
 from kypho.model import VertebraMeasurement
 
@@ -21,11 +27,6 @@ __all__ = ["CEMENT_MARGIN", "MAX_CEMENT_FRACTION", "MIN_CEMENT_ML", "add_density
 
 #: Cement filling more than this share of the body leaves no native bone to measure.
 MAX_CEMENT_FRACTION = 0.4
-#: Cement must exceed the image's cortical bone by this share of the cortex-to-trabecular
-#: contrast (DOMAIN.md §11.4: a fixed 1600 HU is not validated; use the image's own bone).
-CEMENT_MARGIN = 0.5
-#: Smallest cement deposit reported (mL): single bright voxels are noise or calcification.
-MIN_CEMENT_ML = 0.05
 
 
 def add_density(
@@ -40,7 +41,7 @@ def add_density(
     dens, fits = stage.density, stage.fits
     trab_meds = [d.median_hu for lv, d in dens.items() if lv in fits and d is not None]
     trab_ref = float(np.median(trab_meds)) if trab_meds else float("nan")
-    cement_thr = cortical + CEMENT_MARGIN * (cortical - trab_ref) if trab_meds else float("inf")
+    cement_thr = cement_threshold_hu(cortical, trab_ref)
     if calibration is None:
         vol = loc.volume
         bone = loc.segmentation.vertebrae.labels > 0

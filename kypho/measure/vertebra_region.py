@@ -80,6 +80,9 @@ class VertebraCrop:
         True when the body mask reaches the border of the full volume.
     others : (x, y, z) ndarray of bool
         Voxels of any other labelled vertebra (its neighbours' bone), or None.
+    cement_free_hu : (x, y, z) ndarray of float32, optional
+        ``hu`` with the body's cement at its trabecular level
+        (:func:`kypho.measure.cement.cement_as_bone`); None when it holds no cement.
     """
 
     body: np.ndarray
@@ -88,6 +91,7 @@ class VertebraCrop:
     affine: np.ndarray
     touches_edge: bool
     others: np.ndarray | None = None
+    cement_free_hu: np.ndarray | None = None
     _points: np.ndarray | None = field(default=None, init=False, repr=False)
     _surface: np.ndarray | None = field(default=None, init=False, repr=False)
     _vertebra_surface: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -95,6 +99,11 @@ class VertebraCrop:
     @property
     def spacing_mm(self) -> tuple[float, float, float]:
         return affine_spacing(self.affine)
+
+    @property
+    def endplate_hu(self) -> np.ndarray:
+        """CT values the endplates are read on: ``cement_free_hu`` if set, else ``hu``."""
+        return self.hu if self.cement_free_hu is None else self.cement_free_hu
 
     @property
     def voxel_volume_ml(self) -> float:
