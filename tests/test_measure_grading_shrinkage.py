@@ -136,6 +136,28 @@ def test_a_ratio_grade_needs_an_hp_no_taller_than_its_neighbours_give():
         assert (posterior_problem(Level.T7, heights, g) is None) is stands
 
 
+def test_a_crush_needs_neighbours_a_body_of_its_level_can_be():
+    """Family s1-0076 (lumbar, low dose): a 40 mm "L1" mask over L1 and its disc was
+    T12's only neighbour, so T12 (truth 24.5/23.5/26.1 mm, read 24.2/24.2/25.7) was
+    expected at an Hp of 36.9 mm and graded 2 crush."""
+    from kypho.measure.graded_checks import posterior_problem
+    from kypho.measure.plausibility import Gate
+
+    t12 = Heights(24.2, 24.2, 25.7)
+    merged_l1 = Heights(35.5, 37.5, 38.2)
+    g = grade_spine([Level.T12, Level.L1], [t12, merged_l1], np.full(2, 0.5), np.ones(2))[0]
+    assert g.has_neighbour and g.morphotype.value == "crush" and int(g.grade) >= 2
+    problem = posterior_problem(Level.T12, t12, g)
+    assert problem is not None and problem.gate is Gate.NEIGHBOURS
+    assert "no healthy reference" in problem.reason
+    # A T12 crushed by 30 % under a normal L1 stands.
+    crushed = Heights(0.7 * t12.anterior, 0.7 * t12.middle, 0.7 * t12.posterior)
+    normal_l1 = Heights(25.5, 24.5, 26.6)
+    g = grade_spine([Level.T12, Level.L1], [crushed, normal_l1], np.full(2, 0.5), np.ones(2))[0]
+    assert g.morphotype.value == "crush" and int(g.grade) >= 1
+    assert posterior_problem(Level.T12, crushed, g) is None
+
+
 def test_reductions_agree_with_the_expected_heights_when_the_references_oscillate():
     """Family s1-0074 (T12-L4, three fractures): T12 and L4 are 15 % apart in Hp once
     carried to each other's level, so each knocks the other out of the healthy set, with

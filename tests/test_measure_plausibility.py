@@ -206,6 +206,20 @@ def test_grade_2_needs_the_ct():
     assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
 
 
+def test_crush_is_seen_on_its_hp_and_one_more_line():
+    # Family s1-0074's crushed L1 (truth Ha/Hm/Hp 12.1/11.3/12.7 mm, measured 11.9/
+    # 11.3/11.1): Hm and Hp seen on every column, Ha's CT edge on a quarter of them at
+    # 14.4 mm (the anterior cortex). Graded on Hp, seen short on two lines, it stands.
+    h, loss = Heights(11.9, 11.3, 11.1), Heights(0.48, 0.53, 0.53)
+    ct = CtConfirmation((14.4, 11.2, 11.1), (0.26, 1.0, 1.0), (False, True, True))
+    assert check_graded(h, loss, GenantGrade.SEVERE, Morphotype.CRUSH, ct) == []
+    # Its Hp alone, or two lines without Hp, are not enough.
+    for seen in ((False, False, True), (True, True, False)):
+        ct = CtConfirmation((11.9, 11.3, 11.1), (1.0, 1.0, 1.0), seen)
+        probs = check_graded(h, loss, GenantGrade.SEVERE, Morphotype.CRUSH, ct)
+        assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED], seen
+
+
 def test_a_loss_within_one_voxel_is_not_graded():
     # Family s1-0070 at 5 mm slices: a thoracic body graded 2 wedge whose Ha is 3.6 mm
     # short of the 22.1 mm its own Hp implies (0.8 mm short of what its neighbours

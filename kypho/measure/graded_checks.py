@@ -89,6 +89,18 @@ _LINE_NAMES = ("Ha", "Hm", "Hp")
 RESOLUTION_SHARE = 1.0
 
 
+def _crush_seen(confirmation: CtConfirmation) -> bool:
+    """A crush is seen in the CT when its Hp, the line it is graded on (1 - Hp / the
+    neighbours' Hp, :mod:`kypho.measure.grading`), and one more of its lines are: a crush
+    loses height along the whole depth, so two lines seen short are that loss, and the
+    morphotype check already holds the third to it. One line alone is not enough: a
+    mask cut inside a body is short on every line and seen on none (family s1-0074's
+    crushed L1: Hm and Hp seen on every column, Ha's anterior cortex on a quarter of
+    them 2.5 mm away)."""
+    c = confirmation.confirmed
+    return bool(c[2] and (c[0] or c[1]))
+
+
 def _below_resolution(
     heights: Heights,
     expected: Heights,
@@ -206,6 +218,8 @@ def check_graded(
             ))  # fmt: skip
         else:
             bad = [k for k in lines if not confirmation.confirmed[k]]
+            if bad and morphotype is Morphotype.CRUSH and _crush_seen(confirmation):
+                bad = []
             if bad:
                 seen = ", ".join(
                     f"{_LINE_NAMES[k]} {heights.as_array()[k]:.1f} mm vs CT "
@@ -227,9 +241,10 @@ def check_graded(
 
 def posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
     """A wedge or biconcave grade stands only when its Hp, the ratios' denominator, is
-    not taller than expected (:data:`HP_OVER_NEIGHBOURS`, :data:`OWN_HP_MAX`); a grade 0
-    with no healthy neighbour, only when its Hp is not so short that a crush could
-    hide in it (:data:`OWN_HP_MIN`)."""
+    not taller than expected (:data:`HP_OVER_NEIGHBOURS`, :data:`OWN_HP_MAX`); a crush,
+    only when the Hp its neighbours give, its denominator, is not taller than a body of
+    its level can be (:data:`OWN_HP_MAX`); a grade 0 with no healthy neighbour, only
+    when its Hp is not so short that a crush could hide in it (:data:`OWN_HP_MIN`)."""
     if g.grade < GenantGrade.MILD and not g.has_neighbour:
         ref = normal_hp_mm(level)
         if heights.posterior >= OWN_HP_MIN * ref:
@@ -240,6 +255,8 @@ def posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implaus
             f"mm is {heights.posterior / ref:.2f} of the {ref:.1f} mm normal for "
             f"{level.display}: a crushed body cannot be told from a small one",
         )
+    if g.grade >= GenantGrade.MILD and g.morphotype is Morphotype.CRUSH and g.has_neighbour:
+        return _crush_reference_problem(level, g.expected.posterior)
     if g.grade < GenantGrade.MILD or g.morphotype not in (Morphotype.WEDGE, Morphotype.BICONCAVE):
         return None
     if g.has_neighbour:
@@ -254,4 +271,20 @@ def posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implaus
         f"Hp {heights.posterior:.1f} mm is {heights.posterior / ref:.2f} times the "
         f"{ref:.1f} mm that {source}: the posterior line is not the body's height, so "
         f"its Ha/Hp and Hm/Hp cannot be graded",
+    )
+
+
+def _crush_reference_problem(level: Level, expected_hp_mm: float) -> Implausibility | None:
+    """A crush is 1 - Hp / the Hp its healthy neighbours give; neighbours whose Hp is
+    more than :data:`OWN_HP_MAX` times its level's normal are no healthy bodies but masks
+    over more than one (family s1-0076: a 40 mm "L1" over L1 and its disc set T12's
+    expected Hp at 36.9 mm, 1.46 times the norm, and the normal T12 was graded 2)."""
+    ref = normal_hp_mm(level)
+    if expected_hp_mm <= OWN_HP_MAX * ref:
+        return None
+    return Implausibility(
+        Gate.NEIGHBOURS,
+        f"a crush is read against the {expected_hp_mm:.1f} mm Hp its neighbours give, "
+        f"{expected_hp_mm / ref:.2f} times the {ref:.1f} mm normal for {level.display}: "
+        "they are no healthy reference, so the loss cannot be graded",
     )
