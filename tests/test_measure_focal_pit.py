@@ -33,6 +33,18 @@ def test_a_bowl_shaped_endplate_stands() -> None:
     assert focal_pit(h, None, GenantGrade.MODERATE, BICONCAVE, 19.5) is None
 
 
+def test_a_bowl_read_tall_beside_the_slab_stands_and_a_node_does_not() -> None:
+    # Family s1-0080 L2 (a 22 % biconcave fracture, <= 1 mm slices): Hm 5.4 mm short of
+    # what its Hp implies, 3.5 mm (0.65 of that) back beside the slab: a bowl whose side
+    # reads tall, not a pit. s1-0019 T3 (normal, a Schmorl's node at 5 mm slices): 0.76
+    # of its 5.0 mm back beside the slab, 7 % short there.
+    h = Heights(24.0, 17.8, 23.2)
+    assert focal_pit(h, None, GenantGrade.MILD, BICONCAVE, 21.3) is None
+    h = Heights(16.0, 11.4, 16.4)
+    out = focal_pit(h, None, GenantGrade.MODERATE, BICONCAVE, 15.2)
+    assert out is not None and out.gate is Gate.MORPHOTYPE
+
+
 def test_other_morphotypes_and_unread_sides_are_left_alone() -> None:
     h = Heights(17.0, 22.0, 24.0)
     assert focal_pit(h, None, GenantGrade.MODERATE, Morphotype.WEDGE, 24.0) is None
