@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import ndimage
 
 from kypho.anatomy.levels import Level
 from kypho.errors import MeasurementInputError, NoSpineFoundError
@@ -82,6 +81,8 @@ class BodyStage:
     density: dict[Level, TrabecularDensity | None]
     #: Common CT edge offset of the endplates (mm), see :func:`edge_offset_mm`.
     edge_offset_mm: float
+    #: The spine's trabecular level (HU), against which cement is found (NaN if none).
+    spine_bone_hu: float
 
 
 def _check_inputs(volume: Volume, seg: Segmentation) -> None:
@@ -182,10 +183,11 @@ def locate_vertebrae(volume: Volume, segmentation: Segmentation) -> Located:
 
 
 def _measure_one(
-    loc: Located, lv: Level, spine_bone_hu: float
+    loc: Located, lv: Level, dens: TrabecularDensity | None, spine_bone_hu: float
 ) -> tuple[VertebraMeasurement, BodyFit | None, TrabecularDensity | None]:
-    """Frame and heights of one vertebra (its trabecular level guides the frame fit);
-    ``spine_bone_hu`` is the spine's trabecular level, against which cement is found."""
+    """Frame and heights of one vertebra (its trabecular level ``dens`` guides the frame
+    fit); ``spine_bone_hu`` is the spine's trabecular level, against which cement is
+    found."""
     cen, crop, info = loc.centroids[lv], loc.crops.get(lv), loc.infos.get(lv)
     if lv is Level.S:
         return unmeasurable(lv, cen, "sacrum: not graded (used for the S1 endplate)"), None, None
@@ -198,11 +200,9 @@ def _measure_one(
     if body_ml < MIN_BODY_ML:
         why = f"body mask too small to measure ({body_ml:.2f} mL)"
         return unmeasurable(lv, cen, why, body_volume_ml=body_ml), None, None
-    cortical = loc.cortical_hu
-    dens = trabecular_density(crop, cortical_hu=cortical if np.isfinite(cortical) else None)
     bone_hu = dens.median_hu if dens is not None else None
     if bone_hu is not None:  # the endplates of a cemented body are read around its cement
-        threshold = cement_threshold_hu(cortical, spine_bone_hu)
+        threshold = cement_threshold_hu(loc.cortical_hu, spine_bone_hu)
         crop, bone_hu = cement_as_bone(crop, threshold, bone_hu, spine_bone_hu)
     contrast = min_endplate_contrast(crop)
     fit = estimate_frame(crop, si_hint=loc.hints.get(lv), bone_hu=bone_hu,
@@ -236,17 +236,14 @@ def _measure_one(
     return vm, BodyFit(crop, fit, profile, radius), dens
 
 
-def _spine_bone_hu(loc: Located) -> float:
-    """The spine's trabecular level (HU): median over its bodies' interior medians (a
-    few cemented or sclerotic bodies do not move it); NaN when no body has one."""
-    meds = []
-    for lv, crop in loc.crops.items():
-        if lv is Level.S or not crop.body.any():
-            continue
-        inner = ndimage.binary_erosion(crop.body, iterations=2)
-        if inner.sum() * crop.voxel_volume_ml >= MIN_BODY_ML:
-            meds.append(float(np.median(crop.hu[inner])))
-    return float(np.median(meds)) if meds else float("nan")
+def _densities(loc: Located) -> dict[Level, TrabecularDensity | None]:
+    """Trabecular density of every body of the segmentation (the sacrum has none)."""
+    cortical = loc.cortical_hu
+    return {
+        lv: trabecular_density(crop, cortical_hu=cortical if np.isfinite(cortical) else None)
+        for lv, crop in loc.crops.items()
+        if lv is not Level.S and crop.body.any()
+    }
 
 
 def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> BodyStage:
@@ -256,11 +253,15 @@ def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> Bo
     fits: dict[Level, BodyFit] = {}
     dens: dict[Level, TrabecularDensity | None] = {}
     n_total = max(len(loc.levels), 1)
-    spine_bone_hu = _spine_bone_hu(loc)
+    every = _densities(loc)
+    # The spine's level: the median body's (a few cemented or sclerotic ones do not move
+    # it, and a body mostly filled with cement has cement for its own).
+    meds = [d.median_hu for d in every.values() if d is not None]
+    spine_bone_hu = float(np.median(meds)) if meds else float("nan")
     for k, lv in enumerate(sorted(loc.levels, key=int)):
         if progress:
             progress(0.8 * k / n_total, f"measuring {lv.display}")
-        vm, fit, d = _measure_one(loc, lv, spine_bone_hu)
+        vm, fit, d = _measure_one(loc, lv, every.get(lv), spine_bone_hu)
         results[lv] = vm
         if d is not None or fit is not None:
             dens[lv] = d
@@ -278,4 +279,4 @@ def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> Bo
             height_segments_ras_mm=profile.segments_ras_mm(m.fit.frame),
             retropulsion_mm=retropulsion_mm(profile),
         )
-    return BodyStage(results, fits, dens, offset)
+    return BodyStage(results, fits, dens, offset, spine_bone_hu)

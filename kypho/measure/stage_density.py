@@ -39,9 +39,9 @@ def add_density(
     """
     cortical = loc.cortical_hu
     dens, fits = stage.density, stage.fits
-    trab_meds = [d.median_hu for lv, d in dens.items() if lv in fits and d is not None]
-    trab_ref = float(np.median(trab_meds)) if trab_meds else float("nan")
-    cement_thr = cement_threshold_hu(cortical, trab_ref)
+    # The threshold the heights were read around (stage_bodies), so that the cement
+    # reported is the cement read around.
+    cement_thr = cement_threshold_hu(cortical, stage.spine_bone_hu)
     if calibration is None:
         vol = loc.volume
         bone = loc.segmentation.vertebrae.labels > 0
@@ -80,4 +80,4 @@ def add_density(
                 )
         results[lv] = replace(vm, notes=tuple(notes), **change)  # type: ignore[arg-type]
     fits = {lv: m for lv, m in fits.items() if results[lv].measurable}
-    return BodyStage(results, fits, dens, stage.edge_offset_mm), calibration
+    return replace(stage, records=results, fits=fits, density=dens), calibration

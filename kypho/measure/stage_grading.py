@@ -186,4 +186,4 @@ def grade_bodies(stage: BodyStage, loc: Located) -> BodyStage:
             else:
                 results[lv] = mark_not_measurable(vm, problems) if problems else vm
         fits = {lv: m for lv, m in fits.items() if results[lv].measurable}
-    return BodyStage(results, fits, stage.density, stage.edge_offset_mm)
+    return replace(stage, records=results, fits=fits)
