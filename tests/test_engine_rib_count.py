@@ -127,9 +127,10 @@ def test_a_last_rib_that_reaches_the_front_is_no_twelfth() -> None:
     assert out.levels[-1] is Level.L4
     assert out.confidence == FLOATING_CONFIDENCE
     assert any("reaches round to the front" in w for w in out.warnings)
-    # The same column whose lowest rib stops short in the flank is counted from T12.
+    # The same column whose lowest rib stops short in the flank is counted from T12
+    # (five rib-free vertebrae below it; six would make it T11, as tested below).
     out = assign_levels(
-        13, on_sacrum=False, rib_indices=list(range(7)), rib_reach_mm=reach | {6: 35.0}
+        12, on_sacrum=False, rib_indices=list(range(7)), rib_reach_mm=reach | {6: 35.0}
     )
     assert out.levels[6] is Level.T12
 
@@ -172,11 +173,26 @@ def test_chest_phantom_without_anchors_is_a_guess_that_says_its_range() -> None:
     assert int(found[0].level) + 1 == tops[0]
 
 
-def test_six_rib_free_vertebrae_below_the_last_rib_keep_the_lowest() -> None:
-    # Family s1-0011 (11 rib pairs, no sacrum in view): three rib-bearing vertebrae and
-    # six below them. Counted from the last rib as T12 the sixth was "below L5" and was
-    # dropped from the results; it is kept as L6, with the two readings said.
+def test_six_rib_free_vertebrae_below_the_last_rib_are_five_lumbar_and_t12() -> None:
+    # Family s1-0011 (11 rib pairs, T9-L5, no sacrum in view): three rib-bearing
+    # vertebrae and six below them. Counted from the last rib as T12 the sixth was L6
+    # and every name one level high; five lumbar vertebrae below a rib-free T12 is the
+    # commoner anatomy, and the L6 reading is said.
     out = assign_levels(9, on_sacrum=False, rib_indices=[0, 1, 2])
-    assert _names(out.levels) == ["T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5", "L6"]
+    assert _names(out.levels) == ["T9", "T10", "T11", "T12", "L1", "L2", "L3", "L4", "L5"]
     assert out.confidence < 0.5
     assert any("11 rib pairs" in w and "L6" in w for w in out.warnings)
+    # Its length does not decide: the last of 11 pairs is as short as a 12th (family
+    # s2-0020: reach 100, 100, 65 and 28 mm on the last four rib-bearing vertebrae).
+    short = assign_levels(
+        11,
+        on_sacrum=False,
+        rib_indices=list(range(5)),
+        rib_reach_mm={1: 99.0, 2: 100.0, 3: 65.0, 4: 28.0},
+    )
+    assert short.levels[4] is Level.T11 and short.levels[-1] is Level.L5
+    # Five rib-free vertebrae below the last rib: it is T12, as before.
+    five = assign_levels(8, on_sacrum=False, rib_indices=[0, 1, 2])
+    assert _names(five.levels)[-1] == "L5" and five.levels[2] is Level.T12
+    assert not any("six rib-free" in w for w in five.warnings)
+
