@@ -196,3 +196,18 @@ def test_six_rib_free_vertebrae_below_the_last_rib_are_five_lumbar_and_t12() -> 
     assert _names(five.levels)[-1] == "L5" and five.levels[2] is Level.T12
     assert not any("six rib-free" in w for w in five.warnings)
 
+
+def test_a_rib_entering_at_the_top_edge_does_not_overrule_the_sacrum() -> None:
+    # Family s3-0030 (L1-L5 on the sacrum): T12's rib slopes down into the first slices
+    # beside L1 and was read as L1's, so the five were "T12, L1-L4 on a sacralised L5".
+    # A rib cut by the image's top edge may be the vertebra above's: the sacrum counts.
+    out = assign_levels(5, on_sacrum=True, rib_indices=[0], cranial_edge_ribs=[0])
+    assert _names(out.levels) == ["L1", "L2", "L3", "L4", "L5"]
+    assert out.confidence < 0.5
+    assert any("top edge beside L1" in w for w in out.warnings)
+    # The same rib seen whole on the top vertebra keeps the rib count.
+    whole = assign_levels(5, on_sacrum=True, rib_indices=[0])
+    assert _names(whole.levels) == ["T12", "L1", "L2", "L3", "L4"]
+    # Without the sacrum the edge rib is still the only anchor there is.
+    alone = assign_levels(6, on_sacrum=False, rib_indices=[0], cranial_edge_ribs=[0])
+    assert alone.levels[0] is Level.T12

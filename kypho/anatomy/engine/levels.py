@@ -45,6 +45,7 @@ def assign_levels(
     rib_doubt_indices: list[int] | None = None,
     seen_whole: list[bool] | None = None,
     rib_reach_mm: dict[int, float] | None = None,
+    cranial_edge_ribs: list[int] | None = None,
 ) -> LevelAssignment:
     """Level names for ``n`` presacral vertebrae listed cranial to caudal.
 
@@ -77,6 +78,11 @@ def assign_levels(
         anchor is in view, the lowest whole rib is read by its reach: a short one on
         the last rib-bearing vertebra is T12, a shortened one T11, one that curves on
         to the front T10 at the lowest.
+    cranial_edge_ribs : list of int, optional
+        Rib-bearing vertebrae whose every rib enters the image through its cranial edge
+        (:class:`~kypho.anatomy.engine.ribs_sacrum.RibSearch`): the rib may be the
+        vertebra above's. With the sacrum in view such a lowest rib does not overrule
+        it (:func:`_edge_rib_under_sacrum`).
     """
     c = Count(n, counting_order(lowest), [""] * n, [])
     seen = list(seen_whole) if seen_whole is not None else [True] * n
@@ -84,6 +90,9 @@ def assign_levels(
     lowest_rib = ribs.last if ribs.last_valid else None
     if anchor_indices:
         return _from_user_anchors(c, anchor_indices)
+    edge = cranial_edge_ribs or []
+    if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib in edge:
+        return _edge_rib_under_sacrum(c, lowest_rib)
     if lowest is not None and (on_sacrum or lowest_rib is None):
         levels = count_from(n, n - 1, lowest, c.order)
         c.explain(n - 1, f"lowest presacral vertebra declared = {lowest.display}")
@@ -111,6 +120,27 @@ def _from_user_anchors(c: Count, anchor_indices: dict[Level, int]) -> LevelAssig
                 f"{levels[oidx].display if levels[oidx] else 'none'}; the first anchor is kept"
             )
     return c.result(levels, 0.9 if not c.warnings else 0.6)
+
+
+def _edge_rib_under_sacrum(c: Count, lowest_rib: int) -> LevelAssignment:
+    """The lowest rib enters the image through its top edge: the sacrum counts.
+
+    A rib's head is its highest point, so a rib cut by the top of the image may be the
+    vertebra above's, out of view: the 11th and 12th ribs slope down beside L1 and L2.
+    Read as this vertebra's, it made normal lumbar spines "T12-L4 on a sacralised L5"
+    (family s1-0021, s3-0030, s3-0039); 13 rib pairs or a sacralised L5 is rarer."""
+    levels = count_from(c.n, c.n - 1, Level.L5, c.order)
+    c.explain(c.n - 1, "vertebra sitting on the sacrum = L5")
+    lstv = "a lumbosacral transitional vertebra (L6, sacralised L5)"
+    out = c.result(levels, c.one_anchor("the sacrum", "no rib seen whole", lstv))
+    shown = out.levels[lowest_rib].display if out.levels[lowest_rib] else "none"
+    c.warnings.append(
+        f"a rib enters the image through its top edge beside {shown}: it may be the rib "
+        "of the vertebra above, out of view, so the levels are counted from the sacrum; "
+        f"were it {shown}'s own (13 rib pairs, or L5 sacralised) every level would "
+        "shift by one"
+    )
+    return out
 
 
 def _sacralised(c: Count, lowest_rib: int) -> LevelAssignment:

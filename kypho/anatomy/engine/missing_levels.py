@@ -123,8 +123,9 @@ def assign_across_gaps(n: int, missing: Sequence[int], **kwargs: Any) -> LevelAs
     total = virtual[-1] + 1
     moved = dict(kwargs)
     moved["rib_indices"] = [virtual[i] for i in kwargs.get("rib_indices", [])]
-    if kwargs.get("rib_doubt_indices") is not None:
-        moved["rib_doubt_indices"] = [virtual[i] for i in kwargs["rib_doubt_indices"]]
+    for key in ("rib_doubt_indices", "cranial_edge_ribs"):
+        if kwargs.get(key) is not None:
+            moved[key] = [virtual[i] for i in kwargs[key]]
     if kwargs.get("anchor_indices"):
         moved["anchor_indices"] = {lv: virtual[i] for lv, i in kwargs["anchor_indices"].items()}
     if kwargs.get("rib_reach_mm") is not None:
@@ -163,7 +164,10 @@ def _agreeing(levels: list[Level | None], kwargs: dict[str, Any]) -> int | None:
     checks = [levels[i] is lv for lv, i in (kwargs.get("anchor_indices") or {}).items()]
     if on_sacrum:
         checks.append(levels[-1] is (kwargs.get("lowest") or Level.L5))
-    if ribs.last_valid and ribs.last is not None:
+    edge = on_sacrum and ribs.last in (kwargs.get("cranial_edge_ribs") or [])
+    if ribs.last_valid and ribs.last is not None and not edge:
+        # A rib entering through the image's top edge does not overrule the sacrum
+        # (:func:`~kypho.anatomy.engine.levels.assign_levels`), so it casts no vote.
         checks.append(levels[ribs.last] is Level.T12)
     if ribs.first_valid and ribs.first is not None:
         checks.append(levels[ribs.first] is Level.T1)

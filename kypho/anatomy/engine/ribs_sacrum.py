@@ -68,12 +68,18 @@ class RibSearch:
         centre (axis 1 of the canonical RAS grid points forward): floating ribs (the
         last two pairs) stop in the flank, the ribs above curve on to the front
         (:func:`~kypho.anatomy.engine.rib_reach.level_from_reach`).
+    cranial_edge : list of int
+        Rib-bearing vertebrae (among ``indices``) whose every rib found enters the image
+        through its cranial edge. A rib's head is its highest point, so such a rib may
+        be the vertebra above's, out of view: the 12th rib slopes down beside L1 and L2,
+        and a scan that starts at L1 shows it there.
     """
 
     indices: list[int]
     ribs: np.ndarray
     doubtful: list[int]
     reach_mm: dict[int, float] = field(default_factory=dict)
+    cranial_edge: list[int] = field(default_factory=list)
 
 
 def is_sacrum(chain: list[Node]) -> bool:
@@ -246,6 +252,7 @@ def rib_bearing(
     if _speckled(lateral):
         lateral = _despeckled(lateral)
     found: set[int] = set()
+    inside: set[int] = set()
     thick: set[int] = set()
     reaches: dict[int, list[float]] = {}
     for box, sub, z_medial, thin in _rib_candidates(
@@ -267,6 +274,8 @@ def rib_bearing(
         for pbox, psub, pz in parts:
             at = int(np.argmin(np.abs(centres - pz)))
             found.add(at)
+            if pbox[2].stop < filled.shape[2]:
+                inside.add(at)
             reach = _anterior_reach_mm(pbox, psub, filled.shape, sp, vertebrae[at])
             reaches.setdefault(at, []).append(reach)
             if thin:
@@ -278,7 +287,7 @@ def rib_bearing(
         low = max(found)
         doubtful = sorted(i for i in thick if low < i <= low + RIB_DOUBT_LEVELS)
     whole = {i: max(r) for i, r in reaches.items() if np.isfinite(r).all()}
-    return RibSearch(sorted(found), ribs, doubtful, whole)
+    return RibSearch(sorted(found), ribs, doubtful, whole, sorted(found - inside))
 
 
 def _anterior_reach_mm(

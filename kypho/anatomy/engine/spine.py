@@ -365,12 +365,12 @@ def segment_spine(
         rib_doubt_indices=named.ribs.doubtful,
         seen_whole=_seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2]),
         rib_reach_mm=named.ribs.reach_mm,
+        cranial_edge_ribs=named.ribs.cranial_edge,
     )
     if named.cut_from_sacrum and assignment.confidence > SACRAL_CUT_CONFIDENCE:
         assignment = replace(assignment, confidence=SACRAL_CUT_CONFIDENCE)
     if col.uncertain and assignment.confidence > UNSPLIT_CONFIDENCE:
-        # A block that may hold more vertebrae than were cut from it shifts every
-        # level counted across it.
+        # A block that may hold uncut vertebrae shifts every level counted across it.
         assignment = replace(assignment, confidence=UNSPLIT_CONFIDENCE)
     names, evidence, core_to_id, warnings = _named_cores(named, assignment)
     vertebrae_map, bodies_map = _delineate(volume, grid, col, named, core_to_id, progress)
