@@ -191,6 +191,10 @@ def test_six_rib_free_vertebrae_below_the_last_rib_are_five_lumbar_and_t12() -> 
         rib_reach_mm={1: 99.0, 2: 100.0, 3: 65.0, 4: 28.0},
     )
     assert short.levels[4] is Level.T11 and short.levels[-1] is Level.L5
+    # Seven rib-free ones fit no anatomy (a body split, or ribs missed): counted from
+    # T12 to L6 as before, the seventh left unnamed.
+    seven = assign_levels(10, on_sacrum=False, rib_indices=[0, 1, 2])
+    assert seven.levels[2] is Level.T12 and seven.levels[8] is Level.L6
     # Five rib-free vertebrae below the last rib: it is T12, as before.
     five = assign_levels(8, on_sacrum=False, rib_indices=[0, 1, 2])
     assert _names(five.levels)[-1] == "L5" and five.levels[2] is Level.T12

@@ -131,14 +131,12 @@ def _edge_rib_under_sacrum(c: Count, lowest_rib: int) -> LevelAssignment:
     (family s1-0021, s3-0030, s3-0039); 13 rib pairs or a sacralised L5 is rarer."""
     levels = count_from(c.n, c.n - 1, Level.L5, c.order)
     c.explain(c.n - 1, "vertebra sitting on the sacrum = L5")
-    lstv = "a lumbosacral transitional vertebra (L6, sacralised L5)"
-    out = c.result(levels, c.one_anchor("the sacrum", "no rib seen whole", lstv))
+    out = c.result(levels, c.one_anchor("the sacrum", "no rib seen whole", "L6 or T13"))
     shown = out.levels[lowest_rib].display if out.levels[lowest_rib] else "none"
     c.warnings.append(
         f"a rib enters the image through its top edge beside {shown}: it may be the rib "
         "of the vertebra above, out of view, so the levels are counted from the sacrum; "
-        f"were it {shown}'s own (13 rib pairs, or L5 sacralised) every level would "
-        "shift by one"
+        f"were it {shown}'s own (13 rib pairs, or L5 sacralised) every level would shift"
     )
     return out
 
@@ -206,6 +204,9 @@ def _from_last_rib(
     if levels[-1] is None and levels[-2] is Level.L5 and c.order[-1] is Level.L5:
         levels = _six_rib_free(c, lowest_rib)
     else:
+        if levels[-1] is None and c.order[-1] is Level.L5:
+            # Seven or more: no anatomy, a body split or ribs missed; the sixth is kept.
+            levels = count_from(c.n, lowest_rib, Level.T12, (*c.order, Level.L6))
         c.explain(lowest_rib, "lowest rib-bearing vertebra = T12")
     confidence = c.one_anchor("the last rib", "no sacrum or first rib", "11 or 13 rib pairs")
     doubt = [i for i in rib_doubt_indices if i > lowest_rib and levels[i] is not None]
@@ -239,11 +240,10 @@ def _six_rib_free(c: Count, lowest_rib: int) -> list[Level | None]:
     calls a vertebra whose rib remnant is under 4 cm L1; the warning says so."""
     c.explain(lowest_rib, "lowest rib seen = T11 (six rib-free vertebrae below it)")
     c.warnings.append(
-        "six rib-free vertebrae lie below the last rib seen: counted as five lumbar "
-        "vertebrae below a rib-free T12 (11 rib pairs, or a 12th rib too short to be "
-        "seen), the last rib being T11; a sixth lumbar vertebra (L6) would put every "
-        "level one higher, and VerSe counts a vertebra whose rib remnant is under 4 cm "
-        "as L1; confirm on the images or give --level NAME@Z"
+        "six rib-free vertebrae lie below the last rib seen: counted as five lumbar below "
+        "a rib-free T12 (11 rib pairs, or a 12th rib too short to be seen), the last rib "
+        "T11; an L6 would put every level one higher, and VerSe calls a vertebra whose "
+        "rib remnant is under 4 cm L1; confirm on the images or give --level NAME@Z"
     )
     return count_from(c.n, lowest_rib, Level.T11, c.order)
 
