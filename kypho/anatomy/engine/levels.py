@@ -129,9 +129,7 @@ def _edge_rib_under_sacrum(c: Count, lowest_rib: int) -> LevelAssignment:
     vertebra above's, out of view: the 11th and 12th ribs slope down beside L1 and L2.
     Read as this vertebra's, it made normal lumbar spines "T12-L4 on a sacralised L5"
     (family s1-0021, s3-0030, s3-0039); 13 rib pairs or a sacralised L5 is rarer."""
-    levels = count_from(c.n, c.n - 1, Level.L5, c.order)
-    c.explain(c.n - 1, "vertebra sitting on the sacrum = L5")
-    out = c.result(levels, c.one_anchor("the sacrum", "no rib seen whole", "L6 or T13"))
+    out = _from_sacrum(c, Level.L5, None, missing="no rib seen whole")
     shown = out.levels[lowest_rib].display if out.levels[lowest_rib] else "none"
     c.warnings.append(
         f"a rib enters the image through its top edge beside {shown}: it may be the rib "
@@ -158,13 +156,15 @@ def _sacralised(c: Count, lowest_rib: int) -> LevelAssignment:
     return c.result(levels, VARIANT_CONFIDENCE)
 
 
-def _from_sacrum(c: Count, l5: Level, lowest_rib: int | None) -> LevelAssignment:
+def _from_sacrum(
+    c: Count, l5: Level, lowest_rib: int | None, missing: str = "no last rib"
+) -> LevelAssignment:
     """Count up from the vertebra on the sacrum, checked against the last rib."""
     levels = count_from(c.n, c.n - 1, l5, c.order)
     c.explain(c.n - 1, f"vertebra sitting on the sacrum = {l5.display}")
     if lowest_rib is None:
         lstv = "a lumbosacral transitional vertebra (L6, sacralised L5)"
-        return c.result(levels, c.one_anchor("the sacrum", "no last rib", lstv))
+        return c.result(levels, c.one_anchor("the sacrum", missing, lstv))
     rib_level = levels[lowest_rib]
     if rib_level is Level.T12:
         c.evidence[lowest_rib] += "; lowest rib-bearing vertebra = T12 agrees"
