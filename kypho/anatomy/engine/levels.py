@@ -82,17 +82,14 @@ def assign_levels(
         Rib-bearing vertebrae whose every rib enters the image through its cranial edge
         (:class:`~kypho.anatomy.engine.ribs_sacrum.RibSearch`): the rib may be the
         vertebra above's. With the sacrum in view such a lowest rib does not overrule
-        it (:func:`_edge_rib_under_sacrum`).
+        it (:func:`~kypho.anatomy.engine.rib_reach.rib_anchors`).
     """
     c = Count(n, counting_order(lowest), [""] * n, [])
     seen = list(seen_whole) if seen_whole is not None else [True] * n
-    ribs = rib_anchors(n, rib_indices, seen, on_sacrum)
+    ribs = rib_anchors(n, rib_indices, seen, on_sacrum, cranial_edge_ribs or ())
     lowest_rib = ribs.last if ribs.last_valid else None
     if anchor_indices:
         return _from_user_anchors(c, anchor_indices)
-    edge = cranial_edge_ribs or []
-    if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib in edge:
-        return _edge_rib_under_sacrum(c, lowest_rib)
     if lowest is not None and (on_sacrum or lowest_rib is None):
         levels = count_from(n, n - 1, lowest, c.order)
         c.explain(n - 1, f"lowest presacral vertebra declared = {lowest.display}")
@@ -100,7 +97,8 @@ def assign_levels(
     if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib == n - 5:
         return _sacralised(c, lowest_rib)
     if on_sacrum:
-        return _from_sacrum(c, lowest or Level.L5, lowest_rib)
+        edge_rib = ribs.last if ribs.last is not None and not ribs.last_valid else None
+        return _from_sacrum(c, lowest or Level.L5, lowest_rib, edge_rib)
     if ribs.first_valid and (not ribs.last_valid or ribs.pairs in RIB_PAIR_VARIANTS):
         return _from_first_rib(n, ribs, c.order, c.evidence, c.warnings, c.explain)
     if lowest_rib is not None:
@@ -122,23 +120,6 @@ def _from_user_anchors(c: Count, anchor_indices: dict[Level, int]) -> LevelAssig
     return c.result(levels, 0.9 if not c.warnings else 0.6)
 
 
-def _edge_rib_under_sacrum(c: Count, lowest_rib: int) -> LevelAssignment:
-    """The lowest rib enters the image through its top edge: the sacrum counts.
-
-    A rib's head is its highest point, so a rib cut by the top of the image may be the
-    vertebra above's, out of view: the 11th and 12th ribs slope down beside L1 and L2.
-    Read as this vertebra's, it made normal lumbar spines "T12-L4 on a sacralised L5"
-    (family s1-0021, s3-0030, s3-0039); 13 rib pairs or a sacralised L5 is rarer."""
-    out = _from_sacrum(c, Level.L5, None, missing="no rib seen whole")
-    shown = out.levels[lowest_rib].display if out.levels[lowest_rib] else "none"
-    c.warnings.append(
-        f"a rib enters the image through its top edge beside {shown}: it may be the rib "
-        "of the vertebra above, out of view, so the levels are counted from the sacrum; "
-        f"were it {shown}'s own (13 rib pairs, or L5 sacralised) every level would shift"
-    )
-    return out
-
-
 def _sacralised(c: Count, lowest_rib: int) -> LevelAssignment:
     """Only four free vertebrae between the last rib and the sacrum: L5 is fused to
     (sacralised) or merged in the image with the sacrum. A lumbar rib on L1 is the
@@ -157,14 +138,25 @@ def _sacralised(c: Count, lowest_rib: int) -> LevelAssignment:
 
 
 def _from_sacrum(
-    c: Count, l5: Level, lowest_rib: int | None, missing: str = "no last rib"
+    c: Count, l5: Level, lowest_rib: int | None, edge_rib: int | None = None
 ) -> LevelAssignment:
-    """Count up from the vertebra on the sacrum, checked against the last rib."""
+    """Count up from the vertebra on the sacrum, checked against the last rib; ``edge_rib``
+    is a last rib that entered through the image's top edge and does not count."""
     levels = count_from(c.n, c.n - 1, l5, c.order)
     c.explain(c.n - 1, f"vertebra sitting on the sacrum = {l5.display}")
     if lowest_rib is None:
         lstv = "a lumbosacral transitional vertebra (L6, sacralised L5)"
-        return c.result(levels, c.one_anchor("the sacrum", missing, lstv))
+        missing = "no last rib" if edge_rib is None else "no rib seen whole"
+        out = c.result(levels, c.one_anchor("the sacrum", missing, lstv))
+        if edge_rib is not None:
+            shown = levels[edge_rib].display if levels[edge_rib] else "none"
+            c.warnings.append(
+                f"a rib enters the image through its top edge beside {shown}: it may be "
+                "the rib of the vertebra above, out of view, so the levels are counted "
+                f"from the sacrum; were it {shown}'s own (13 rib pairs, or L5 sacralised) "
+                "every level would shift"
+            )
+        return out
     rib_level = levels[lowest_rib]
     if rib_level is Level.T12:
         c.evidence[lowest_rib] += "; lowest rib-bearing vertebra = T12 agrees"

@@ -160,14 +160,17 @@ def _agreeing(levels: list[Level | None], kwargs: dict[str, Any]) -> int | None:
     n = len(levels)
     seen = kwargs.get("seen_whole")
     on_sacrum = bool(kwargs.get("on_sacrum"))
-    ribs = rib_anchors(n, list(kwargs.get("rib_indices", [])), seen or [True] * n, on_sacrum)
+    ribs = rib_anchors(
+        n,
+        list(kwargs.get("rib_indices", [])),
+        seen or [True] * n,
+        on_sacrum,
+        kwargs.get("cranial_edge_ribs") or (),
+    )
     checks = [levels[i] is lv for lv, i in (kwargs.get("anchor_indices") or {}).items()]
     if on_sacrum:
         checks.append(levels[-1] is (kwargs.get("lowest") or Level.L5))
-    edge = on_sacrum and ribs.last in (kwargs.get("cranial_edge_ribs") or [])
-    if ribs.last_valid and ribs.last is not None and not edge:
-        # A rib entering through the image's top edge does not overrule the sacrum
-        # (:func:`~kypho.anatomy.engine.levels.assign_levels`), so it casts no vote.
+    if ribs.last_valid and ribs.last is not None:
         checks.append(levels[ribs.last] is Level.T12)
     if ribs.first_valid and ribs.first is not None:
         checks.append(levels[ribs.first] is Level.T1)

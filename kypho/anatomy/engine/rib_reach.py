@@ -10,6 +10,7 @@ vertebra below the last rib, nor the sacrum.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,14 +113,26 @@ class RibAnchors:
         return 0 if self.first is None or self.last is None else self.last - self.first + 1
 
 
-def rib_anchors(n: int, rib_indices: list[int], seen: list[bool], on_sacrum: bool) -> RibAnchors:
+def rib_anchors(
+    n: int,
+    rib_indices: list[int],
+    seen: list[bool],
+    on_sacrum: bool,
+    cranial_edge: Collection[int] = (),
+) -> RibAnchors:
     """The rib anchors of ``n`` vertebrae (cranial to caudal) with ribs at ``rib_indices``;
-    ``seen[i]``: vertebra i is seen whole enough to tell it bears no rib."""
+    ``seen[i]``: vertebra i is seen whole enough to tell it bears no rib;
+    ``cranial_edge``: vertebrae whose every rib enters the image through its top edge."""
     if not rib_indices:
         return RibAnchors(None, None, False, False)
     first, last = min(rib_indices), max(rib_indices)
     # A rib-free vertebra must be seen beyond the rib-bearing ones: at the edge of the
-    # field of view a vertebra's rib can lie just outside it.
-    last_valid = on_sacrum or (last + 1 < n and seen[last + 1])
+    # field of view a vertebra's rib can lie just outside it. With the sacrum in view
+    # the last rib is checked against it, unless that rib enters through the image's
+    # top edge: its head, the rib's highest point, may be the vertebra above's, out of
+    # view (the 11th and 12th ribs slope down beside L1 and L2; family s1-0021, s3-0030,
+    # s3-0039, normal lumbar spines named "T12-L4 on a sacralised L5"). Without the
+    # sacrum it is the only anchor there is and counts.
+    last_valid = last not in cranial_edge if on_sacrum else last + 1 < n and seen[last + 1]
     first_valid = first > 0 and seen[first - 1]
     return RibAnchors(first, last, first_valid, last_valid)
