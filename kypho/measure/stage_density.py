@@ -13,17 +13,12 @@ import numpy as np
 
 from kypho.anatomy.levels import Level
 from kypho.measure.calibration import BmdCalibration, default_calibration, internal_calibration
-from kypho.measure.cement import (
-    CEMENT_MARGIN,
-    MIN_CEMENT_ML,
-    cement_mask,
-    cement_threshold_hu,
-)
+from kypho.measure.cement import MIN_CEMENT_ML, cement_mask, cement_threshold_hu
 from kypho.measure.density import pickhardt_class
 from kypho.measure.stage_bodies import BodyStage, Located, unmeasurable
 from kypho.model import VertebraMeasurement
 
-__all__ = ["CEMENT_MARGIN", "MAX_CEMENT_FRACTION", "MIN_CEMENT_ML", "add_density"]
+__all__ = ["MAX_CEMENT_FRACTION", "add_density"]
 
 #: Cement filling more than this share of the body leaves no native bone to measure.
 MAX_CEMENT_FRACTION = 0.4
