@@ -19,6 +19,7 @@ from kypho.anatomy.engine.disc_spacing import PITCH_MAX_MM, PITCH_MIN_MM, STEP_M
 __all__ = [
     "CUT_COST",
     "DISC_HUMP_SIGMA_MM",
+    "THICK_SLICE_MM",
     "cut_reward",
     "evidence_period_mm",
     "evidence_ratio",

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from kypho.anatomy.engine.block_axis import body_width_mm, centre_line, resample_arc
 from kypho.anatomy.engine.disc_evidence import (
     DISC_HUMP_SIGMA_MM,
+    THICK_SLICE_MM,
     cut_reward,
     evidence_period_mm,
     evidence_ratio,
@@ -42,9 +44,6 @@ PITCH_PRIOR_RANGE = (0.65, 1.5)
 #: Radius of the sampling disc as a fraction of the block's equivalent radius: the
 #: central trabecular region, clear of cortex and of the canal behind.
 SAMPLE_RADIUS_FRACTION = 0.55
-#: Centre-line smoothing (mm, Gaussian sigma): bends over a few vertebrae are kept,
-#: the slice-to-slice wobble of the core's centroid is not.
-CENTRELINE_SIGMA_MM = 8.0
 #: A cut the pitch sequence calls for counts as a disc when its departure reaches this
 #: share of the threshold above; weaker, it would be a guess and the block is not cut.
 EVIDENCE_MIN = 0.75
@@ -91,52 +90,6 @@ class DiscCuts:
     half_width_mm: np.ndarray
     body_hu: np.ndarray
     disc_hu: np.ndarray
-
-
-def _centre_line(pts: np.ndarray, step_z: float) -> tuple[np.ndarray, np.ndarray]:
-    """Smoothed per-slice centroids of a block and its per-slice equivalent radius.
-
-    Parameters
-    ----------
-    pts : (N, 3) ndarray of float
-        Block voxel centres (mm), axis 2 the slice axis.
-    step_z : float
-        Slice spacing (mm).
-
-    Returns
-    -------
-    line : (S, 3) ndarray of float
-        Smoothed centroid per slice, lowest first.
-    radius : (S,) ndarray of float
-        Equivalent radius (mm) per slice, smoothed.
-    """
-    k = np.round((pts[:, 2] - pts[:, 2].min()) / step_z).astype(int)
-    counts = np.bincount(k).astype(float)
-    filled = counts > 0
-    cx = np.bincount(k, weights=pts[:, 0])
-    cy = np.bincount(k, weights=pts[:, 1])
-    slices = np.arange(len(counts))
-    # Slices with no voxel (the block is connected, but may be thin at a bridge) are
-    # interpolated from their neighbours.
-    cx = np.interp(slices, slices[filled], cx[filled] / counts[filled])
-    cy = np.interp(slices, slices[filled], cy[filled] / counts[filled])
-    sigma = CENTRELINE_SIGMA_MM / step_z
-    weights = ndimage.gaussian_filter1d(counts, sigma, mode="nearest")
-    sx = ndimage.gaussian_filter1d(cx * counts, sigma, mode="nearest") / weights
-    sy = ndimage.gaussian_filter1d(cy * counts, sigma, mode="nearest") / weights
-    z = pts[:, 2].min() + slices * step_z
-    return np.stack([sx, sy, z], axis=1), counts
-
-
-def _resample_arc(line: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points at equal arc length along a polyline, and the unit tangents there."""
-    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
-    arc = np.concatenate([[0.0], np.cumsum(seg)])
-    s = np.arange(0.0, arc[-1] + 1e-9, step)
-    pts = np.stack([np.interp(s, arc, line[:, i]) for i in range(3)], axis=1)
-    tang = np.gradient(pts, axis=0)
-    tang /= np.maximum(np.linalg.norm(tang, axis=1, keepdims=True), 1e-9)
-    return pts, tang
 
 
 def _disc_offsets(radius_mm: float, step: float) -> np.ndarray:
@@ -280,6 +233,23 @@ def _pitch_bounds(ratio: np.ndarray, pitch_mm: float | None) -> tuple[float, flo
     )
 
 
+def _width_bound(
+    block_mm: np.ndarray, line: np.ndarray, centres: np.ndarray, slice_mm: float, thickest_mm: float
+) -> np.ndarray | None:
+    """The block's width at each profile step where it bounds the pitch, else None.
+
+    At thick slices a thin disc's evidence depends on how the slices cut it, and every
+    other one can fall below the cost of a cut: the bodies' width then bounds the
+    pitch. At thinner slices the discs show and the evidence decides: the core's width
+    is only a proxy of the body's (it stops CORE_DEPTH_MM inside the cortex and takes in
+    rib heads), and read as a bound it cut two lumbar columns one body too many (family
+    s1-0017, s1-0076, 1.4-2 mm).
+    """
+    if thickest_mm < THICK_SLICE_MM:
+        return None
+    return np.interp(centres[:, 2], line[:, 2], body_width_mm(block_mm, slice_mm))
+
+
 def _no_cuts() -> DiscCuts:
     empty = np.zeros(0)
     none3 = np.zeros((0, 3))
@@ -329,8 +299,8 @@ def disc_cuts(
     -------
     DiscCuts
     """
-    line, counts = _centre_line(block_mm, slice_mm)
-    centres, tangents = _resample_arc(line, STEP_MM)
+    line, counts = centre_line(block_mm, slice_mm)
+    centres, tangents = resample_arc(line, STEP_MM)
     radius = SAMPLE_RADIUS_FRACTION * float(
         np.sqrt(np.median(counts[counts > 0]) * slice_mm * slice_mm / np.pi)
     )
@@ -342,7 +312,8 @@ def disc_cuts(
         dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu, slice_mm=max(voxel_mm)
     )
     bounds = _pitch_bounds(ratio, pitch_mm)
-    cuts = best_cuts(cut_reward(ratio), start_free=cut_below, end_free=cut_above, pitch_mm=bounds)
+    width = _width_bound(block_mm, line, centres, slice_mm, max(voxel_mm))
+    cuts = best_cuts(cut_reward(ratio), cut_below, cut_above, pitch_mm=bounds, width_mm=width)
     if not cuts:
         return _no_cuts()
     # A cut sits at the top of its smoothed hump; its evidence is the feature's peak.
