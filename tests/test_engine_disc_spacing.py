@@ -56,6 +56,11 @@ def test_widths_no_pitch_can_keep_to_are_ignored() -> None:
     reward = cut_reward(evidence)
     plain = best_cuts(reward, start_free=True, end_free=True)
     assert best_cuts(reward, start_free=True, end_free=True, width_mm=np.full(200, 5.0)) == plain
+    # So too in a block no taller than one pitch: its one paying cut stays.
+    short = cut_reward(_alternating_discs(45, 30.0, strong=2.5, weak=2.5))
+    alone = best_cuts(short, start_free=True, end_free=True)
+    assert alone
+    assert best_cuts(short, start_free=True, end_free=True, width_mm=np.full(45, 5.0)) == alone
 
 
 def test_body_width_is_the_major_axis_whatever_the_rotation() -> None:

@@ -75,7 +75,7 @@ def best_cuts(
     """
     if width_mm is not None:
         cuts = _best_cuts(reward, start_free, end_free, pitch_mm, width_mm)
-        if cuts or len(reward) - 1 <= pitch_mm[1] / STEP_MM:
+        if cuts:
             return cuts
     return _best_cuts(reward, start_free, end_free, pitch_mm, None)
 
