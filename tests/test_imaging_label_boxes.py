@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from kypho.imaging.volume import LabelMap
+from kypho.imaging.volume import LabelMap, label_boxes
 
 
 def test_boxes_match_find_objects() -> None:
@@ -18,3 +18,4 @@ def test_boxes_match_find_objects() -> None:
             hi = [min(s, a + int(rng.integers(1, 8))) for a, s in zip(lo, shape, strict=True)]
             labels[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] = rng.integers(1, 9)
         assert LabelMap(labels, np.eye(4)).boxes() == ndimage.find_objects(labels)
+        assert label_boxes(labels) == ndimage.find_objects(labels)

@@ -4,10 +4,10 @@ and the LevelInfo records built from them."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.orientation import voxel_to_world
+from kypho.imaging.volume import label_boxes
 from kypho.model import LevelInfo
 
 __all__ = ["LabelStats", "label_stats", "level_infos"]
@@ -45,7 +45,7 @@ def label_stats(labels: np.ndarray, affine: np.ndarray) -> LabelStats:
     sums = np.stack(
         [np.bincount(lab, weights=c.astype(np.float64), minlength=nlab) for c in coords], axis=1
     )
-    boxes = ndimage.find_objects(labels)
+    boxes = label_boxes(labels)
     shape = labels.shape
     for v in present:
         ijk = sums[v] / counts[v]

@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from kypho.imaging.orientation import affine_spacing, orientation_codes, to_canonical
 
-__all__ = ["LabelMap", "Volume"]
+__all__ = ["LabelMap", "Volume", "label_boxes"]
 
 
 def _check_affine(affine: np.ndarray) -> np.ndarray:
@@ -112,7 +112,7 @@ class LabelMap:
         need them, and each pass over a 512 x 512 x 400 map costs ~0.15 s.
         """
         if self._boxes is None:
-            self._boxes = _label_boxes(self.labels)
+            self._boxes = label_boxes(self.labels)
         return self._boxes
 
     def box(self, label: int) -> tuple[slice, ...] | None:
@@ -134,7 +134,7 @@ class LabelMap:
         return [int(v) for v in np.unique(self.labels) if v != 0]
 
 
-def _label_boxes(labels: np.ndarray) -> list[tuple[slice, ...] | None]:
+def label_boxes(labels: np.ndarray) -> list[tuple[slice, ...] | None]:
     """:func:`scipy.ndimage.find_objects` of a 3-D map, searched only inside the box of
     its nonzero voxels (a spine fills a few per cent of a CT: 5x faster at 512 x 512 x
     400)."""

@@ -192,13 +192,15 @@ def _from_last_rib(
     that rib reaches round to the front like ribs 1-10 (:func:`_front_reaching_last`)."""
     if level_from_reach(reach_mm, lowest_rib) == (lowest_rib, Level.T10):
         return _front_reaching_last(c, lowest_rib)
-    levels = count_from(c.n, lowest_rib, Level.T12, c.order)
-    if levels[-1] is None and levels[-2] is Level.L5 and c.order[-1] is Level.L5:
+    rib_free = c.n - 1 - lowest_rib
+    five_lumbar = c.order[-1] is Level.L5
+    if five_lumbar and rib_free == 6:
         levels = _six_rib_free(c, lowest_rib)
     else:
-        if levels[-1] is None and c.order[-1] is Level.L5:
-            # Seven or more: no anatomy, a body split or ribs missed; the sixth is kept.
-            levels = count_from(c.n, lowest_rib, Level.T12, (*c.order, Level.L6))
+        # Seven or more rib-free: no anatomy, a body split or ribs missed; the sixth is
+        # kept (as L6) to be measured rather than dropped.
+        order = (*c.order, Level.L6) if five_lumbar and rib_free > 6 else c.order
+        levels = count_from(c.n, lowest_rib, Level.T12, order)
         c.explain(lowest_rib, "lowest rib-bearing vertebra = T12")
     confidence = c.one_anchor("the last rib", "no sacrum or first rib", "11 or 13 rib pairs")
     doubt = [i for i in rib_doubt_indices if i > lowest_rib and levels[i] is not None]

@@ -17,6 +17,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
+from kypho.anatomy.engine.column import fill_in_planes
+
 __all__ = ["fill_sacrum", "sacrum_from_pelvis"]
 
 #: Half-width (mm) of the central column of the sacral core taken as the S1 body seed
@@ -114,13 +116,7 @@ def fill_sacrum(labels: np.ndarray, sacrum_id: int) -> np.ndarray:
     # coronal ones (the lateral masses); not in axial ones, where the arch encloses the
     # sacral canal.
     sub = sub | ndimage.binary_closing(sub, structure=ndimage.generate_binary_structure(3, 1))
-    filled = sub.copy()
-    for axis in (0, 1):
-        struct = np.zeros((3, 3, 3), dtype=bool)
-        idx: list[int | slice] = [slice(None)] * 3
-        idx[axis] = 1
-        struct[tuple(idx)] = ndimage.generate_binary_structure(2, 1)
-        filled |= ndimage.binary_fill_holes(sub, structure=struct)
+    filled = fill_in_planes(sub, 0) | fill_in_planes(sub, 1)
     view = labels[box]
     view[filled & (view == 0)] = sacrum_id
     return labels
