@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.rib_levels import level_along_axis
 
 __all__ = ["RibSearch", "axis_distance_mm", "is_sacrum", "rib_bearing"]
 
@@ -125,11 +126,11 @@ def _rib_candidates(
     spacing_mm: tuple[float, float, float],
     z_range_mm: tuple[float, float],
     floor_mm: float | None,
-) -> list[tuple[tuple[slice, ...], np.ndarray, float, bool]]:
+) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray, bool]]:
     """Components of ``mask`` that leave the column sideways like a rib.
 
-    Returns (box, component mask in the box, z of its medial end in mm, thin) per
-    component long enough, starting near the column and reaching far enough to the
+    Returns (box, component mask in the box, its medial end in coarse-array mm, thin)
+    per component long enough, starting near the column and reaching far enough to the
     side; ``thin`` when its cross-section is a rib's (below :data:`RIB_AREA_MM2`).
     """
     labels = cc3d.connected_components(mask, connectivity=26)
@@ -151,11 +152,11 @@ def _rib_candidates(
             continue
         if floor_mm is not None and box[2].start * sp[2] < floor_mm:
             continue
-        z_medial = (box[2].start + k[2]) * sp[2]
-        if not z_range_mm[0] - 10.0 <= z_medial <= z_range_mm[1] + 10.0:
+        medial = (np.array([b.start for b in box]) + np.array(k)) * sp
+        if not z_range_mm[0] - 10.0 <= medial[2] <= z_range_mm[1] + 10.0:
             continue
         thin = float(stats["voxel_counts"][lab]) * voxel_mm3 / length <= RIB_AREA_MM2
-        out.append((box, sub, z_medial, thin))
+        out.append((box, sub, medial, thin))
     return out
 
 
@@ -167,12 +168,13 @@ def _ribs_at_cortex(
     spacing_mm: tuple[float, float, float],
     z_range: tuple[float, float],
     floor_mm: float | None,
-) -> list[tuple[tuple[slice, ...], np.ndarray, float]]:
+) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray]]:
     """Thin ribs found again at cortex level inside a rib-shaped bone too thick for one
-    (box in the full grid, mask in that box, z of the medial end in mm)."""
+    (box in the full grid, mask in that box, medial end in coarse-array mm)."""
     sp = np.asarray(spacing_mm)
-    # The inner search runs in ``box``: its boxes and z are relative to it.
-    offset = box[2].start * sp[2]
+    # The inner search runs in ``box``: its boxes and points are relative to it.
+    corner = np.array([b.start for b in box]) * sp
+    offset = float(corner[2])
     inner = _rib_candidates(
         sub & cortex[box],
         axis_mm[box],
@@ -184,9 +186,9 @@ def _ribs_at_cortex(
         (
             tuple(slice(b.start + o.start, b.stop + o.start) for b, o in zip(ib, box, strict=True)),
             isub,
-            iz + offset,
+            ipoint + corner,
         )
-        for ib, isub, iz, ithin in inner
+        for ib, isub, ipoint, ithin in inner
         if ithin and (floor_mm is None or (ib[2].start + box[2].start) * sp[2] >= floor_mm)
     ]
 
@@ -251,14 +253,13 @@ def rib_bearing(
     lateral = filled & (axis_mm > RIB_SEARCH_MM) & (cores == 0)
     if _speckled(lateral):
         lateral = _despeckled(lateral)
-    found: set[int] = set()
-    inside: set[int] = set()
-    thick: set[int] = set()
+    found, inside, thick = set[int](), set[int](), set[int]()
     reaches: dict[int, list[float]] = {}
-    for box, sub, z_medial, thin in _rib_candidates(
+    level_of = level_along_axis(vertebrae)
+    for box, sub, medial, thin in _rib_candidates(
         lateral, axis_mm, spacing_mm, z_range, floor_mm
     ):
-        parts = [(box, sub, z_medial)] if thin else []
+        parts = [(box, sub, medial)] if thin else []
         if not thin and cortex is not None:
             parts = _ribs_at_cortex(box, sub, cortex, axis_mm, spacing_mm, z_range, floor_mm)
         if not parts and cortex is not None:
@@ -269,10 +270,10 @@ def rib_bearing(
             # Shaped like a rib but too thick for one: look at every vertebra it spans.
             z_lo, z_hi = box[2].start * sp[2], box[2].stop * sp[2]
             thick.update(int(i) for i in np.flatnonzero((centres >= z_lo) & (centres <= z_hi)))
-            thick.add(int(np.argmin(np.abs(centres - z_medial))))
+            thick.add(level_of(medial))
             continue
-        for pbox, psub, pz in parts:
-            at = int(np.argmin(np.abs(centres - pz)))
+        for pbox, psub, pmedial in parts:
+            at = level_of(pmedial)
             found.add(at)
             if pbox[2].stop < filled.shape[2]:
                 inside.add(at)

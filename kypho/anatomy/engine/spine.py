@@ -12,13 +12,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from kypho.anatomy.engine.bodies import body_from_vertebra
-from kypho.anatomy.engine.column import Node, beside_in_sequence
+from kypho.anatomy.engine.column import Node
 from kypho.anatomy.engine.column_search import CoarseColumn, find_column
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.fragments import cap_for_fragments
 from kypho.anatomy.engine.level_count import LevelAssignment
 from kypho.anatomy.engine.missing_levels import assign_across_gaps, missing_after
 from kypho.anatomy.engine.refine import refine_labels
+from kypho.anatomy.engine.rib_levels import seen_whole
 from kypho.anatomy.engine.ribs_sacrum import RibSearch, axis_distance_mm, rib_bearing
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 from kypho.anatomy.engine.sacrum_top import split_sacrum_top
@@ -49,9 +50,6 @@ ARCH_HALF_WIDTH_MM = 45.0
 RIB_FREE_ON_SACRUM = 3
 #: Half-width (mm) of the sacrum at its alae (S1 ~100-110 mm wide); the ilia lie beyond.
 SACRUM_HALF_WIDTH_MM = 55.0
-#: A body cut by the field of view is seen whole enough to lack a rib when its core
-#: holds this share of its neighbours' core volume.
-SEEN_WHOLE_SHARE = 0.7
 #: Level confidence at most, when a bony block could not be split wholly at discs.
 UNSPLIT_CONFIDENCE = 0.4
 #: Level confidence at most, when the vertebra counted as sitting on the sacrum was cut
@@ -85,25 +83,6 @@ def _anchor_indices(
         [voxel_to_world(affine, _coarse_to_full_index(grid, n.centroid_mm))[2] for n in vertebrae]
     )
     return {a.level: int(np.argmin(np.abs(z_world - a.z_mm))) for a in anchors}
-
-
-def _seen_whole(vertebrae: list[Node], z_extent_mm: float) -> list[bool]:
-    """Per vertebra, whether enough of it is in view to tell that it bears no rib.
-
-    A rib articulates with the upper part of its vertebra and runs down and out from
-    there. A vertebra cut by the image's lower edge may keep its rib below the image,
-    so it does not count as seen; one cut by the upper edge counts when its core holds
-    at least SEEN_WHOLE_SHARE of its neighbours' (most of it, upper part included).
-    """
-    vols = [n.volume_mm3 for n in vertebrae]
-    out: list[bool] = []
-    for i, n in enumerate(vertebrae):
-        cut_below = n.z_lo_mm <= 0.0
-        cut_above = n.z_hi_mm >= z_extent_mm - 1e-6
-        near = beside_in_sequence(vols, i, 2)
-        big = bool(near) and n.volume_mm3 >= SEEN_WHOLE_SHARE * float(np.median(near))
-        out.append(not cut_below and (not cut_above or big))
-    return out
 
 
 def _behind_column(nodes: list[Node], chain: list[Node]) -> set[int]:
@@ -363,7 +342,7 @@ def segment_spine(
         anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
         lowest=lowest,
         rib_doubt_indices=named.ribs.doubtful,
-        seen_whole=_seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2]),
+        seen_whole=seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2]),
         rib_reach_mm=named.ribs.reach_mm,
         cranial_edge_ribs=named.ribs.cranial_edge,
     )
