@@ -48,6 +48,14 @@ def test_a_shortened_rib_is_t11() -> None:
     assert out.confidence == FLOATING_CONFIDENCE
 
 
+def test_an_eleventh_rib_at_the_low_end_of_its_range_is_t11() -> None:
+    # Family 11th ribs reach 0.55-1.0 of the ribs above, 12th ribs 0.2-0.45: an 11th at
+    # 0.59 (family s3-0029) is no 12th.
+    reach = {i: 115.0 for i in range(8)} | {8: 68.0}
+    out = assign_levels(N, on_sacrum=False, rib_indices=list(range(N)), rib_reach_mm=reach)
+    assert out.levels[-1] is Level.T11
+
+
 def test_a_long_rib_above_cut_ones_bounds_the_guess() -> None:
     # Vertebra 6's rib reaches the front: it is T10 or higher, and the highest rib is T1
     # or lower, so the highest vertebra is T1-T4. The middle (T3, the lower of the two

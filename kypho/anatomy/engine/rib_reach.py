@@ -31,9 +31,11 @@ __all__ = [
 #: their costal cartilages at the front of the chest, the last two pairs end free in the
 #: flank (Gray's Anatomy, 42nd ed., thoracic wall), whatever the chest's size; the 12th
 #: is the shortest. Measured on eight family chests: ribs 8-10 reach 0.85-1.0 of the
-#: ribs above, an 11th 0.55-1.0, a 12th 0.2-0.45. Below SHORT_REACH_SHARE a rib is a
-#: 12th; between it and LONG_REACH_SHARE an 11th; above, the 10th at the lowest.
-SHORT_REACH_SHARE = 0.6
+#: ribs above, an 11th 0.55-1.0, a 12th 0.2-0.45. Below SHORT_REACH_SHARE, the middle of
+#: the gap between the 12th and the 11th, a rib is a 12th (at 0.6, inside the 11th's
+#: range, family s3-0029's 11th at 0.59 read as a 12th and named T2-T11 one level
+#: high); between it and LONG_REACH_SHARE an 11th; above, the 10th at the lowest.
+SHORT_REACH_SHARE = 0.5
 LONG_REACH_SHARE = 0.8
 #: Whole ribs above a rib needed to judge it.
 REACH_REFERENCE_RIBS = 3
