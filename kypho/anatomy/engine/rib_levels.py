@@ -47,10 +47,7 @@ def column_axes(vertebrae: Sequence[Node]) -> tuple[np.ndarray, np.ndarray]:
     centres, axes : (N, 3) ndarray of float
         Coarse-array mm.
     """
-    centres = np.array(
-        [[n.centroid_mm[0], n.centroid_mm[1], 0.5 * (n.z_lo_mm + n.z_hi_mm)] for n in vertebrae],
-        dtype=float,
-    ).reshape(-1, 3)
+    centres = _centres(vertebrae)
     if len(centres) < 2:
         return centres, np.tile([0.0, 0.0, 1.0], (len(centres), 1))
     steps = _unit(np.diff(centres, axis=0))
@@ -66,6 +63,14 @@ def column_axes(vertebrae: Sequence[Node]) -> tuple[np.ndarray, np.ndarray]:
         # The median direction: a piece off the line turns one step, not the axis.
         axes[i] = np.median(steps[lo : lo + span], axis=0)
     return centres, _unit(axes)
+
+
+def _centres(vertebrae: Sequence[Node]) -> np.ndarray:
+    """(N, 3) core centroids across, the middle of each core's extent along z."""
+    return np.array(
+        [[n.centroid_mm[0], n.centroid_mm[1], 0.5 * (n.z_lo_mm + n.z_hi_mm)] for n in vertebrae],
+        dtype=float,
+    ).reshape(-1, 3)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -86,7 +91,7 @@ def level_along_axis(vertebrae: Sequence[Node]) -> Callable[[np.ndarray], int]:
     thoracic column 29 degrees from the image axis, undoing that tilt sent the first rib
     to T2 and rib pieces near the sternum to C6 and C7: 14 -> 0 of 14 named).
     """
-    centres, _ = column_axes(vertebrae)
+    centres = _centres(vertebrae)
     axis = np.array([0.0, 0.0, 1.0])
     if len(centres) >= 3:
         xz = centres[:, [0, 2]] - centres[:, [0, 2]].mean(axis=0)
