@@ -1,17 +1,17 @@
 """Which vertebra a rib belongs to, and which vertebrae show whether they bear one.
 
 A rib's medial end (where it passes the transverse process, 35-50 mm to the side of
-and behind the body axis) lies at the level of its own vertebra: the rib's head and
-tubercle articulate with the body and the transverse process of its own vertebra
-(Gray's Anatomy, 42nd ed., thoracic wall). Where the column is tilted in the image (a
-patient lying rolled, an oblique reconstruction, thoracic kyphosis), that level is not
-the image's z: 12 degrees of roll put the two ribs of one vertebra 17 mm
-apart in z (family s2-0036, whose right 12th rib went to L1 and every level was named
-one too high). Ribs are therefore placed along the column's axis in the coronal plane,
-fitted through the body centres. A front-back tilt (thoracic kyphosis) also lifts a
-rib above its body, out of view at the image's top edge: a vertebra cut by that edge
-shows its rib only when the rib's highest possible point along the column's local tilt,
-in any direction, is inside the image.
+and behind the body axis) lies at the level of its own vertebra: its tubercle
+articulates with that vertebra's transverse process, its head with that vertebra's body
+(and, for ribs 2-9, the one above's; Gray's Anatomy, 42nd ed., thoracic wall). Where the
+column is tilted in the image (a patient lying rolled, an oblique reconstruction,
+thoracic kyphosis), that level is not the image's z: 12 degrees of roll put the two ribs
+of one vertebra 17 mm apart in z (family s2-0036, whose right 12th rib went to L1 and
+every level was named one too high). Ribs are therefore placed along the column's axis
+in the coronal plane, fitted through the body centres. A front-back tilt (thoracic
+kyphosis) also lifts a rib above its body, out of view at the image's top edge: a
+vertebra cut by that edge shows its rib only when the rib's highest possible point
+along the column's local tilt, in any direction, is inside the image.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ SEEN_WHOLE_SHARE = 0.7
 def column_axes(vertebrae: Sequence[Node]) -> tuple[np.ndarray, np.ndarray]:
     """Each vertebra's centre and the column's local axis there (unit, pointing up z).
 
-    The centre is the core's centroid across and the middle of its extent along z (as
-    for the flood's levels), so on an upright column the nearest centre along the axis
-    is the nearest in z.
+    The centre is the core's centroid across and the middle of its extent along z (the
+    centre the rib search used in z before), so on an upright column the nearest centre
+    along the axis is the nearest in z.
 
     Returns
     -------
