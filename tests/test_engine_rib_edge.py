@@ -6,22 +6,12 @@ import numpy as np
 
 from kypho.anatomy.engine.column import Node
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, rib_bearing
-
-SPACING = (2.0, 2.0, 2.0)
-SHAPE = (100, 60, 60)  # 200 x 120 x 120 mm, axis 2 cranial
+from tests.rib_column import SHAPE, SPACING, upright_column
 
 
 def _column() -> tuple[np.ndarray, np.ndarray, list[Node]]:
     """Three bodies 36 mm apart on the mid-line, their cores labelled 1-3."""
-    filled = np.zeros(SHAPE, bool)
-    cores = np.zeros(SHAPE, np.int32)
-    nodes = []
-    for k, zc in enumerate((96.0, 60.0, 24.0)):
-        iz = slice(int((zc - 12) / 2), int((zc + 12) / 2))
-        cores[42:58, 20:36, iz] = k + 1
-        filled[42:58, 20:36, iz] = True
-        nodes.append(Node(k + 1, np.array([100.0, 56.0, zc]), zc - 12, zc + 12, 9000.0, 32.0))
-    return filled, cores, nodes
+    return upright_column((96.0, 60.0, 24.0), 12.0)
 
 
 def _rib(filled: np.ndarray, z_top: int, z_bottom: int) -> None:

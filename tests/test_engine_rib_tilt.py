@@ -14,9 +14,8 @@ from kypho.anatomy.engine.column import Node
 from kypho.anatomy.engine.rib_levels import seen_whole
 from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, rib_bearing
 from tests.family_helpers import named_right, segment_family_case
+from tests.rib_column import SHAPE, SPACING, upright_column
 
-SPACING = (2.0, 2.0, 2.0)
-SHAPE = (100, 60, 60)  # 200 x 120 x 120 mm, axis 2 cranial
 TILT_DEG = 25.0
 PITCH_MM = 26.0
 CENTRE = np.array([100.0, 56.0, 60.0])
@@ -66,14 +65,7 @@ def test_both_ribs_of_a_tilted_vertebra_are_its_own() -> None:
 
 def test_an_upright_column_keeps_the_nearest_centre_in_z() -> None:
     # Without tilt the rule is the one it replaced: the centre nearest in z.
-    filled = np.zeros(SHAPE, bool)
-    cores = np.zeros(SHAPE, np.int32)
-    nodes = []
-    for k, zc in enumerate((92.0, 60.0, 28.0)):
-        iz = slice(int((zc - 10) / 2), int((zc + 10) / 2))
-        cores[42:58, 20:36, iz] = k + 1
-        filled[42:58, 20:36, iz] = True
-        nodes.append(Node(k + 1, np.array([100.0, 56.0, zc]), zc - 10, zc + 10, 9000.0, 32.0))
+    filled, cores, nodes = upright_column((92.0, 60.0, 28.0), 10.0)
     # Head 10 mm above the lowest body's centre, 22 mm below the middle one's.
     _rib(filled, np.array([118.0, 56.0, 38.0]), np.array([1.0, 0.0, 0.0]))
     axis_mm = axis_distance_mm(SHAPE, SPACING, nodes)
