@@ -74,6 +74,7 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
     fr = {"tp": 0, "fn": 0, "tn": 0, "fp": 0, "fn_not_measurable": 0, "fn_missing": 0}
     not_meas: list[str] = []
     graded = []
+    heights: list[list[Any]] = []
     meas = list(analysis.spine.vertebrae) if analysis.spine is not None else []
     for k in counted:
         t = truth[k]
@@ -83,6 +84,8 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
             if d < dist:
                 best, dist = m, d
         frac_t = int(t.genant_grade) >= 1
+        if best is not None and best.heights_mm is not None:
+            heights.append(_height_row(k, t, best))
         if best is None or not best.measurable or best.genant_grade is None:
             if best is not None and not best.measurable:
                 not_meas.append(f"{best.level.display}: {best.reason}")
@@ -105,8 +108,19 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
         "fractures": fr,
         "grades_truth_vs_reported": graded,
         "not_measurable": not_meas,
+        "heights_truth_vs_measured": heights,
         "min_confidence": min((c for _, c in found.values()), default=float("nan")),
     }
+
+
+def _height_row(label: int, truth: Any, measured: Any) -> list[Any]:
+    """Level, truth grade, truth and measured Ha/Hm/Hp (mm), measured grade (None when
+    not measurable) of a matched vertebra: the measurement error behind a grade or a
+    refusal, read offline (bias by slice thickness, noise, disc)."""
+    t = [round(float(h), 2) for h in truth.heights_mm.as_array()]
+    m = [round(float(h), 2) for h in measured.heights_mm.as_array()]
+    grade = None if measured.genant_grade is None else int(measured.genant_grade)
+    return [Level(label).display, int(truth.genant_grade), t, m, grade]
 
 
 def _mean(values: list[float]) -> float:
@@ -126,6 +140,15 @@ def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for x in s:
         fr.update(x["fractures"])
     dices = [d for x in s for d in x["dice"].values()]
+    # Height error of the graded vertebrae (measured - truth, mm; Ha, Hm, Hp).
+    err = np.array(
+        [
+            np.subtract(m, t)
+            for x in s
+            for _, _, t, m, g in x.get("heights_truth_vs_measured", [])
+            if g is not None
+        ]
+    ).reshape(-1, 3)
     return {
         "cases": len(rows),
         "identified_pct": 100.0 * sum(x["identified"] for x in s) / max(1, n_t),
@@ -140,6 +163,12 @@ def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "not_measurable": sum(len(x["not_measurable"]) for x in s),
         "exceptions": sum(1 for r in rows if r.get("error")),
         "time_s_mean": float(np.mean([r["time_s"] for r in ok])) if ok else float("nan"),
+        "graded_heights": len(err),
+        "height_mae_mm": np.abs(err).mean(axis=0).round(3).tolist() if len(err) else None,
+        "height_bias_mm": np.median(err, axis=0).round(3).tolist() if len(err) else None,
+        "height_over_2mm_pct": (100.0 * (np.abs(err) > 2.0).mean(axis=0)).round(1).tolist()
+        if len(err)
+        else None,
     }
 
 
@@ -165,12 +194,13 @@ def format_row(name: str, a: dict[str, Any]) -> str:
         f"{a['wrong_confident']:5d} {a['dice_mean']:6.3f} {a.get('dice_place_mean', np.nan):6.3f} "
         f"{a['sens_pct']:6.1f} "
         f"{a['spec_pct']:6.1f} "
-        f"{a['not_measurable']:5d} {a['exceptions']:4d} {a['time_s_mean']:6.1f}"
+        f"{a['not_measurable']:5d} {a['exceptions']:4d} {a['time_s_mean']:6.1f} "
+        f"{np.mean(a.get('height_mae_mm') or [np.nan]):5.2f}"
     )
 
 
 HEADER = (
     f"{'variation':30s} {'cases':>4s} {'ident%':>6s} {'wrong':>5s} {'wr>=.5':>5s} {'Dice':>6s} "
     f"{'D@plc':>6s} "
-    f"{'sens%':>6s} {'spec%':>6s} {'n.m.':>5s} {'exc':>4s} {'s/case':>6s}"
+    f"{'sens%':>6s} {'spec%':>6s} {'n.m.':>5s} {'exc':>4s} {'s/case':>6s} {'H MAE':>5s}"
 )
