@@ -8,6 +8,8 @@ are read again on the CT and must match the phantom's truth.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,10 @@ from kypho.phantom.config import FractureSpec, PhantomConfig
 from .measure_helpers import segmentation_from_labels
 
 CUT_MM = 6.0
+#: A marginal osteophyte's lip on the anterior superior endplate (mm): three 2 mm slices,
+#: tall enough that the endplate the CT shows under it is not confirmed and the heights
+#: are read again from the interior.
+LIP_MM = 6.0
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +85,33 @@ def test_without_the_interior_reading_the_short_mask_is_not_measurable(phantom, 
     v = _measured(phantom, Level.L1)
     assert not v.measurable
     assert "ct_unconfirmed" in v.failed_checks or "morphotype" in v.failed_checks
+
+
+def _with_anterior_lip(ph, level: Level, lip_mm: float):
+    """The phantom's CT with bone as bright as the level's cortex laid on the anterior
+    third of its superior endplate, ``lip_mm`` tall: a marginal osteophyte's lip, which
+    the body mask (unchanged) leaves out."""
+    truth = next(t for t in ph.truth.vertebrae if t.level is level)
+    body = ph.bodies.labels == int(level)
+    ys = np.argwhere(body)[:, 1]
+    y_front = np.percentile(ys, 67)  # the anterior third (RAS: anterior is +y)
+    z = np.arange(body.shape[2])[None, None, :]
+    top = np.where(body, z, -1).max(axis=2, keepdims=True)
+    n = max(1, round(lip_mm / ph.volume.spacing_mm[2]))
+    front = body.any(axis=2, keepdims=True) & (np.arange(body.shape[1])[None, :, None] > y_front)
+    lip = front & (z > top) & (z <= top + n)
+    hu = ph.volume.hu.copy()
+    hu[lip] = truth.cortical_hu
+    return replace(ph.volume, hu=hu)
+
+
+def test_a_lip_on_the_endplate_does_not_lengthen_the_anterior_height(phantom):
+    # Reading outward from the interior, the CT shows endplate-bright bone on past the
+    # mask's edge up to the lip's top: the anterior height must stay the body's own.
+    truth = next(t for t in phantom.truth.vertebrae if t.level is Level.T12)
+    volume = _with_anterior_lip(phantom, Level.T12, LIP_MM)
+    spine = measure_spine(volume, segmentation_from_labels(phantom.vertebrae, phantom.bodies))
+    v = next(x for x in spine.vertebrae if x.level is Level.T12)
+    assert v.measurable, v.reason
+    assert abs(v.heights_mm.anterior - truth.heights_mm.anterior) <= 1.5
+    assert v.genant_grade == truth.genant_grade

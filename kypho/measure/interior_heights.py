@@ -40,6 +40,12 @@ SEARCH_MARGIN_MM = 4.0
 #: search that ran past a disc it did not see, or along a wall flaring into the pedicle,
 #: reads a body taller than its neighbours allow (adjacent levels differ by ~5-10 %).
 MAX_OVER_EXPECTED = 1.2
+#: Least outward move (mm) of an edge by the interior reading that is checked for what
+#: it crossed: one endplate's thickness.
+MIN_EXTENSION_MM = 1.5
+#: How far inside the mask's edge (mm, plus a voxel) the body's interior is looked for
+#: under an endplate: the cortex and its blur take the first millimetres.
+UNDER_ENDPLATE_MM = 4.0
 _STEP_MM = 0.25
 _LR_STEP_MM = 0.5
 
@@ -84,7 +90,42 @@ def _line_heights(
         (ok_t & ok_b).all() and abs(h[1] - h[2]) <= CT_HEIGHT_TOL_MM
         and max(abs(h[1] - h[0]), abs(h[2] - h[0])) <= CT_HEIGHT_TOL_MM
     )
-    return float(h[0]), float(top[0]) + offset_mm, float(bottom[0]) - offset_mm, agree
+    sup, inf = float(top[0]) + offset_mm, float(bottom[0]) - offset_mm
+    # A reading that ran from the mask's edge outward through bone as bright as an
+    # endplate all the way (an osteophyte's lip or a bridge on the endplate) did not
+    # pass trabecular bone the mask had left out: the mask's edge is the endplate.
+    bone, vox = float(reading.bone_hu), reading.si_vox_mm
+    if _on_the_endplate(cols[0], si, float(profile.superior_mm[k]), sup, +1, bone, vox):
+        sup = float(profile.superior_mm[k])
+    if _on_the_endplate(cols[0], si, float(profile.inferior_mm[k]), inf, -1, bone, vox):
+        inf = float(profile.inferior_mm[k])
+    return sup - inf, sup, inf, agree
+
+
+def _on_the_endplate(
+    mean_hu: np.ndarray, si: np.ndarray, mask_edge: float, read_edge: float, outward: int,
+    bone_hu: float, voxel_mm: float,
+) -> bool:
+    """Whether an edge moved outward by more than :data:`MIN_EXTENSION_MM` went through
+    bone lying on the endplate at the mask's edge.
+
+    Everything crossed is brighter than half-way from the trabecular level (``bone_hu``)
+    to the peak at the new edge (no trabecular bone the mask left out), while just
+    inside the mask's edge, past the endplate, the body's interior is darker than that:
+    the mask ended on an endplate. A line that runs along a bright cortical wall (a
+    tilted anterior wall) is bright inside the mask too, and may be extended.
+    """
+    if not np.isfinite(mask_edge) or outward * (read_edge - mask_edge) <= MIN_EXTENSION_MM:
+        return False
+    lo, hi = sorted((mask_edge, read_edge))
+    between = (si >= lo) & (si <= hi)
+    at_edge = np.abs(si - read_edge) <= MIN_EXTENSION_MM
+    depth = outward * (mask_edge - si)  # mm inside the mask's edge
+    under = (depth >= MIN_EXTENSION_MM + 0.5 * voxel_mm) & (depth <= UNDER_ENDPLATE_MM + voxel_mm)
+    if not (between.any() and at_edge.any() and under.any()):
+        return False
+    half = bone_hu + 0.5 * (float(np.nanmax(mean_hu[at_edge])) - bone_hu)
+    return bool(np.nanmin(mean_hu[between]) >= half and np.nanmin(mean_hu[under]) < half)
 
 
 def _mean_profile(hu: np.ndarray) -> np.ndarray:
