@@ -15,6 +15,9 @@ slab, which must agree.
 
 The reading is trusted only where it reproduces the lines the CT had confirmed: a body
 whose interior reading disagrees with its own confirmed heights is not re-measured.
+Nor does it run on through bone lying on the endplate (an osteophyte's lip): where all
+it crossed beyond the measured edge is bright and the body just inside that edge is
+not, the measured edge stands (:func:`_on_the_endplate`).
 """
 
 from __future__ import annotations
@@ -91,9 +94,10 @@ def _line_heights(
         and max(abs(h[1] - h[0]), abs(h[2] - h[0])) <= CT_HEIGHT_TOL_MM
     )
     sup, inf = float(top[0]) + offset_mm, float(bottom[0]) - offset_mm
-    # A reading that ran from the mask's edge outward through bone as bright as an
-    # endplate all the way (an osteophyte's lip or a bridge on the endplate) did not
-    # pass trabecular bone the mask had left out: the mask's edge is the endplate.
+    # A reading that ran from the measured edge (the mask's, where the CT showed no
+    # endplate with disc beyond) outward through bright bone all the way, an
+    # osteophyte's lip or a bridge on the endplate, passed no trabecular bone the mask
+    # had left out: the measured edge is the endplate.
     bone, vox = float(reading.bone_hu), reading.si_vox_mm
     if _on_the_endplate(cols[0], si, float(profile.superior_mm[k]), sup, +1, bone, vox):
         sup = float(profile.superior_mm[k])
