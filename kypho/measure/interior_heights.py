@@ -46,7 +46,7 @@ MAX_OVER_EXPECTED = 1.2
 #: Least outward move (mm) of an edge by the interior reading that is checked for what
 #: it crossed: one endplate's thickness.
 MIN_EXTENSION_MM = 1.5
-#: How far inside the mask's edge (mm, plus a voxel) the body's interior is looked for
+#: How far inside the measured edge (mm, plus a voxel) the body's interior is looked for
 #: under an endplate: the cortex and its blur take the first millimetres.
 UNDER_ENDPLATE_MM = 4.0
 _STEP_MM = 0.25
@@ -107,24 +107,26 @@ def _line_heights(
 
 
 def _on_the_endplate(
-    mean_hu: np.ndarray, si: np.ndarray, mask_edge: float, read_edge: float, outward: int,
+    mean_hu: np.ndarray, si: np.ndarray, measured_edge: float, read_edge: float, outward: int,
     bone_hu: float, voxel_mm: float,
 ) -> bool:
-    """Whether an edge moved outward by more than :data:`MIN_EXTENSION_MM` went through
-    bone lying on the endplate at the mask's edge.
+    """Whether an edge moved outward by more than :data:`MIN_EXTENSION_MM` from the
+    measured one (the mask's, where the CT showed no endplate with disc beyond it) went
+    through bone lying on the endplate there.
 
     Everything crossed is brighter than half-way from the trabecular level (``bone_hu``)
     to the peak at the new edge (no trabecular bone the mask left out), while just
-    inside the mask's edge, past the endplate, the body's interior is darker than that:
+    inside the measured edge, past the endplate, the body's interior is darker than that:
     the mask ended on an endplate. A line that runs along a bright cortical wall (a
     tilted anterior wall) is bright inside the mask too, and may be extended.
     """
-    if not np.isfinite(mask_edge) or outward * (read_edge - mask_edge) <= MIN_EXTENSION_MM:
+    moved = outward * (read_edge - measured_edge)
+    if not np.isfinite(measured_edge) or moved <= MIN_EXTENSION_MM:
         return False
-    lo, hi = sorted((mask_edge, read_edge))
+    lo, hi = sorted((measured_edge, read_edge))
     between = (si >= lo) & (si <= hi)
     at_edge = np.abs(si - read_edge) <= MIN_EXTENSION_MM
-    depth = outward * (mask_edge - si)  # mm inside the mask's edge
+    depth = outward * (measured_edge - si)  # mm inside the measured edge
     under = (depth >= MIN_EXTENSION_MM + 0.5 * voxel_mm) & (depth <= UNDER_ENDPLATE_MM + voxel_mm)
     if not (between.any() and at_edge.any() and under.any()):
         return False
