@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
-from kypho.anatomy.engine.ribs_sacrum import is_sacrum
+from kypho.anatomy.engine.ribs_sacrum import SACRUM_WIDTH_RATIO, is_sacrum
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 
 SP = (2.0, 2.0, 2.0)
@@ -81,3 +81,40 @@ def test_sacrum_below_one_block_of_merged_bodies() -> None:
     assert is_sacrum([_node(1, 101.0, 336.0, 50.0), _node(2, 0.0, 96.0, 128.0)])
     assert not is_sacrum([_node(1, 101.0, 140.0, 50.0), _node(2, 0.0, 96.0, 128.0)])
     assert not is_sacrum([_node(1, 101.0, 336.0, 50.0), _node(2, 0.0, 96.0, 60.0)])
+
+
+def _cores_from_slabs(slabs: dict[int, list[tuple[int, int, int]]]) -> np.ndarray:
+    """Core labels on a (120, 40, 80) grid of 2 mm voxels from (z, x_lo, x_hi) slabs."""
+    cores = np.zeros((120, 40, 80), np.int32)
+    for label, rows in slabs.items():
+        for z, lo, hi in rows:
+            cores[lo:hi, 10:30, z] = label
+    return cores
+
+
+def _chain_nodes(cores: np.ndarray) -> list[Node]:
+    from kypho.anatomy.engine.split import node_from_mask
+
+    return [node_from_mask(cores == k, k, np.array([2.0, 2.0, 2.0])) for k in (1, 2)]
+
+
+def test_sacrum_below_a_drifting_block_is_told_by_its_slabs() -> None:
+    # Independent phantom ind-1-0012: lumbar bodies 33-45 mm across slice by slice but
+    # 87 mm by their block's box (the column drifts sideways along it), above a sacrum
+    # 85 mm across its alae: by the boxes the sacrum was no wider than the bodies.
+    block = [(z, 30 + (z - 40) // 2, 50 + (z - 40) // 2) for z in range(40, 80)]  # 40 mm wide
+    sacrum = [(z, 60 - z, 62 + z) for z in range(0, 38)]  # widening to 148 mm, box 150 mm
+    cores = _cores_from_slabs({1: block, 2: sacrum})
+    chain = _chain_nodes(cores)
+    assert chain[1].width_mm < SACRUM_WIDTH_RATIO * chain[0].width_mm  # boxes: 152 vs 78
+    assert not is_sacrum(chain)
+    assert is_sacrum(chain, cores, (2.0, 2.0, 2.0))
+
+
+def test_a_body_widened_in_a_slice_or_two_is_no_sacrum() -> None:
+    # A rib head or a process widens a lowest body to 100 mm in two of its slices only.
+    block = [(z, 30 + (z - 40) // 2, 50 + (z - 40) // 2) for z in range(40, 80)]
+    body = [(z, 40, 60) for z in range(0, 20)] + [(z, 25, 75) for z in (20, 21)]
+    assert not is_sacrum(_chain_nodes(_cores_from_slabs({1: block, 2: body})))
+    cores = _cores_from_slabs({1: block, 2: body})
+    assert not is_sacrum(_chain_nodes(cores), cores, (2.0, 2.0, 2.0))

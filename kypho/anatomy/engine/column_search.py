@@ -149,7 +149,7 @@ def find_column(volume: Volume, grid: CoarseGrid) -> CoarseColumn:
             f"no vertebral column found in {volume.source or 'the CT'}: "
             f"no chain of vertebral bodies (bone threshold {stats.bone_hu:.0f} HU)"
         )
-    sacrum = is_sacrum(chain)
+    sacrum = is_sacrum(chain, cores, grid.spacing_mm)
     verts = chain[:-1] if sacrum else list(chain)
     # Cores that ran through discs (noisy osteoporotic bone darker than the discs) are
     # cut between endplate pairs, the discs found leave the filled bone, and a body cut
@@ -168,7 +168,7 @@ def find_column(volume: Volume, grid: CoarseGrid) -> CoarseColumn:
     filled_c &= ~merged.discs
     bone_c &= ~merged.discs
     chain = [*verts, chain[-1]] if sacrum else verts
-    foot = not sacrum and is_sacrum(verts)
+    foot = not sacrum and is_sacrum(verts, cores, grid.spacing_mm)
     if foot:  # it was the foot of a block (noise, bridges)
         verts, sacrum = verts[:-1], True
     if not verts:

@@ -1,0 +1,31 @@
+"""A rib is counted on the vertebra its head lies beside, not where its costal end is."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kypho.anatomy.engine.ribs_sacrum import axis_distance_mm, rib_bearing
+from tests.rib_column import SHAPE, SPACING, upright_column
+
+
+def _segment(filled: np.ndarray, start: tuple[int, int, int], end: tuple[int, int, int]) -> None:
+    """A 4 x 4 mm tube of bone between two coarse voxels."""
+    n = 2 * max(abs(a - b) for a, b in zip(start, end, strict=True)) + 1
+    for x, y, z in np.round(np.linspace(start, end, n)).astype(int):
+        filled[x : x + 2, y : y + 2, max(z - 1, 0) : z + 1] = True
+
+
+def test_a_rib_curving_back_to_the_midline_in_front_counts_at_its_head() -> None:
+    # Bodies at z 96, 60 and 24 mm on the mid-line (x 100 mm, y 56 mm). The rib's head
+    # lies beside the top body, 38 mm to the side; it runs out to the flank, round to
+    # the front and back towards the sternum, ending 36 mm to the side of the mid-line,
+    # 60 mm in front of the bodies and beside the lowest one (independent phantom
+    # ind-1-0002: costal ends read as heads put the ribs of T2-T4 on T6-T8).
+    filled, cores, nodes = upright_column((96.0, 60.0, 24.0), 12.0)
+    head, flank, front, costal = (69, 28, 48), (95, 28, 42), (95, 55, 30), (68, 58, 14)
+    _segment(filled, head, flank)
+    _segment(filled, flank, front)
+    _segment(filled, front, costal)
+    axis = axis_distance_mm(SHAPE, SPACING, nodes)
+    found = rib_bearing(filled, cores, axis, SPACING, nodes)
+    assert found.indices == [0]
