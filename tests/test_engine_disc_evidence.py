@@ -126,3 +126,24 @@ def test_a_piece_holding_a_body_and_its_crushed_neighbour_is_cut() -> None:
     right = {i.level for i in named_right(ph, seg)}
     assert {Level.T6, Level.T7, Level.T8} <= right
     assert len(right) == len(ph.truth.vertebrae)
+
+
+def test_cores_two_bodies_tall_among_others_as_tall_are_searched() -> None:
+    # s2-0044: T1-L5, calcified discs, arterial contrast, 2.5 mm slices. Six cores of
+    # 42-52 mm held two bodies each among cores as tall, so no median marked them, and
+    # under the former 60 mm floor none was searched: the column was named from T7 where
+    # T1 was (1 of 17 identified). Searched, each is cut at the disc its profile shows.
+    ph, seg = segment_family_case("s2-0044", seed=2)
+    right = named_right(ph, seg)
+    assert len(right) >= len(ph.truth.vertebrae) - 1
+    wrong = [i for i in seg.levels if i.level is not Level.S and i not in right]
+    assert all(i.confidence < 0.5 for i in wrong)
+
+
+def test_a_biconcave_grade_3_body_searched_for_its_height_is_not_cut() -> None:
+    # s1-0017: L3 a grade 3 biconcave body (Hm 12 of 26 mm) whose bridging osteophytes
+    # make a 48 mm core: searched for its height, its two depressed endplates meeting
+    # in the middle read as one bright band, a thin disc's sign, and it was cut in two.
+    ph, seg = segment_family_case("s1-0017")
+    right = named_right(ph, seg)
+    assert len(right) == len(ph.truth.vertebrae)

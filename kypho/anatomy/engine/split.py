@@ -35,11 +35,14 @@ END_PIECE_SHARE = 0.5
 #: make a core of 40-45 mm: at 2x and 48 mm they were never searched (family s1-0036,
 #: s1-0060: 0 and 4 of 8-10 identified, now 8 and 10; the family 63.7 -> 66.6 %).
 MERGED_MIN_HEIGHT_MM = 36.0
-#: A core this tall holds two bodies whatever the others are: two lumbar bodies (~30 mm,
-#: DOMAIN.md §7.3) and their disc make a core of ~60 mm, one body at 5 mm slices at most
-#: ~45 mm. When most cores are merged blocks their median hides them all (family
-#: s1-0001: cores of 101, 93 and 76 mm beside one of 36 mm were never searched).
-ALWAYS_MERGED_HEIGHT_MM = 60.0
+#: A core this tall is searched for discs whatever the others are (and cut only where
+#: its CT profile shows them): one body's core is at most ~45 mm (the tallest bodies are
+#: ~30 mm, DOMAIN.md §7.3, lengthened by 5 mm slices), two thoracic bodies and their disc
+#: make 40-50 mm, two lumbar ones ~60 mm. When most cores are merged blocks their median
+#: hides them all (family s1-0001: cores of 101, 93 and 76 mm beside one of 36 mm were
+#: never searched; s2-0044: six cores of 42-52 mm, two bodies each, were never searched
+#: at 60 mm, and the column was named from T7 where T1 was: 1 of 17 identified, 17 now).
+ALWAYS_MERGED_HEIGHT_MM = 45.0
 #: Cores on each side a core's height is compared with.
 LOCAL_NEIGHBOURS = 2
 #: Largest share of the neighbouring steps between two cores that are halves of one body.
@@ -210,6 +213,16 @@ def _block_discs(
     )
 
 
+def _two_endplates_or_dark(found: DiscCuts) -> np.ndarray:
+    """Cuts whose disc shows as a disc in a core searched only for its height
+    (:data:`ALWAYS_MERGED_HEIGHT_MM`, not taller than its neighbours): two endplates
+    resolved apart, or darker than the bodies. One unresolved bright band is also what
+    the two depressed endplates of a grade 3 biconcave body make where they meet (family
+    s1-0017: L3, Hm 12 of 26 mm, with bridging osteophytes a 48 mm core, cut in two at a
+    405 HU band between 114 HU bone)."""
+    return (found.half_width_mm > 0.0) | (found.disc_hu < found.body_hu)
+
+
 def _whole_note(height_mm: float) -> str:
     return (
         f"one bony block {height_mm:.0f} mm tall shows no disc in its CT profile and was "
@@ -348,10 +361,14 @@ def _split_pass(
         pitch = _separate_pitch(vertebrae, i, typical)
         found = _block_discs(idx, cores.shape, image, pitch)
         keep = _body_like_ends(idx * sp, found, found.evidence.copy())
+        by_height = node.height_mm < limit
+        if by_height:
+            keep &= _two_endplates_or_dark(found)
         if not keep.any():
             out.append(node)
-            uncertain = True
-            notes.append(_whole_note(node.height_mm))
+            if not by_height:  # a core searched only for its height stays as it was
+                uncertain = True
+                notes.append(_whole_note(node.height_mm))
             continue
         parts, next_label = _cut_block(cores, mask, idx, sp, found, keep, next_label)
         discs |= dark_disc_space(
