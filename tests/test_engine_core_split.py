@@ -148,3 +148,24 @@ def test_ridge_basins_hold_only_core_voxels() -> None:
     trial, pieces = _basins(core, peak, 200.0, box, 1, np.array(SPACING))
     assert not trial[~core].any()
     assert sum(p.volume_mm3 for p in pieces) <= core.sum() * 8.0
+
+
+def test_a_body_in_front_of_the_pelvis_is_no_organ_but_a_heart_in_front_of_bodies_is() -> None:
+    from kypho.anatomy.engine.column import Node
+    from kypho.anatomy.engine.core_split import _in_front
+
+    def node(label: int, y_mm: float, z_lo: float, z_hi: float, width: float,
+             volume_cm3: float) -> Node:
+        return Node(label=label, centroid_mm=np.array([240.0, y_mm, 0.5 * (z_lo + z_hi)]),
+                    z_lo_mm=z_lo, z_hi_mm=z_hi, volume_mm3=volume_cm3 * 1000.0,
+                    width_mm=width)
+
+    # Independent phantom ind-1-0007: the L5 body core with its transverse processes
+    # (71 mm wide) lies 30 mm in front of the sacral core, run on into the ilia whose
+    # crests reach its level (98 mm wide): L5 was rejected as an organ.
+    l5, pelvis = node(1, 250.0, 85.0, 130.0, 71.0, 20.0), node(2, 220.0, 0.0, 122.0, 98.0, 180.0)
+    assert _in_front([l5, pelvis]) == set()
+    # A heart (120 mm wide) level with and in front of a block of thoracic bodies.
+    heart = node(3, 260.0, 100.0, 220.0, 120.0, 400.0)
+    bodies = node(4, 200.0, 90.0, 230.0, 55.0, 110.0)
+    assert _in_front([heart, bodies]) == {3}
