@@ -43,6 +43,10 @@ MERGED_MIN_HEIGHT_MM = 36.0
 #: never searched; s2-0044: six cores of 42-52 mm, two bodies each, were never searched
 #: at 60 mm, and the column was named from T7 where T1 was: 1 of 17 identified, 17 now).
 ALWAYS_MERGED_HEIGHT_MM = 45.0
+#: ...and a core this tall holds two bodies whatever its discs look like: two lumbar
+#: bodies and their disc make ~60 mm. Between the two heights a core is cut only where
+#: the disc is unlike a fracture (:func:`_two_endplates_or_dark`).
+TWO_BODY_HEIGHT_MM = 60.0
 #: Cores on each side a core's height is compared with.
 LOCAL_NEIGHBOURS = 2
 #: Largest share of the neighbouring steps between two cores that are halves of one body.
@@ -361,7 +365,7 @@ def _split_pass(
         pitch = _separate_pitch(vertebrae, i, typical)
         found = _block_discs(idx, cores.shape, image, pitch)
         keep = _body_like_ends(idx * sp, found, found.evidence.copy())
-        by_height = node.height_mm < limit
+        by_height = node.height_mm < min(limit, TWO_BODY_HEIGHT_MM)
         if by_height:
             keep &= _two_endplates_or_dark(found)
         if not keep.any():
