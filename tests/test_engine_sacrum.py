@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
-from kypho.anatomy.engine.ribs_sacrum import SACRUM_WIDTH_RATIO, is_sacrum
+from kypho.anatomy.engine.sacral_core import SACRUM_WIDTH_RATIO, is_sacrum
 from kypho.anatomy.engine.sacrum import fill_sacrum, sacrum_from_pelvis
 
 SP = (2.0, 2.0, 2.0)

@@ -1,4 +1,4 @@
-"""Anatomical landmarks that fix the level count: the sacrum and the ribs.
+"""Anatomical landmarks that fix the level count: the ribs (the sacrum: `sacral_core`).
 
 The vertebra sitting on the sacrum is L5; the lowest vertebra bearing a rib is T12
 (DOMAIN.md §3: VerSe defines L1 as the first vertebra without a rib).
@@ -14,19 +14,10 @@ from scipy import ndimage
 
 from kypho.anatomy.engine.column import Node
 from kypho.anatomy.engine.rib_levels import level_along_axis
+from kypho.anatomy.engine.sacral_core import is_sacrum
 
-__all__ = ["RibSearch", "axis_distance_mm", "is_sacrum", "rib_bearing", "slab_widths_mm"]
+__all__ = ["RibSearch", "axis_distance_mm", "is_sacrum", "rib_bearing"]
 
-#: The sacral core (S1 body plus the thick alae, often joined to the ilia) is far wider
-#: than any lumbar body core: alae span ~100 mm against a ~40-48 mm L5 body (§7.3).
-SACRUM_WIDTH_RATIO = 2.0
-#: Percentile of the lowest core's slab widths that reads the sacrum's alae: it widens
-#: steadily down its upper part, while a slice or two a rib or a sliver widens does not
-#: make a body a sacrum.
-SLAB_WIDTH_PERCENTILE = 80.0
-#: A single core this tall holds two bodies at least (lumbar pitch ~37 mm: bodies ~27 mm
-#: with ~10 mm discs, DOMAIN.md §7.3).
-MIN_TWO_BODY_BLOCK_MM = 75.0
 #: Bone farther than this to the side of the body axis is outside the vertebra proper except the
 #: transverse processes, whose tips reach ~45 mm from the midline in the lumbar spine.
 RIB_SEARCH_MM = 35.0
@@ -85,57 +76,6 @@ class RibSearch:
     doubtful: list[int]
     reach_mm: dict[int, float] = field(default_factory=dict)
     cranial_edge: list[int] = field(default_factory=list)
-
-
-def is_sacrum(
-    chain: list[Node],
-    cores: np.ndarray | None = None,
-    spacing_mm: tuple[float, float, float] | None = None,
-) -> bool:
-    """True when the lowest core of the chain is much wider than the bodies above it.
-
-    Two bodies above it at least are needed to know their width: as separate cores, or
-    as one block as tall as two vertebral pitches (bodies merged through their discs,
-    parted later by the disc search). With the core labels, widths are also read slab
-    by slab (:func:`slab_widths_mm`): a block's bounding box is widened by the column's
-    drift along it and by a few slices a process or a sliver widens (independent
-    phantom ind-1-0012: lumbar bodies 33-45 mm across slice by slice, 87 mm by their
-    box, beside a sacrum 85 mm across its alae, 89 mm by its box: no sacrum, and the
-    column was named T5-T9 from the iliac wings read as ribs).
-    """
-    if len(chain) < 2 or (len(chain) == 2 and chain[0].height_mm < MIN_TWO_BODY_BLOCK_MM):
-        return False
-    widths = np.array([n.width_mm for n in chain[:-1]])
-    if chain[-1].width_mm >= SACRUM_WIDTH_RATIO * float(np.median(widths)):
-        return True
-    if cores is None or spacing_mm is None:
-        return False
-    slabs = slab_widths_mm(cores, [n.label for n in chain], spacing_mm)
-    bodies = [float(np.median(w)) for w in slabs[:-1] if w.size]
-    if not bodies or not slabs[-1].size:
-        return False
-    wide = float(np.percentile(slabs[-1], SLAB_WIDTH_PERCENTILE))
-    return wide >= SACRUM_WIDTH_RATIO * float(np.median(bodies))
-
-
-def slab_widths_mm(
-    cores: np.ndarray, labels: list[int], spacing_mm: tuple[float, float, float]
-) -> list[np.ndarray]:
-    """Left-right extent (mm) of each core in every slice it occupies."""
-    boxes = ndimage.find_objects(cores, max_label=max(labels, default=0))
-    out = []
-    for lab in labels:
-        box = boxes[lab - 1] if 0 < lab <= len(boxes) else None
-        if box is None:
-            out.append(np.zeros(0))
-            continue
-        inside = cores[box] == lab
-        cols = inside.any(axis=1)  # (x, z): columns of the slab holding the core
-        present = cols.any(axis=0)
-        first = np.argmax(cols, axis=0)
-        last = cols.shape[0] - 1 - np.argmax(cols[::-1], axis=0)
-        out.append(((last - first + 1) * spacing_mm[0])[present].astype(float))
-    return out
 
 
 def axis_distance_mm(
@@ -337,9 +277,8 @@ def rib_bearing(
     ):
         parts = [(box, sub, medial)] if thin else []
         if not thin and cortex is not None:
-            parts = _ribs_at_cortex(
-                box, sub, cortex, axis_mm, axis_y, spacing_mm, z_range, floor_mm
-            )
+            args = (axis_mm, axis_y, spacing_mm, z_range, floor_mm)
+            parts = _ribs_at_cortex(box, sub, cortex, *args)
         if not parts and cortex is not None:
             bone_mm3 = float((sub & cortex[box]).sum()) * float(np.prod(sp))
             if bone_mm3 < MIN_RIB_CORTEX_MM3:
@@ -361,10 +300,8 @@ def rib_bearing(
                 # Only whole thin ribs seed "not spine" for the flood; a rib found at
                 # cortex level inside tissue is counted, but its outline is unsure.
                 ribs[pbox] |= psub
-    doubtful: list[int] = []
-    if found:
-        low = max(found)
-        doubtful = sorted(i for i in thick if low < i <= low + RIB_DOUBT_LEVELS)
+    low = max(found, default=len(vertebrae))
+    doubtful = sorted(i for i in thick if low < i <= low + RIB_DOUBT_LEVELS)
     whole = {i: max(r) for i, r in reaches.items() if np.isfinite(r).all()}
     return RibSearch(sorted(found), ribs, doubtful, whole, sorted(found - inside))
 

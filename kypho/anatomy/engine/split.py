@@ -370,7 +370,12 @@ def _split_pass(
             keep &= _two_endplates_or_dark(found)
         if not keep.any():
             out.append(node)
-            if not by_height:  # a core searched only for its height stays as it was
+            if by_height:
+                # Searched only for its height, it stays as it was, and is judged again
+                # against its neighbours once blocks beside it are cut (family s1-0037:
+                # L3-L4, 48 mm, parted at a calcified disc on that second look).
+                examined.discard(node.label)
+            else:
                 uncertain = True
                 notes.append(_whole_note(node.height_mm))
             continue
