@@ -169,3 +169,8 @@ def test_a_body_in_front_of_the_pelvis_is_no_organ_but_a_heart_in_front_of_bodie
     heart = node(3, 260.0, 100.0, 220.0, 120.0, 400.0)
     bodies = node(4, 200.0, 90.0, 230.0, 55.0, 110.0)
     assert _in_front([heart, bodies]) == {3}
+    # An organ taller than any body in front of a lumbar block joined to the sacrum,
+    # wider than it (family s1-0038: 88 mm, 89 cm3, in front of a 131 mm wide block).
+    organ = node(5, 179.0, 66.0, 154.0, 66.0, 89.0)
+    block = node(6, 148.0, 4.0, 114.0, 131.0, 118.0)
+    assert _in_front([organ, block]) == {5}

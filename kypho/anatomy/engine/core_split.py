@@ -256,11 +256,15 @@ def _in_front(pieces: list[Node]) -> set[int]:
             overlap = min(p.z_hi_mm, q.z_hi_mm) - max(p.z_lo_mm, q.z_lo_mm)
             level = overlap >= 0.5 * min(p.height_mm, q.height_mm)
             # Behind it must lie a column's worth of bone, not a scapula or a process,
-            # and a column, narrower than an organ: the sacral core run on into the ilia
-            # is wider than the L5 body whose centroid lies 30 mm in front of its own
-            # (independent phantom ind-1-0007: L5 rejected as an organ, every level
-            # named one too high).
-            column = q.volume_mm3 >= MIN_BEHIND_SHARE * p.volume_mm3 and q.width_mm <= p.width_mm
+            # and a column, narrower than an organ, unless the piece in front is taller
+            # than any body: the sacral core run on into the ilia is wider than the L5
+            # body whose centroid lies 30 mm in front of its own (independent phantom
+            # ind-1-0007: L5 rejected as an organ, every level named one too high),
+            # while an 88 mm organ in front of a lumbar block joined to the sacrum
+            # is none (family s1-0038).
+            column = q.volume_mm3 >= MIN_BEHIND_SHARE * p.volume_mm3 and (
+                q.width_mm <= p.width_mm or p.height_mm > MIN_ORGAN_HEIGHT_MM
+            )
             ahead = p.centroid_mm[1] - q.centroid_mm[1] >= MIN_ANTERIOR_OFFSET_MM
             if q is not p and level and column and ahead:
                 out.add(p.label)
