@@ -110,7 +110,7 @@ def _axis_y_mm(vertebrae: list[Node], n_slices: int, slice_mm: float) -> np.ndar
     return np.interp(np.arange(n_slices) * slice_mm, pts[order, 2], pts[order, 1])
 
 
-def _medial_end(sub: np.ndarray, dist: np.ndarray, axis_y_mm: np.ndarray,
+def _medial_end(sub: np.ndarray, dist: np.ndarray, axis_y_mm: np.ndarray | None,
                 sp: np.ndarray) -> tuple[int, ...] | None:
     """The voxel of a rib-shaped component (``sub``, box-relative; ``dist`` its lateral
     distances, ``axis_y_mm`` the axis's y per slice of the box, box-relative mm) where
@@ -123,6 +123,9 @@ def _medial_end(sub: np.ndarray, dist: np.ndarray, axis_y_mm: np.ndarray,
     near = sub & (dist <= RIB_MEDIAL_MM)
     if not near.any():
         return None
+    if axis_y_mm is None:  # by the lateral distance alone
+        flat = np.where(sub, dist, np.inf)
+        return tuple(int(v) for v in np.unravel_index(int(np.argmin(flat)), flat.shape))
     idx = np.argwhere(near)
     dy = idx[:, 1] * sp[1] - axis_y_mm[idx[:, 2]]
     planar = np.hypot(dist[tuple(idx.T)], dy)
@@ -132,7 +135,7 @@ def _medial_end(sub: np.ndarray, dist: np.ndarray, axis_y_mm: np.ndarray,
 def _rib_candidates(
     mask: np.ndarray,
     axis_mm: np.ndarray,
-    axis_y_mm: np.ndarray,
+    axis_y_mm: np.ndarray | None,
     spacing_mm: tuple[float, float, float],
     z_range_mm: tuple[float, float],
     floor_mm: float | None,
@@ -160,7 +163,8 @@ def _rib_candidates(
         dist = axis_mm[box]
         if float(dist[sub].max()) < RIB_REACH_MM:
             continue
-        k = _medial_end(sub, dist, axis_y_mm[box[2]] - box[1].start * sp[1], sp)
+        ay = None if axis_y_mm is None else axis_y_mm[box[2]] - box[1].start * sp[1]
+        k = _medial_end(sub, dist, ay, sp)
         if k is None:
             continue
         if floor_mm is not None and box[2].start * sp[2] < floor_mm:
@@ -178,7 +182,7 @@ def _ribs_at_cortex(
     sub: np.ndarray,
     cortex: np.ndarray,
     axis_mm: np.ndarray,
-    axis_y_mm: np.ndarray,
+    axis_y_mm: np.ndarray | None,
     spacing_mm: tuple[float, float, float],
     z_range: tuple[float, float],
     floor_mm: float | None,
@@ -192,7 +196,7 @@ def _ribs_at_cortex(
     inner = _rib_candidates(
         sub & cortex[box],
         axis_mm[box],
-        axis_y_mm[box[2]] - corner[1],
+        None if axis_y_mm is None else axis_y_mm[box[2]] - corner[1],
         spacing_mm,
         (z_range[0] - offset, z_range[1] - offset),
         floor_mm=None,
@@ -277,7 +281,7 @@ def rib_bearing(
     ):
         parts = [(box, sub, medial)] if thin else []
         if not thin and cortex is not None:
-            args = (axis_mm, axis_y, spacing_mm, z_range, floor_mm)
+            args = (axis_mm, None, spacing_mm, z_range, floor_mm)
             parts = _ribs_at_cortex(box, sub, cortex, *args)
         if not parts and cortex is not None:
             bone_mm3 = float((sub & cortex[box]).sum()) * float(np.prod(sp))
