@@ -11,6 +11,8 @@ a fractured vertebra that is missing or "not measurable" counts as missed.
 
 from __future__ import annotations
 
+import time
+import traceback
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -111,6 +113,55 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
         "heights_truth_vs_measured": heights,
         "min_confidence": min((c for _, c in found.values()), default=float("nan")),
     }
+
+
+def error_record(stage: str, exc: Exception) -> dict[str, str]:
+    """A failure as a benchmark row keeps it: stage, type, message, traceback tail."""
+    return {
+        "stage": stage,
+        "type": type(exc).__name__,
+        "message": str(exc)[:300],
+        "traceback": traceback.format_exc(limit=6)[-1500:],
+    }
+
+
+def analyse_and_score(ph: Any, row: dict[str, Any]) -> None:
+    """Run the pipeline on phantom ``ph`` as ``kypho analyze`` does (segment, measure,
+    grade, then the plan step apart, so that a planning failure still leaves the grades
+    scored) and fill ``row`` with timings, the score and what a run is read by offline
+    (names, centroids, warnings); a failure is recorded in ``row["error"]``, never
+    raised."""
+    from kypho.pipeline import analyze
+    from kypho.plan.plan import plan_levels
+
+    stage = "analyze"
+    try:
+        t = time.perf_counter()
+        analysis = analyze(ph.volume, plan=False)
+        row["timings_s"] = {k: round(v, 2) for k, v in analysis.timings_s.items()}
+        if analysis.spine is not None and analysis.spine.fractures:
+            tp = time.perf_counter()
+            try:
+                plan_levels(ph.volume, analysis.segmentation, analysis.spine, levels=None)
+            except Exception as exc:
+                row["error"] = error_record("plan", exc)
+            row["timings_s"]["plan"] = round(time.perf_counter() - tp, 2)
+        row["time_s"] = time.perf_counter() - t
+        stage = "score"
+        row["score"] = score_case(ph, analysis)
+        row["truth_levels"] = [v.level.display for v in ph.truth.vertebrae]
+        row["reported_levels"] = [i.level.display for i in analysis.segmentation.levels]
+        # Centroids (z, mm) and warnings let a run be read offline: a shift, a gap, a merge.
+        row["truth_z_mm"] = [round(v.centroid_ras_mm[2], 1) for v in ph.truth.vertebrae]
+        row["reported_z_mm"] = [
+            None if i.body_centroid_ras_mm is None else round(i.body_centroid_ras_mm[2], 1)
+            for i in analysis.segmentation.levels
+        ]
+        row["warnings"] = list(analysis.segmentation.warnings)
+        row["shape"] = list(ph.volume.shape)
+        row["spacing_mm"] = [round(float(s), 3) for s in ph.volume.spacing_mm]
+    except Exception as exc:  # every failure is counted and reported, never fatal
+        row["error"] = error_record(stage, exc)
 
 
 def _height_row(label: int, truth: Any, measured: Any) -> list[Any]:

@@ -24,7 +24,6 @@ import json
 import sys
 import tempfile
 import time
-import traceback
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from family_score import HEADER, aggregate, format_row, score_case
+from family_score import HEADER, aggregate, analyse_and_score, error_record, format_row
 
 from kypho.anatomy.levels import Level
 from kypho.model import Heights
@@ -161,9 +160,6 @@ def load_case(folder: Path) -> _Phantom:
 
 def run_case(name: str, cache: Path | None) -> dict[str, Any]:
     """Write (or reuse), read, analyse and score one case; never raises."""
-    from kypho.pipeline import analyze
-    from kypho.plan.plan import plan_levels
-
     seed, index = _parse_name(name)
     row: dict[str, Any] = {"name": name, "tags": {}}
     stage = "generate"
@@ -171,41 +167,11 @@ def run_case(name: str, cache: Path | None) -> dict[str, Any]:
         folder, row["tags"], row["generate_s"] = _written(seed, index, cache)
         stage = "read"
         ph = load_case(folder)
-        stage = "analyze"
-        t = time.perf_counter()
-        analysis = analyze(ph.volume, plan=False)
-        row["timings_s"] = {k: round(v, 2) for k, v in analysis.timings_s.items()}
-        if analysis.spine is not None and analysis.spine.fractures:
-            stage = "plan"
-            try:
-                plan_levels(ph.volume, analysis.segmentation, analysis.spine, levels=None)
-            except Exception as exc:
-                row["error"] = _error("plan", exc)
-        row["time_s"] = time.perf_counter() - t
-        stage = "score"
-        row["score"] = score_case(ph, analysis)
-        row["truth_levels"] = [v.level.display for v in ph.truth.vertebrae]
-        row["reported_levels"] = [i.level.display for i in analysis.segmentation.levels]
-        row["truth_z_mm"] = [round(v.centroid_ras_mm[2], 1) for v in ph.truth.vertebrae]
-        row["reported_z_mm"] = [
-            None if i.body_centroid_ras_mm is None else round(i.body_centroid_ras_mm[2], 1)
-            for i in analysis.segmentation.levels
-        ]
-        row["warnings"] = list(analysis.segmentation.warnings)
-        row["shape"] = list(ph.volume.shape)
-        row["spacing_mm"] = [round(float(s), 3) for s in ph.volume.spacing_mm]
     except Exception as exc:  # every failure is counted and reported, never fatal
-        row["error"] = _error(stage, exc)
+        row["error"] = error_record(stage, exc)
+        return row
+    analyse_and_score(ph, row)
     return row
-
-
-def _error(stage: str, exc: Exception) -> dict[str, str]:
-    return {
-        "stage": stage,
-        "type": type(exc).__name__,
-        "message": str(exc)[:300],
-        "traceback": traceback.format_exc(limit=6)[-1500:],
-    }
 
 
 def _line(row: dict[str, Any]) -> str:

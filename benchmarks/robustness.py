@@ -25,14 +25,13 @@ import argparse
 import json
 import sys
 import time
-import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from family_score import HEADER, aggregate, format_row, score_case
+from family_score import HEADER, aggregate, analyse_and_score, error_record, format_row
 from morphometry import load_phantom
 
 from kypho.phantom.family import FamilyCase, draw_case, family_cases, generate_case
@@ -40,54 +39,14 @@ from kypho.phantom.family import FamilyCase, draw_case, family_cases, generate_c
 
 def run_case(case: FamilyCase, cache: Path | None) -> dict[str, Any]:
     """Generate (or load) one case, run the pipeline on it, score it; never raises."""
-    from kypho.pipeline import analyze
-    from kypho.plan.plan import plan_levels
-
     row: dict[str, Any] = {"name": case.name, "tags": case.tags}
-    stage = "generate"
     try:
         ph, row["generate_s"] = load_phantom(case.name, case, cache, lambda: generate_case(case))
-        stage = "analyze"
-        t = time.perf_counter()
-        # As `kypho analyze` (pipeline.analyze): segment, measure, grade; then the plan step
-        # exactly as the pipeline runs it, apart so that a planning failure still leaves
-        # the segmentation and grades scored.
-        analysis = analyze(ph.volume, plan=False)
-        row["timings_s"] = {k: round(v, 2) for k, v in analysis.timings_s.items()}
-        if analysis.spine is not None and analysis.spine.fractures:
-            stage = "plan"
-            tp = time.perf_counter()
-            try:
-                plan_levels(ph.volume, analysis.segmentation, analysis.spine, levels=None)
-            except Exception as exc:
-                row["error"] = _error("plan", exc)
-            row["timings_s"]["plan"] = round(time.perf_counter() - tp, 2)
-        row["time_s"] = time.perf_counter() - t
-        stage = "score"
-        row["score"] = score_case(ph, analysis)
-        row["truth_levels"] = [v.level.display for v in ph.truth.vertebrae]
-        row["reported_levels"] = [i.level.display for i in analysis.segmentation.levels]
-        # Centroids (z, mm) and warnings let a run be read offline: a shift, a gap, a merge.
-        row["truth_z_mm"] = [round(v.centroid_ras_mm[2], 1) for v in ph.truth.vertebrae]
-        row["reported_z_mm"] = [
-            None if i.body_centroid_ras_mm is None else round(i.body_centroid_ras_mm[2], 1)
-            for i in analysis.segmentation.levels
-        ]
-        row["warnings"] = list(analysis.segmentation.warnings)
-        row["shape"] = list(ph.volume.shape)
-        row["spacing_mm"] = [round(float(s), 3) for s in ph.volume.spacing_mm]
     except Exception as exc:  # every failure is counted and reported, never fatal
-        row["error"] = _error(stage, exc)
+        row["error"] = error_record("generate", exc)
+        return row
+    analyse_and_score(ph, row)
     return row
-
-
-def _error(stage: str, exc: Exception) -> dict[str, str]:
-    return {
-        "stage": stage,
-        "type": type(exc).__name__,
-        "message": str(exc)[:300],
-        "traceback": traceback.format_exc(limit=6)[-1500:],
-    }
 
 
 def _line(row: dict[str, Any]) -> str:
