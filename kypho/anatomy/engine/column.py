@@ -29,7 +29,10 @@ __all__ = [
     "beside_in_sequence",
     "chain_nodes",
     "core_components",
+    "drop_fragments",
     "filled_bone",
+    "heaviest_chain",
+    "node_from_mask",
 ]
 
 T = TypeVar("T")
@@ -51,6 +54,8 @@ MIN_CORE_MM3 = 600.0
 MAX_BODY_CORE_WIDTH_MM = 60.0
 #: A chain member smaller than this fraction of the median member is a fragment.
 MIN_FRACTION_OF_MEDIAN = 0.25
+#: Chain neighbours on each side a core is also compared with (:func:`drop_fragments`).
+NEIGHBOURS_COMPARED = 2
 #: Largest gap between consecutive body cores along z (mm): a disc is 4-12 mm and the
 #: core stops ~CORE_DEPTH_MM short of each endplate rim.
 MAX_CHAIN_GAP_MM = 40.0
@@ -87,6 +92,19 @@ class Node:
     @property
     def height_mm(self) -> float:
         return self.z_hi_mm - self.z_lo_mm
+
+
+def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
+    """The :class:`Node` describing core ``label`` occupying ``mask`` (coarse grid, mm)."""
+    idx = np.argwhere(mask)
+    return Node(
+        label=label,
+        centroid_mm=idx.mean(axis=0) * spacing,
+        z_lo_mm=float(idx[:, 2].min() * spacing[2]),
+        z_hi_mm=float((idx[:, 2].max() + 1) * spacing[2]),
+        volume_mm3=float(len(idx) * np.prod(spacing)),
+        width_mm=float((idx[:, 0].max() - idx[:, 0].min() + 1) * spacing[0]),
+    )
 
 
 def filled_bone(bone: np.ndarray, spacing_mm: tuple[float, float, float]) -> np.ndarray:
@@ -241,6 +259,12 @@ def beside_in_sequence(items: Sequence[T], k: int, per_side: int) -> list[T]:
 
 
 def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Node]:
+    """The heaviest craniocaudal chain of cores without its fragments, cranial to caudal
+    (:func:`heaviest_chain`, then :func:`drop_fragments`)."""
+    return drop_fragments(heaviest_chain(nodes), z_extent_mm)
+
+
+def heaviest_chain(nodes: list[Node]) -> list[Node]:
     """The heaviest craniocaudal chain of cores, returned cranial to caudal.
 
     Consecutive members overlap or follow each other along z within
@@ -253,10 +277,6 @@ def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Nod
     ----------
     nodes : list of Node
         Candidate cores.
-    z_extent_mm : float, optional
-        Height of the image (same frame as the nodes): a small core at either end of the
-        chain that touches the top or bottom of the image is a vertebra cut by the field
-        of view, not a fragment, and is kept.
     """
     if not nodes:
         return []
@@ -283,17 +303,49 @@ def chain_nodes(nodes: list[Node], z_extent_mm: float | None = None) -> list[Nod
     while j >= 0:
         chain.append(order[j])
         j = int(prev[j])
-    # chain is built from the top down: already cranial to caudal. Fragments (a thick
-    # spot of a process, a rib head) are far smaller than the bodies around them.
-    typical = float(np.median([nd.volume_mm3 for nd in chain]))
+    return chain  # built from the top down: already cranial to caudal
+
+
+def drop_fragments(
+    chain: list[Node], z_extent_mm: float | None = None, cranial_added: int = 0
+) -> list[Node]:
+    """The chain without its fragments: cores far smaller than the bodies around them.
+
+    A thick spot of a process or a rib head is smaller than
+    :data:`MIN_FRACTION_OF_MEDIAN` of the chain's median core. At the chain's cranial
+    end, above its first body-sized core, the bodies themselves are that small (a
+    cervical or T1 core is a fifth of a lumbar one: a whole spine's median dropped T1,
+    independent phantom ind-1-0029): there a core is judged against its neighbours
+    (:data:`NEIGHBOURS_COMPARED` on each side) instead.
+
+    Parameters
+    ----------
+    chain : list of Node
+        Cranial to caudal.
+    z_extent_mm : float, optional
+        Height of the image (same frame as the nodes): a small core at either end of the
+        chain that touches the top or bottom of the image is a vertebra cut by the field
+        of view, not a fragment, and is kept.
+    cranial_added : int
+        Cores at the chain's head found above its top by a shallower search
+        (:mod:`~kypho.anatomy.engine.cranial_cores`): left out of the median.
+    """
+    if not chain:
+        return []
+    volumes = [nd.volume_mm3 for nd in chain]
+    typical = float(np.median(volumes[cranial_added:] or volumes))
+    small = [v < MIN_FRACTION_OF_MEDIAN * typical for v in volumes]
+    head = next((i for i, s in enumerate(small) if not s), len(chain))
+
+    def fragment(i: int) -> bool:
+        if not small[i] or i >= head:
+            return small[i]
+        near = beside_in_sequence(volumes, i, NEIGHBOURS_COMPARED)
+        return volumes[i] < MIN_FRACTION_OF_MEDIAN * float(np.median(near or [typical]))
 
     def cut_by_fov(i: int, nd: Node) -> bool:
         if z_extent_mm is None or 0 < i < len(chain) - 1:
             return False
         return nd.z_lo_mm <= 0.0 or nd.z_hi_mm >= z_extent_mm - 1e-6
 
-    return [
-        nd
-        for i, nd in enumerate(chain)
-        if nd.volume_mm3 >= MIN_FRACTION_OF_MEDIAN * typical or cut_by_fov(i, nd)
-    ]
+    return [nd for i, nd in enumerate(chain) if not fragment(i) or cut_by_fov(i, nd)]

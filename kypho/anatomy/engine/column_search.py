@@ -14,8 +14,15 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.candidates import no_candidates
-from kypho.anatomy.engine.column import Node, chain_nodes, core_components, filled_bone
+from kypho.anatomy.engine.column import (
+    Node,
+    core_components,
+    drop_fragments,
+    filled_bone,
+    heaviest_chain,
+)
 from kypho.anatomy.engine.core_split import split_wide_cores
+from kypho.anatomy.engine.cranial_cores import extend_cranially
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
 from kypho.anatomy.engine.enhanced_tissue import SHELL_CONTRAST_FRACTION
 from kypho.anatomy.engine.ribs_sacrum import is_sacrum
@@ -143,7 +150,13 @@ def find_column(volume: Volume, grid: CoarseGrid) -> CoarseColumn:
         When no bone, no chain of body cores, or only a sacrum is found.
     """
     stats, hu_c, peak_c, bone_c, filled_c, cores, nodes = _cores(volume, grid)
-    chain = chain_nodes(nodes, filled_c.shape[2] * grid.spacing_mm[2])
+    # Cervical bodies are too small for a core: the column is followed above its top
+    # with shallower ones before fragments are judged against their neighbours.
+    ext = extend_cranially(
+        heaviest_chain(nodes), cores, filled_c, grid.spacing_mm, grid.inflation_mm
+    )
+    cores = ext.cores
+    chain = drop_fragments(ext.chain, filled_c.shape[2] * grid.spacing_mm[2], ext.added)
     if not chain or max(n.volume_mm3 for n in chain) < MIN_SPINE_CORE_MM3:
         raise NoSpineFoundError(
             f"no vertebral column found in {volume.source or 'the CT'}: "

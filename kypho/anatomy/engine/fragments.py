@@ -4,7 +4,9 @@ A block cut at a false disc leaves two pieces of one vertebra, each about half i
 neighbours' size; every level counted across it shifts by one, even when the last rib and
 the sacrum then agree. A vertebra with less than :data:`FRAGMENT_SHARE` of its neighbours'
 volume is such a piece: a crushed body keeps more (a 45 % height loss, Genant grade 3,
-keeps ~55 % of the body and all of its arch), so a fracture does not trip it.
+keeps ~55 % of the body and all of its arch), so a fracture does not trip it. Cervical
+vertebrae are not judged so: C7's body is a third of T1's (Panjabi et al., Spine
+1991;16:861), its arch smaller too.
 
 The converse holds too: two vertebrae left in one label (a calcified or bridged disc not
 cut) make one "vertebra" about twice its neighbours' size, and the levels counted
@@ -93,7 +95,9 @@ def cap_for_fragments(
         if len(near) < 2:
             continue
         typical = float(np.median([n.voxel_count for n in near]))
-        if info.voxel_count < FRAGMENT_SHARE * typical:
+        # A cervical vertebra is a third the size of the thoracic ones below it.
+        cervical = int(info.level) < int(Level.T1)
+        if info.voxel_count < FRAGMENT_SHARE * typical and not cervical:
             small.append(info.level.display)
         elif info.voxel_count > MERGED_SHARE * typical:
             large.append(info.level.display)
