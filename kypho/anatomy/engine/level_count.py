@@ -35,12 +35,21 @@ class LevelAssignment:
         One sentence per vertebra.
     warnings : list of str
         What lowered confidence.
+    level_caps : dict of Level to float
+        Levels whose name is less sure than the count, with the confidence each may have
+        at most (the names below a thirteenth rib follow a convention:
+        :mod:`~kypho.anatomy.engine.two_ends`).
     """
 
     levels: list[Level | None]
     confidence: float
     evidence: list[str]
     warnings: list[str] = field(default_factory=list)
+    level_caps: dict[Level, float] = field(default_factory=dict)
+
+    def confidence_of(self, level: Level) -> float:
+        """The confidence of one level's name: the count's, capped for that level."""
+        return min(self.confidence, self.level_caps.get(level, 1.0))
 
 
 def counting_order(lowest: Level | None) -> tuple[Level, ...]:
@@ -86,5 +95,10 @@ class Count:
         )
         return SINGLE_ANCHOR_CONFIDENCE
 
-    def result(self, levels: list[Level | None], confidence: float) -> LevelAssignment:
-        return LevelAssignment(levels, confidence, self.evidence, self.warnings)
+    def result(
+        self,
+        levels: list[Level | None],
+        confidence: float,
+        level_caps: dict[Level, float] | None = None,
+    ) -> LevelAssignment:
+        return LevelAssignment(levels, confidence, self.evidence, self.warnings, level_caps or {})

@@ -1,7 +1,8 @@
 """Naming the vertebrae of a found column: counting from the sacrum, the ribs or anchors.
 
-Evidence, strongest first: user anchors and a user-declared lowest level; the sacrum
-(the vertebra on it is L5); the lowest rib-bearing vertebra (T12). When sacrum and ribs
+Evidence, strongest first: user anchors and a user-declared lowest level; the first rib
+(T1) and the sacrum together (:mod:`~kypho.anatomy.engine.two_ends`); the sacrum (the
+vertebra on it is L5); the lowest rib-bearing vertebra (T12). When sacrum and ribs
 disagree (11 or 13 rib pairs, lumbarisation) the sacrum count is kept and a warning
 says so; when neither is visible the column is counted with a low confidence.
 """
@@ -18,6 +19,7 @@ from kypho.anatomy.engine.level_count import (
     counting_order,
 )
 from kypho.anatomy.engine.rib_reach import RibAnchors, level_from_reach, rib_anchors, thoracic_bases
+from kypho.anatomy.engine.two_ends import from_both_ends, thirteenth_rib_caps
 from kypho.anatomy.levels import Level
 
 __all__ = ["SINGLE_ANCHOR_CONFIDENCE", "LevelAssignment", "assign_levels"]
@@ -94,6 +96,9 @@ def assign_levels(
         levels = count_from(n, n - 1, lowest, c.order)
         c.explain(n - 1, f"lowest presacral vertebra declared = {lowest.display}")
         return c.result(levels, 0.9 if on_sacrum else 0.6)
+    both = from_both_ends(c, ribs) if on_sacrum and lowest is None else None
+    if both is not None:
+        return both
     if on_sacrum and lowest is None and lowest_rib is not None and lowest_rib == n - 5:
         return _sacralised(c, lowest_rib)
     if on_sacrum:
@@ -386,9 +391,10 @@ def _from_first_rib(
             *count_from(n - ribs.last - 1, -1, Level.T12, order),
         ][:n]
         evidence[ribs.last] = "thirteenth rib-bearing vertebra counted from T1 = T13"
+    caps = thirteenth_rib_caps(levels, ribs.last, pairs)
     warnings.append(
         f"{pairs} rib-bearing vertebrae were counted from the first rib to the last "
         "(12 expected): transitional anatomy or a rib missed or merged; the levels are "
         "counted from the first rib (T1), confirm them on the images"
     )
-    return LevelAssignment(levels, 0.6, evidence, warnings)
+    return LevelAssignment(levels, 0.6, evidence, warnings, caps)

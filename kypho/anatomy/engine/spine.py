@@ -148,7 +148,7 @@ def _level_infos(
                 voxel_count=count,
                 confidence=_sacrum_confidence(assignment.confidence)
                 if lv is Level.S
-                else assignment.confidence,
+                else assignment.confidence_of(lv),
                 evidence=(evidence[i],) if evidence[i] else (),
                 cut_by_fov=_touches_border(mask, box, vertebrae.labels.shape),
             )
