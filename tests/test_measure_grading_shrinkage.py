@@ -136,6 +136,35 @@ def test_a_ratio_grade_needs_an_hp_no_taller_than_its_neighbours_give():
         assert (posterior_problem(Level.T7, heights, g) is None) is stands
 
 
+def test_a_ratio_grade_needs_an_hp_its_level_can_have_whatever_its_neighbours_read():
+    """Family s1-0070 (5 mm slices): the neighbours of a normal T8 were read long too,
+    so its Hp of 28.8 mm (1.43 times the norm) was within 1.25 of theirs and the body
+    was graded 2 "wedge"."""
+    from kypho.measure.graded_checks import OWN_HP_MAX, posterior_problem
+    from kypho.measure.plausibility import Gate
+
+    thoracic = THORACIC
+    n = len(thoracic)
+    i = thoracic.index(Level.T8)
+    long_read = [Heights(1.2 * h.anterior, 1.2 * h.middle, 1.2 * h.posterior)
+                 for h in _normal_spine(np.ones(n), thoracic)]  # fmt: skip
+    hp = 1.43 * normal_hp_mm(Level.T8)
+    t8 = Heights(0.65 * hp, 0.67 * hp, hp)
+    spine = [t8 if k == i else x for k, x in enumerate(long_read)]
+    g = grade_spine(thoracic, spine, np.full(n, 0.5), np.ones(n))[i]
+    assert g.has_neighbour and int(g.grade) >= 2
+    assert hp <= 1.25 * g.expected.posterior  # the neighbours alone let it through
+    problem = posterior_problem(Level.T8, t8, g)
+    assert problem is not None and problem.gate is Gate.NEIGHBOURS
+    assert "normal for T8" in problem.reason
+    # The same wedge at an Hp a T8 can have stands.
+    scaled = Heights(t8.anterior / 1.43 * OWN_HP_MAX * 0.95, t8.middle / 1.43 * OWN_HP_MAX * 0.95,
+                     normal_hp_mm(Level.T8) * OWN_HP_MAX * 0.95)  # fmt: skip
+    spine = [scaled if k == i else x for k, x in enumerate(long_read)]
+    g = grade_spine(thoracic, spine, np.full(n, 0.5), np.ones(n))[i]
+    assert int(g.grade) >= 2 and posterior_problem(Level.T8, scaled, g) is None
+
+
 def test_a_crush_needs_neighbours_a_body_of_its_level_can_be():
     """Family s1-0076 (lumbar, low dose): a 40 mm "L1" mask over L1 and its disc was
     T12's only neighbour, so T12 (truth 24.5/23.5/26.1 mm, read 24.2/24.2/25.7) was

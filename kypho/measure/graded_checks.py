@@ -241,7 +241,8 @@ def check_graded(
 
 def posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implausibility | None:
     """A wedge or biconcave grade stands only when its Hp, the ratios' denominator, is
-    not taller than expected (:data:`HP_OVER_NEIGHBOURS`, :data:`OWN_HP_MAX`); a crush,
+    not taller than expected (:data:`HP_OVER_NEIGHBOURS`) nor than a body of its level
+    can be (:data:`OWN_HP_MAX`); a crush,
     only when the Hp its neighbours give, its denominator, is not taller than a body of
     its level can be (:data:`OWN_HP_MAX`); a grade 0 with no healthy neighbour, only
     when its Hp is not so short that a crush could hide in it (:data:`OWN_HP_MIN`)."""
@@ -259,11 +260,16 @@ def posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implaus
         return _crush_reference_problem(level, g.expected.posterior)
     if g.grade < GenantGrade.MILD or g.morphotype not in (Morphotype.WEDGE, Morphotype.BICONCAVE):
         return None
-    if g.has_neighbour:
+    # The level's own norm bounds Hp even with healthy neighbours: at 5 mm slices they
+    # are read long too (family s1-0070, T8 Hp 28.8 mm against 23.9 from its neighbours,
+    # 1.44 times the norm, graded 2 on a normal body).
+    norm = normal_hp_mm(level)
+    source = f"is normal for {level.display}"
+    ref, limit = norm, OWN_HP_MAX
+    if g.has_neighbour and heights.posterior <= OWN_HP_MAX * norm:
         ref, limit, source = g.expected.posterior, HP_OVER_NEIGHBOURS, "its neighbours give"
-    else:
-        ref, limit = normal_hp_mm(level), OWN_HP_MAX
-        source = f"is normal for {level.display} (no healthy neighbour)"
+    elif not g.has_neighbour:
+        source += " (no healthy neighbour)"
     if heights.posterior <= limit * ref:
         return None
     return Implausibility(
