@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kypho.anatomy.engine.split import _join_halves, node_from_mask
+from kypho.anatomy.engine.column import node_from_mask
+from kypho.anatomy.engine.halves import join_halves
 from kypho.anatomy.levels import Level
 from tests.family_helpers import named_right, segment_family_case
 
@@ -25,7 +26,7 @@ def _column(z_ranges: list[tuple[int, int]]) -> tuple[list, np.ndarray]:
 def test_two_halves_of_one_body_are_joined() -> None:
     # Pitch 28 mm (14 slices); the fourth body is parted at its middle into 3 and 4.
     verts, cores = _column([(2, 12), (16, 26), (30, 40), (44, 48), (50, 54), (58, 68), (72, 82)])
-    out, joined = _join_halves(verts, cores, SPACING, original={1, 2, 3, 6, 7})
+    out, joined = join_halves(verts, cores, SPACING, original={1, 2, 3, 6, 7})
     assert len(out) == 6
     # The caudal half takes the cranial one's label.
     assert set(np.unique(joined)) == {0, 1, 2, 3, 5, 6, 7}
@@ -34,9 +35,21 @@ def test_two_halves_of_one_body_are_joined() -> None:
 def test_a_crushed_body_between_two_is_not_joined() -> None:
     # A grade 3 crush (10 mm core left of 20) between bodies 28 mm apart: steps of ~20 mm.
     verts, cores = _column([(2, 12), (16, 26), (30, 40), (43, 48), (52, 62), (66, 76)])
-    out, joined = _join_halves(verts, cores, SPACING, original=set())
+    out, joined = join_halves(verts, cores, SPACING, original=set())
     assert len(out) == len(verts)
     assert np.array_equal(joined, cores)
+
+
+def test_a_sliver_beside_a_body_at_its_level_is_joined_to_it() -> None:
+    # Independent phantom ind-1-0021: a thin core 19 mm behind L2's over the same slices
+    # was counted as a vertebra of its own. Both cores came before the split.
+    verts, cores = _column([(2, 12), (16, 26), (30, 40), (44, 54), (58, 68)])
+    cores[14:18, 2:6, 45:54] = 9  # behind the fourth body, over its slices
+    sliver = node_from_mask(cores == 9, 9, np.asarray(SPACING))
+    verts = sorted([*verts, sliver], key=lambda n: -n.centroid_mm[2])
+    out, joined = join_halves(verts, cores, SPACING, original={1, 2, 3, 4, 5, 9})
+    assert len(out) == 5
+    assert 9 not in np.unique(joined) or 4 not in np.unique(joined)
 
 
 def test_a_thoracolumbar_block_boundary_inside_t11() -> None:

@@ -15,9 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, Node, beside_in_sequence
+from kypho.anatomy.engine.column import (
+    MAX_BODY_CORE_WIDTH_MM,
+    Node,
+    beside_in_sequence,
+    node_from_mask,
+)
 from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts
 from kypho.anatomy.engine.disc_space import dark_disc_space
+from kypho.anatomy.engine.halves import join_halves
+from kypho.anatomy.engine.pitch_pair import pitch_pair_cut
 from kypho.anatomy.engine.threshold import TissueStats
 
 __all__ = ["MergedSplit", "node_from_mask", "split_merged"]
@@ -49,21 +56,6 @@ ALWAYS_MERGED_HEIGHT_MM = 45.0
 TWO_BODY_HEIGHT_MM = 60.0
 #: Cores on each side a core's height is compared with.
 LOCAL_NEIGHBOURS = 2
-#: Largest share of the neighbouring steps between two cores that are halves of one body.
-HALVES_STEP_RATIO = 0.5
-
-
-def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
-    """The :class:`Node` describing core ``label`` occupying ``mask`` (coarse grid, mm)."""
-    idx = np.argwhere(mask)
-    return Node(
-        label=label,
-        centroid_mm=idx.mean(axis=0) * spacing,
-        z_lo_mm=float(idx[:, 2].min() * spacing[2]),
-        z_hi_mm=float((idx[:, 2].max() + 1) * spacing[2]),
-        volume_mm3=float(len(idx) * np.prod(spacing)),
-        width_mm=float((idx[:, 0].max() - idx[:, 0].min() + 1) * spacing[0]),
-    )
 
 
 @dataclass(frozen=True)
@@ -234,6 +226,14 @@ def _whole_note(height_mm: float) -> str:
     )
 
 
+def _pair_note(height_mm: float) -> str:
+    return (
+        f"one bony block {height_mm:.0f} mm tall, two of its neighbours' pitches, was cut "
+        "in two where that pitch puts its disc, which reads only faintly darker than bone; "
+        "the levels across it are uncertain"
+    )
+
+
 def _split_note(height_mm: float, pieces: int, weak: int) -> str:
     return (
         f"one bony block {height_mm:.0f} mm tall was split into {pieces} "
@@ -295,7 +295,7 @@ def split_merged(
         if n.label not in before and n.width_mm > MAX_BODY_CORE_WIDTH_MM
     }
     again, _ = _split_pass(first.vertebrae, first.cores, image, skip=examined | wide)
-    verts, cores = _join_halves(again.vertebrae, again.cores, spacing_mm, before)
+    verts, cores = join_halves(again.vertebrae, again.cores, spacing_mm, before)
     return MergedSplit(
         verts,
         cores,
@@ -303,36 +303,6 @@ def split_merged(
         first.uncertain or again.uncertain,
         first.discs | again.discs,
     )
-
-
-def _join_halves(
-    vertebrae: list[Node], cores: np.ndarray, spacing_mm: tuple[float, float, float],
-    original: set[int],
-) -> tuple[list[Node], np.ndarray]:
-    """Join consecutive cores that are two halves of one body.
-
-    Two blocks can meet inside a body rather than at a disc: each block's end piece is
-    then half of it, their centroids a fraction of a pitch apart (family s1-0048: 5 mm
-    among steps of 21-29 mm, so every level above was one off). Two bodies lie a pitch
-    apart, a crushed one among them still ~0.6-0.75 of it, so a step below
-    HALVES_STEP_RATIO of the neighbouring steps, where one of the two is a piece cut
-    from a block, joins them.
-    """
-    verts, cores = list(vertebrae), cores.copy()
-    sp = np.asarray(spacing_mm, dtype=float)
-    k = 0
-    while k < len(verts) - 1:
-        steps = [float(np.linalg.norm(a.centroid_mm - b.centroid_mm))
-                 for a, b in itertools.pairwise(verts)]
-        near = beside_in_sequence(steps, k, LOCAL_NEIGHBOURS)
-        a, b = verts[k], verts[k + 1]
-        pieces = a.label not in original or b.label not in original
-        if pieces and len(near) >= 2 and steps[k] < HALVES_STEP_RATIO * float(np.median(near)):
-            cores[cores == b.label] = a.label
-            verts[k : k + 2] = [node_from_mask(cores == a.label, a.label, sp)]
-            continue
-        k += 1
-    return verts, cores
 
 
 def _split_pass(
@@ -368,6 +338,9 @@ def _split_pass(
         by_height = node.height_mm < min(limit, TWO_BODY_HEIGHT_MM)
         if by_height:
             keep &= _two_endplates_or_dark(found)
+        pair = not keep.any() and bool(pitch_pair_cut(found, node.height_mm, pitch).any())
+        if pair:  # two pitches tall, its disc faint (see pitch_pair)
+            keep = pitch_pair_cut(found, node.height_mm, pitch)
         if not keep.any():
             out.append(node)
             if by_height:
@@ -391,7 +364,8 @@ def _split_pass(
             noise_hu=image.stats.noise_hu,
         )
         weak = int((~keep).sum())
-        uncertain |= weak > 0
-        notes.append(_split_note(node.height_mm, len(parts), weak))
+        uncertain |= weak > 0 or pair
+        note = _split_note(node.height_mm, len(parts), weak)
+        notes.append(_pair_note(node.height_mm) if pair else note)
         out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
     return MergedSplit(out, cores, notes, uncertain, discs), frozenset(examined)
