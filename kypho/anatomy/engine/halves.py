@@ -35,6 +35,13 @@ def _side_by_side(a: Node, b: Node) -> bool:
     )
 
 
+def _at_edge(a: Node, b: Node, top_mm: float) -> bool:
+    """Either core is cut by the image's top or bottom: small because it is cut, and on
+    a tilted column overlapping the next one in z (the real chest CT's T12, cut by the
+    lower edge under a column 29 degrees from the image axis, was joined to T11)."""
+    return any(n.z_lo_mm <= 0.0 or n.z_hi_mm >= top_mm - 1e-6 for n in (a, b))
+
+
 def join_halves(
     vertebrae: list[Node], cores: np.ndarray, spacing_mm: tuple[float, float, float],
     original: set[int],
@@ -51,6 +58,7 @@ def join_halves(
     """
     verts, cores = list(vertebrae), cores.copy()
     sp = np.asarray(spacing_mm, dtype=float)
+    top_mm = cores.shape[2] * sp[2]
     k = 0
     while k < len(verts) - 1:
         steps = [float(np.linalg.norm(a.centroid_mm - b.centroid_mm))
@@ -59,7 +67,7 @@ def join_halves(
         a, b = verts[k], verts[k + 1]
         pieces = a.label not in original or b.label not in original
         halves = pieces and len(near) >= 2 and steps[k] < HALVES_STEP_RATIO * float(np.median(near))
-        if halves or _side_by_side(a, b):
+        if halves or (_side_by_side(a, b) and not _at_edge(a, b, top_mm)):
             cores[cores == b.label] = a.label
             verts[k : k + 2] = [node_from_mask(cores == a.label, a.label, sp)]
             continue
