@@ -42,8 +42,11 @@ RIB_VARIANT_CONFIDENCE = 0.8
 #: the ones below it L1-L4 or L2-L5) is a convention that differs between sources.
 CONVENTION_CONFIDENCE = 0.45
 #: Confidence when the ends are a vertebra apart and the ribs name a variant that
-#: explains it: as likely a vertebra missed or cut in two.
-LENGTH_VARIANT_CONFIDENCE = 0.6
+#: explains it: as likely a vertebra missed or cut in two, or a first rib missed (T2 then
+#: reads as T1: independent phantom ind-1-0000, T1's rib lost and a rib on L1, reads as
+#: a sacralised L5 between "T1" and the sacrum); the same as one end's variant reading
+#: (:data:`~kypho.anatomy.engine.levels.VARIANT_CONFIDENCE`).
+LENGTH_VARIANT_CONFIDENCE = 0.45
 
 _CERVICAL = tuple(Level(v) for v in range(Level.C1, Level.C7 + 1))
 _THORACIC = tuple(Level(v) for v in range(Level.T1, Level.T12 + 1))
