@@ -24,7 +24,6 @@ from kypho.anatomy.engine.column import (
 from kypho.anatomy.engine.disc_profile import DiscCuts, disc_cuts
 from kypho.anatomy.engine.disc_space import dark_disc_space
 from kypho.anatomy.engine.halves import join_halves
-from kypho.anatomy.engine.pitch_pair import pitch_pair_cut
 from kypho.anatomy.engine.threshold import TissueStats
 
 __all__ = ["MergedSplit", "node_from_mask", "split_merged"]
@@ -226,14 +225,6 @@ def _whole_note(height_mm: float) -> str:
     )
 
 
-def _pair_note(height_mm: float) -> str:
-    return (
-        f"one bony block {height_mm:.0f} mm tall, two of its neighbours' pitches, was cut "
-        "in two where that pitch puts its disc, which reads only faintly darker than bone; "
-        "the levels across it are uncertain"
-    )
-
-
 def _split_note(height_mm: float, pieces: int, weak: int) -> str:
     return (
         f"one bony block {height_mm:.0f} mm tall was split into {pieces} "
@@ -338,9 +329,6 @@ def _split_pass(
         by_height = node.height_mm < min(limit, TWO_BODY_HEIGHT_MM)
         if by_height:
             keep &= _two_endplates_or_dark(found)
-        pair = not keep.any() and bool(pitch_pair_cut(found, node.height_mm, pitch).any())
-        if pair:  # two pitches tall, its disc faint (see pitch_pair)
-            keep = pitch_pair_cut(found, node.height_mm, pitch)
         if not keep.any():
             out.append(node)
             if by_height:
@@ -364,8 +352,7 @@ def _split_pass(
             noise_hu=image.stats.noise_hu,
         )
         weak = int((~keep).sum())
-        uncertain |= weak > 0 or pair
-        note = _split_note(node.height_mm, len(parts), weak)
-        notes.append(_pair_note(node.height_mm) if pair else note)
+        uncertain |= weak > 0
+        notes.append(_split_note(node.height_mm, len(parts), weak))
         out.extend(sorted(parts, key=lambda n: -n.centroid_mm[2]))
     return MergedSplit(out, cores, notes, uncertain, discs), frozenset(examined)
