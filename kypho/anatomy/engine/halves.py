@@ -22,6 +22,12 @@ SIDE_BY_SIDE_OVERLAP = 0.5
 #: body (tilted blocks of a scoliotic or kyphotic column overlap too, with bodies of
 #: comparable size: family s1-0048, 0.37-0.57).
 SLIVER_SHARE = 0.25
+#: ...and whose centroid lies within this distance (mm, in plane) of the larger one's:
+#: inside a body's cross-section (a lumbar body is ~35 mm deep and 45-50 mm wide,
+#: DOMAIN.md §7.3, so its half-diagonal is ~28 mm, its core's less). Farther, it lies in
+#: the arch (family s2-0017: a 0.8 cm^3 core 38 mm behind and beside L3's, among pedicle
+#: screws, was joined to it and a normal L6 below was then graded 3).
+SLIVER_REACH_MM = 25.0
 
 
 def _side_by_side(a: Node, b: Node) -> bool:
@@ -30,8 +36,11 @@ def _side_by_side(a: Node, b: Node) -> bool:
     same slices was counted as a vertebra, and every level above was one off)."""
     overlap = min(a.z_hi_mm, b.z_hi_mm) - max(a.z_lo_mm, b.z_lo_mm)
     small, large = sorted((a.volume_mm3, b.volume_mm3))
-    return small <= SLIVER_SHARE * large and overlap > SIDE_BY_SIDE_OVERLAP * min(
-        a.height_mm, b.height_mm
+    apart = float(np.hypot(*(a.centroid_mm[:2] - b.centroid_mm[:2])))
+    return (
+        small <= SLIVER_SHARE * large
+        and apart <= SLIVER_REACH_MM
+        and overlap > SIDE_BY_SIDE_OVERLAP * min(a.height_mm, b.height_mm)
     )
 
 
