@@ -44,12 +44,20 @@ def test_a_sliver_beside_a_body_at_its_level_is_joined_to_it() -> None:
     # Independent phantom ind-1-0021: a thin core 19 mm behind L2's over the same slices
     # was counted as a vertebra of its own. Both cores came before the split.
     verts, cores = _column([(2, 12), (16, 26), (30, 40), (44, 54), (58, 68)])
-    cores[14:18, 2:6, 45:54] = 9  # behind the fourth body, over its slices
+    cores[14:18, 8:12, 45:54] = 9  # 19 mm behind the fourth body, over its slices
     sliver = node_from_mask(cores == 9, 9, np.asarray(SPACING))
     verts = sorted([*verts, sliver], key=lambda n: -n.centroid_mm[2])
     out, joined = join_halves(verts, cores, SPACING, original={1, 2, 3, 4, 5, 9})
     assert len(out) == 5
     assert 9 not in np.unique(joined) or 4 not in np.unique(joined)
+    # A piece as far behind as the arch (family s2-0017, 38 mm among pedicle screws) is
+    # no sliver of the body.
+    cores[cores == 9] = 0
+    cores[14:18, 0:3, 45:54] = 9
+    far = node_from_mask(cores == 9, 9, np.asarray(SPACING))
+    verts = sorted([*[v for v in verts if v.label != 9], far], key=lambda n: -n.centroid_mm[2])
+    out, _ = join_halves(verts, cores, SPACING, original={1, 2, 3, 4, 5, 9})
+    assert len(out) == 6
 
 
 def test_a_thoracolumbar_block_boundary_inside_t11() -> None:
