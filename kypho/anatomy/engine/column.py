@@ -29,6 +29,7 @@ __all__ = [
     "beside_in_sequence",
     "chain_nodes",
     "core_components",
+    "deep_bone",
     "drop_fragments",
     "filled_bone",
     "heaviest_chain",
@@ -180,6 +181,27 @@ def _plane_struct(axis: int) -> np.ndarray:
     return s
 
 
+def deep_bone(
+    filled: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    inplane_mm: float,
+    depth3d_mm: float,
+) -> np.ndarray:
+    """Filled bone deeper than ``inplane_mm`` in its axial plane and ``depth3d_mm`` in 3-D.
+
+    The 3-D depth matters too: a narrow or partly bony disc (thick slices, degeneration)
+    leaves a thin bridge between two bodies that the in-plane depth alone keeps.
+    """
+    core = inplane_distance_mm(filled, spacing_mm) > inplane_mm
+    depth3d = edt.edt(
+        np.ascontiguousarray(filled, dtype=np.uint8),
+        anisotropy=tuple(float(s) for s in spacing_mm),
+        black_border=False,
+        parallel=1,
+    )
+    return core & (depth3d > depth3d_mm)
+
+
 def core_components(
     filled: np.ndarray, spacing_mm: tuple[float, float, float], inflation_mm: float = 0.0
 ) -> tuple[np.ndarray, list[Node]]:
@@ -201,16 +223,8 @@ def core_components(
         Core id per voxel (0 elsewhere); only cores of at least :data:`MIN_CORE_MM3`.
     nodes : list of Node
     """
-    core = inplane_distance_mm(filled, spacing_mm) > CORE_DEPTH_MM + inflation_mm
-    # Also deep in 3-D: a narrow or partly bony disc (thick slices, degeneration) leaves
-    # a thin bridge between two bodies that the in-plane depth alone keeps.
-    depth3d = edt.edt(
-        np.ascontiguousarray(filled, dtype=np.uint8),
-        anisotropy=tuple(float(s) for s in spacing_mm),
-        black_border=False,
-        parallel=1,
-    )
-    core &= depth3d > CORE_DEPTH_3D_MM + inflation_mm
+    core = deep_bone(filled, spacing_mm, CORE_DEPTH_MM + inflation_mm,
+                     CORE_DEPTH_3D_MM + inflation_mm)  # fmt: skip
     labels = cc3d.connected_components(core, connectivity=6).astype(np.uint32)
     stats = cc3d.statistics(labels)
     voxel_mm3 = float(np.prod(spacing_mm))

@@ -16,11 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import cc3d
-import edt
 import numpy as np
 
-from kypho.anatomy.engine.bodies import inplane_distance_mm
-from kypho.anatomy.engine.column import Node
+from kypho.anatomy.engine.column import Node, deep_bone
 
 __all__ = ["CERVICAL_CORE_DEPTH_MM", "CranialExtension", "extend_cranially"]
 
@@ -57,15 +55,8 @@ class CranialExtension:
 def _shallow_components(
     filled: np.ndarray, spacing_mm: tuple[float, float, float], inflation_mm: float
 ) -> np.ndarray:
-    core = inplane_distance_mm(filled, spacing_mm) > CERVICAL_CORE_DEPTH_MM + inflation_mm
-    depth3d = edt.edt(
-        np.ascontiguousarray(filled, dtype=np.uint8),
-        anisotropy=tuple(float(s) for s in spacing_mm),
-        black_border=False,
-        parallel=1,
-    )
-    core &= depth3d > CERVICAL_CORE_DEPTH_MM + inflation_mm
-    return cc3d.connected_components(core, connectivity=6)
+    depth = CERVICAL_CORE_DEPTH_MM + inflation_mm
+    return cc3d.connected_components(deep_bone(filled, spacing_mm, depth, depth), connectivity=6)
 
 
 def _candidates(labels: np.ndarray, sp: np.ndarray, origin: np.ndarray) -> list[tuple[Node, int]]:
