@@ -263,15 +263,15 @@ def posterior_problem(level: Level, heights: Heights, g: GradeResult) -> Implaus
     # The level's own norm bounds Hp even with healthy neighbours: at 5 mm slices they
     # are read long too (family s1-0070, T8 Hp 28.8 mm against 23.9 from its neighbours,
     # 1.44 times the norm, graded 2 on a normal body).
-    norm = normal_hp_mm(level)
-    source = f"is normal for {level.display}"
-    ref, limit = norm, OWN_HP_MAX
-    if g.has_neighbour and heights.posterior <= OWN_HP_MAX * norm:
-        ref, limit, source = g.expected.posterior, HP_OVER_NEIGHBOURS, "its neighbours give"
-    elif not g.has_neighbour:
-        source += " (no healthy neighbour)"
+    ref, limit = normal_hp_mm(level), OWN_HP_MAX
+    alone = "" if g.has_neighbour else " (no healthy neighbour)"
+    source = f"is normal for {level.display}{alone}"
     if heights.posterior <= limit * ref:
-        return None
+        if not g.has_neighbour:
+            return None
+        ref, limit, source = g.expected.posterior, HP_OVER_NEIGHBOURS, "its neighbours give"
+        if heights.posterior <= limit * ref:
+            return None
     return Implausibility(
         Gate.NEIGHBOURS,
         f"Hp {heights.posterior:.1f} mm is {heights.posterior / ref:.2f} times the "

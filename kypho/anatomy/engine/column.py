@@ -26,6 +26,7 @@ from kypho.anatomy.engine.bodies import inplane_distance_mm
 __all__ = [
     "CORE_DEPTH_MM",
     "Node",
+    "at_image_end",
     "beside_in_sequence",
     "chain_nodes",
     "core_components",
@@ -320,6 +321,12 @@ def heaviest_chain(nodes: list[Node]) -> list[Node]:
     return chain  # built from the top down: already cranial to caudal
 
 
+def at_image_end(node: Node, z_extent_mm: float) -> bool:
+    """Whether a core reaches the image's lowest or highest slice (a vertebra cut by the
+    field of view there); ``z_extent_mm`` is the image's height in the nodes' frame."""
+    return node.z_lo_mm <= 0.0 or node.z_hi_mm >= z_extent_mm - 1e-6
+
+
 def drop_fragments(
     chain: list[Node], z_extent_mm: float | None = None, cranial_added: int = 0
 ) -> list[Node]:
@@ -360,6 +367,6 @@ def drop_fragments(
     def cut_by_fov(i: int, nd: Node) -> bool:
         if z_extent_mm is None or 0 < i < len(chain) - 1:
             return False
-        return nd.z_lo_mm <= 0.0 or nd.z_hi_mm >= z_extent_mm - 1e-6
+        return at_image_end(nd, z_extent_mm)
 
     return [nd for i, nd in enumerate(chain) if not fragment(i) or cut_by_fov(i, nd)]

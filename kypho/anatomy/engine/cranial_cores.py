@@ -59,11 +59,11 @@ def _shallow_components(
     return cc3d.connected_components(deep_bone(filled, spacing_mm, depth, depth), connectivity=6)
 
 
-def _candidates(labels: np.ndarray, sp: np.ndarray, origin: np.ndarray) -> list[tuple[Node, int]]:
+def _candidates(labels: np.ndarray, sp: np.ndarray, origin: np.ndarray) -> list[Node]:
     """The shallow cores large enough for a cervical body and clear of the slab's
     foot (a core run on into the top core), as nodes in the grid's millimetres."""
     stats = cc3d.statistics(labels)
-    found: list[tuple[Node, int]] = []
+    found: list[Node] = []
     for lab in range(1, len(stats["voxel_counts"])):
         bb = stats["bounding_boxes"][lab]
         vol = float(stats["voxel_counts"][lab]) * float(np.prod(sp))
@@ -77,16 +77,16 @@ def _candidates(labels: np.ndarray, sp: np.ndarray, origin: np.ndarray) -> list[
             volume_mm3=vol,
             width_mm=(bb[0].stop - bb[0].start) * sp[0],
         )
-        found.append((node, lab))
+        found.append(node)
     return found
 
 
-def _follow(top: Node, found: list[tuple[Node, int]]) -> list[tuple[Node, int]]:
+def _follow(top: Node, found: list[Node]) -> list[Node]:
     """From ``top`` upward, each core a disc's gap above the last, on its axis, no
     wider than it."""
-    added: list[tuple[Node, int]] = []
+    added: list[Node] = []
     below = top
-    for node, lab in sorted(found, key=lambda t: t[0].z_lo_mm):
+    for node in sorted(found, key=lambda n: n.z_lo_mm):
         gap = node.z_lo_mm - below.z_hi_mm
         dz = node.centroid_mm[2] - below.centroid_mm[2]
         shift = float(np.hypot(*(node.centroid_mm[:2] - below.centroid_mm[:2])))
@@ -96,7 +96,7 @@ def _follow(top: Node, found: list[tuple[Node, int]]) -> list[tuple[Node, int]]:
             continue
         if node.width_mm > MAX_WIDTH_RATIO * below.width_mm:
             continue
-        added.append((node, lab))
+        added.append(node)
         below = node
     return added
 
@@ -150,8 +150,8 @@ def extend_cranially(
     view = out[box]
     next_label = int(cores.max()) + 1
     new_nodes = []
-    for node, lab in added:
-        view[(labels == lab) & (view == 0)] = next_label
+    for node in added:
+        view[(labels == node.label) & (view == 0)] = next_label
         new_nodes.append(replace(node, label=next_label))
         next_label += 1
     return CranialExtension([*new_nodes[::-1], *chain], out, len(new_nodes))

@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 
-from kypho.anatomy.engine.column import Node, beside_in_sequence, node_from_mask
+from kypho.anatomy.engine.column import Node, at_image_end, beside_in_sequence, node_from_mask
 
 __all__ = ["HALVES_STEP_RATIO", "SIDE_BY_SIDE_OVERLAP", "join_halves"]
 
@@ -44,13 +44,6 @@ def _side_by_side(a: Node, b: Node) -> bool:
     )
 
 
-def _at_edge(a: Node, b: Node, top_mm: float) -> bool:
-    """Either core is cut by the image's top or bottom: small because it is cut, and on
-    a tilted column overlapping the next one in z (the real chest CT's T12, cut by the
-    lower edge under a column 29 degrees from the image axis, was joined to T11)."""
-    return any(n.z_lo_mm <= 0.0 or n.z_hi_mm >= top_mm - 1e-6 for n in (a, b))
-
-
 def join_halves(
     vertebrae: list[Node], cores: np.ndarray, spacing_mm: tuple[float, float, float],
     original: set[int],
@@ -76,7 +69,11 @@ def join_halves(
         a, b = verts[k], verts[k + 1]
         pieces = a.label not in original or b.label not in original
         halves = pieces and len(near) >= 2 and steps[k] < HALVES_STEP_RATIO * float(np.median(near))
-        if halves or (_side_by_side(a, b) and not _at_edge(a, b, top_mm)):
+        # A core cut by the image's top or bottom is small because it is cut, and on a
+        # tilted column overlaps the next one in z (the real chest CT's T12, cut by the
+        # lower edge under a column 29 degrees from the image axis, was joined to T11).
+        cut = at_image_end(a, top_mm) or at_image_end(b, top_mm)
+        if halves or (_side_by_side(a, b) and not cut):
             cores[cores == b.label] = a.label
             verts[k : k + 2] = [node_from_mask(cores == a.label, a.label, sp)]
             continue
