@@ -104,3 +104,20 @@ def test_thin_tilted_thoracic_discs_not_in_bodies() -> None:
         ours, ref = seg.bodies.labels == lab, ph.bodies.labels == lab
         dice = 2.0 * (ours & ref).sum() / (ours.sum() + ref.sum())
         assert dice >= 0.93, f"{name} body Dice {dice:.3f}"
+
+
+def test_a_block_thinner_than_a_sampling_step_reads_without_nan() -> None:
+    # Family s2-0048: a thread of core 1 mm across entered the disc search as a block;
+    # its sampling disc held no point in one quadrant and the run ended in a traceback
+    # ("cannot convert float NaN to integer").
+    from kypho.anatomy.engine.disc_profile import disc_cuts
+
+    hu = np.full((40, 40, 120), 40.0, dtype=np.float32)
+    hu[19:21, 19:21, :] = 300.0
+    z = np.arange(0.5, 120.0, 1.0)
+    block = np.stack([np.full_like(z, 20.0), np.full_like(z, 20.0), z], axis=1)
+    found = disc_cuts(
+        hu, block, (np.ones(3), np.zeros(3)), slice_mm=1.0, cut_below=False, cut_above=False,
+        voxel_mm=(1.0, 1.0, 1.0), soft_tissue_hu=40.0, noise_hu=10.0,
+    )
+    assert np.isfinite(found.positions_mm).all() and np.isfinite(found.score).all()

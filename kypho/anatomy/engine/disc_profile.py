@@ -93,8 +93,10 @@ class DiscCuts:
 
 
 def _disc_offsets(radius_mm: float, step: float) -> np.ndarray:
-    """(M, 2) in-plane offsets (mm) filling a disc of ``radius_mm``."""
-    r = max(radius_mm, step)
+    """(M, 2) in-plane offsets (mm) filling a disc of ``radius_mm``, at least two
+    steps wide so that each quadrant holds a point (a thin block's radius can be less
+    than a step: family s2-0048)."""
+    r = max(radius_mm, 2.0 * step)
     g = np.arange(-r, r + 1e-9, step)
     u, v = np.meshgrid(g, g, indexing="ij")
     keep = u**2 + v**2 <= r**2
