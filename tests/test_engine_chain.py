@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, Node, chain_nodes
+from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, Node, chain_nodes, heaviest_chain
 
 
 def _body(label: int, z_mm: float, width_mm: float = 40.0, volume_mm3: float = 20e3) -> Node:
@@ -51,3 +51,37 @@ def test_body_sized_cores_keep_their_full_weight() -> None:
     ]
     chain = chain_nodes([*heavy, *light])
     assert {n.label for n in chain} == {1, 2, 3}
+
+
+def test_l5_follows_a_pelvis_core_whose_ilia_rise_beside_it() -> None:
+    # Independent phantom ind-1-0010: the sacral core run on into the ilia (84 mm wide)
+    # reached 23 mm up beside the L5 core, more than half of L5's core height: the
+    # chain went from L4 straight to the sacrum and L5 was lost.
+    bodies = [_body(i + 1, 100.0 + 35.0 * i) for i in range(4)]  # L4 ... L1, 24 mm tall
+    l5 = Node(5, np.array([150.0, 100.0, 65.0]), 54.0, 76.0, 18e3, 46.0)
+    sacrum = Node(50, np.array([150.0, 85.0, 38.0]), 0.0, 77.0, 120e3, 84.0)
+    assert 77.0 - 54.0 > 0.5 * 22.0  # deeper into the pelvis core than two bodies overlap
+    chain = chain_nodes([*bodies, l5, sacrum], z_extent_mm=250.0)
+    assert [n.label for n in chain][-2:] == [5, 50]
+    assert len(chain) == 6
+
+
+def test_a_body_core_still_may_not_sink_into_the_pelvis_core_below_its_centre() -> None:
+    body = Node(5, np.array([150.0, 100.0, 40.0]), 30.0, 52.0, 18e3, 46.0)
+    sacrum = Node(50, np.array([150.0, 85.0, 38.0]), 0.0, 77.0, 120e3, 84.0)
+    assert len(chain_nodes([body, sacrum], z_extent_mm=250.0)) == 1
+
+
+def test_pillar_cores_do_not_chain_into_a_core_holding_column_and_pelvis() -> None:
+    # Independent phantom ind-1-0001: L1-L5, sacrum and ilia were one core 250 mm tall
+    # and 94 mm wide, and the pillar cores behind its upper half (1 cm^3 each) stood
+    # between T12 and it. Taken into the chain as bodies, they cost 5 of 6 names.
+    t12 = _body(1, 260.0)
+    pillars = [Node(10 + i, np.array([150.0, 60.0, z]), z - 8.0, z + 8.0, 1e3, 18.0)
+               for i, z in enumerate((230.0, 197.0, 164.0))]
+    block = Node(50, np.array([150.0, 90.0, 86.0]), 0.0, 250.0, 257e3, 94.0)
+    assert [n.label for n in heaviest_chain([t12, *pillars, block])] == [1, 50]
+    # Taller than any pelvis, the wide core is held to the usual overlap as well.
+    low = Node(5, np.array([150.0, 100.0, 200.0]), 180.0, 235.0, 18e3, 46.0)
+    tall = Node(50, np.array([150.0, 90.0, 120.0]), 0.0, 258.0, 200e3, 84.0)
+    assert len(heaviest_chain([low, tall])) == 1

@@ -54,6 +54,10 @@ MIN_CORE_MM3 = 600.0
 #: from T1 to L5 (DOMAIN.md §7.1 table) and the core stops CORE_DEPTH_MM inside the
 #: cortex; wider cores weigh less in the chain (:func:`_chain_weight`).
 MAX_BODY_CORE_WIDTH_MM = 60.0
+#: No pelvis is taller (mm): iliac crest to ischial tuberosity is ~200-220 mm in
+#: adults. A wider core that is taller holds the column too (a lumbar block run into
+#: the sacrum; independent phantom ind-1-0018: 258 mm).
+MAX_PELVIS_HEIGHT_MM = 220.0
 #: A chain member smaller than this fraction of the median member is a fragment.
 MIN_FRACTION_OF_MEDIAN = 0.25
 #: Chain neighbours on each side a core is also compared with (:func:`drop_fragments`).
@@ -82,6 +86,9 @@ class Node:
         Core volume.
     width_mm : float
         Extent along axis 0 (left-right).
+    body_z_mm : tuple of 2 float, optional
+        Extent along axis 2 of the body's own part, when thin tails (pillars, rib heads)
+        hang off the core's ends (:mod:`~kypho.anatomy.engine.core_tails`).
     """
 
     label: int
@@ -90,10 +97,16 @@ class Node:
     z_hi_mm: float
     volume_mm3: float
     width_mm: float
+    body_z_mm: tuple[float, float] | None = None
 
     @property
     def height_mm(self) -> float:
         return self.z_hi_mm - self.z_lo_mm
+
+    @property
+    def body_z_range_mm(self) -> tuple[float, float]:
+        """Extent along axis 2 without thin tails (see ``core_tails``), else the whole."""
+        return self.body_z_mm if self.body_z_mm is not None else (self.z_lo_mm, self.z_hi_mm)
 
 
 def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
@@ -305,7 +318,7 @@ def heaviest_chain(nodes: list[Node]) -> list[Node]:
             lo, hi = order[i], order[j]
             gap = hi.z_lo_mm - lo.z_hi_mm
             dz = hi.centroid_mm[2] - lo.centroid_mm[2]
-            if dz <= 0 or gap > MAX_CHAIN_GAP_MM or gap < -0.5 * min(lo.height_mm, hi.height_mm):
+            if dz <= 0 or gap > MAX_CHAIN_GAP_MM or _overlap_too_far(lo, hi):
                 continue
             shift = float(np.hypot(*(hi.centroid_mm[:2] - lo.centroid_mm[:2])))
             if shift > MAX_CHAIN_SHIFT_MM + 0.4 * dz:
@@ -319,6 +332,25 @@ def heaviest_chain(nodes: list[Node]) -> list[Node]:
         chain.append(order[j])
         j = int(prev[j])
     return chain  # built from the top down: already cranial to caudal
+
+
+def _overlap_too_far(lo: Node, hi: Node) -> bool:
+    """Whether ``hi`` reaches too far down into ``lo`` (the core below it) to follow it.
+
+    Consecutive bodies overlap in z by less than half the shorter core (tilt, a body's
+    rim past its neighbour's). A core wider than any body below is a pelvis: the ilia
+    rise beside L5, above the sacrum's own top (independent phantom ind-1-0010: 23 mm
+    over the L5 core), so there the upper core's bottom need only clear the lower
+    core's centre, as long as its top reaches within half its height of the lower
+    core's top, as L5's reaches the iliac crests, and the wide core is no taller than a
+    pelvis: a wide core holding the lumbar column and the pelvis must not take the
+    pillars behind it as bodies (ind-1-0001, ind-1-0018).
+    """
+    (lo_bottom, lo_top), (hi_bottom, hi_top) = lo.body_z_range_mm, hi.body_z_range_mm
+    if lo.width_mm > MAX_BODY_CORE_WIDTH_MM and lo.height_mm <= MAX_PELVIS_HEIGHT_MM:
+        deep = hi_top < lo_top - 0.5 * (hi_top - hi_bottom)
+        return hi_bottom < lo.centroid_mm[2] or deep
+    return hi_bottom - lo_top < -0.5 * min(lo_top - lo_bottom, hi_top - hi_bottom)
 
 
 def at_image_end(node: Node, z_extent_mm: float) -> bool:

@@ -8,18 +8,24 @@ arterial chest: a 165 mm core of T10-T11 and 90 mm of aorta beat T5-T8 for the c
 and 0 of 11 vertebrae were identified). No part of a column is thinner than a body over
 more than a vertebra's height while another body core lies beside it at the same level:
 that stretch is cut off the core and is no candidate.
+
+The same thin runs are cut off a core already rejected as thin on average, when what is
+left is body-thick and passes as a candidate on its own (:func:`keep_body_stretches`):
+a body joined to the articular pillars behind the canal.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, MIN_CORE_MM3, Node
-from kypho.anatomy.engine.core_split import MAX_VESSEL_CORE_AREA_MM2
+from kypho.anatomy.engine.core_split import MAX_VESSEL_CORE_AREA_MM2, MIN_BODY_CORE_AREA_MM2
 from kypho.anatomy.engine.split import node_from_mask
 
-__all__ = ["part_vessel_runs"]
+__all__ = ["keep_body_stretches", "part_vessel_runs"]
 
 #: A stretch at least this long (mm) is longer than any body with its disc (the tallest
 #: lumbar body is ~30 mm, DOMAIN.md §1): a body's core tapers at its endplates only
@@ -62,6 +68,15 @@ def _runs(flags: np.ndarray, min_len: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True) if b - a >= min_len]
 
 
+def _thin_runs(area: np.ndarray, sp: np.ndarray) -> list[tuple[int, int]]:
+    """Runs (start, end exclusive, in slices) at least :data:`MIN_RUN_MM` long where a
+    core's axial section ``area`` (mm^2 per slice) is thinner than any body's."""
+    size = max(1, round(SMOOTH_MM / sp[2])) | 1
+    thin = (area > 0) & (ndimage.median_filter(area, size=size, mode="nearest")
+                         < MAX_VESSEL_CORE_AREA_MM2)
+    return _runs(thin, max(2, round(MIN_RUN_MM / sp[2])))
+
+
 def _vessel_slices(
     cores: np.ndarray, node: Node, bodies: set[int], sp: np.ndarray
 ) -> np.ndarray:
@@ -69,11 +84,8 @@ def _vessel_slices(
     k0, k1 = round(node.z_lo_mm / sp[2]), round(node.z_hi_mm / sp[2])
     per_slice = [_sections(cores, k, sp) for k in range(k0, k1)]
     area = np.array([s.get(node.label, (0.0, None))[0] for s in per_slice])
-    size = max(1, round(SMOOTH_MM / sp[2])) | 1
-    thin = (area > 0) & (ndimage.median_filter(area, size=size, mode="nearest")
-                         < MAX_VESSEL_CORE_AREA_MM2)
     out: list[int] = []
-    for a, b in _runs(thin, max(2, round(MIN_RUN_MM / sp[2]))):
+    for a, b in _thin_runs(area, sp):
         beside = 0
         for s, ar in zip(per_slice[a:b], area[a:b], strict=True):
             here = s[node.label][1]
@@ -87,6 +99,30 @@ def _vessel_slices(
         if beside >= MIN_BESIDE_SHARE * (b - a):
             out.extend(range(k0 + a, k0 + b))
     return np.asarray(out, dtype=int)
+
+
+def _cut_off(
+    cores: np.ndarray, node: Node, slices: np.ndarray, next_label: int, sp: np.ndarray
+) -> tuple[Node, list[Node], int]:
+    """Relabel (in place) ``node``'s voxels in ``slices`` as one new core and the rest
+    as its connected pieces of at least :data:`MIN_CORE_MM3` (smaller ones leave the
+    cores); returns the cut-off core, the pieces and the next free label."""
+    mask = cores == node.label
+    run = np.zeros_like(mask)
+    run[:, :, slices] = mask[:, :, slices]
+    rest, n_rest = ndimage.label(mask & ~run, structure=np.ones((3, 3, 3), bool))
+    cores[mask] = 0
+    cut = node_from_mask(run, next_label, sp)
+    cores[run] = next_label
+    pieces: list[Node] = []
+    for i in range(1, n_rest + 1):
+        piece = rest == i
+        if piece.sum() * float(np.prod(sp)) < MIN_CORE_MM3:
+            continue
+        next_label += 1
+        cores[piece] = next_label
+        pieces.append(node_from_mask(piece, next_label, sp))
+    return cut, pieces, next_label + 1
 
 
 def part_vessel_runs(
@@ -126,22 +162,68 @@ def part_vessel_runs(
             continue
         if parted == 0:
             cores = cores.copy()
-        mask = cores == node.label
-        run = np.zeros_like(mask)
-        run[:, :, slices] = mask[:, :, slices]
-        rest, n_rest = ndimage.label(mask & ~run, structure=np.ones((3, 3, 3), bool))
-        cores[mask] = 0
-        pieces = [node_from_mask(run, next_label, sp)]
-        cores[run] = next_label
-        rejected.add(next_label)
-        for i in range(1, n_rest + 1):
-            piece = rest == i
-            if piece.sum() * float(np.prod(sp)) < MIN_CORE_MM3:
-                continue
-            next_label += 1
-            cores[piece] = next_label
-            pieces.append(node_from_mask(piece, next_label, sp))
-        next_label += 1
-        out = [n for n in out if n.label != node.label] + pieces
+        run, pieces, next_label = _cut_off(cores, node, slices, next_label, sp)
+        rejected.add(run.label)
+        out = [n for n in out if n.label != node.label] + [run, *pieces]
         parted += 1
     return cores, out, rejected, parted
+
+
+def keep_body_stretches(
+    cores: np.ndarray,
+    nodes: list[Node],
+    rejected: set[int],
+    spacing_mm: tuple[float, float, float],
+    judge: Callable[[np.ndarray, list[Node]], set[int]],
+) -> tuple[np.ndarray, list[Node], set[int], int]:
+    """Cut the thin runs off rejected cores that are thin on average, and keep the
+    body-thick stretches left as candidates when ``judge`` accepts them.
+
+    A core rejected as thin on average (a vessel's section, see
+    :data:`kypho.anatomy.engine.core_split.MIN_BODY_CORE_AREA_MM2`) can hold a body:
+    lumbar articular pillars, thick and overlapping at their facet joints, form a
+    core running the column's length behind the canal, and where a pedicle is thick
+    enough that core takes a body in (independent phantom ind-1-0010: L4 lost with its
+    pillars, and the column's chain lost to the sacrum). Off the thin runs
+    (:data:`MIN_RUN_MM`), the body's stretch is judged like any core.
+
+    Parameters
+    ----------
+    cores : (X, Y, Z) ndarray of integer
+        Core labels on the coarse grid (a modified copy is returned when a run is cut).
+    nodes : list of Node
+        The cores described.
+    rejected : set of int
+        Labels that are no candidates.
+    spacing_mm : tuple of 3 float
+        Coarse voxel size.
+    judge : callable
+        ``judge(cores, nodes)`` -> labels of the given nodes that are no candidates.
+
+    Returns
+    -------
+    cores, nodes, rejected, kept : ndarray, list of Node, set of int, int
+        As :func:`part_vessel_runs`; the number of body stretches kept.
+    """
+    sp = np.asarray(spacing_mm, dtype=float)
+    thin = [n for n in nodes if n.label in rejected and n.height_mm > MIN_RUN_MM
+            and n.volume_mm3 < MIN_BODY_CORE_AREA_MM2 * n.height_mm]
+    next_label, kept = int(cores.max()) + 1, 0
+    out, rejected = list(nodes), set(rejected)
+    for node in thin:
+        k0 = round(node.z_lo_mm / sp[2])
+        z = np.nonzero(cores[:, :, k0 : round(node.z_hi_mm / sp[2])] == node.label)[2]
+        area = np.bincount(z) * sp[0] * sp[1]
+        slices = np.asarray([k0 + k for a, b in _thin_runs(area, sp) for k in range(a, b)], int)
+        trial = cores.copy()
+        run, pieces, label = _cut_off(trial, node, slices, next_label, sp)
+        bodies = [p for p in pieces if p.volume_mm3 >= MIN_BODY_CORE_AREA_MM2 * p.height_mm]
+        soft = judge(trial, bodies) if slices.size and bodies else set()
+        good = {p.label for p in bodies if p.label not in soft}
+        if not good:
+            continue
+        cores, next_label, kept = trial, label, kept + len(good)
+        out = [n for n in out if n.label != node.label] + [run, *pieces]
+        rejected |= {run.label} | {p.label for p in pieces if p.label not in good}
+        rejected.discard(node.label)
+    return cores, out, rejected, kept
