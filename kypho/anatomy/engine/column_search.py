@@ -22,6 +22,7 @@ from kypho.anatomy.engine.column import (
     heaviest_chain,
 )
 from kypho.anatomy.engine.core_split import split_wide_cores
+from kypho.anatomy.engine.core_tails import without_tails
 from kypho.anatomy.engine.cranial_cores import extend_cranially
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
 from kypho.anatomy.engine.enhanced_tissue import SHELL_CONTRAST_FRACTION
@@ -35,7 +36,7 @@ from kypho.anatomy.engine.threshold import (
     cortex_hu,
     tissue_stats,
 )
-from kypho.anatomy.engine.vessel_runs import part_vessel_runs
+from kypho.anatomy.engine.vessel_runs import keep_body_stretches, part_vessel_runs
 from kypho.errors import NoSpineFoundError
 from kypho.imaging.volume import Volume
 
@@ -137,6 +138,12 @@ def _cores(
     # An enhanced aorta joined to a few bodies runs on beside the column, thinner than
     # any body: that stretch is no candidate (see vessel_runs).
     cores, nodes, soft, _ = part_vessel_runs(cores, nodes, soft, grid.spacing_mm)
+    # A body joined to the articular pillars behind the canal is rejected with them as
+    # thin; its own stretch is judged again alone (see vessel_runs).
+    cores, nodes, soft, _ = keep_body_stretches(cores, nodes, soft, grid.spacing_mm, judge)
+    # Pillars and rib heads hanging off a body's core would keep the next body's core
+    # out of the chain (see core_tails).
+    nodes = without_tails(cores, nodes, soft, grid.spacing_mm)
     nodes = [n for n in nodes if n.label not in soft]
     return stats, hu_c, peak_c, bone_c, filled_c, cores, nodes
 
