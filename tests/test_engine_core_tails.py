@@ -124,3 +124,21 @@ def test_independent_lumbar_phantoms_keep_every_body_behind_thick_pillars(
         score = run_case(name, tmp_path / name)["score"]
         assert score["identified"] >= score["n_truth"] - 1  # the top one is mostly cut
         assert score["wrong_confident"] == 0
+
+
+def test_a_thin_reject_without_a_long_thin_run_is_left_as_it_is() -> None:
+    # Thin on average (a short body on a pillar just over 40 mm) but with no thin run
+    # of 40 mm: nothing is parted, and nothing breaks.
+    filled = np.zeros((60, 70, 40), dtype=bool)
+    x, y = np.mgrid[0:60, 0:70]
+    filled[:, :, 4:10] |= ((x - 30) ** 2 + ((y - 40) / 0.75) ** 2 <= 10**2)[:, :, None]
+    filled[:, :, 4:10] |= ((np.abs(x - 30) <= 5) & (y >= 16) & (y <= 40))[:, :, None]
+    filled[:, :, 4:29] |= ((x - 30) ** 2 + (y - 16) ** 2 <= 6**2)[:, :, None]
+    cores, nodes = core_components(filled, SPACING)
+    (core,) = nodes
+    assert core.height_mm > 40.0 and core.volume_mm3 < 120.0 * core.height_mm
+    labels = {core.label}
+    out, _, rejected, n = keep_body_stretches(
+        cores, nodes, labels, SPACING, lambda c, p: set()
+    )
+    assert n == 0 and out is cores and rejected == labels

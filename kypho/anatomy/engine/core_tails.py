@@ -92,12 +92,13 @@ def without_tails(
         In the order given; new records where a tail was found.
     """
     sp = np.asarray(spacing_mm, dtype=float)
+    boxes = ndimage.find_objects(cores)  # one pass for every core's bounding box
     out: list[Node] = []
     for node in nodes:
-        if node.label in rejected or node.width_mm > MAX_BODY_CORE_WIDTH_MM:
+        box = boxes[node.label - 1] if node.label <= len(boxes) else None
+        if node.label in rejected or node.width_mm > MAX_BODY_CORE_WIDTH_MM or box is None:
             out.append(node)
             continue
-        box = ndimage.find_objects((cores == node.label).astype(np.uint8))[0]
         tail = _tail_slices(cores[box] == node.label, sp)
         if not tail.size:
             out.append(node)

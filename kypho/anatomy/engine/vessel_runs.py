@@ -215,10 +215,12 @@ def keep_body_stretches(
         z = np.nonzero(cores[:, :, k0 : round(node.z_hi_mm / sp[2])] == node.label)[2]
         area = np.bincount(z) * sp[0] * sp[1]
         slices = np.asarray([k0 + k for a, b in _thin_runs(area, sp) for k in range(a, b)], int)
+        if not slices.size:  # thin on average but nowhere for 40 mm: nothing to part
+            continue
         trial = cores.copy()
         run, pieces, label = _cut_off(trial, node, slices, next_label, sp)
         bodies = [p for p in pieces if p.volume_mm3 >= MIN_BODY_CORE_AREA_MM2 * p.height_mm]
-        soft = judge(trial, bodies) if slices.size and bodies else set()
+        soft = judge(trial, bodies) if bodies else set()
         good = {p.label for p in bodies if p.label not in soft}
         if not good:
             continue
