@@ -85,3 +85,15 @@ def test_pillar_cores_do_not_chain_into_a_core_holding_column_and_pelvis() -> No
     low = Node(5, np.array([150.0, 100.0, 200.0]), 180.0, 235.0, 18e3, 46.0)
     tall = Node(50, np.array([150.0, 90.0, 120.0]), 0.0, 258.0, 200e3, 84.0)
     assert len(heaviest_chain([low, tall])) == 1
+
+
+def test_only_the_column_foot_counts_as_a_pelvis() -> None:
+    # Family s1-0001: a 78 mm-wide L5 core above the sacral core was read as a pelvis,
+    # the core above it followed it 21 mm deep, and the extra piece cost 10 names.
+    above = Node(1, np.array([155.0, 105.0, 104.0]), 89.0, 125.0, 22e3, 52.0)
+    wide_l5 = Node(2, np.array([155.0, 126.0, 76.0]), 57.0, 110.0, 29e3, 78.0)
+    sacrum = Node(3, np.array([158.0, 145.0, 32.0]), 0.0, 72.0, 97e3, 124.0)
+    labels = [n.label for n in heaviest_chain([above, wide_l5, sacrum])]
+    assert labels[:2] != [1, 2]
+    # Alone under it, the same wide core is a pelvis and may be followed.
+    assert [n.label for n in heaviest_chain([above, wide_l5])] == [1, 2]

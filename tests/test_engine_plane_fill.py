@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from kypho.anatomy.engine.column import _plane_struct, fill_in_planes
+from kypho.anatomy.engine.plane_fill import _plane_struct, fill_in_planes
 
 
 @pytest.mark.parametrize("density", [0.3, 0.5, 0.7])

@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
-from kypho.anatomy.engine.column import fill_in_planes
+from kypho.anatomy.engine.plane_fill import fill_in_planes
 
 __all__ = ["fill_sacrum", "sacrum_from_pelvis"]
 
