@@ -286,6 +286,8 @@ def heaviest_chain(nodes: list[Node]) -> list[Node]:
     for j in range(n):
         for i in range(j):
             lo, hi = order[i], order[j]
+            # The gap is read on the whole cores (tails included: the shorter gap), the
+            # overlap on their body parts (see _overlap_too_far).
             gap = hi.z_lo_mm - lo.z_hi_mm
             dz = hi.centroid_mm[2] - lo.centroid_mm[2]
             if dz <= 0 or gap > MAX_CHAIN_GAP_MM or _overlap_too_far(lo, hi, foot[i]):
@@ -308,7 +310,7 @@ def _near_axis(a: Node, b: Node) -> bool:
     return float(np.hypot(*(a.centroid_mm[:2] - b.centroid_mm[:2]))) <= MAX_CHAIN_SHIFT_MM
 
 
-def _overlap_too_far(lo: Node, hi: Node, lo_is_foot: bool = True) -> bool:
+def _overlap_too_far(lo: Node, hi: Node, lo_is_foot: bool) -> bool:
     """Whether ``hi`` reaches too far down into ``lo`` (the core below it) to follow it.
 
     Consecutive bodies overlap in z by less than half the shorter core (tilt, a body's
