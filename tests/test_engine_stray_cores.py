@@ -32,3 +32,17 @@ def test_crushed_or_slipped_bodies_stay_in_the_count():
         _node(4, 170.0, 90.0, 32.0),
     ]
     assert stray_cores(chain) == []
+
+
+def test_two_pieces_side_by_side_are_both_stray():
+    # ind-1-0008: an arch cut in two pieces behind L2; each lay near the line through
+    # the other, and the one left in the count named every level one off.
+    chain = [
+        _node(1, 166.0, 264.0, 17.6),
+        _node(2, 170.0, 229.0, 9.1),
+        _node(3, 143.0, 229.0, 0.4),
+        _node(4, 120.0, 212.0, 0.8),
+        _node(5, 171.0, 194.0, 15.2),
+        _node(6, 178.0, 159.0, 19.4),
+    ]
+    assert stray_cores(chain) == [2, 3]

@@ -48,6 +48,17 @@ def stray_cores(vertebrae: list[Node]) -> list[int]:
     -------
     list of int
     """
+    # Two pieces side by side (an arch cut in two, ind-1-0008) each lie near the line
+    # through the other: judged again once one is out, the other shows.
+    kept = list(range(len(vertebrae)))
+    while True:
+        stray = _stray_once([vertebrae[i] for i in kept])
+        if not stray:
+            return sorted(set(range(len(vertebrae))) - set(kept))
+        kept = [i for j, i in enumerate(kept) if j not in stray]
+
+
+def _stray_once(vertebrae: list[Node]) -> list[int]:
     out = []
     for i in range(1, len(vertebrae) - 1):
         a, node, b = vertebrae[i - 1], vertebrae[i], vertebrae[i + 1]
