@@ -87,21 +87,24 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
     return out
 
 
-def _spread(virtual: list[int], values: Sequence[Any], fill: Any) -> list[Any]:
-    out = [fill] * (virtual[-1] + 1)
-    for v, value in zip(virtual, values, strict=True):
-        out[v] = value
-    return out
-
-
-def assign_across_gaps(n: int, missing: Sequence[int], **kwargs: Any) -> LevelAssignment:
+def assign_across_gaps(
+    n: int,
+    missing: Sequence[int],
+    *,
+    doubled: Sequence[int] = (),
+    joined: Sequence[int] = (),
+    **kwargs: Any,
+) -> LevelAssignment:
     """:func:`~kypho.anatomy.engine.levels.assign_levels` with a lost vertebra counted
     after each index in ``missing``, unless the anchors in view agree less with it or
-    none is in view.
+    none is in view; then one doubled core counted as two levels, or one pair of pieces
+    as one, when more of the anchors in view agree with that count
+    (:mod:`~kypho.anatomy.engine.uneven_cores`).
 
-    The lost vertebra takes a level of its own in the count; it is not seen, so it
-    neither bears nor lacks a rib (``seen_whole`` False). The levels returned are those
-    of the ``n`` vertebrae found.
+    A lost vertebra takes a level of its own in the count; it is not seen, so it
+    neither bears nor lacks a rib (``seen_whole`` False). A doubled core is named by
+    the upper of its two levels; two pieces share one level. The levels returned are
+    those of the ``n`` vertebrae found.
 
     Parameters
     ----------
@@ -109,6 +112,11 @@ def assign_across_gaps(n: int, missing: Sequence[int], **kwargs: Any) -> LevelAs
         Vertebrae found.
     missing : sequence of int
         From :func:`missing_after`.
+    doubled : sequence of int, optional
+        From :func:`~kypho.anatomy.engine.uneven_cores.doubled_cores`.
+    joined : sequence of int, optional
+        From :func:`~kypho.anatomy.engine.uneven_cores.piece_pairs`: cores ``k`` and
+        ``k + 1`` may be one vertebra.
     **kwargs
         As for ``assign_levels``, indexed by the vertebrae found.
 
@@ -117,41 +125,102 @@ def assign_across_gaps(n: int, missing: Sequence[int], **kwargs: Any) -> LevelAs
     LevelAssignment
     """
     plain = assign_levels(n, **kwargs)
-    if not missing or n == 0:
+    if n == 0:
         return plain
-    virtual = [i + sum(1 for m in missing if m < i) for i in range(n)]
-    total = virtual[-1] + 1
+    best = (_agreeing(plain.levels, kwargs), plain, list(range(n)))
+    if missing:
+        virtual = _virtual(n, missing, ())
+        counted, moved = _count(virtual, kwargs)
+        with_lost = _agreeing(counted.levels, moved)
+        if with_lost is not None and best[0] is not None and with_lost >= best[0]:
+            warning = _lost_warning(counted, virtual, missing)
+            best = (with_lost, _named(counted, virtual, warning), virtual)
+        else:
+            missing = []
+    if best[0] is None:
+        return best[1]
+    for k in [*doubled, *(-1 - j for j in joined)]:
+        if k in missing:
+            continue
+        extra, join = ([*missing, k], []) if k >= 0 else (missing, [-1 - k])
+        virtual = _virtual(n, extra, join)
+        counted, moved = _count(virtual, kwargs)
+        agreement = _agreeing(counted.levels, moved)
+        if agreement is not None and agreement > best[0]:
+            warning = _uneven_warning(counted, virtual, k)
+            if missing:
+                warning = f"{_lost_warning(counted, virtual, missing)}; {warning}"
+            best = (agreement, _named(counted, virtual, warning), virtual)
+    return best[1]
+
+
+def _virtual(n: int, extra_after: Sequence[int], joined_after: Sequence[int]) -> list[int]:
+    """Each found vertebra's index in the count: one level more after each index in
+    ``extra_after``, one level less after each in ``joined_after``."""
+    out = [0]
+    for i in range(1, n):
+        out.append(out[-1] + (i - 1 not in joined_after) + (i - 1 in extra_after))
+    return out
+
+
+def _count(virtual: list[int], kwargs: dict[str, Any]) -> tuple[LevelAssignment, dict[str, Any]]:
+    """``assign_levels`` over the count's indices, and the arguments it was given."""
+    n, total = len(virtual), virtual[-1] + 1
     moved = dict(kwargs)
-    moved["rib_indices"] = [virtual[i] for i in kwargs.get("rib_indices", [])]
+    moved["rib_indices"] = sorted({virtual[i] for i in kwargs.get("rib_indices", [])})
     for key in ("rib_doubt_indices", "cranial_edge_ribs"):
         if kwargs.get(key) is not None:
-            moved[key] = [virtual[i] for i in kwargs[key]]
+            moved[key] = sorted({virtual[i] for i in kwargs[key]})
     if kwargs.get("anchor_indices"):
         moved["anchor_indices"] = {lv: virtual[i] for lv, i in kwargs["anchor_indices"].items()}
     if kwargs.get("rib_reach_mm") is not None:
         moved["rib_reach_mm"] = {virtual[i]: r for i, r in kwargs["rib_reach_mm"].items()}
     seen = kwargs.get("seen_whole")
-    moved["seen_whole"] = _spread(virtual, seen if seen is not None else [True] * n, False)
-    counted = assign_levels(total, **moved)
-    with_lost, without = _agreeing(counted.levels, moved), _agreeing(plain.levels, kwargs)
-    if with_lost is None or without is None or with_lost < without:
-        return plain
+    seen_counted = [False] * total
+    for i, s in zip(virtual, seen if seen is not None else [True] * n, strict=True):
+        seen_counted[i] = seen_counted[i] or bool(s)
+    moved["seen_whole"] = seen_counted
+    return assign_levels(total, **moved), moved
+
+
+def _named(counted: LevelAssignment, virtual: list[int], warning: str) -> LevelAssignment:
+    return replace(
+        counted,
+        levels=[counted.levels[v] for v in virtual],
+        evidence=[counted.evidence[v] for v in virtual],
+        warnings=[*counted.warnings, warning],
+    )
+
+
+def _lost_warning(counted: LevelAssignment, virtual: list[int], missing: Sequence[int]) -> str:
     levels = [counted.levels[v] for v in virtual]
     lost = [
         f"{_shown(levels[m])} and {_shown(levels[m + 1])} (counted as "
         f"{_shown(counted.levels[virtual[m] + 1])})"
         for m in missing
     ]
-    warning = (
+    return (
         f"the bodies of {'; '.join(lost)} lie two vertebrae apart: a vertebra (a crushed "
         "body?) was not found there but was counted as a level, so the names across the "
         "gap skip one; confirm the levels on the images"
     )
-    return replace(
-        counted,
-        levels=levels,
-        evidence=[counted.evidence[v] for v in virtual],
-        warnings=[*counted.warnings, warning],
+
+
+def _uneven_warning(counted: LevelAssignment, virtual: list[int], k: int) -> str:
+    """What counting doubled core ``k`` (or the pieces ``-1 - k``, ``-k``) as it was means."""
+    if k >= 0:
+        upper, lower = counted.levels[virtual[k]], counted.levels[virtual[k] + 1]
+        return (
+            f"the vertebra named {_shown(upper)} is twice its neighbours' size and was "
+            f"counted as two levels ({_shown(upper)} and {_shown(lower)}, not parted at "
+            "their disc): the anchors in view agree with that count and not without it; "
+            "confirm the levels on the images"
+        )
+    level = counted.levels[virtual[-1 - k]]
+    return (
+        f"two pieces of bone in the column, one under half a vertebra's size, were "
+        f"counted as one vertebra, {_shown(level)} (cut at a false disc?): the anchors in "
+        "view agree with that count and not without it; confirm the levels on the images"
     )
 
 

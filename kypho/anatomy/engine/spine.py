@@ -29,6 +29,7 @@ from kypho.anatomy.engine.threshold import (
     coarse_grid,
     cortex_hu,
 )
+from kypho.anatomy.engine.uneven_cores import doubled_cores, piece_pairs
 from kypho.anatomy.engine.whole import assign_whole
 from kypho.anatomy.levels import Level, LevelAnchor
 from kypho.errors import NoSpineFoundError
@@ -285,8 +286,9 @@ def _named_cores(
             where = "above C1" if k < first else "below the last lumbar level"
             warnings.append(f"a vertebra {where} by the count was left unlabelled")
             continue
-        names.append(lv)
-        evidence.append(ev)
+        if lv not in names:  # two pieces of one vertebra share its level and label
+            names.append(lv)
+            evidence.append(ev)
         core_to_id[node.label] = int(lv)
     if named.sacrum:
         names.append(Level.S)
@@ -334,15 +336,18 @@ def segment_spine(
     named = _ribs_and_sacrum(col, grid)
     verts, sacrum = named.vertebrae, named.sacrum
     missing = missing_after(verts)
+    seen = seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2])
     assignment = assign_across_gaps(
         len(verts),
         missing,
+        doubled=doubled_cores(verts, seen),
+        joined=piece_pairs(verts, seen),
         on_sacrum=sacrum,
         rib_indices=named.ribs.indices,
         anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
         lowest=lowest,
         rib_doubt_indices=named.ribs.doubtful,
-        seen_whole=seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2]),
+        seen_whole=seen,
         rib_reach_mm=named.ribs.reach_mm,
         cranial_edge_ribs=named.ribs.cranial_edge,
     )
