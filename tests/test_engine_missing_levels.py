@@ -61,9 +61,14 @@ def test_a_long_step_the_anchors_contradict_is_not_counted() -> None:
     assert assign_across_gaps(6, [2], **kwargs) == assign_levels(6, **kwargs)
 
 
-def test_with_no_anchor_in_view_the_gap_cannot_be_tested_and_is_not_counted() -> None:
+def test_with_no_anchor_in_view_the_gap_is_counted_on_its_geometry() -> None:
+    # No sacrum, no rib: a guess from L5 upwards either way; the two-pitch step between
+    # whole bodies is the only evidence, and the names above it skip the lost level.
     kwargs = {"on_sacrum": False, "rib_indices": []}
-    assert assign_across_gaps(5, [1], **kwargs) == assign_levels(5, **kwargs)
+    counted = assign_across_gaps(5, [1], **kwargs)
+    assert counted.levels == [Level.T12, Level.L1, Level.L3, Level.L4, Level.L5]
+    assert counted.confidence <= 0.3
+    assert any("L1 and L3" in w for w in counted.warnings)
 
 
 def test_anchors_that_cannot_tell_leave_the_gap_to_the_geometry() -> None:

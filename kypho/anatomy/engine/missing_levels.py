@@ -20,8 +20,9 @@ a lost vertebra (family s2-0037: 1.7x, every level right at 0.97). The lost vert
 therefore a hypothesis the anchors test: it is counted unless fewer of the anchors in
 view (the sacrum's L5, the last rib's T12, the first rib's T1, the user's anchors) agree
 with the count that includes it than with the count without. With no anchor in view
-the count is a guess either way and the gap is only warned of
-(:func:`~kypho.anatomy.engine.fragments.cap_for_fragments`).
+the count is a guess either way (counted from a floating rib, or the middle of what the
+ribs allow), and the gap is counted on its geometry alone; the confidence of such a
+guess stays at 0.3 or below.
 """
 
 from __future__ import annotations
@@ -132,7 +133,11 @@ def assign_across_gaps(
         virtual = _virtual(n, missing, ())
         counted, moved = _count(virtual, kwargs)
         with_lost = _agreeing(counted.levels, moved)
-        if with_lost is not None and best[0] is not None and with_lost >= best[0]:
+        # With no anchor in view the names are a guess from the ribs' reach and bounds
+        # either way, and the geometry is the only evidence left (ind-1-0009: T7 crushed
+        # and lost, every level above it named one too high from a floating rib below).
+        untested = with_lost is None and best[0] is None
+        if untested or (with_lost is not None and best[0] is not None and with_lost >= best[0]):
             warning = _lost_warning(counted, virtual, missing)
             best = (with_lost, _named(counted, virtual, warning), virtual)
         else:
