@@ -86,3 +86,13 @@ def test_two_pieces_share_one_level_when_the_anchors_then_agree() -> None:
     assert counted.levels[13] is Level.T12
     assert counted.levels[-1] is Level.L5
     assert any("two pieces" in w and "T7" in w for w in counted.warnings)
+
+
+def test_one_anchor_read_past_on_purpose_does_not_test_a_doubled_core() -> None:
+    # Six rib-free vertebrae below the last rib, no sacrum: the naming reads that rib as
+    # T11 on purpose, which "disagrees" with a last rib = T12; counting a doubled core
+    # as two would make seven rib-free and "agree" (family s2-0031).
+    kwargs = {"on_sacrum": False, "rib_indices": [0]}
+    plain = assign_levels(7, **kwargs)
+    assert plain.levels[0] is Level.T11
+    assert assign_across_gaps(7, [], doubled=[3], **kwargs) == plain

@@ -150,7 +150,9 @@ def assign_across_gaps(
         extra, join = ([*missing, k], []) if k >= 0 else (missing, [-1 - k])
         virtual = _virtual(n, extra, join)
         counted, moved = _count(virtual, kwargs)
-        agreement = _agreeing(counted.levels, moved)
+        # One anchor cannot test a count: the naming keeps it or reads past it on
+        # purpose (six rib-free vertebrae, family s2-0031), so two must be in view.
+        agreement = _agreeing(counted.levels, moved, least=2)
         if agreement is not None and agreement > best[0]:
             warning = _uneven_warning(counted, virtual, k)
             if missing:
@@ -229,8 +231,11 @@ def _uneven_warning(counted: LevelAssignment, virtual: list[int], k: int) -> str
     )
 
 
-def _agreeing(levels: list[Level | None], kwargs: dict[str, Any]) -> int | None:
-    """How many of the anchors in view ``levels`` agree with; None when none is."""
+def _agreeing(
+    levels: list[Level | None], kwargs: dict[str, Any], least: int = 1
+) -> int | None:
+    """How many of the anchors in view ``levels`` agree with; None when fewer than
+    ``least`` are in view."""
     n = len(levels)
     seen = kwargs.get("seen_whole")
     on_sacrum = bool(kwargs.get("on_sacrum"))
@@ -248,7 +253,7 @@ def _agreeing(levels: list[Level | None], kwargs: dict[str, Any]) -> int | None:
         checks.append(levels[ribs.last] is Level.T12)
     if ribs.first_valid and ribs.first is not None:
         checks.append(levels[ribs.first] is Level.T1)
-    return sum(checks) if checks else None
+    return sum(checks) if len(checks) >= max(1, least) else None
 
 
 def _shown(level: object) -> str:

@@ -12,8 +12,8 @@ Size alone is no proof: a lumbar body beside smaller thoracic ones, a body with
 osteophytes, a crushed body, or one cut by the field of view differ as much. So such a
 core is only a hypothesis, and :func:`~kypho.anatomy.engine.missing_levels.assign_across_gaps`
 counts it (two levels for a doubled core, one for two pieces) only when more of the
-anchors in view agree with that count than without it: with one anchor or none the
-count is left as it is.
+anchors in view agree with that count than without it, and at least two anchors are in
+view: with one or none the count is left as it is.
 """
 
 from __future__ import annotations
