@@ -41,13 +41,22 @@ from kypho.anatomy.engine.levels import assign_levels
 from kypho.anatomy.engine.rib_reach import rib_anchors
 from kypho.anatomy.levels import Level
 
-__all__ = ["MAX_MISSING_RATIO", "MISSING_RATIO", "assign_across_gaps", "missing_after"]
+__all__ = [
+    "MAX_MISSING_RATIO",
+    "MISSING_RATIO",
+    "ONE_LOST_RATIO",
+    "assign_across_gaps",
+    "missing_after",
+]
 
 #: Least ratio of a step between consecutive cores to the median of the neighbouring
 #: steps that counts a vertebra lost between them.
 MISSING_RATIO = 1.6
-#: Largest such ratio: two pitches and a half is no longer one lost vertebra.
-MAX_MISSING_RATIO = 2.5
+#: Largest ratio read as one lost vertebra: two pitches and a half is more than one.
+ONE_LOST_RATIO = 2.5
+#: Largest ratio read as lost vertebrae at all (then ``round(ratio) - 1`` of them, three
+#: at most): a longer gap is no stretch of one column.
+MAX_MISSING_RATIO = 4.5
 
 
 def _whole_sized(nodes: Sequence[Node], k: int) -> bool:
@@ -59,7 +68,12 @@ def _whole_sized(nodes: Sequence[Node], k: int) -> bool:
 
 
 def missing_after(nodes: Sequence[Node]) -> list[int]:
-    """Indices ``k`` such that one vertebra seems lost between cores ``k`` and ``k + 1``.
+    """Indices ``k`` such that vertebrae seem lost between cores ``k`` and ``k + 1``.
+
+    A step :data:`MISSING_RATIO` to :data:`ONE_LOST_RATIO` times its neighbouring steps
+    has lost one vertebra; a longer one, up to :data:`MAX_MISSING_RATIO`, ``round(ratio)
+    - 1`` (ind-1-0036: T12 and L1 lost, a step 2.8 times its neighbours; the names
+    across it were counted one level short even with one lost vertebra counted).
 
     Parameters
     ----------
@@ -69,7 +83,7 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
     Returns
     -------
     list of int
-        Ascending.
+        Ascending; ``k`` appears once per vertebra lost after core ``k``.
     """
     centres = [np.asarray(n.centroid_mm, dtype=float) for n in nodes]
     steps = [float(np.linalg.norm(a - b)) for a, b in pairwise(centres)]
@@ -84,7 +98,8 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
             and _whole_sized(nodes, k)
             and _whole_sized(nodes, k + 1)
         ):
-            out.append(k)
+            lost = 1 if ratio <= ONE_LOST_RATIO else min(3, round(ratio) - 1)
+            out.extend([k] * lost)
     return out
 
 
@@ -166,7 +181,7 @@ def _virtual(n: int, extra_after: Sequence[int], joined_after: Sequence[int]) ->
     ``extra_after``, one level less after each in ``joined_after``."""
     out = [0]
     for i in range(1, n):
-        out.append(out[-1] + (i - 1 not in joined_after) + (i - 1 in extra_after))
+        out.append(out[-1] + (i - 1 not in joined_after) + list(extra_after).count(i - 1))
     return out
 
 
@@ -203,9 +218,17 @@ def _lost_warning(counted: LevelAssignment, virtual: list[int], missing: Sequenc
     levels = [counted.levels[v] for v in virtual]
     lost = [
         f"{_shown(levels[m])} and {_shown(levels[m + 1])} (counted as "
-        f"{_shown(counted.levels[virtual[m] + 1])})"
-        for m in missing
+        + ", ".join(_shown(counted.levels[v]) for v in range(virtual[m] + 1, virtual[m + 1]))
+        + ")"
+        for m in sorted(set(missing))
     ]
+    if len(missing) > len(set(missing)):
+        return (
+            f"the bodies of {'; '.join(lost)} lie more than two vertebrae apart: the "
+            "vertebrae between them (crushed bodies? bodies not separated from soft "
+            "tissue?) were not found but were counted as levels, so the names across the "
+            "gap skip them; confirm the levels on the images"
+        )
     return (
         f"the bodies of {'; '.join(lost)} lie two vertebrae apart: a vertebra (a crushed "
         "body?) was not found there but was counted as a level, so the names across the "
