@@ -80,3 +80,21 @@ def test_anchors_that_cannot_tell_leave_the_gap_to_the_geometry() -> None:
     assert counted.levels[0] is Level.T1
     assert counted.levels[8] is Level.T10
     assert counted.levels[-1] is Level.L5
+
+
+def test_a_step_of_three_pitches_has_lost_two_vertebrae() -> None:
+    # ind-1-0036: two bodies not found, a step 2.8 times the steps beside it. Here
+    # T10-T12 with ribs and L3-L5 on the sacrum: sacrum and last rib agree only when
+    # both lost vertebrae are counted.
+    z = [330.0, 305.0, 280.0, 196.0, 163.0, 128.0]
+    assert missing_after(_column(z)) == [2, 2]
+    kwargs = {"on_sacrum": True, "rib_indices": [0, 1, 2]}
+    counted = assign_across_gaps(6, [2, 2], **kwargs)
+    assert counted.levels == [Level.T10, Level.T11, Level.T12, Level.L3, Level.L4, Level.L5]
+    assert counted.confidence > 0.9
+    assert any("(counted as L1, L2)" in w for w in counted.warnings)
+
+
+def test_a_step_longer_than_four_pitches_and_a_half_is_no_gap_in_one_column() -> None:
+    z = [400.0, 375.0, 350.0, 200.0, 175.0, 150.0]  # 150 mm: six pitches
+    assert missing_after(_column(z)) == []
