@@ -36,9 +36,6 @@ MERGED_HEIGHT_RATIO = 1.45
 #: A piece beyond a block's end cut is a body only with at least this share of its
 #: neighbour's cross-section.
 END_PIECE_SHARE = 0.5
-#: Percentile of a piece's slice sections that reads its body's section, whatever thin
-#: tail of arch bone it carries.
-SECTION_PERCENTILE = 90.0
 #: ...and taller than this in any case: the tallest normal bodies are ~30 mm (DOMAIN.md
 #: §7.3) and a core stops short of the endplates. Two upper thoracic bodies (17-20 mm)
 #: make a core of 40-45 mm: at 2x and 48 mm they were never searched (family s1-0036,
@@ -118,25 +115,31 @@ def _body_like_ends(pts: np.ndarray, found: DiscCuts, keep: np.ndarray) -> np.nd
 
     Above a block's top body the core can run on into thick arch bone, whose outer
     endplate then reads like a disc: a piece beyond the last cut with less than
-    END_PIECE_SHARE of the neighbouring piece's cross-section is no body. A piece's
-    cross-section is its :data:`SECTION_PERCENTILE` th-percentile slice: once a thin end
-    is dropped, the piece it joins carries it as a tail, and its mean section (voxels
-    per mm of length) then read as thin too, so every cut fell in turn (ind-1-0036:
-    L2-L5 left in one block under a 60 mm arch strand).
+    END_PIECE_SHARE of the neighbouring piece's cross-section (voxels per mm of length)
+    is no body. Once its cut is dropped, that piece is left out of the next judgement:
+    carried by the body below it as a tail, it made that body read as thin in turn, and
+    every cut fell one after another (ind-1-0036: a 60 mm strand on top of a 180 mm
+    block, and L2-L5 were left in one piece although four of their discs had evidence).
     """
-    _, slice_of = np.unique(pts[:, 2], return_inverse=True)
+    along = pts @ np.array([0.0, 0.0, 1.0])
+    alive = np.ones(len(pts), dtype=bool)
     while keep.sum() >= 1:
         piece = _pieces(pts, found, keep)
-        counts = np.zeros((int(keep.sum()) + 1, int(slice_of.max()) + 1))
-        np.add.at(counts, (piece, slice_of), 1.0)
-        area = np.array(
-            [np.percentile(r[r > 0], SECTION_PERCENTILE) if r.any() else 0.0 for r in counts]
+        count = np.bincount(piece[alive], minlength=int(keep.sum()) + 1).astype(float)
+        length = np.array(
+            [
+                np.ptp(along[alive & (piece == k)]) + 1.0 if count[k] else 1.0
+                for k in range(len(count))
+            ]
         )
+        area = count / length
         kept = np.flatnonzero(keep)
         if area[0] < END_PIECE_SHARE * area[1]:
             keep[kept[0]] = False
+            alive &= piece != 0
         elif area[-1] < END_PIECE_SHARE * area[-2]:
             keep[kept[-1]] = False
+            alive &= piece != len(count) - 1
         else:
             break
     return keep
