@@ -61,14 +61,28 @@ def test_a_long_step_the_anchors_contradict_is_not_counted() -> None:
     assert assign_across_gaps(6, [2], **kwargs) == assign_levels(6, **kwargs)
 
 
-def test_with_no_anchor_in_view_the_gap_is_counted_on_its_geometry() -> None:
-    # No sacrum, no rib: a guess from L5 upwards either way; the two-pitch step between
-    # whole bodies is the only evidence, and the names above it skip the lost level.
+def test_with_no_anchor_in_view_the_gap_cannot_be_tested_and_is_not_counted() -> None:
     kwargs = {"on_sacrum": False, "rib_indices": []}
-    counted = assign_across_gaps(5, [1], **kwargs)
-    assert counted.levels == [Level.T12, Level.L1, Level.L3, Level.L4, Level.L5]
-    assert counted.confidence <= 0.3
-    assert any("L1 and L3" in w for w in counted.warnings)
+    assert assign_across_gaps(5, [1], **kwargs) == assign_levels(5, **kwargs)
+
+
+def test_a_floating_rib_the_names_are_counted_from_tests_the_gap() -> None:
+    # ind-1-0009: a chest without first rib or rib-free vertebra below; the lowest whole
+    # rib stops short in the flank (a 12th) and names are counted from it. T7, crushed,
+    # was not found: counted, the names above it are right.
+    n = 9  # T4 T5 T6 (T7 lost) T8 T9 T10 T11 T12, then L1 cut by the view
+    reach = {0: 90.0, 1: 92.0, 2: 91.0, 3: 90.0, 4: 88.0, 5: 85.0, 6: 60.0, 7: 20.0}
+    kwargs = {
+        "on_sacrum": False,
+        "rib_indices": list(range(8)),
+        "seen_whole": [True] * 8 + [False],
+        "rib_reach_mm": reach,
+    }
+    plain = assign_levels(n, **kwargs)
+    assert plain.levels[7] is Level.T12 and plain.levels[0] is Level.T5
+    counted = assign_across_gaps(n, [2], **kwargs)
+    assert counted.levels[7] is Level.T12
+    assert counted.levels[:4] == [Level.T4, Level.T5, Level.T6, Level.T8]
 
 
 def test_anchors_that_cannot_tell_leave_the_gap_to_the_geometry() -> None:

@@ -20,9 +20,10 @@ a lost vertebra (family s2-0037: 1.7x, every level right at 0.97). The lost vert
 therefore a hypothesis the anchors test: it is counted unless fewer of the anchors in
 view (the sacrum's L5, the last rib's T12, the first rib's T1, the user's anchors) agree
 with the count that includes it than with the count without. With no anchor in view
-the count is a guess either way (counted from a floating rib, or the middle of what the
-ribs allow), and the gap is counted on its geometry alone; the confidence of such a
-guess stays at 0.3 or below.
+but a floating rib read by its reach (the 11th or 12th), the names are counted from
+that rib and the gap is tested against it; with none at all the count is a guess either
+way and the gap is only warned of
+(:func:`~kypho.anatomy.engine.fragments.cap_for_fragments`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from kypho.anatomy.engine.column import Node, beside_in_sequence
 from kypho.anatomy.engine.fragments import FRAGMENT_SHARE, MERGED_SHARE, NEIGHBOURS
 from kypho.anatomy.engine.level_count import LevelAssignment
 from kypho.anatomy.engine.levels import assign_levels
-from kypho.anatomy.engine.rib_reach import rib_anchors
+from kypho.anatomy.engine.rib_reach import level_from_reach, rib_anchors
 from kypho.anatomy.levels import Level
 
 __all__ = [
@@ -148,11 +149,7 @@ def assign_across_gaps(
         virtual = _virtual(n, missing, ())
         counted, moved = _count(virtual, kwargs)
         with_lost = _agreeing(counted.levels, moved)
-        # With no anchor in view the names are a guess from the ribs' reach and bounds
-        # either way, and the geometry is the only evidence left (ind-1-0009: T7 crushed
-        # and lost, every level above it named one too high from a floating rib below).
-        untested = with_lost is None and best[0] is None
-        if untested or (with_lost is not None and best[0] is not None and with_lost >= best[0]):
+        if with_lost is not None and best[0] is not None and with_lost >= best[0]:
             warning = _lost_warning(counted, virtual, missing)
             best = (with_lost, _named(counted, virtual, warning), virtual)
         else:
@@ -276,6 +273,15 @@ def _agreeing(
         checks.append(levels[ribs.last] is Level.T12)
     if ribs.first_valid and ribs.first is not None:
         checks.append(levels[ribs.first] is Level.T1)
+    if not checks and ribs.last is not None:
+        # With no anchor proper, a floating rib read by its reach is what the names are
+        # counted from (:func:`~kypho.anatomy.engine.levels.assign_levels`), and a gap
+        # is tested against it (ind-1-0009: a crushed T7 lost, T1-T6 named one too high
+        # from a floating rib below). The middle of what the ribs allow is no anchor: a
+        # gap counted there moved every name (family s2-0009, 5 -> 1 of 9).
+        estimate = level_from_reach(kwargs.get("rib_reach_mm") or {}, ribs.last)
+        if estimate is not None and estimate[1] is not Level.T10:
+            checks.append(levels[estimate[0]] is estimate[1])
     return sum(checks) if len(checks) >= max(1, least) else None
 
 
