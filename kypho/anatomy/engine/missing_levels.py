@@ -55,9 +55,11 @@ __all__ = [
 MISSING_RATIO = 1.6
 #: Largest ratio read as one lost vertebra: two pitches and a half is more than one.
 ONE_LOST_RATIO = 2.5
-#: Largest ratio read as lost vertebrae at all (then ``round(ratio) - 1`` of them, three
-#: at most): a longer gap is no stretch of one column.
+#: Largest ratio read as lost vertebrae at all (then ``round(ratio) - 1`` of them): a
+#: longer gap is no stretch of one column.
 MAX_MISSING_RATIO = 4.5
+#: Most vertebrae counted as lost in one gap.
+MAX_LOST = 3
 
 
 def _whole_sized(nodes: Sequence[Node], k: int) -> bool:
@@ -99,7 +101,7 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
             and _whole_sized(nodes, k)
             and _whole_sized(nodes, k + 1)
         ):
-            lost = 1 if ratio <= ONE_LOST_RATIO else min(3, round(ratio) - 1)
+            lost = 1 if ratio <= ONE_LOST_RATIO else min(MAX_LOST, round(ratio) - 1)
             out.extend([k] * lost)
     return out
 
@@ -144,33 +146,33 @@ def assign_across_gaps(
     plain = assign_levels(n, **kwargs)
     if n == 0:
         return plain
-    best = (_agreeing(plain.levels, kwargs), plain, list(range(n)))
+    best_agreement, best = _agreeing(plain.levels, kwargs), plain
     if missing:
         virtual = _virtual(n, missing, ())
         counted, moved = _count(virtual, kwargs)
         with_lost = _agreeing(counted.levels, moved)
-        if with_lost is not None and best[0] is not None and with_lost >= best[0]:
-            warning = _lost_warning(counted, virtual, missing)
-            best = (with_lost, _named(counted, virtual, warning), virtual)
+        if with_lost is not None and best_agreement is not None and with_lost >= best_agreement:
+            best_agreement = with_lost
+            best = _named(counted, virtual, _lost_warning(counted, virtual, missing))
         else:
             missing = []
-    if best[0] is None:
-        return best[1]
-    for k in [*doubled, *(-1 - j for j in joined)]:
+    if best_agreement is None:
+        return best
+    candidates = [(True, k) for k in doubled] + [(False, k) for k in joined]
+    for is_doubled, k in candidates:
         if k in missing:
             continue
-        extra, join = ([*missing, k], []) if k >= 0 else (missing, [-1 - k])
-        virtual = _virtual(n, extra, join)
+        virtual = _virtual(n, [*missing, k] if is_doubled else missing, [] if is_doubled else [k])
         counted, moved = _count(virtual, kwargs)
         # One anchor cannot test a count: the naming keeps it or reads past it on
         # purpose (six rib-free vertebrae, family s2-0031), so two must be in view.
         agreement = _agreeing(counted.levels, moved, least=2)
-        if agreement is not None and agreement > best[0]:
-            warning = _uneven_warning(counted, virtual, k)
+        if agreement is not None and agreement > best_agreement:
+            warning = _uneven_warning(counted, virtual, k, is_doubled)
             if missing:
                 warning = f"{_lost_warning(counted, virtual, missing)}; {warning}"
-            best = (agreement, _named(counted, virtual, warning), virtual)
-    return best[1]
+            best_agreement, best = agreement, _named(counted, virtual, warning)
+    return best
 
 
 def _virtual(n: int, extra_after: Sequence[int], joined_after: Sequence[int]) -> list[int]:
@@ -233,9 +235,12 @@ def _lost_warning(counted: LevelAssignment, virtual: list[int], missing: Sequenc
     )
 
 
-def _uneven_warning(counted: LevelAssignment, virtual: list[int], k: int) -> str:
-    """What counting doubled core ``k`` (or the pieces ``-1 - k``, ``-k``) as it was means."""
-    if k >= 0:
+def _uneven_warning(
+    counted: LevelAssignment, virtual: list[int], k: int, is_doubled: bool
+) -> str:
+    """What counting doubled core ``k`` as two levels, or pieces ``k``, ``k + 1`` as one,
+    means."""
+    if is_doubled:
         upper, lower = counted.levels[virtual[k]], counted.levels[virtual[k] + 1]
         return (
             f"the vertebra named {_shown(upper)} is twice its neighbours' size and was "
@@ -243,7 +248,7 @@ def _uneven_warning(counted: LevelAssignment, virtual: list[int], k: int) -> str
             "their disc): the anchors in view agree with that count and not without it; "
             "confirm the levels on the images"
         )
-    level = counted.levels[virtual[-1 - k]]
+    level = counted.levels[virtual[k]]
     return (
         f"two pieces of bone in the column, one under half a vertebra's size, were "
         f"counted as one vertebra, {_shown(level)} (cut at a false disc?): the anchors in "
