@@ -297,6 +297,34 @@ def _named_cores(
     return names, evidence, core_to_id, warnings
 
 
+def _count_levels(
+    named: _Named,
+    missing: list[int],
+    col: CoarseColumn,
+    grid: CoarseGrid,
+    volume: Volume,
+    lowest: Level | None,
+    anchors: Sequence[LevelAnchor],
+) -> LevelAssignment:
+    """Name the presacral cores: the anchors in view, lost vertebrae and uneven cores."""
+    verts = named.vertebrae
+    seen = seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2])
+    return assign_across_gaps(
+        len(verts),
+        missing,
+        doubled=doubled_cores(verts, seen),
+        joined=piece_pairs(verts, seen),
+        on_sacrum=named.sacrum,
+        rib_indices=named.ribs.indices,
+        anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
+        lowest=lowest,
+        rib_doubt_indices=named.ribs.doubtful,
+        seen_whole=seen,
+        rib_reach_mm=named.ribs.reach_mm,
+        cranial_edge_ribs=named.ribs.cranial_edge,
+    )
+
+
 def segment_spine(
     volume: Volume,
     *,
@@ -334,23 +362,8 @@ def segment_spine(
     col = find_column(volume, grid)
     _tell(progress, 0.45, "naming levels")
     named = _ribs_and_sacrum(col, grid)
-    verts, sacrum = named.vertebrae, named.sacrum
-    missing = missing_after(verts)
-    seen = seen_whole(verts, col.filled.shape[2] * grid.spacing_mm[2])
-    assignment = assign_across_gaps(
-        len(verts),
-        missing,
-        doubled=doubled_cores(verts, seen),
-        joined=piece_pairs(verts, seen),
-        on_sacrum=sacrum,
-        rib_indices=named.ribs.indices,
-        anchor_indices=_anchor_indices(anchors, verts, grid, volume.affine),
-        lowest=lowest,
-        rib_doubt_indices=named.ribs.doubtful,
-        seen_whole=seen,
-        rib_reach_mm=named.ribs.reach_mm,
-        cranial_edge_ribs=named.ribs.cranial_edge,
-    )
+    missing = missing_after(named.vertebrae)
+    assignment = _count_levels(named, missing, col, grid, volume, lowest, anchors)
     if named.cut_from_sacrum and assignment.confidence > SACRAL_CUT_CONFIDENCE:
         assignment = replace(assignment, confidence=SACRAL_CUT_CONFIDENCE)
     if col.uncertain and assignment.confidence > UNSPLIT_CONFIDENCE:
