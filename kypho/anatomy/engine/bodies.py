@@ -6,7 +6,9 @@ pedicles, laminae and processes are plates and rods under ~12 mm thick. An in-pl
 morphological opening with a disc (radius scaled to the vertebra, at most 9 mm)
 therefore keeps the body and drops the posterior elements where they narrow into the
 pedicles, i.e. at the pedicle base. Endplate rims the opening shaved off (biconcave or
-wedged endplates) are taken back from straight above and below the body. Distances are
+wedged endplates) are taken back from straight above and below the body; the ring
+slices of a deeply cupped (biconcave) endplate are opened with the cup filled, the
+disc in it being a hole over the body, the canal one behind it. Distances are
 Euclidean in millimetres (anisotropic spacing handled exactly), on a crop per vertebra.
 """
 
@@ -38,6 +40,17 @@ _NO_BODY_LABELS = frozenset({26})
 
 #: Opening radius as a fraction of the thickest in-plane half-width of the vertebra.
 _RADIUS_FRACTION = 0.45
+
+#: Least radius (mm) of the largest circle inside a hole of an axial slice for the hole
+#: to be read as the disc in a cupped endplate: a cup 10 mm across, a third of a lumbar
+#: body's depth. The cups of independent phantom ind-1-0008's grade 3 biconcave L2
+#: measure 5.8 and 7.3 mm; the gaps inside noisy or hollow masks over their bodies, at
+#: most 3.9 mm (ind-1-0011's merged thoracolumbar masks; the real chest CT: 3.5 mm).
+MIN_CUP_RADIUS_MM = 5.0
+
+# Neighbours within an axial slice only: holes and pieces of each slice apart.
+_IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
+_IN_PLANE[:, :, 1] = ndimage.generate_binary_structure(2, 1)
 
 # A z step so large that the transform never looks across slices: an in-plane EDT.
 _NO_Z = 1.0e6
@@ -113,6 +126,43 @@ def _line_structure(
     return structure
 
 
+def _enclosed(background: np.ndarray, in_plane: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Components of ``background`` (within each axial slice, or in 3-D; face-connected)
+    and, per component, whether it is enclosed: touches no side of the box. One
+    labelling pass instead of the iterated dilation of ``binary_fill_holes``."""
+    lab, n = ndimage.label(background, structure=_IN_PLANE if in_plane else None)
+    open_ = np.zeros(n + 1, dtype=bool)
+    open_[0] = True
+    for face in (lab[0], lab[-1], lab[:, 0], lab[:, -1], lab[:, :, 0], lab[:, :, -1]):
+        open_[np.unique(face)] = True
+    return lab, ~open_
+
+
+def _cupped_filled(mask: np.ndarray, opened: np.ndarray,
+                   spacing: tuple[float, float, float]) -> np.ndarray | None:
+    """``mask`` with the holes of its axial slices filled where a hole is a cup's disc:
+    open onto the outside, wholly over the opened body (the canal lies behind it) and
+    :data:`MIN_CUP_RADIUS_MM` deep from its edge; None without such a hole."""
+    lab, enclosed = _enclosed(~mask, in_plane=True)
+    if not enclosed.any():
+        return None
+    holes = enclosed[lab]
+    ids = lab[holes]
+    depth = np.zeros(enclosed.size)
+    np.maximum.at(depth, ids, inplane_distance_mm(holes, spacing)[holes])
+    footprint = opened.any(axis=2)
+    outside = np.zeros(enclosed.size, dtype=bool)
+    outside[lab[holes & ~footprint[:, :, None]]] = True
+    cup = enclosed & ~outside & (depth >= MIN_CUP_RADIUS_MM)
+    if not cup.any():
+        return None
+    # A hollow the mask closes on every side (an osteoporotic body's cancellous bone
+    # left out of a mask drawn on its cortex) is no cup.
+    lab3, cavity = _enclosed(~mask, in_plane=False)
+    filled = cup[lab] & ~cavity[lab3]
+    return mask | filled if filled.any() else None
+
+
 def _one_body(
     mask_seed: np.ndarray, spacing: tuple[float, float, float], axis: np.ndarray | None
 ) -> np.ndarray | None:
@@ -125,6 +175,14 @@ def _one_body(
     body = _inplane_opening(mask_seed, spacing, radius)
     if not body.any():
         return None
+    # A deep biconcave fracture is solid only in its collapsed middle: above and below,
+    # its axial slices are rings around the disc in each cup, and the opening removes
+    # them, rims taller than the reach below included (independent phantom ind-1-0008,
+    # grade 3 biconcave L2: posterior corners 4 mm short, Hp read 19.1 mm for 26.7).
+    # Opened with its cups filled, a ring is a body's section again.
+    cupped = _cupped_filled(mask_seed, body, spacing)
+    if cupped is not None:
+        body |= _inplane_opening(cupped, spacing, radius) & mask_seed
     body = largest_region(body)
     # Near a depressed (biconcave) or wedged endplate an axial slice cuts the body
     # as a thin rim that the opening removes; the rim lies straight above or below
