@@ -143,7 +143,8 @@ def _cupped_filled(mask: np.ndarray, opened: np.ndarray,
     """``mask`` with the holes of its axial slices filled where a hole is a cup's disc:
     open onto the outside, wholly over the opened body (the canal lies behind it) and
     :data:`MIN_CUP_RADIUS_MM` deep from its edge; None without such a hole."""
-    lab, enclosed = _enclosed(~mask, in_plane=True)
+    background = ~mask
+    lab, enclosed = _enclosed(background, in_plane=True)
     if not enclosed.any():
         return None
     holes = enclosed[lab]
@@ -158,7 +159,7 @@ def _cupped_filled(mask: np.ndarray, opened: np.ndarray,
         return None
     # A hollow the mask closes on every side (an osteoporotic body's cancellous bone
     # left out of a mask drawn on its cortex) is no cup.
-    lab3, cavity = _enclosed(~mask, in_plane=False)
+    lab3, cavity = _enclosed(background, in_plane=False)
     filled = cup[lab] & ~cavity[lab3]
     return mask | filled if filled.any() else None
 
