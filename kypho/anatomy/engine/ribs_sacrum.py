@@ -34,6 +34,16 @@ SPECKLE_SHARE = 0.001
 RIB_MEDIAL_MM = 50.0
 #: ...and reaches at least this far to the side (a transverse process ends by ~50 mm).
 RIB_REACH_MM = 65.0
+#: A rib starts at the back of its vertebra: its head at the costal facets where the
+#: pedicle meets the body, its neck along the transverse process. Where it first comes
+#: within RIB_MEDIAL_MM of the column it lies behind the body's centre (measured: up to
+#: +0.8 mm in front on the real chest CT and the family's ribs). A bone-bright tube
+#: whose nearest point lies farther in front than the front of a body (endplate depth
+#: ~16 mm at T1 to ~35 mm in the lumbar spine, Panjabi et al. Spine 1991;16:888 and
+#: 1992;17:299; DOMAIN.md section 1 lists no depths) is not a rib: a contrast-filled
+#: common iliac artery leaving L4 sideways and down was read as a floating rib on L5
+#: (family s3-0002, s2-0014).
+RIB_HEAD_FRONT_MM = 15.0
 #: Vertebrae below the lowest rib found where a rib-like but thick lateral bone puts the
 #: rib count in doubt (T12's rib merged with bright soft tissue); the iliac wings, the
 #: other thick lateral bone, lie four or more levels below T12.
@@ -52,7 +62,9 @@ class RibSearch:
     indices : list of int
         Indices of the rib-bearing vertebrae (into the presacral chain), sorted.
     ribs : (X, Y, Z) ndarray of bool
-        The thin rib voxels found (ribs found only at cortex level are counted, not drawn).
+        The thin rib voxels found (ribs found only at cortex level are counted, not drawn),
+        and thin rib-shaped bone that starts in front of the bodies (an enhanced artery):
+        not counted, but no spine either.
     doubtful : list of int
         Vertebrae just below the lowest rib found (within :data:`RIB_DOUBT_LEVELS`) that
         a bone leaves sideways like a rib, too thick to be one alone: a rib merged with
@@ -142,9 +154,10 @@ def _rib_candidates(
 ) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray, bool]]:
     """Components of ``mask`` that leave the column sideways like a rib.
 
-    Returns (box, component mask in the box, its medial end in coarse-array mm, thin)
-    per component long enough, starting near the column and reaching far enough to the
-    side; ``thin`` when its cross-section is a rib's (below :data:`RIB_AREA_MM2`).
+    Returns (box, component mask in the box, its medial end in coarse-array mm, thin,
+    front) per component long enough, starting near the column and reaching far enough
+    to the side; ``thin`` when its cross-section is a rib's (below :data:`RIB_AREA_MM2`),
+    ``front`` when it starts in front of the body (:data:`RIB_HEAD_FRONT_MM`).
     ``axis_y_mm`` is the column axis's y (coarse-array mm) per slice of ``mask``.
     """
     labels = cc3d.connected_components(mask, connectivity=26)
@@ -173,7 +186,8 @@ def _rib_candidates(
         if not z_range_mm[0] - 10.0 <= medial[2] <= z_range_mm[1] + 10.0:
             continue
         thin = float(stats["voxel_counts"][lab]) * voxel_mm3 / length <= RIB_AREA_MM2
-        out.append((box, sub, medial, thin))
+        front = ay is not None and k[1] * sp[1] - ay[k[2]] > RIB_HEAD_FRONT_MM
+        out.append((box, sub, medial, thin, front))
     return out
 
 
@@ -207,7 +221,7 @@ def _ribs_at_cortex(
             isub,
             ipoint + corner,
         )
-        for ib, isub, ipoint, ithin in inner
+        for ib, isub, ipoint, ithin, _ in inner
         if ithin and (floor_mm is None or (ib[2].start + box[2].start) * sp[2] >= floor_mm)
     ]
 
@@ -276,9 +290,13 @@ def rib_bearing(
     reaches: dict[int, list[float]] = {}
     level_of = level_along_axis(vertebrae)
     axis_y = _axis_y_mm(vertebrae, filled.shape[2], float(sp[2]))
-    for box, sub, medial, thin in _rib_candidates(
+    for box, sub, medial, thin, front in _rib_candidates(
         lateral, axis_mm, axis_y, spacing_mm, z_range, floor_mm
     ):
+        if front:
+            if thin:  # no rib, but no spine either: the flood must not take it
+                ribs[box] |= sub
+            continue
         parts = [(box, sub, medial)] if thin else []
         if not thin and cortex is not None:
             args = (axis_mm, None, spacing_mm, z_range, floor_mm)
