@@ -11,13 +11,16 @@ from tests.family_helpers import found_in_place, segment_family_case
 SPACING = (2.0, 2.0, 2.5)
 
 
-def _column_and_aorta(aorta_y: int = 48) -> np.ndarray:
+def _column_and_aorta(aorta_y: int = 48, process_mm: float = 0.0) -> np.ndarray:
     """Filled bone on a 2 x 2 x 2.5 mm grid: six 44 mm-wide bodies (25 mm tall, 5 mm
     discs) centred at y = 30 voxels and, in front of them, a 24 mm tube (an enhanced
-    aorta) running the whole height and joined to the lowest body along its whole height."""
+    aorta) running the whole height and joined to the lowest body along its whole height.
+    ``process_mm``: each body's core also spans this width left to right, 12 mm thick
+    (transverse processes thick enough to stay in the core)."""
     filled = np.zeros((70, 70, 72), dtype=bool)
     x, y = np.mgrid[0:70, 0:70]
     body = (x - 35) ** 2 + ((y - 30) / 0.75) ** 2 <= 11**2
+    body |= (np.abs(x - 35) <= process_mm / 4) & (np.abs(y - 27) <= 3)
     tube = (x - 30) ** 2 + (y - aorta_y) ** 2 <= 6**2
     for k in range(6):
         filled[:, :, 2 + 12 * k : 12 + 12 * k] |= body[:, :, None]
@@ -43,6 +46,17 @@ def test_the_aorta_beside_the_column_is_cut_off_the_lowest_body() -> None:
     assert run.height_mm > 140 and abs(run.centroid_mm[1] - 96.0) < 4.0
     assert np.array_equal(parted > 0, cores > 0)  # no voxel is lost, only relabelled
     assert not np.shares_memory(parted, cores)
+
+
+def test_bodies_wide_with_their_processes_still_stand_beside_the_aorta() -> None:
+    # Family s3-0028 (portal phase, 1 mm): the lumbar body cores held their transverse
+    # processes, 76-90 mm wide, and were not counted as bodies beside the aorta; it
+    # stayed joined to L4 and outweighed L1-L3 in the chain: 2 of 6 vertebrae found.
+    cores, nodes = core_components(_column_and_aorta(process_mm=84.0), SPACING)
+    assert sum(n.width_mm > 60.0 for n in nodes) >= 5
+    _parted, pieces, rejected, n = part_vessel_runs(cores, nodes, set(), SPACING)
+    assert n == 1
+    assert len([p for p in pieces if p.label not in rejected]) == 6
 
 
 def test_a_thin_core_with_no_body_beside_it_is_kept() -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, MIN_CORE_MM3, Node
+from kypho.anatomy.engine.column import MIN_CORE_MM3, Node
 from kypho.anatomy.engine.core_split import MAX_VESSEL_CORE_AREA_MM2, MIN_BODY_CORE_AREA_MM2
 from kypho.anatomy.engine.split import node_from_mask
 
@@ -37,7 +37,9 @@ SMOOTH_MM = 7.5
 #: The core beside the stretch is a body: its section at least this many times the
 #: stretch's, its centroid within BESIDE_MM in the plane, and not in front of the
 #: stretch by more than FRONT_TOLERANCE_MM (the aorta and the venae cavae lie in front
-#: of or beside the bodies, never behind them).
+#: of or beside the bodies, never behind them). Any candidate core counts, however wide:
+#: a lumbar body's core holds its transverse processes (76-90 mm across in family
+#: s3-0028, where a width limit left the aorta joined to L4 and 2 of 6 vertebrae found).
 LARGER_SECTION = 1.5
 BESIDE_MM = 60.0
 FRONT_TOLERANCE_MM = 5.0
@@ -151,8 +153,7 @@ def part_vessel_runs(
         run (a new, rejected label); the number of runs cut.
     """
     sp = np.asarray(spacing_mm, dtype=float)
-    bodies = {n.label for n in nodes if n.label not in rejected
-              and n.width_mm <= MAX_BODY_CORE_WIDTH_MM}
+    bodies = {n.label for n in nodes if n.label not in rejected}
     tall = [n for n in nodes if n.label not in rejected and n.height_mm > MIN_RUN_MM]
     next_label, parted = int(cores.max()) + 1, 0
     out, rejected = list(nodes), set(rejected)
