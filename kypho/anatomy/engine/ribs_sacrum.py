@@ -243,6 +243,32 @@ def _despeckled(lateral: np.ndarray) -> np.ndarray:
     return ndimage.binary_opening(lateral, structure=plane)
 
 
+def _rib_parts(
+    box: tuple[slice, ...],
+    sub: np.ndarray,
+    medial: np.ndarray,
+    thin: bool,
+    cortex: np.ndarray | None,
+    axis_mm: np.ndarray,
+    spacing_mm: tuple[float, float, float],
+    z_range: tuple[float, float],
+    floor_mm: float | None,
+) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray]] | None:
+    """The thin ribs of a rib-shaped component (box, mask, medial end each): itself when
+    thin, else those found again at cortex level (:func:`_ribs_at_cortex`); empty when
+    it is too thick for a rib, None when it holds no cortex at all (enhanced soft
+    tissue, a kidney: no bone)."""
+    if thin:
+        return [(box, sub, medial)]
+    if cortex is None:
+        return []
+    parts = _ribs_at_cortex(box, sub, cortex, axis_mm, None, spacing_mm, z_range, floor_mm)
+    bone_mm3 = float((sub & cortex[box]).sum()) * float(np.prod(spacing_mm))
+    if not parts and bone_mm3 < MIN_RIB_CORTEX_MM3:
+        return None
+    return parts
+
+
 def rib_bearing(
     filled: np.ndarray,
     cores: np.ndarray,
@@ -297,14 +323,9 @@ def rib_bearing(
             if thin:  # no rib, but no spine either: the flood must not take it
                 ribs[box] |= sub
             continue
-        parts = [(box, sub, medial)] if thin else []
-        if not thin and cortex is not None:
-            args = (axis_mm, None, spacing_mm, z_range, floor_mm)
-            parts = _ribs_at_cortex(box, sub, cortex, *args)
-        if not parts and cortex is not None:
-            bone_mm3 = float((sub & cortex[box]).sum()) * float(np.prod(sp))
-            if bone_mm3 < MIN_RIB_CORTEX_MM3:
-                continue  # no cortex in it at all: enhanced soft tissue (a kidney), not bone
+        parts = _rib_parts(box, sub, medial, thin, cortex, axis_mm, spacing_mm, z_range, floor_mm)
+        if parts is None:
+            continue
         if not parts:
             # Shaped like a rib but too thick for one: look at every vertebra it spans.
             z_lo, z_hi = box[2].start * sp[2], box[2].stop * sp[2]
