@@ -49,13 +49,22 @@ def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         yield root, server, study
 
 
-def test_study_from_dicomweb_gets_seg_sr_pdf_back(served) -> None:  # type: ignore[no-untyped-def]
-    from dicomweb_client.api import DICOMwebClient
-
+@pytest.fixture(scope="module")
+def analysed(served):  # type: ignore[no-untyped-def]
+    """The study analysed from DICOMweb, results stored back. Both tests below need it,
+    and pytest-xdist may run them on different workers, each with its own server: a
+    test that relied on the other having run first was skipped when they were split."""
     root, server, study = served
     url = f"dicomweb+{server.http}/dicom-web/studies/{study}"
     result = runner.invoke(app, ["analyze", url, "-o", str(root / "out")])
     assert result.exit_code == 0, result.output
+    return root, server, study
+
+
+def test_study_from_dicomweb_gets_seg_sr_pdf_back(analysed) -> None:  # type: ignore[no-untyped-def]
+    from dicomweb_client.api import DICOMwebClient
+
+    root, server, study = analysed
     doc = json.loads((root / "out" / "results.json").read_text())
     # Read the results back through DICOMweb (QIDO + WADO), as a viewer would.
     client = DICOMwebClient(url=f"{server.http}/dicom-web")
@@ -70,10 +79,8 @@ def test_study_from_dicomweb_gets_seg_sr_pdf_back(served) -> None:  # type: igno
             assert groups[f"{v['level']} vertebra"]["99KYPHO:HA"] == v["heights_mm"]["anterior"]
 
 
-def test_findscu_sees_the_results(served) -> None:  # type: ignore[no-untyped-def]
-    root, server, study = served
-    if not (root / "out" / "results.json").exists():
-        pytest.skip("needs the DICOMweb round trip above")
+def test_findscu_sees_the_results(analysed) -> None:  # type: ignore[no-untyped-def]
+    _, server, study = analysed
     found = subprocess.run(
         [need("findscu"), "-S", "-aet", "WORKSTATION", "-aec", "ORTHANC", "127.0.0.1",
          str(server.dicom_port), "-k", "QueryRetrieveLevel=SERIES", "-k",
