@@ -151,7 +151,7 @@ def _rib_candidates(
     spacing_mm: tuple[float, float, float],
     z_range_mm: tuple[float, float],
     floor_mm: float | None,
-) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray, bool]]:
+) -> list[tuple[tuple[slice, ...], np.ndarray, np.ndarray, bool, bool]]:
     """Components of ``mask`` that leave the column sideways like a rib.
 
     Returns (box, component mask in the box, its medial end in coarse-array mm, thin,
@@ -263,10 +263,10 @@ def _rib_parts(
     if cortex is None:
         return []
     parts = _ribs_at_cortex(box, sub, cortex, axis_mm, None, spacing_mm, z_range, floor_mm)
+    if parts:
+        return parts
     bone_mm3 = float((sub & cortex[box]).sum()) * float(np.prod(spacing_mm))
-    if not parts and bone_mm3 < MIN_RIB_CORTEX_MM3:
-        return None
-    return parts
+    return None if bone_mm3 < MIN_RIB_CORTEX_MM3 else []
 
 
 def rib_bearing(
