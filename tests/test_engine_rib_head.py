@@ -44,3 +44,20 @@ def test_a_tube_leaving_the_column_in_front_of_the_bodies_is_no_rib() -> None:
     found = rib_bearing(filled, cores, axis, SPACING, nodes)
     assert found.indices == [0]
     assert found.ribs[20, 46, 10] and found.ribs[80, 28, 44]
+
+
+def test_a_first_rib_turning_forward_close_to_the_column_counts() -> None:
+    # The first rib is the shortest and most curved: it leaves T1, turns forward soon and
+    # runs to the manubrium within ~60 mm of the body axis (independent phantom
+    # ind-1-0000: 60-64 mm; a 65 mm limit lost it and T2 was read as T1). A transverse
+    # process ends by ~50 mm and is too short for a rib in any case.
+    filled, cores, nodes = upright_column((96.0, 60.0, 24.0), 12.0)
+    head, side, front, sternal = (69, 28, 48), (80, 34, 46), (70, 46, 44), (62, 50, 42)
+    _segment(filled, head, side)
+    _segment(filled, side, front)
+    _segment(filled, front, sternal)
+    axis = axis_distance_mm(SHAPE, SPACING, nodes)
+    reach = float(axis[filled & (axis > 35.0)].max())
+    assert 58.0 < reach < 65.0
+    found = rib_bearing(filled, cores, axis, SPACING, nodes)
+    assert found.indices == [0]

@@ -32,8 +32,12 @@ RIB_AREA_MM2 = 300.0
 #: 0.0004, standard-dose family phantoms 0-0.0001, low-dose ones 0.002-0.018.
 SPECKLE_SHARE = 0.001
 RIB_MEDIAL_MM = 50.0
-#: ...and reaches at least this far to the side (a transverse process ends by ~50 mm).
-RIB_REACH_MM = 65.0
+#: ...and reaches at least this far to the side: past a transverse process's tip (~50 mm
+#: in the lumbar spine), within the first rib's reach. The first rib is the shortest
+#: and most curved and turns forward soonest: in the independent phantoms it reaches
+#: 60-64 mm from the body axis (ind-1-0000, where a 65 mm limit lost it and T2 was
+#: read as T1), the other ribs 100 mm and more.
+RIB_REACH_MM = 58.0
 #: A rib starts at the back of its vertebra: its head at the costal facets where the
 #: pedicle meets the body, its neck along the transverse process. Where it first comes
 #: within RIB_MEDIAL_MM of the column it lies behind the body's centre (measured: up to
