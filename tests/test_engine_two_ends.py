@@ -77,9 +77,22 @@ def test_a_count_no_variant_explains_falls_back_to_the_sacrum() -> None:
     assert out.confidence < 0.5
 
 
-def test_without_a_rib_free_vertebra_above_the_first_rib_the_sacrum_counts() -> None:
-    # The first rib at the image's top edge may not be T1: one end only.
+def test_without_a_rib_free_vertebra_above_the_first_rib_it_may_not_be_t1() -> None:
+    # Twelve rib-bearing vertebrae from the image's top edge: the first may be T2 under
+    # a T1 out of view (13 pairs, four lumbar) as well as T1 over a sacralised L5.
+    n, ribs = _spine(16, 12, cervical=0)
+    out = assign_levels(n, on_sacrum=True, rib_indices=ribs)
+    assert out.confidence < 0.5
+
+
+def test_thirteen_rib_bearing_vertebrae_from_the_top_edge_start_at_t1() -> None:
+    # No vertebra above T1 bears a rib and no spine has 14 pairs, so the first of 13 is
+    # T1 although no rib-free C7 is seen above it (independent phantom ind-1-0000: T1 at
+    # the top edge and a rib on L1; counted from the last rib, T1 was named C7 and
+    # every level one off).
     n, ribs = _spine(USUAL_T1_TO_SACRUM, 13, cervical=0)
     out = assign_levels(n, on_sacrum=True, rib_indices=ribs)
-    assert Level.T13 not in out.levels
-    assert out.confidence < 0.5
+    assert out.levels[0] is Level.T1 and out.levels[11] is Level.T12
+    assert out.levels[12] is Level.T13 and out.levels[-1] is Level.L4
+    # Which name the thirteenth takes is a convention: not named above 0.45.
+    assert out.confidence_of(Level.T13) <= 0.45

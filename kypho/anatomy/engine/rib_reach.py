@@ -136,5 +136,10 @@ def rib_anchors(
     # s3-0039, normal lumbar spines named "T12-L4 on a sacralised L5"). Without the
     # sacrum it is the only anchor there is and counts.
     last_valid = last not in cranial_edge if on_sacrum else last + 1 < n and seen[last + 1]
-    first_valid = first > 0 and seen[first - 1]
+    # No vertebra above T1 bears a rib (barring a cervical rib) and no spine has more
+    # than 13 rib pairs, so 13 rib-bearing vertebrae down to a valid last rib start at
+    # T1 even when the vertebra above is out of view (independent phantom ind-1-0000:
+    # T1 at the image's top edge, a lumbar rib on L1; counted from the last rib, T1 was
+    # named C7 and every level one off).
+    first_valid = (first > 0 and seen[first - 1]) or (last_valid and last - first + 1 == 13)
     return RibAnchors(first, last, first_valid, last_valid)

@@ -43,8 +43,9 @@ RIB_VARIANT_CONFIDENCE = 0.8
 CONVENTION_CONFIDENCE = 0.45
 #: Confidence when the ends are a vertebra apart and the ribs name a variant that
 #: explains it: as likely a vertebra missed or cut in two, or a first rib missed (T2 then
-#: reads as T1: independent phantom ind-1-0000, T1's rib lost and a rib on L1, reads as
-#: a sacralised L5 between "T1" and the sacrum); the same as one end's variant reading
+#: reads as T1: independent phantom ind-1-0000 read so, T1's rib lost and a rib on L1,
+#: as a sacralised L5 under "T1", until the first rib's reach was mended in session
+#: 25); the same as one end's variant reading
 #: (:data:`~kypho.anatomy.engine.levels.VARIANT_CONFIDENCE`).
 LENGTH_VARIANT_CONFIDENCE = 0.45
 
