@@ -72,8 +72,8 @@ def assign_levels(
         Per vertebra, whether enough of it lies in the field of view to tell that it
         bears no rib. The lowest rib marks T12 only when a rib-free vertebra is seen
         below it, the highest marks T1 only when a rib-free vertebra (C7) is seen above
-        it: at a field-of-view edge the next rib may lie just out of view. Default:
-        every vertebra is seen whole.
+        it or 13 rib-bearing ones run down to a valid last rib: at an image edge the
+        next rib may lie just out of view. Default: every vertebra is seen whole.
     rib_reach_mm : dict of int to float, optional
         Per rib-bearing vertebra whose ribs are seen whole, how far they reach in front
         of its body (:class:`~kypho.anatomy.engine.ribs_sacrum.RibSearch`). When no
