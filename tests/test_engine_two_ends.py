@@ -82,6 +82,7 @@ def test_without_a_rib_free_vertebra_above_the_first_rib_it_may_not_be_t1() -> N
     # a T1 out of view (13 pairs, four lumbar) as well as T1 over a sacralised L5.
     n, ribs = _spine(16, 12, cervical=0)
     out = assign_levels(n, on_sacrum=True, rib_indices=ribs)
+    assert Level.T13 not in out.levels
     assert out.confidence < 0.5
 
 

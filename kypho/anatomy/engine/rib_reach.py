@@ -19,6 +19,7 @@ from kypho.anatomy.levels import Level
 
 __all__ = [
     "LONG_REACH_SHARE",
+    "MAX_RIB_PAIRS",
     "SHORT_REACH_SHARE",
     "RibAnchors",
     "level_from_reach",
@@ -37,6 +38,9 @@ __all__ = [
 #: high); between it and LONG_REACH_SHARE an 11th; above, the 10th at the lowest.
 SHORT_REACH_SHARE = 0.5
 LONG_REACH_SHARE = 0.8
+#: The most rib pairs a spine has: 13, the thirteenth on T13 or on L1 as a lumbar rib
+#: (VerSe'20, DOMAIN.md section 3, counts them among its enumeration anomalies).
+MAX_RIB_PAIRS = 13
 #: Whole ribs above a rib needed to judge it.
 REACH_REFERENCE_RIBS = 3
 #: Whole ribs needed to count from their reach.
@@ -137,9 +141,10 @@ def rib_anchors(
     # sacrum it is the only anchor there is and counts.
     last_valid = last not in cranial_edge if on_sacrum else last + 1 < n and seen[last + 1]
     # No vertebra above T1 bears a rib (barring a cervical rib) and no spine has more
-    # than 13 rib pairs, so 13 rib-bearing vertebrae down to a valid last rib start at
-    # T1 even when the vertebra above is out of view (independent phantom ind-1-0000:
-    # T1 at the image's top edge, a lumbar rib on L1; counted from the last rib, T1 was
-    # named C7 and every level one off).
-    first_valid = (first > 0 and seen[first - 1]) or (last_valid and last - first + 1 == 13)
+    # than MAX_RIB_PAIRS, so that many rib-bearing vertebrae down to a valid last rib
+    # start at T1 even when the vertebra above is out of view (independent phantom
+    # ind-1-0000: T1 at the image's top edge, a lumbar rib on L1; counted from the last
+    # rib, T1 was named C7 and every level one off).
+    all_pairs = last_valid and last - first + 1 == MAX_RIB_PAIRS
+    first_valid = (first > 0 and seen[first - 1]) or all_pairs
     return RibAnchors(first, last, first_valid, last_valid)

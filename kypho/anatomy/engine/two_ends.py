@@ -25,7 +25,7 @@ naming falls back to one end.
 from __future__ import annotations
 
 from kypho.anatomy.engine.level_count import Count, LevelAssignment, count_from
-from kypho.anatomy.engine.rib_reach import RibAnchors
+from kypho.anatomy.engine.rib_reach import MAX_RIB_PAIRS, RibAnchors
 from kypho.anatomy.levels import Level
 
 __all__ = ["CONVENTION_CONFIDENCE", "USUAL_T1_TO_SACRUM", "from_both_ends", "thirteenth_rib_caps"]
@@ -57,7 +57,7 @@ _LUMBAR = (Level.L1, Level.L2, Level.L3, Level.L4, Level.L5, Level.L6)
 def _order(rib_pairs: int, lumbar: int) -> tuple[Level, ...]:
     """Levels from C1 down: the cervical and thoracic ones (with T13 for 13 rib pairs), then
     ``lumbar`` lumbar ones."""
-    thoracic = (*_THORACIC, Level.T13) if rib_pairs == 13 else _THORACIC
+    thoracic = (*_THORACIC, Level.T13) if rib_pairs == MAX_RIB_PAIRS else _THORACIC
     return (*_CERVICAL, *thoracic, *_LUMBAR[:lumbar])
 
 
@@ -118,6 +118,6 @@ def thirteenth_rib_caps(
 ) -> dict[Level, float]:
     """:data:`CONVENTION_CONFIDENCE` for the levels from the thirteenth rib-bearing
     vertebra (index ``thirteenth``) down, when there are 13 rib pairs."""
-    if rib_pairs != 13:
+    if rib_pairs != MAX_RIB_PAIRS:
         return {}
     return {lv: CONVENTION_CONFIDENCE for lv in levels[thirteenth:] if lv is not None}
