@@ -128,3 +128,27 @@ def test_balloon_that_never_fits_is_reported_outside_not_a_traceback(
     assert lp.balloon is not None
     placements = lp.balloon.placements
     assert placements and all(not p.inside_body for p in placements)
+
+
+def test_restoration_outline_skips_columns_without_body_quietly() -> None:
+    # A body whose front bulges off its mid-sagittal slab: the outline's front columns
+    # held no body voxel in the slab, and their median printed "RuntimeWarning: All-NaN
+    # slice encountered" on the console (robustness family runs, seeds 2 and 3).
+    import warnings
+
+    vol, seg, spine = _vertebra(8.0, 8.0)
+    idx = np.indices(vol.hu.shape, dtype=float)
+    x, y, z = (idx[i] * STEP + vol.affine[i, 3] for i in range(3))
+    bump = (np.abs(x - 13.0) <= 5.0) & (y >= 8.0) & (y <= 28.0) & (np.abs(z) <= 12.0)
+    body = seg.bodies.labels.copy()
+    body[bump] = LABEL
+    vert = seg.vertebrae.labels.copy()
+    vert[bump] = LABEL
+    hu = np.where(bump, np.float32(160.0), vol.hu)
+    vol = Volume(hu, vol.affine, "synthetic")
+    seg = Segmentation(LabelMap(vert, vol.affine), LabelMap(body, vol.affine), seg.levels, "truth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        lp = plan_levels(vol, seg, spine).level("L2")
+    assert lp.balloon is not None and lp.balloon.restoration is not None
+    assert np.isfinite(np.asarray(lp.balloon.restoration.current_outline_ras_mm)).all()

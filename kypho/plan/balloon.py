@@ -52,6 +52,16 @@ def _column_extents(grid: LocalGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return present, lo, hi
 
 
+def _median_over_present(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of ``values`` where ``present``; NaN for a column with none
+    (which ``np.nanmedian`` would also give, with a RuntimeWarning on the user's
+    console)."""
+    out = np.full(values.shape[1], np.nan)
+    some = present.any(axis=0)
+    out[some] = np.nanmedian(np.where(present, values, np.nan)[:, some], axis=0)
+    return out
+
+
 def _expected_height_at(body: BodyGeometry, y: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """Expected height (mm) at AP positions y, linear between the Ha, Hm, Hp points."""
     frac_from_anterior = (body.y_anterior_mm - np.asarray(y, float)) / body.depth_mm
@@ -217,9 +227,8 @@ def restoration(grid: LocalGrid, body: BodyGeometry, vm: VertebraMeasurement) ->
     slab = np.abs(xs - body.x_centre_mm) <= 3.0
     y_pts = np.linspace(body.y_posterior_mm, body.y_anterior_mm, 21)
     jj = np.clip(np.rint((y_pts - grid.start_mm[1]) / grid.step_mm).astype(int), 0, len(ys) - 1)
-    with np.errstate(all="ignore"):
-        zlo = np.nanmedian(np.where(present[slab][:, jj], lo[slab][:, jj], np.nan), axis=0)
-        zhi = np.nanmedian(np.where(present[slab][:, jj], hi[slab][:, jj], np.nan), axis=0)
+    zlo = _median_over_present(lo[slab][:, jj], present[slab][:, jj])
+    zhi = _median_over_present(hi[slab][:, jj], present[slab][:, jj])
     ok = np.isfinite(zlo) & np.isfinite(zhi)
     y_pts, zlo, zhi = y_pts[ok], zlo[ok], zhi[ok]
     if len(y_pts) < 2:
