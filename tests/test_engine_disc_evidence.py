@@ -147,3 +147,33 @@ def test_a_biconcave_grade_3_body_searched_for_its_height_is_not_cut() -> None:
     ph, seg = segment_family_case("s1-0017")
     right = named_right(ph, seg)
     assert len(right) == len(ph.truth.vertebrae)
+
+
+def test_cement_zone_at_thick_slices_keeps_only_dark_discs() -> None:
+    # Family s2-0005 at 5 mm slices: cement filling a quarter of the sampling disc kept
+    # every quadrant's mean (400-610 HU) under the 934 HU ceiling while departing like
+    # a bright disc. In its zone only a dark departure (a disc darker than the bodies)
+    # is evidence; a dark disc beside the cement still counts, and outside the zone a
+    # bright endplate pair does too. At 2 mm slices there is no such zone.
+    from kypho.anatomy.engine.disc_evidence import cement_zone, evidence_ratio
+
+    steps = np.arange(160, dtype=float)
+    base = np.full((4, 160), 220.0)
+    dev = np.zeros((4, 160))
+    dev += 300.0 * np.exp(-0.5 * ((steps - 80.0) / 5.0) ** 2)  # cement, under the ceiling
+    dev -= 150.0 * np.exp(-0.5 * ((steps - 92.0) / 2.0) ** 2)  # a dark disc beside it
+    dev += 200.0 * np.exp(-0.5 * ((steps - 130.0) / 2.0) ** 2)  # a bright disc
+    share = np.tile(np.where(np.abs(steps - 80.0) <= 6.0, 0.25, 0.0), (4, 1))
+    zone = cement_zone(share, 5.0)
+    assert zone[74:87].all() and not zone[:60].any() and not zone[100:].any()
+    assert not cement_zone(share, 2.0).any()
+    # A pedicle screw's tip lies in the posterior quadrants only: no cement zone (the
+    # quadrants' means find the screw; family s1-0064 lost four discs to such zones).
+    screw = share * np.array([1.0, 1.0, 0.0, 0.0])[:, None]
+    assert not cement_zone(screw, 5.0).any()
+    plain = evidence_ratio(dev, base, 200.0, 38.0, 22.0, 218.0, slice_mm=5.0)
+    aware = evidence_ratio(dev, base, 200.0, 38.0, 22.0, 218.0, slice_mm=5.0, cement=zone)
+    assert plain[80] > 2.0  # without the zone the cement reads as a strong disc
+    assert aware[80] < 0.2
+    assert aware[92] > 1.0
+    assert aware[130] == plain[130] > 1.0

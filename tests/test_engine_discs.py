@@ -121,3 +121,47 @@ def test_a_block_thinner_than_a_sampling_step_reads_without_nan() -> None:
         voxel_mm=(1.0, 1.0, 1.0), soft_tissue_hu=40.0, noise_hu=10.0,
     )
     assert np.isfinite(found.positions_mm).all() and np.isfinite(found.score).all()
+
+
+def _thick_slice_column(cement_radius_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Four cylindrical bodies (25 mm, 220 HU, cortical endplates) with 8 mm discs
+    (60 HU) between them, in 40 HU soft tissue, averaged into 5 mm slices; the third
+    body from below holds a central ball of cement (1400 HU). Returns the CT (1 x 1 x 5
+    mm voxels) and the block's coarse voxel centres (2 mm grid, mm)."""
+    fine = np.full((60, 60, 140), 40.0, dtype=np.float32)
+    x, y, z = np.meshgrid(np.arange(60) + 0.5, np.arange(60) + 0.5, np.arange(140) + 0.5,
+                          indexing="ij")
+    inside = (x - 30.0) ** 2 + (y - 30.0) ** 2 <= 18.0**2
+    for k in range(4):
+        z0 = 4.0 + 33.0 * k
+        body = inside & (z >= z0) & (z < z0 + 25.0)
+        fine[body] = 220.0
+        fine[body & ((z < z0 + 1.5) | (z >= z0 + 23.5))] = 600.0
+        if k < 3:
+            fine[inside & (z >= z0 + 25.0) & (z < z0 + 33.0)] = 60.0
+    ball = (x - 30.0) ** 2 + (y - 30.0) ** 2 + (z - 82.5) ** 2 <= cement_radius_mm**2
+    fine[ball] = 1400.0
+    hu = fine.reshape(60, 60, 28, 5).mean(axis=3)
+    g = np.arange(1.0, 140.0, 2.0)
+    px, py, pz = np.meshgrid(g[g < 60], g[g < 60], g, indexing="ij")
+    keep = ((px - 30.0) ** 2 + (py - 30.0) ** 2 <= 16.0**2) & (pz >= 6.0) & (pz < 131.0)
+    return hu, np.stack([px[keep], py[keep], pz[keep]], axis=1)
+
+
+def test_cement_at_thick_slices_is_no_disc() -> None:
+    # Family s2-0005: a cemented L3 at 5 mm slices. The cement's bright core filled only
+    # a quarter of the sampling disc and its blurred rim the rest, so no quadrant's mean
+    # reached the cement ceiling (400-610 HU under 934) while the whole departed like a
+    # disc, and the body was cut in two at its cement.
+    from kypho.anatomy.engine.disc_profile import disc_cuts
+
+    for radius in (0.0, 6.0):
+        hu, block = _thick_slice_column(radius)
+        found = disc_cuts(
+            hu, block, (np.array([1.0, 1.0, 0.2]), np.array([-0.5, -0.5, -0.5])),
+            slice_mm=2.0, cut_below=False, cut_above=False, voxel_mm=(1.0, 1.0, 5.0),
+            soft_tissue_hu=40.0, noise_hu=10.0, bone_hu=180.0,
+        )
+        at = found.positions_mm[found.evidence] + block[:, 2].min()
+        assert len(at) == 3, (radius, at, found.score)
+        assert np.abs(at - np.array([33.0, 66.0, 99.0])).max() < 5.0, (radius, at)

@@ -28,9 +28,11 @@ from kypho.anatomy.engine.block_axis import body_width_mm, centre_line, resample
 from kypho.anatomy.engine.disc_evidence import (
     DISC_HUMP_SIGMA_MM,
     THICK_SLICE_MM,
+    cement_zone,
     cut_reward,
     evidence_period_mm,
     evidence_ratio,
+    foreign_ceiling_hu,
     peak_near,
     trabecular_baseline,
 )
@@ -109,13 +111,15 @@ def _sample_profiles(
     centres: np.ndarray,
     tangents: np.ndarray,
     radius_mm: float,
-) -> np.ndarray:
-    """Mean CT value per quadrant of a disc perpendicular to the centre line.
+    ceiling_hu: float = np.inf,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean CT value per quadrant of a disc perpendicular to the centre line, and the
+    share of each quadrant's points brighter than ``ceiling_hu``.
 
     ``to_index`` maps block-frame mm to full-resolution voxel indices
     (``index = mm * to_index[0] + to_index[1]``). Returns (4, S): the left-posterior,
-    right-posterior, left-anterior and right-anterior quadrants. A disc crosses all
-    four; a vein, a rib head or a Schmorl's node departs in one or two.
+    right-posterior, left-anterior and right-anterior quadrants (a disc crosses all
+    four; a vein, a rib head or a Schmorl's node departs in one or two), both (4, S).
     """
     offs = _disc_offsets(radius_mm, STEP_MM)
     ref = np.where(np.abs(tangents[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
@@ -132,7 +136,9 @@ def _sample_profiles(
         hu, idx.reshape(-1, 3).T, order=1, mode="nearest", prefilter=False
     ).reshape(len(centres), -1)
     quadrant = (offs[:, 0] >= 0).astype(int) + 2 * (offs[:, 1] >= 0).astype(int)
-    return np.stack([vals[:, quadrant == q].mean(axis=1) for q in range(4)])
+    means = np.stack([vals[:, quadrant == q].mean(axis=1) for q in range(4)])
+    bright = vals > ceiling_hu
+    return means, np.stack([bright[:, quadrant == q].mean(axis=1) for q in range(4)])
 
 
 def _local_axes(
@@ -306,12 +312,17 @@ def disc_cuts(
     radius = SAMPLE_RADIUS_FRACTION * float(
         np.sqrt(np.median(counts[counts > 0]) * slice_mm * slice_mm / np.pi)
     )
-    profiles = _sample_profiles(hu, np.asarray(mm_to_index), centres, tangents, radius)
+    ceiling = np.inf if bone_hu is None else foreign_ceiling_hu(soft_tissue_hu, bone_hu)
+    profiles, foreign = _sample_profiles(
+        hu, np.asarray(mm_to_index), centres, tangents, radius, ceiling
+    )
+    cement = cement_zone(foreign, max(voxel_mm))
     base = np.stack([trabecular_baseline(p) for p in profiles])
     dev = profiles - base
     voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
     ratio = evidence_ratio(
-        dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu, slice_mm=max(voxel_mm)
+        dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu, slice_mm=max(voxel_mm),
+        cement=cement,
     )
     bounds = _pitch_bounds(ratio, pitch_mm)
     width = _width_bound(block_mm, line, centres, slice_mm, max(voxel_mm))
