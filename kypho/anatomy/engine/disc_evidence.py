@@ -66,9 +66,9 @@ FOREIGN_MARGIN_MM = 3.0
 #: sampling disc and its edge is blurred over a slice: no quadrant's mean need reach the
 #: ceiling while the whole departs like a bright disc. There a step where this share of
 #: the points of three quadrants is above the ceiling, and a slice's thickness around
-#: it, holds cement, and only a dark disc (cement only brightens) is evidence in it. Family
-#: s2-0005, a cemented L3 at 5 mm slices (cement ~1330 HU, ceiling 934, quadrant means
-#: 400-610, a quarter of the points above the ceiling), was cut in two at its cement.
+#: it, holds cement, and only a dark disc (cement only brightens) is evidence in it.
+#: Family s2-0005, a cemented L3 at 5 mm slices (cement ~1330 HU, ceiling 934, quadrant
+#: means 400-610, a quarter of the points above the ceiling), was cut in two there.
 #: The calcified discs of 18 family cases and the real chest CT's discs have no point
 #: above the ceiling (a DISH case 1.8 %); beside cement, an endplate has 7-9 %.
 FOREIGN_SHARE = 0.1
@@ -137,9 +137,9 @@ def cement_zone(foreign_share: np.ndarray, slice_mm: float) -> np.ndarray:
     -------
     (S,) ndarray of bool
         At slices of THICK_SLICE_MM or more, the steps with FOREIGN_SHARE or more of
-        the points above the ceiling in three quadrants, widened by a slice's thickness (at least
-        FOREIGN_MARGIN_MM); none at thinner slices, where the cement's core fills the
-        quadrants it lies in and their means find it.
+        the points above the ceiling in three quadrants, widened by a slice's thickness
+        (at least FOREIGN_MARGIN_MM); none at thinner slices, where the cement's core
+        fills the quadrants it lies in and their means find it.
     """
     share = np.asarray(foreign_share, float)
     if slice_mm < THICK_SLICE_MM:

@@ -258,6 +258,28 @@ def _width_bound(
     return np.interp(centres[:, 2], line[:, 2], body_width_mm(block_mm, slice_mm))
 
 
+def _departures(
+    profiles: np.ndarray,
+    foreign: np.ndarray,
+    radius_mm: float,
+    voxel_mm: tuple[float, float, float],
+    soft_tissue_hu: float,
+    noise_hu: float,
+    bone_hu: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bodies' level along each quadrant's profile, the departure from it, and the
+    disc evidence per step (:func:`evidence_ratio`), with the cement that thick slices
+    blur across the sampling disc read as such (:func:`cement_zone`)."""
+    base = np.stack([trabecular_baseline(p) for p in profiles])
+    dev = profiles - base
+    voxels = 0.25 * np.pi * radius_mm**2 / float(np.prod(voxel_mm[:2]))
+    ratio = evidence_ratio(
+        dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu, slice_mm=max(voxel_mm),
+        cement=cement_zone(foreign, max(voxel_mm)),
+    )
+    return base, dev, ratio
+
+
 def _no_cuts() -> DiscCuts:
     empty = np.zeros(0)
     none3 = np.zeros((0, 3))
@@ -316,13 +338,8 @@ def disc_cuts(
     profiles, foreign = _sample_profiles(
         hu, np.asarray(mm_to_index), centres, tangents, radius, ceiling
     )
-    cement = cement_zone(foreign, max(voxel_mm))
-    base = np.stack([trabecular_baseline(p) for p in profiles])
-    dev = profiles - base
-    voxels = 0.25 * np.pi * radius**2 / float(np.prod(voxel_mm[:2]))
-    ratio = evidence_ratio(
-        dev, base, voxels, soft_tissue_hu, noise_hu, bone_hu, slice_mm=max(voxel_mm),
-        cement=cement,
+    base, dev, ratio = _departures(
+        profiles, foreign, radius, voxel_mm, soft_tissue_hu, noise_hu, bone_hu
     )
     bounds = _pitch_bounds(ratio, pitch_mm)
     width = _width_bound(block_mm, line, centres, slice_mm, max(voxel_mm))
