@@ -52,13 +52,12 @@ def _column_extents(grid: LocalGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return present, lo, hi
 
 
-def _median_over_present(values: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Median over axis 0 of ``values`` where ``present``; NaN for a column with none
-    (which ``np.nanmedian`` would also give, with a RuntimeWarning on the user's
-    console)."""
+def _column_median(values: np.ndarray) -> np.ndarray:
+    """Median over axis 0 of the finite ``values``; NaN for a column with none (which
+    ``np.nanmedian`` would also give, with a RuntimeWarning on the user's console)."""
     out = np.full(values.shape[1], np.nan)
-    some = present.any(axis=0)
-    out[some] = np.nanmedian(np.where(present, values, np.nan)[:, some], axis=0)
+    some = np.isfinite(values).any(axis=0)
+    out[some] = np.nanmedian(values[:, some], axis=0)
     return out
 
 
@@ -223,12 +222,13 @@ def restoration(grid: LocalGrid, body: BodyGeometry, vm: VertebraMeasurement) ->
     ]
     # Mid-sagittal outlines: +/-3 mm slab around the body's mid-sagittal plane.
     xs, ys = grid.axis_mm(0), grid.axis_mm(1)
-    present, lo, hi = _column_extents(grid)
+    _, lo, hi = _column_extents(grid)
     slab = np.abs(xs - body.x_centre_mm) <= 3.0
     y_pts = np.linspace(body.y_posterior_mm, body.y_anterior_mm, 21)
     jj = np.clip(np.rint((y_pts - grid.start_mm[1]) / grid.step_mm).astype(int), 0, len(ys) - 1)
-    zlo = _median_over_present(lo[slab][:, jj], present[slab][:, jj])
-    zhi = _median_over_present(hi[slab][:, jj], present[slab][:, jj])
+    # lo and hi are NaN in columns without body.
+    zlo = _column_median(lo[slab][:, jj])
+    zhi = _column_median(hi[slab][:, jj])
     ok = np.isfinite(zlo) & np.isfinite(zhi)
     y_pts, zlo, zhi = y_pts[ok], zlo[ok], zhi[ok]
     if len(y_pts) < 2:

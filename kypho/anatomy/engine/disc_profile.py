@@ -136,9 +136,9 @@ def _sample_profiles(
         hu, idx.reshape(-1, 3).T, order=1, mode="nearest", prefilter=False
     ).reshape(len(centres), -1)
     quadrant = (offs[:, 0] >= 0).astype(int) + 2 * (offs[:, 1] >= 0).astype(int)
-    means = np.stack([vals[:, quadrant == q].mean(axis=1) for q in range(4)])
-    bright = vals > ceiling_hu
-    return means, np.stack([bright[:, quadrant == q].mean(axis=1) for q in range(4)])
+    parts = [vals[:, quadrant == q] for q in range(4)]
+    means = np.stack([p.mean(axis=1) for p in parts])
+    return means, np.stack([np.mean(p > ceiling_hu, axis=1) for p in parts])
 
 
 def _local_axes(
