@@ -177,3 +177,16 @@ def test_cement_zone_at_thick_slices_keeps_only_dark_discs() -> None:
     assert aware[80] < 0.2
     assert aware[92] > 1.0
     assert aware[130] == plain[130] > 1.0
+
+
+def test_local_maxima_are_those_of_scipy_find_peaks() -> None:
+    from scipy.signal import find_peaks
+
+    from kypho.anatomy.engine.disc_evidence import _local_maxima
+
+    rng = np.random.default_rng(3)
+    for trial in range(2000):
+        n = int(rng.integers(0, 25))
+        # Whole numbers make flat tops and flat rises, which find_peaks reads specially.
+        x = rng.integers(0, 4, n).astype(float) if trial % 2 else rng.normal(size=n)
+        assert np.array_equal(_local_maxima(x), find_peaks(x)[0]), x

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import edt
 import numpy as np
 
+from kypho.imaging.distance import distance_mm
 from kypho.measure.calibration import BmdCalibration
 from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import DensityClass
@@ -106,7 +106,7 @@ def _depth_mm(mask: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarr
     box = _bbox(mask, 1)
     if box is None:
         return out
-    out[box] = edt.edt(mask[box], anisotropy=spacing, black_border=True)
+    out[box] = distance_mm(mask[box], spacing, black_border=True)
     return out
 
 
@@ -118,7 +118,7 @@ def _near_mm(
     out = np.zeros(seeds.shape, bool)
     if box is None or not seeds.any():
         return out
-    d = edt.edt(~seeds[box], anisotropy=spacing, black_border=False)
+    d = distance_mm(~seeds[box], spacing, black_border=False)
     out[box] = (d <= dist_mm) & within[box]
     return out
 

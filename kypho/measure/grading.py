@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from kypho.anatomy.levels import Level
 from kypho.measure.norms import (
@@ -251,7 +251,7 @@ def _confidence(reduction: float, height_sd_mm: float, hp_mm: float, frame_quali
     rel = height_sd_mm * np.sqrt(2.0) / max(hp_mm, 1.0)
     sd = float(np.hypot(rel, RATIO_SD))
     margin = min(abs(reduction - t) for t in GENANT_THRESHOLDS)
-    conf = float(norm.cdf(margin / sd)) * frame_quality
+    conf = float(ndtr(margin / sd)) * frame_quality
     if not has_neighbour:
         conf *= 0.8
     return conf

@@ -8,10 +8,10 @@ body around it, anchored only on air = -1000 HU, the definition of the Hounsfiel
 
 from __future__ import annotations
 
-import edt
 import numpy as np
 from scipy import ndimage
 
+from kypho.imaging.distance import distance_mm
 from kypho.measure.local_grid import LocalGrid
 from kypho.measure.vertebra_region import SOFT_TISSUE_SHELL_MM
 from kypho.model import ImagingFindings
@@ -58,7 +58,7 @@ def soft_tissue_level(grid: LocalGrid) -> tuple[float, float]:
     large the crop around the vertebra is.
     """
     inner, outer = SOFT_TISSUE_SHELL_MM
-    dist = edt.edt(~grid.vert, black_border=False) * grid.step_mm
+    dist = distance_mm(~grid.vert, black_border=False) * grid.step_mm
     shell = (dist > inner) & (dist <= outer) & np.isfinite(grid.hu)
     idx = np.argwhere(shell)
     idx = idx[~grid.others_at(idx)]

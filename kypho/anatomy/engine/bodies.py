@@ -15,13 +15,13 @@ Euclidean in millimetres (anisotropic spacing handled exactly), on a crop per ve
 from __future__ import annotations
 
 import cc3d
-import edt
 import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
 from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.anatomy.engine.threshold import AIR_BODY_HU, largest_region
+from kypho.imaging.distance import distance_mm
 from kypho.imaging.orientation import affine_spacing
 
 __all__ = ["BODY_OPENING_RADIUS_MM", "body_from_vertebra", "inplane_distance_mm"]
@@ -72,12 +72,7 @@ def inplane_distance_mm(mask: np.ndarray, spacing_mm: tuple[float, float, float]
         0 outside ``mask``; the array border counts as background.
     """
     sx, sy, _ = spacing_mm
-    return edt.edt(
-        np.ascontiguousarray(mask, dtype=np.uint8),
-        anisotropy=(float(sx), float(sy), _NO_Z),
-        black_border=True,
-        parallel=1,
-    ).astype(np.float32)
+    return distance_mm(mask, (sx, sy, _NO_Z), black_border=True)
 
 
 def _inplane_opening(

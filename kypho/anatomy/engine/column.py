@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import cc3d
-import edt
 import fill_voids
 import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.bodies import inplane_distance_mm
 from kypho.anatomy.engine.plane_fill import fill_in_planes
+from kypho.imaging.distance import distance_mm
 
 __all__ = [
     "CORE_DEPTH_MM",
@@ -171,12 +171,7 @@ def deep_bone(
     leaves a thin bridge between two bodies that the in-plane depth alone keeps.
     """
     core = inplane_distance_mm(filled, spacing_mm) > inplane_mm
-    depth3d = edt.edt(
-        np.ascontiguousarray(filled, dtype=np.uint8),
-        anisotropy=tuple(float(s) for s in spacing_mm),
-        black_border=False,
-        parallel=1,
-    )
+    depth3d = distance_mm(filled, spacing_mm, black_border=False)
     return core & (depth3d > depth3d_mm)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import cc3d
-import edt
 import numpy as np
 from scipy import ndimage
 from skimage.morphology import h_minima
@@ -22,6 +21,7 @@ from skimage.segmentation import watershed
 
 from kypho.anatomy.engine.bodies import inplane_distance_mm
 from kypho.anatomy.engine.column import MAX_BODY_CORE_WIDTH_MM, MIN_CORE_MM3, Node
+from kypho.imaging.distance import distance_mm
 
 __all__ = ["split_wide_cores"]
 
@@ -114,12 +114,7 @@ def _near(
         slice(max(b.start - p, 0), min(b.stop + p, n))
         for b, p, n in zip(box, pad, cortex.shape, strict=True)
     )
-    dist = edt.edt(
-        np.ascontiguousarray(~cortex[wide], dtype=np.uint8),
-        anisotropy=tuple(float(s) for s in spacing_mm),
-        black_border=False,
-        parallel=1,
-    )
+    dist = distance_mm(~cortex[wide], spacing_mm, black_border=False)
     inner = tuple(
         slice(b.start - w.start, b.stop - w.start) for b, w in zip(box, wide, strict=True)
     )

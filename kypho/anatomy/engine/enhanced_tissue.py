@@ -24,12 +24,12 @@ and taken off the shell before it is compared.
 
 from __future__ import annotations
 
-import edt
 import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.column import CORE_DEPTH_MM, Node
 from kypho.anatomy.engine.threshold import TissueStats
+from kypho.imaging.distance import distance_mm
 
 __all__ = ["SHELL_CONTRAST_FRACTION", "block_peak_excess_hu", "enhanced_tissue_cores"]
 
@@ -54,12 +54,7 @@ def _within(
     mask: np.ndarray, width_mm: float, spacing_mm: tuple[float, float, float]
 ) -> np.ndarray:
     """Voxels within ``width_mm`` of ``mask`` (inclusive)."""
-    dist = edt.edt(
-        np.ascontiguousarray(~mask, dtype=np.uint8),
-        anisotropy=tuple(float(s) for s in spacing_mm),
-        black_border=False,
-        parallel=1,
-    )
+    dist = distance_mm(~mask, spacing_mm, black_border=False)
     return dist <= width_mm
 
 

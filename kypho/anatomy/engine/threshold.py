@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cc3d
-import edt
 import numpy as np
 from scipy import ndimage
-from scipy.stats import norm
+from scipy.special import ndtri
+
+from kypho.imaging.distance import distance_mm
 
 __all__ = [
     "CoarseGrid",
@@ -260,13 +261,13 @@ def body_mask(
     step = tuple(max(1, round(OPENING_GRID_MM / s)) for s in spacing_mm)
     small = inside[:: step[0], :: step[1], :: step[2]]
     small_mm = tuple(s * k for s, k in zip(spacing_mm, step, strict=True))
-    depth = edt.edt(small, anisotropy=small_mm, black_border=False)
+    depth = distance_mm(small, small_mm, black_border=False)
     core = depth > TRUNK_OPENING_MM
     if not core.any():
         return largest_region(inside)
     core = largest_region(core)
     # Grow back by the opening radius (plus a cell), inside the body only.
-    reach = edt.edt(~core, anisotropy=small_mm, black_border=False)
+    reach = distance_mm(~core, small_mm, black_border=False)
     near = reach <= TRUNK_OPENING_MM + max(small_mm)
     for axis, k in enumerate(step):
         near = np.repeat(near, k, axis=axis)
@@ -333,7 +334,7 @@ def bone_mask(
     # in a noisy CT (~40 HU) they otherwise reach it, and discs fuse the column. The
     # block mean, its noise averaged down, still finds the trabecular interiors.
     n = int(np.prod(grid.factors))
-    blom = float(norm.ppf((n - 0.375) / (n + 0.25))) if n > 1 else 0.0
+    blom = float(ndtri((n - 0.375) / (n + 0.25))) if n > 1 else 0.0
     # The cortex-level threshold was set from the peak's spread; where the voxels are
     # noisier than that reads (a low-dose CT), block maxima of soft tissue seed bone
     # all through the trunk unless it rises by what the spread missed.
