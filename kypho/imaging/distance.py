@@ -2,34 +2,21 @@
 
 One place for the distance transform every stage uses (the ``edt`` package: exact,
 anisotropic, float32): the segmentation's openings and depths, the measurement's
-trabecular depth and the plan's tissue shell. Its threads give identical results to one
-thread (each line of the volume is transformed independently), so the count only
-changes the time: about 1.8x faster on two cores for a 512 x 512 x 100 mask.
+trabecular depth and the plan's tissue shell. It runs on :func:`kypho.threads.worker_threads`
+threads, which give the results of one thread (each line of the volume is transformed
+independently), only faster: about 1.8x on two cores for a 512 x 512 x 100 mask.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import edt
 import numpy as np
 
-__all__ = ["distance_mm", "transform_threads"]
+from kypho.threads import worker_threads
 
-#: More threads than this gain little on the masks kypho transforms (a few 10^6 voxels).
-MAX_THREADS = 4
-
-
-def transform_threads() -> int:
-    """Threads for one distance transform: the CPUs this process may run on, at most
-    :data:`MAX_THREADS` (a container or ``taskset`` may allow fewer than the machine has)."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(available, MAX_THREADS))
-
+__all__ = ["distance_mm"]
 
 def distance_mm(
     mask: np.ndarray,
@@ -58,5 +45,5 @@ def distance_mm(
         np.ascontiguousarray(mask, dtype=np.uint8),
         anisotropy=tuple(float(s) for s in spacing_mm),
         black_border=black_border,
-        parallel=transform_threads(),
+        parallel=worker_threads(),
     )

@@ -103,14 +103,12 @@ def sample_crop(array: np.ndarray, crop_affine: np.ndarray, to_world: np.ndarray
                 cval: float) -> np.ndarray:
     """Values of a crop array at the grid indices ``lo <= index < hi`` (per axis).
 
-    The grid is separable: the crop's voxel coordinates of every grid point are an outer
-    sum along the three axes (cheaper than transforming millions of points).
+    The grid maps affinely into the crop, so the transform computes each point's crop
+    coordinates as it goes (no coordinate arrays; nearest-neighbour sampling is ~3x
+    faster than from precomputed coordinates).
     """
     m = np.linalg.inv(crop_affine) @ to_world
-    ii, jj, kk = (np.arange(a, b, dtype=np.float32) for a, b in zip(lo, hi, strict=True))
-    coords = [
-        (m[c, 0] * ii)[:, None, None] + (m[c, 1] * jj)[None, :, None]
-        + (m[c, 2] * kk)[None, None, :] + np.float32(m[c, 3])
-        for c in range(3)
-    ]
-    return ndimage.map_coordinates(array, coords, order=order, cval=cval, mode="constant")
+    shape = tuple(int(b) - int(a) for a, b in zip(lo, hi, strict=True))
+    offset = m[:3, :3] @ np.asarray(lo, float) + m[:3, 3]
+    return ndimage.affine_transform(array, m[:3, :3], offset=offset, output_shape=shape,
+                                    order=order, cval=cval, mode="constant")

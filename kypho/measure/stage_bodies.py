@@ -27,6 +27,7 @@ from kypho.measure.reference_levels import cortical_reference, min_endplate_cont
 from kypho.measure.sampling import merged_boxes
 from kypho.measure.vertebra_region import VertebraCrop, crop_vertebra
 from kypho.model import LevelInfo, Segmentation, VertebraMeasurement
+from kypho.threads import map_in_threads
 
 __all__ = [
     "MIN_BODY_ML",
@@ -258,10 +259,13 @@ def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> Bo
     # it, and a body mostly filled with cement has cement for its own).
     meds = [d.median_hu for d in every.values() if d is not None]
     spine_bone_hu = float(np.median(meds)) if meds else float("nan")
-    for k, lv in enumerate(sorted(loc.levels, key=int)):
+    order = sorted(loc.levels, key=int)
+    measured = map_in_threads(
+        lambda lv: _measure_one(loc, lv, every.get(lv), spine_bone_hu), order
+    )
+    for k, (lv, (vm, fit, d)) in enumerate(zip(order, measured, strict=True)):
         if progress:
-            progress(0.8 * k / n_total, f"measuring {lv.display}")
-        vm, fit, d = _measure_one(loc, lv, every.get(lv), spine_bone_hu)
+            progress(0.8 * (k + 1) / n_total, f"measured {lv.display}")
         results[lv] = vm
         if d is not None or fit is not None:
             dens[lv] = d

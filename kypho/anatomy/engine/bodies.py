@@ -23,6 +23,7 @@ from kypho.anatomy.engine.endplate_slices import is_thick_slice
 from kypho.anatomy.engine.threshold import AIR_BODY_HU, largest_region
 from kypho.imaging.distance import distance_mm
 from kypho.imaging.orientation import affine_spacing
+from kypho.threads import map_in_threads
 
 __all__ = ["BODY_OPENING_RADIUS_MM", "body_from_vertebra", "inplane_distance_mm"]
 
@@ -247,6 +248,7 @@ def body_from_vertebra(
     present = np.asarray(stats["voxel_counts"]) > 0
     present[[0, *(v for v in _NO_BODY_LABELS if v < present.size)]] = False
     centroids_mm = np.nan_to_num(np.asarray(stats["centroids"], dtype=float)) * np.asarray(spacing)
+    jobs = []
     for lab_value, box in enumerate(boxes):
         if lab_value == 0 or box is None or lab_value in _NO_BODY_LABELS:
             continue
@@ -259,7 +261,10 @@ def body_from_vertebra(
             continue
         mask_seed = mask & (np.asarray(hu[sl]) > AIR_BODY_HU) if hu is not None else mask
         axis = _column_axis(centroids_mm, present, lab_value) if thick else None
-        body = _one_body(mask_seed, spacing, axis)
+        jobs.append((lab_value, sl, mask_seed, axis))
+    # Each body lies inside its own label, so the vertebrae are cut independently.
+    found = map_in_threads(lambda job: _one_body(job[2], spacing, job[3]), jobs)
+    for (lab_value, sl, _, _), body in zip(jobs, found, strict=True):
         if body is not None:
             out[sl][body] = lab_value
     return out
