@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.engine.column import Node
-from kypho.anatomy.engine.enhanced_tissue import block_peak_excess_hu, enhanced_tissue_cores
+from kypho.anatomy.engine.enhanced_tissue import enhanced_tissue_cores
 from kypho.anatomy.engine.threshold import CoarseGrid, TissueStats
 from kypho.anatomy.engine.trunk import outside_trunk_midline
 
@@ -22,6 +22,7 @@ def no_candidates(
     trunk: np.ndarray,
     stats: TissueStats,
     grid: CoarseGrid,
+    peak_excess_hu: float,
 ) -> set[int]:
     """Labels of the cores that are no candidates for the column.
 
@@ -45,9 +46,12 @@ def no_candidates(
         Tissue statistics of the CT.
     grid : CoarseGrid
         The coarse grid.
+    peak_excess_hu : float
+        :func:`~kypho.anatomy.engine.enhanced_tissue.block_peak_excess_hu` of this CT
+        (read once per CT: it does not depend on the cores judged).
     """
     soft = enhanced_tissue_cores(
         labels, candidates, filled, mean_hu, peak_hu, stats, grid.spacing_mm, grid.inflation_mm,
-        peak_excess_hu=block_peak_excess_hu(mean_hu, peak_hu, stats),
+        peak_excess_hu=peak_excess_hu,
     )
     return soft | outside_trunk_midline(candidates, trunk, grid.spacing_mm)

@@ -25,7 +25,7 @@ from kypho.anatomy.engine.core_split import split_wide_cores
 from kypho.anatomy.engine.core_tails import without_tails
 from kypho.anatomy.engine.cranial_cores import extend_cranially
 from kypho.anatomy.engine.endplate_pairs import separate_at_endplates
-from kypho.anatomy.engine.enhanced_tissue import SHELL_CONTRAST_FRACTION
+from kypho.anatomy.engine.enhanced_tissue import SHELL_CONTRAST_FRACTION, block_peak_excess_hu
 from kypho.anatomy.engine.ribs_sacrum import is_sacrum
 from kypho.anatomy.engine.split import split_merged
 from kypho.anatomy.engine.threshold import (
@@ -39,6 +39,7 @@ from kypho.anatomy.engine.threshold import (
 from kypho.anatomy.engine.vessel_runs import keep_body_stretches, part_vessel_runs
 from kypho.errors import NoSpineFoundError
 from kypho.imaging.volume import Volume
+from kypho.threads import map_in_threads
 
 __all__ = ["CoarseColumn", "find_column"]
 
@@ -105,11 +106,11 @@ def _cores(
     # Noise is measured on the CT's own voxels (a strided sample), where thresholds apply.
     stride = np.s_[:: grid.factors[0], :: grid.factors[1], :: grid.factors[2]]
     stats = tissue_stats(hu[stride])
-    hu_c = grid.pool_mean(hu)
-    peak_c = grid.pool_max(hu)
+    # Two passes over the whole CT that release the GIL: side by side on two cores.
+    hu_c, peak_c = map_in_threads(lambda pool: pool(hu), (grid.pool_mean, grid.pool_max))
     body_c = body_mask(hu_c, grid.spacing_mm)
     inside = ndimage.binary_dilation(body_c, iterations=2)
-    bone_c = bone_mask(hu, grid, stats, inside, peak_c)
+    bone_c = bone_mask(hu, grid, stats, inside, peak_c, hu_c)
     if not bone_c.any():
         raise NoSpineFoundError(
             f"no bone (nothing above {stats.bone_hu:.0f} HU inside the body) in "
@@ -130,6 +131,7 @@ def _cores(
         trunk=body_c,
         stats=stats,
         grid=grid,
+        peak_excess_hu=block_peak_excess_hu(hu_c, peak_c, stats),
     )
     cores, nodes, soft = split_wide_cores(
         cores, nodes, grid.spacing_mm, judge, cortex=(peak_c > cortex_hu(stats)) & inside,

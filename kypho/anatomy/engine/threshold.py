@@ -303,6 +303,7 @@ def bone_mask(
     stats: TissueStats,
     inside: np.ndarray,
     peak: np.ndarray | None = None,
+    mean: np.ndarray | None = None,
 ) -> np.ndarray:
     """Bone on the coarse grid by hysteresis: cortex-level seeds grown through
     trabecular-level voxels connected to them.
@@ -317,8 +318,8 @@ def bone_mask(
         :func:`tissue_stats` of this CT.
     inside : ndarray of bool
         The body on the coarse grid.
-    peak : ndarray of float, optional
-        ``grid.pool_max(hu)``, when the caller has it.
+    peak, mean : ndarray of float, optional
+        ``grid.pool_max(hu)`` and ``grid.pool_mean(hu)``, when the caller has them.
 
     Returns
     -------
@@ -342,7 +343,7 @@ def bone_mask(
     low_peak = max(low, stats.soft_tissue_hu + (blom + NOISE_MARGIN_SD) * stats.block_noise_hu)
     weak = peak > low_peak
     if low_peak > low:  # (a block's mean never exceeds its maximum)
-        weak |= grid.pool_mean(hu) > low
+        weak |= (grid.pool_mean(hu) if mean is None else mean) > low
     weak &= inside
     labels = cc3d.connected_components(weak | strong, connectivity=26)
     seeded = np.zeros(int(labels.max()) + 1, dtype=bool)
