@@ -26,17 +26,19 @@ def run_demo(
     from kypho.outputs import OUTPUT_NAMES, write_analysis
     from kypho.phantom import demo_config, generate, write_case
     from kypho.pipeline import analyze
+    from kypho.preload import preloaded
     from kypho.results import analysis_to_json
 
     out_dir = Path(out_dir)
     with output_folder(out_dir, (*OUTPUT_NAMES, "phantom"), overwrite=overwrite) as stage:
         if progress:
             progress(0.0, "generating demo patient")
-        phantom = generate(demo_config())
-        paths = write_case(phantom, stage / "phantom")
-        # Name the CT where it will be once the staged folder is moved into place.
-        ct = Path(paths.get("ct", stage / "phantom"))
-        phantom.volume.source = str(out_dir / "phantom" / ct.name)
-        analysis = analyze(phantom.volume, progress=progress)
+        with preloaded():  # the stages' imports beside the phantom's generation
+            phantom = generate(demo_config())
+            paths = write_case(phantom, stage / "phantom")
+            # Name the CT where it will be once the staged folder is moved into place.
+            ct = Path(paths.get("ct", stage / "phantom"))
+            phantom.volume.source = str(out_dir / "phantom" / ct.name)
+            analysis = analyze(phantom.volume, progress=progress)
         write_analysis(analysis, stage)
     return analysis_to_json(analysis), phantom.truth.to_json()

@@ -70,23 +70,25 @@ def analyze(
         from kypho.output_folder import output_folder
         from kypho.outputs import write_analysis
         from kypho.pipeline import analyze as run_pipeline
+        from kypho.preload import preloaded
 
         names = (*OUTPUT_NAMES, "dicom") if dicom else OUTPUT_NAMES
         with output_folder(out, names, overwrite=force, protected=inputs) as stage, \
                 progress() as report:
-            analysis = run_pipeline(
-                read_input(source, series, resample_uneven),
-                masks=masks,
-                plan=plan,
-                plan_levels=parse_levels(levels),
-                series=series,
-                lowest=parse_lowest(lowest),
-                anchors=parse_anchors(level),
-                calibration=calib,
-                progress=report,
-                simulate=simulate,
-                simulate_resolution_mm=check_resolution(resolution),
-            )
+            with preloaded():
+                analysis = run_pipeline(
+                    read_input(source, series, resample_uneven),
+                    masks=masks,
+                    plan=plan,
+                    plan_levels=parse_levels(levels),
+                    series=series,
+                    lowest=parse_lowest(lowest),
+                    anchors=parse_anchors(level),
+                    calibration=calib,
+                    progress=report,
+                    simulate=simulate,
+                    simulate_resolution_mm=check_resolution(resolution),
+                )
             report(1.0, "writing outputs")
             write_analysis(analysis, stage, protected=inputs)
             if dicom:
