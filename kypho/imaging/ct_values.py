@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kypho.errors import CorruptFileError, EmptyInputError, NotACTError, SingleSliceError
+from kypho.imaging.layout import copy_blocked
 from kypho.imaging.orientation import (
     affine_spacing,
     is_oblique,
@@ -145,22 +146,6 @@ def check_ct_values(
     )
 
 
-def _copy_tiled(dst: np.ndarray, src: np.ndarray, tile: int = 16) -> None:
-    """``dst[...] = src`` for a C-ordered `dst` and a transposed or flipped `src` view.
-
-    NIfTI data (x fastest) and a transposed DICOM stack (slice, row, column) both have
-    axis 0 fastest in `src` while `dst` has axis 2 fastest. Copying blocks that are
-    small along both of those axes keeps reads and writes in cache: about 4x faster
-    than one strided assignment on a 512x512x400 volume.
-    """
-    if src.flags.c_contiguous or src.ndim != 3:
-        dst[...] = src
-        return
-    for i in range(0, src.shape[0], tile):
-        for k in range(0, src.shape[2], tile):
-            dst[i : i + tile, :, k : k + tile] = src[i : i + tile, :, k : k + tile]
-
-
 def volume_from_raw(
     raw: np.ndarray,
     affine: npt.ArrayLike,
@@ -206,7 +191,7 @@ def volume_from_raw(
     meta["oblique"] = is_oblique(affine)
     view, canon_affine = to_canonical(raw, affine)
     hu = np.empty(view.shape, dtype=np.float32)
-    _copy_tiled(hu, view)  # the one conversion copy
+    copy_blocked(hu, view)  # the one conversion copy
     if slope != 1.0:
         hu *= np.float32(slope)
     if inter != 0.0:

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kypho.errors import OutputExistsError
+from kypho.imaging.layout import fortran_copy
 from kypho.imaging.volume import LabelMap, Volume
 
 __all__ = [
@@ -221,7 +222,7 @@ def write_nifti(
         array, affine = reorient_to(array, affine, orientation)
     dest = _check_destination(path, overwrite, protected)
     dtype = _storage_dtype(array)
-    img = nib.Nifti1Image(np.asarray(array, dtype=dtype), affine)
+    img = nib.Nifti1Image(fortran_copy(array, dtype), affine)
     img.header.set_data_dtype(dtype)
     # Code 1 = scanner anatomical coordinates; set both so every reader agrees.
     img.set_sform(affine, code=1)
