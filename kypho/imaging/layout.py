@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kypho.threads import map_in_threads, worker_threads
+
 __all__ = ["copy_blocked", "fortran_copy"]
 
 
@@ -18,7 +20,14 @@ def copy_blocked(dst: np.ndarray, src: np.ndarray, tile: int = 16) -> None:
     if src.flags.c_contiguous or src.ndim != 3:
         dst[...] = src
         return
-    for i in range(0, src.shape[0], tile):
+    # The blocks' copies release the GIL: slabs along axis 0 are copied side by side.
+    starts = range(0, src.shape[0], tile)
+    slabs = np.array_split(np.asarray(starts), worker_threads())
+    list(map_in_threads(lambda firsts: _copy_slab(dst, src, firsts, tile), slabs))
+
+
+def _copy_slab(dst: np.ndarray, src: np.ndarray, firsts: np.ndarray, tile: int) -> None:
+    for i in firsts:
         for k in range(0, src.shape[2], tile):
             dst[i : i + tile, :, k : k + tile] = src[i : i + tile, :, k : k + tile]
 

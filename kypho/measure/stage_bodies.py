@@ -239,12 +239,11 @@ def _measure_one(
 
 def _densities(loc: Located) -> dict[Level, TrabecularDensity | None]:
     """Trabecular density of every body of the segmentation (the sacrum has none)."""
-    cortical = loc.cortical_hu
-    return {
-        lv: trabecular_density(crop, cortical_hu=cortical if np.isfinite(cortical) else None)
-        for lv, crop in loc.crops.items()
-        if lv is not Level.S and crop.body.any()
-    }
+    cortical = loc.cortical_hu if np.isfinite(loc.cortical_hu) else None
+    bodies = [(lv, crop) for lv, crop in loc.crops.items()
+              if lv is not Level.S and crop.body.any()]
+    found = map_in_threads(lambda item: trabecular_density(item[1], cortical_hu=cortical), bodies)
+    return {lv: d for (lv, _), d in zip(bodies, found, strict=True)}
 
 
 def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> BodyStage:
