@@ -86,3 +86,26 @@ def test_family_arterial_chest_keeps_its_column_beside_the_aorta() -> None:
     # were found in place, the rest lost (7 with the stretch of aorta cut off).
     ph, seg = segment_family_case("s2-0019", seed=2)
     assert found_in_place(ph, seg) >= 6
+
+
+def test_slice_sections_match_labelled_statistics_to_the_last_bit() -> None:
+    from scipy import ndimage
+
+    from kypho.anatomy.engine.vessel_runs import _sections
+
+    rng = np.random.default_rng(5)
+    blobs = ndimage.gaussian_filter(rng.normal(size=(40, 36, 12)), 1.5) > 0.1
+    cores = ndimage.label(blobs)[0].astype(np.int32)
+    sp = np.array([1.6, 1.4, 2.5])
+    got = _sections(cores, 2, 11, sp)
+    assert len(got) == 9
+    for k, sections in zip(range(2, 11), got, strict=True):
+        sl = cores[:, :, k]
+        labels = np.unique(sl[sl > 0])
+        assert list(sections) == [int(v) for v in labels]
+        ones = np.ones(sl.shape)
+        areas = ndimage.sum_labels(ones, sl, labels) * sp[0] * sp[1]
+        cents = ndimage.center_of_mass(ones, sl, labels)
+        for lab, area, cent in zip(labels, areas, cents, strict=True):
+            assert sections[int(lab)][0] == area
+            assert np.array_equal(sections[int(lab)][1], np.asarray(cent) * sp[:2])
