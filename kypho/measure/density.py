@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kypho.imaging.distance import distance_mm
+from kypho.imaging.mask_box import mask_box
 from kypho.measure.calibration import BmdCalibration
 from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import DensityClass
@@ -86,24 +87,13 @@ def acr_class(bmd_mg_cm3: float) -> DensityClass:
     return DensityClass.OSTEOPOROSIS
 
 
-def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, ...] | None:
-    """Bounding box of a mask's True voxels grown by ``pad`` voxels (clipped)."""
-    if not mask.any():
-        return None
-    out = []
-    for ax in range(mask.ndim):
-        hit = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != ax)))
-        out.append(slice(max(0, int(hit[0]) - pad), min(mask.shape[ax], int(hit[-1]) + pad + 1)))
-    return tuple(out)
-
-
 def _depth_mm(mask: np.ndarray, spacing: tuple[float, float, float]) -> np.ndarray:
     """Distance (mm) of each mask voxel to the nearest non-mask voxel (anisotropic).
 
     Computed on the mask's own bounding box (the crop around it has wide margins).
     """
     out = np.zeros(mask.shape, np.float32)
-    box = _bbox(mask, 1)
+    box = mask_box(mask, 1)
     if box is None:
         return out
     out[box] = distance_mm(mask[box], spacing, black_border=True)
@@ -114,7 +104,7 @@ def _near_mm(
     seeds: np.ndarray, within: np.ndarray, spacing: tuple[float, float, float], dist_mm: float
 ) -> np.ndarray:
     """Voxels of ``within`` no farther than ``dist_mm`` from a ``seeds`` voxel."""
-    box = _bbox(within, 0)
+    box = mask_box(within, 0)
     out = np.zeros(seeds.shape, bool)
     if box is None or not seeds.any():
         return out

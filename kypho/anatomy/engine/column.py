@@ -23,6 +23,7 @@ from scipy import ndimage
 from kypho.anatomy.engine.bodies import inplane_distance_mm
 from kypho.anatomy.engine.plane_fill import fill_in_planes
 from kypho.imaging.distance import distance_mm
+from kypho.imaging.mask_box import mask_box
 
 __all__ = [
     "CORE_DEPTH_MM",
@@ -112,7 +113,9 @@ class Node:
 
 def node_from_mask(mask: np.ndarray, label: int, spacing: np.ndarray) -> Node:
     """The :class:`Node` describing core ``label`` occupying ``mask`` (coarse grid, mm)."""
-    idx = np.argwhere(mask)
+    # Listed in its box: the same voxels in the same order, several times faster.
+    box = mask_box(mask)
+    idx = np.argwhere(mask[box]) + [b.start for b in box] if box is not None else np.argwhere(mask)
     return Node(
         label=label,
         centroid_mm=idx.mean(axis=0) * spacing,
