@@ -30,6 +30,7 @@ from scipy import ndimage
 from kypho.anatomy.engine.column import CORE_DEPTH_MM, Node
 from kypho.anatomy.engine.threshold import TissueStats
 from kypho.imaging.distance import distance_mm
+from kypho.threads import map_in_threads
 
 __all__ = ["SHELL_CONTRAST_FRACTION", "block_peak_excess_hu", "enhanced_tissue_cores"]
 
@@ -122,11 +123,11 @@ def enhanced_tissue_cores(
     width = _shell_width_mm(inflation_mm)
     ring = [int(np.ceil(width / s)) for s in spacing_mm]
     boxes = ndimage.find_objects(cores)
-    out: set[int] = set()
-    for node in nodes:
+
+    def enhanced(node: Node) -> bool:
         box = boxes[node.label - 1] if node.label <= len(boxes) else None
         if box is None:
-            continue
+            return False
         box = tuple(
             slice(max(b.start - r, 0), min(b.stop + r, n))
             for b, r, n in zip(box, ring, cores.shape, strict=True)
@@ -134,11 +135,13 @@ def enhanced_tissue_cores(
         core = cores[box] == node.label
         interior = float(np.median(mean_hu[box][core]))
         if interior > stats.soft_tissue_hu + MAX_TISSUE_INTERIOR_CONTRASTS * contrast:
-            continue
+            return False
         shell = _within(core, width, spacing_mm) & ~core & filled[box]
         if not shell.any():
-            continue
+            return False
         bright = float(np.percentile(peak_hu[box][shell], SHELL_PERCENTILE)) - peak_excess_hu
-        if bright - interior < SHELL_CONTRAST_FRACTION * contrast:
-            out.add(node.label)
-    return out
+        return bright - interior < SHELL_CONTRAST_FRACTION * contrast
+
+    # Each core is judged in its own box, independently of the others.
+    verdicts = map_in_threads(enhanced, nodes)
+    return {node.label for node, yes in zip(nodes, verdicts, strict=True) if yes}
