@@ -130,3 +130,17 @@ def test_engine_grades_no_chest_fracture() -> None:
     graded = {v.level.display: int(v.genant_grade) for v in spine.vertebrae
               if v.genant_grade is not None and v.genant_grade >= 1}
     assert not graded, f"no fracture on review, graded {graded}"
+
+
+@needs_case
+def test_a_vertebra_cut_only_behind_its_body_is_warned_as_such() -> None:
+    # The reference's T11 is wholly in view as a body; only its arch reaches the image's
+    # lower edge. T12's body is cut. C6's body is cut at the top.
+    seg = _segmentation()
+    ref = {r["name"]: r for r in _reference()["vertebrae"]}
+    assert not ref["T11"]["cut_by_fov"] and ref["T12"]["cut_by_fov"]
+    warned = [w for w in seg.warnings if "field of view" in w]
+    assert "T11: the field of view cuts its arch or processes; its body is whole and is " \
+           "measured" in warned, warned
+    assert "T12 is cut by the field of view" in warned, warned
+    assert "T11 is cut by the field of view" not in warned

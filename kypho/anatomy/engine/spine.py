@@ -15,6 +15,7 @@ from kypho.anatomy.engine.bodies import body_from_vertebra
 from kypho.anatomy.engine.column import Node
 from kypho.anatomy.engine.column_search import CoarseColumn, find_column
 from kypho.anatomy.engine.cut_arches import resplit_cut_arches
+from kypho.anatomy.engine.fov_cut import cut_warning, touches_border
 from kypho.anatomy.engine.fragments import cap_for_fragments
 from kypho.anatomy.engine.level_count import LevelAssignment
 from kypho.anatomy.engine.missing_levels import assign_across_gaps, missing_after
@@ -107,16 +108,6 @@ def _behind_column(nodes: list[Node], chain: list[Node]) -> set[int]:
     return out
 
 
-def _touches_border(mask: np.ndarray, box: tuple[slice, ...], shape: tuple[int, ...]) -> bool:
-    """Whether ``mask`` (one label inside its bounding ``box``) reaches the image border."""
-    for axis, (sl, n) in enumerate(zip(box, shape, strict=True)):
-        if sl.start == 0 and np.take(mask, 0, axis=axis).any():
-            return True
-        if sl.stop == n and np.take(mask, -1, axis=axis).any():
-            return True
-    return False
-
-
 def _level_infos(
     vertebrae: LabelMap,
     bodies: LabelMap,
@@ -151,7 +142,7 @@ def _level_infos(
                 if lv is Level.S
                 else assignment.confidence_of(lv),
                 evidence=(evidence[i],) if evidence[i] else (),
-                cut_by_fov=_touches_border(mask, box, vertebrae.labels.shape),
+                cut_by_fov=touches_border(mask, box, vertebrae.labels.shape),
             )
         )
     return out
@@ -384,7 +375,7 @@ def segment_spine(
         raise NoSpineFoundError(f"no vertebra could be delineated in {volume.source or 'the CT'}")
     for info in infos:
         if info.cut_by_fov and info.level is not Level.S:
-            warnings.append(f"{info.level.display} is cut by the field of view")
+            warnings.append(cut_warning(info.level, bodies_map))
     _tell(progress, 1.0, "segmentation done")
     return Segmentation(
         vertebrae=vertebrae_map,
