@@ -6,11 +6,13 @@ Pure: arrays and records in, a :class:`~kypho.model.ProcedurePlan` out; no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from kypho.anatomy.levels import Level
 from kypho.errors import KyphoError
 from kypho.imaging.volume import Volume
-from kypho.measure.canal import body_geometry, canal_ap_mm
+from kypho.measure.canal import BodyGeometry, body_geometry, canal_ap_mm
+from kypho.measure.local_grid import LocalGrid
 from kypho.measure.vertebra_region import frame_grid, label_crop
 from kypho.model import (
     CementPlan,
@@ -27,9 +29,10 @@ from kypho.plan.access import plan_access
 from kypho.plan.balloon import plan_balloon
 from kypho.plan.candidacy import assess_candidacy
 from kypho.plan.cement import STRENGTH_FILL_FRACTION, leakage_risk, plan_cement
-from kypho.plan.findings import imaging_findings
+from kypho.plan.findings import ImagingFindings, imaging_findings
 from kypho.plan.logistics import level_logistics, session_logistics
 from kypho.plan.trajectory import TARGET_DEPTH_FRACTION, skin_threshold_hu
+from kypho.threads import map_in_threads
 
 __all__ = ["ASSUMPTIONS", "plan_levels"]
 
@@ -117,13 +120,21 @@ def plan_levels(
     wanted = (_checked_levels(levels) if levels is not None
               else [vm.level for vm in spine.fractures])
     notes = [] if wanted else ["No fractured level (Genant >= 1) to plan."]
+    # The levels are planned side by side (each reads only its own crop); the skin
+    # threshold, read from the first plannable level's soft tissue, is known between the
+    # two steps.
+    prepared = list(map_in_threads(
+        lambda lv: _prepare_level(volume, segmentation, lv, _measurement(spine, lv)), wanted))
+    first = next((p for p in prepared if isinstance(p, _Ready)), None)
+    skin_thr = None if first is None else skin_threshold_hu(volume, first.findings.soft_tissue_hu)
     plans: list[LevelPlan] = []
-    skin_thr_cache: dict[str, float | None] = {}
-    for i, level in enumerate(wanted):
+    finished = map_in_threads(
+        lambda p: p if isinstance(p, LevelPlan) else _finish_level(
+            p, volume, cannula_gauge, skin_thr), prepared)
+    for i, level_plan in enumerate(finished):
         if progress is not None:
-            progress(i / max(len(wanted), 1), f"planning {level.display}")
-        plans.append(_plan_level(volume, segmentation, level, _measurement(spine, level),
-                                 cannula_gauge, skin_thr_cache))
+            progress((i + 1) / len(wanted), f"planned {level_plan.level.display}")
+        plans.append(level_plan)
     treated = [(p.level, p.logistics) for p in plans
                if p.recommendation is not Recommendation.NOT_SUITABLE and p.logistics]
     if progress is not None:
@@ -132,26 +143,40 @@ def plan_levels(
                          assumptions=list(ASSUMPTIONS), notes=notes)
 
 
-def _plan_level(volume: Volume, seg: Segmentation, level: Level,
-                vm: VertebraMeasurement | None, gauge: int,
-                skin_cache: dict[str, float | None]) -> LevelPlan:
-    def unsuitable(reason: str) -> LevelPlan:
-        c = assess_candidacy(level, vm, None, access_ok=False, access_notes=[reason],
-                             balloon_fits=False)
-        if c.recommendation is not Recommendation.NOT_SUITABLE:
-            c.reasons = [reason]
-        return LevelPlan(level, Recommendation.NOT_SUITABLE, c.reasons or [reason],
-                         c.cautions, c.prerequisites)
+def _unsuitable(level: Level, vm: VertebraMeasurement | None, reason: str) -> LevelPlan:
+    c = assess_candidacy(level, vm, None, access_ok=False, access_notes=[reason],
+                         balloon_fits=False)
+    if c.recommendation is not Recommendation.NOT_SUITABLE:
+        c.reasons = [reason]
+    return LevelPlan(level, Recommendation.NOT_SUITABLE, c.reasons or [reason],
+                     c.cautions, c.prerequisites)
 
+
+@dataclass(frozen=True)
+class _Ready:
+    """A level read from the image for planning: its grid, body and findings."""
+
+    level: Level
+    vm: VertebraMeasurement
+    grid: LocalGrid
+    body: BodyGeometry
+    findings: ImagingFindings
+    body_ml: float
+
+
+def _prepare_level(volume: Volume, seg: Segmentation, level: Level,
+                   vm: VertebraMeasurement | None) -> _Ready | LevelPlan:
+    """The level read from the image, or its plan when imaging cannot plan it."""
     if vm is None or not vm.measurable or vm.frame is None:
         why = f" ({vm.reason})" if vm is not None and vm.reason else ""
-        return unsuitable(f"{level.display} was not measured{why}: no plan from imaging.")
+        return _unsuitable(level, vm, f"{level.display} was not measured{why}: no plan "
+                           "from imaging.")
     try:
         crop = label_crop(volume, seg.vertebrae, seg.bodies, int(level))
         grid = frame_grid(crop, vm.frame)
         body = body_geometry(grid)
     except ValueError as exc:
-        return unsuitable(f"{level.display}: {exc}")
+        return _unsuitable(level, vm, f"{level.display}: {exc}")
     # The canal as measured; only a record built outside kypho.measure (an older
     # results.json) lacks it, and then it is measured here, the same way.
     canal = vm.canal_ap_mm if vm.canal_ap_mm is not None else canal_ap_mm(crop, vm.frame)
@@ -160,15 +185,21 @@ def _plan_level(volume: Volume, seg: Segmentation, level: Level,
     # built outside kypho.measure may lack it, and then the local grid's body is counted.
     body_ml = vm.body_volume_ml if vm.body_volume_ml is not None else float(
         grid.body.sum() * grid.step_mm**3 / 1000.0)
-    if "thr" not in skin_cache:
-        skin_cache["thr"] = skin_threshold_hu(volume, findings.soft_tissue_hu)
+    return _Ready(level, vm, grid, body, findings, body_ml)
+
+
+def _finish_level(ready: _Ready, volume: Volume, gauge: int,
+                  skin_thr: float | None) -> LevelPlan:
+    """Access, balloon, cement, risk and logistics of a level read from the image."""
+    level, vm, grid, body, findings, body_ml = (
+        ready.level, ready.vm, ready.grid, ready.body, ready.findings, ready.body_ml)
     try:
-        access = plan_access(grid, body, level, volume, gauge, skin_cache["thr"])
+        access = plan_access(grid, body, level, volume, gauge, skin_thr)
         balloon = plan_balloon(grid, body, access.balloon_paths, vm) if access.access_ok else None
     except ValueError as exc:
         # A path or balloon that fails its record's own checks (an angle beyond 90
         # degrees, a path shorter than a pedicle) means the geometry is not a vertebra's.
-        return unsuitable(f"{level.display} is not plannable: {exc}.")
+        return _unsuitable(level, vm, f"{level.display} is not plannable: {exc}.")
     cand = assess_candidacy(level, vm, findings, access_ok=access.access_ok,
                             access_notes=access.notes, balloon_fits=balloon is not None)
     rec = cand.recommendation
