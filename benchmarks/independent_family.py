@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ from family_score import HEADER, aggregate, analyse_and_score, error_record, for
 
 from kypho.anatomy.levels import Level
 from kypho.model import Heights
+from kypho.threads import THREADS_ENV, share_of_cores
 
 GENERATOR = Path(__file__).resolve().parent / "independent_phantoms"
 
@@ -203,6 +205,8 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     rows: list[dict[str, Any]] = []
+    # Each worker process gets its share of the cores for kypho's threads.
+    os.environ.setdefault(THREADS_ENV, str(share_of_cores(args.jobs)))
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for row in pool.map(run_case, names, [args.cache] * len(names)):
             rows.append(row)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +36,7 @@ from family_score import HEADER, aggregate, analyse_and_score, error_record, for
 from morphometry import load_phantom
 
 from kypho.phantom.family import FamilyCase, draw_case, family_cases, generate_case
+from kypho.threads import THREADS_ENV, share_of_cores
 
 
 def run_case(case: FamilyCase, cache: Path | None) -> dict[str, Any]:
@@ -111,6 +113,8 @@ def main() -> None:
     cache = None if args.no_cache else args.cache
     t0 = time.perf_counter()
     rows = []
+    # Each worker process gets its share of the cores for kypho's threads.
+    os.environ.setdefault(THREADS_ENV, str(share_of_cores(args.jobs)))
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for row in pool.map(run_case, cases, [cache] * len(cases)):
             rows.append(row)

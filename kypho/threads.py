@@ -14,23 +14,39 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-__all__ = ["MAX_THREADS", "map_in_threads", "worker_threads"]
+__all__ = ["MAX_THREADS", "THREADS_ENV", "map_in_threads", "share_of_cores", "worker_threads"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: More threads than this gain little on one spine (9-25 vertebrae, crops of ~10^6 voxels).
 MAX_THREADS = 4
+#: Environment variable fixing the thread count: set by a batch of N worker processes to
+#: each one's share of the cores, so that N analyses do not run N x cores threads.
+THREADS_ENV = "KYPHO_THREADS"
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def worker_threads() -> int:
-    """The CPUs this process may run on, at most :data:`MAX_THREADS` (a container or
-    ``taskset`` may allow fewer than the machine has)."""
+    """Threads for one analysis: :data:`THREADS_ENV` when set to a positive integer, else
+    the CPUs this process may run on (a container or ``taskset`` may allow fewer than
+    the machine has); at most :data:`MAX_THREADS`."""
     try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    return max(1, min(available, MAX_THREADS))
+        wanted = int(os.environ.get(THREADS_ENV, ""))
+    except ValueError:
+        wanted = 0
+    return max(1, min(wanted if wanted > 0 else _available_cpus(), MAX_THREADS))
+
+
+def share_of_cores(workers: int) -> int:
+    """Threads for each of ``workers`` analyses running at once on this machine."""
+    return max(1, _available_cpus() // max(1, workers))
 
 
 def map_in_threads(fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:

@@ -44,3 +44,32 @@ def test_one_thread_or_one_item_is_a_plain_loop(monkeypatch: pytest.MonkeyPatch)
 
 def test_worker_threads_is_within_bounds() -> None:
     assert 1 <= threads.worker_threads() <= threads.MAX_THREADS
+
+
+def test_the_environment_fixes_the_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    assert threads.worker_threads() == 1
+    names = list(threads.map_in_threads(lambda _: threading.current_thread().name, range(3)))
+    assert names == [threading.current_thread().name] * 3  # a plain loop
+    monkeypatch.setenv(threads.THREADS_ENV, "64")
+    assert threads.worker_threads() == threads.MAX_THREADS
+    for junk in ("", "0", "-2", "two"):  # ignored: the CPUs decide
+        monkeypatch.setenv(threads.THREADS_ENV, junk)
+        assert 1 <= threads.worker_threads() <= threads.MAX_THREADS
+
+
+def test_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 8)
+    assert [threads.share_of_cores(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+
+def test_a_local_batch_gives_each_worker_its_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from kypho.batch import run
+
+    environ: dict[str, str] = {}  # the batch's settings land here, not in this process
+    monkeypatch.setattr(os, "environ", environ)
+    monkeypatch.setattr(threads, "_available_cpus", lambda: 4)
+    run._single_threaded_env(2)
+    assert environ[threads.THREADS_ENV] == "2" and environ["OMP_NUM_THREADS"] == "1"

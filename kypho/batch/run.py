@@ -20,6 +20,7 @@ from pathlib import Path
 from kypho.batch.cases import Case
 from kypho.batch.worker import CaseOutcome, is_done, run_case
 from kypho.errors import KyphoError
+from kypho.threads import THREADS_ENV, share_of_cores
 
 __all__ = ["BatchOutcome", "SchedulerError", "executor", "run_batch"]
 
@@ -47,10 +48,12 @@ class BatchOutcome:
         return sum(o.status == status for o in self.outcomes)
 
 
-def _single_threaded_env() -> None:
-    """One BLAS/OpenMP thread per worker: N workers on N cores, not N x N threads."""
+def _single_threaded_env(workers: int) -> None:
+    """One BLAS/OpenMP thread per worker, and each worker's share of the cores for
+    kypho's own threads: N workers on N cores, not N x N threads."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    os.environ.setdefault(THREADS_ENV, str(share_of_cores(workers)))
 
 
 @contextlib.contextmanager
@@ -79,7 +82,7 @@ def executor(workers: int = 1, scheduler: str | None = None) -> Iterator[cf.Exec
                 client.run(_resume_profiler)
             client.close()
         return
-    _single_threaded_env()
+    _single_threaded_env(workers)
     # Fresh workers fork from a server that has imported kypho already: a new process per
     # case costs milliseconds, not the seconds of re-importing NumPy/SciPy/kypho.
     ctx = multiprocessing.get_context("forkserver")
