@@ -140,7 +140,7 @@ def test_a_vertebra_cut_only_behind_its_body_is_warned_as_such() -> None:
     ref = {r["name"]: r for r in _reference()["vertebrae"]}
     assert not ref["T11"]["cut_by_fov"] and ref["T12"]["cut_by_fov"]
     warned = [w for w in seg.warnings if "field of view" in w]
-    assert "T11: the field of view cuts its arch or processes; its body is whole and is " \
-           "measured" in warned, warned
+    assert "T11: the field of view cuts its arch or processes; its body lies wholly in " \
+           "the image" in warned, warned
     assert "T12 is cut by the field of view" in warned, warned
     assert "T11 is cut by the field of view" not in warned

@@ -2,9 +2,9 @@
 what the warning says about it.
 
 A vertebra whose arch or processes leave the image while its body is whole is measured
-and graded like any other (the measurement checks the body); its warning says so,
-instead of reading as if the vertebra could not be assessed (the real chest CT's T11:
-its spinous process reaches the lower edge, its body is whole and graded 0).
+and graded like any other (the measurement checks the body for the same border). Its
+warning says so, instead of reading as if the vertebra could not be assessed (the real
+chest CT's T11: its arch reaches the lower edge, its body is whole and graded 0).
 """
 
 from __future__ import annotations
@@ -33,5 +33,5 @@ def cut_warning(level: Level, bodies: LabelMap) -> str:
     box = bodies.box(int(level))
     if box is None or touches_border(bodies.labels[box] == int(level), box, bodies.labels.shape):
         return f"{level.display} is cut by the field of view"
-    return (f"{level.display}: the field of view cuts its arch or processes; its body is "
-            "whole and is measured")
+    return (f"{level.display}: the field of view cuts its arch or processes; its body lies "
+            "wholly in the image")
