@@ -22,7 +22,7 @@ from kypho.model import BalloonPlacement, LevelPlan, VertebraFrame
 if TYPE_CHECKING:
     from kypho.pipeline import Analysis
 
-__all__ = ["render_plan_figures", "sample_plane"]
+__all__ = ["render_level_figures", "render_plan_figures", "sample_plane"]
 
 SIDE_COLOURS = {"left": "#00bcd4", "right": "#e91e63"}
 BONE_WINDOW_HU = (400.0, 1800.0)
@@ -181,15 +181,24 @@ def _lateral(volume: Volume, frame: VertebraFrame, level_plan: LevelPlan) -> byt
     return _png(fig)
 
 
+def render_level_figures(analysis: Analysis, index: int) -> dict[str, bytes]:
+    """``plan_<LEVEL>_axial`` and ``plan_<LEVEL>_lateral`` PNGs of the plan's level
+    ``index``; none when that vertebra has no frame."""
+    level_plan = analysis.plan.levels[index]
+    frame = next((v.frame for v in analysis.spine.vertebrae
+                  if v.level is level_plan.level and v.frame is not None), None)
+    if frame is None:
+        return {}
+    name = level_plan.level.display
+    return {
+        f"plan_{name}_axial": _axial(analysis.volume, frame, level_plan),
+        f"plan_{name}_lateral": _lateral(analysis.volume, frame, level_plan),
+    }
+
+
 def render_plan_figures(analysis: Analysis) -> dict[str, bytes]:
     """``plan_<LEVEL>_axial`` and ``plan_<LEVEL>_lateral`` PNGs for each planned level."""
-    frames = {v.level: v.frame for v in analysis.spine.vertebrae if v.frame is not None}
     figures: dict[str, bytes] = {}
-    for level_plan in analysis.plan.levels:
-        frame = frames.get(level_plan.level)
-        if frame is None:
-            continue
-        name = level_plan.level.display
-        figures[f"plan_{name}_axial"] = _axial(analysis.volume, frame, level_plan)
-        figures[f"plan_{name}_lateral"] = _lateral(analysis.volume, frame, level_plan)
+    for index in range(len(analysis.plan.levels)):
+        figures.update(render_level_figures(analysis, index))
     return figures
