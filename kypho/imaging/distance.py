@@ -18,6 +18,7 @@ from kypho.threads import worker_threads
 
 __all__ = ["distance_mm"]
 
+
 def distance_mm(
     mask: np.ndarray,
     spacing_mm: Sequence[float] = (1.0, 1.0, 1.0),
