@@ -306,3 +306,23 @@ def test_few_ct_columns_confirm_only_when_they_agree_closely():
     # A quarter of the columns within the wider tolerance, as before.
     quarter = ct_confirmation(_columns_seeing(0.3, 17.9), 0.0, heights)
     assert quarter.confirmed == (True, True, True)
+
+
+def test_middle_taller_than_both_rims_is_not_measured():
+    # A calcified nucleus fused to L2's inferior endplate and taken into its mask: bone
+    # 7 mm deep into the disc under the middle of the body. The middle line reads past
+    # the endplate (Hm ~33 mm against Ha, Hp ~26 mm); a body cannot be convex.
+    def nucleus(lab, body, x, y, zr):
+        if lab != 21:
+            return body
+        ell = (x / 8.0) ** 2 + (y / 6.0) ** 2 <= 1
+        return body | (ell & (zr >= -7) & (zr < 0))
+
+    by = _measure(*_column(nucleus))
+    v = by[21]
+    assert not v.measurable
+    assert Gate.MORPHOTYPE.value in v.failed_checks, v.reason
+    assert "taller than both Ha" in v.reason
+    for lab in (20, 22):  # the neighbours are measured and normal
+        assert by[lab].measurable, by[lab].reason
+        assert by[lab].genant_grade == GenantGrade.NORMAL

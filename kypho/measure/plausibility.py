@@ -6,7 +6,8 @@ line off the body), not a fracture. Such a vertebra is reported "not measurable"
 reason instead of a Genant grade (DESIGN.md "Genant"; DOMAIN.md §1.1). Checks:
 
 * before grading (:func:`check_before_grading`): heights within the anatomical range of
-  the level, height, trabecular density and body volume consistent with the measured
+  the level, a middle height no taller than both rim heights (concave or flat endplates),
+  height, trabecular density and body volume consistent with the measured
   neighbours, height lines inside the body;
 * after grading (:func:`~kypho.measure.graded_checks.check_graded`): the heights form a
   real morphotype, and a grade >= 2 is confirmed by the CT's endplates along the same
@@ -29,6 +30,7 @@ from kypho.measure.norms import level_position, normal_hp_mm
 from kypho.model import Heights, VertebraMeasurement
 
 __all__ = [
+    "CONVEX_TOL_MM",
     "Gate",
     "Implausibility",
     "MeasuredBody",
@@ -55,6 +57,16 @@ NEIGHBOUR_VOLUME_FACTOR = 2.0
 #: HU) or soft tissue (30-60 HU) differs by far more.
 DENSITY_RATIO = 1.6
 DENSITY_MIN_DIFF_HU = 80.0
+#: How far (mm) the middle height may exceed both the anterior and the posterior one:
+#: endplates are flat or concave (normal Hm/Hp 0.8-0.95, :mod:`~kypho.measure.norms`), so
+#: a taller middle is a line that does not span the body: the middle one reading past an
+#: endplate (a calcified or gas-filled disc kept in the mask, bridging bone) or both rim
+#: lines short of theirs (real chest CT T11: Ha 20.0, Hm 26.4, Hp 17.6 mm). Two
+#: endplate-scale errors, as
+#: :data:`~kypho.measure.ct_confirmation.CT_HEIGHT_TOL_MM`, or one voxel along the body's
+#: axis where that is more. Family seeds 1-3 (1,421 graded vertebrae): the 14 beyond it
+#: all read Hm 4-14 mm over the truth; of the 1,040 whose Hm was within 1.5 mm, none.
+CONVEX_TOL_MM = 2.0
 
 
 class Gate(StrEnum):
@@ -87,6 +99,8 @@ class MeasuredBody:
     trabecular_hu: float | None
     #: Inward shift of the (anterior, middle, posterior) lines, NaN where none was inside.
     line_shift_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: The image's voxel extent along the body's axis (mm).
+    si_voxel_mm: float = 0.0
 
 
 def _neighbours(bodies: list[MeasuredBody], i: int, per_side: int = 1) -> list[int]:
@@ -131,6 +145,15 @@ def _range_problems(b: MeasuredBody) -> list[Implausibility]:
             Gate.HEIGHT_RANGE,
             f"height {h.max():.0f} mm exceeds the anatomical range of {b.level.display} "
             f"(at most {top:.0f} mm): the mask is not one vertebral body",
+        ))  # fmt: skip
+    ha, hm, hp = (float(x) for x in h)
+    tol = max(CONVEX_TOL_MM, b.si_voxel_mm)
+    if hm > max(ha, hp) + tol:
+        out.append(Implausibility(
+            Gate.MORPHOTYPE,
+            f"Hm {hm:.1f} mm is taller than both Ha {ha:.1f} and Hp {hp:.1f} mm by more "
+            f"than {tol:.1f} mm: endplates are flat or concave, so a line does not span "
+            "the body (disc or bone beyond an endplate in the mask, or a rim line short)",
         ))  # fmt: skip
     shift = np.asarray(b.line_shift_mm, float)
     if np.isnan(shift).any():

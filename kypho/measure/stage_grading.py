@@ -55,6 +55,7 @@ def _checked(stage: BodyStage) -> tuple[dict[Level, VertebraMeasurement], list[M
             lv, results[lv].heights_mm, float(results[lv].body_volume_ml or 0.0),  # type: ignore[arg-type]
             None if results[lv].cement_volume_ml else results[lv].trabecular_hu_median,
             tuple(m.profile.line_shift_mm),  # type: ignore[arg-type]
+            m.profile.columns.voxel_mm,
         )
         for lv, m in stage.fits.items()
     ]  # fmt: skip
