@@ -17,7 +17,7 @@ from kypho.imaging.volume import LabelMap, Volume
 from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
 from kypho.measure.edge_columns import EdgeColumns
 from kypho.measure.graded_checks import check_graded
-from kypho.measure.plausibility import Gate
+from kypho.measure.plausibility import Gate, MeasuredBody, check_before_grading
 from kypho.measure.spine import measure_spine
 from kypho.model import GenantGrade, Heights, Morphotype
 
@@ -326,3 +326,22 @@ def test_middle_taller_than_both_rims_is_not_measured():
     for lab in (20, 22):  # the neighbours are measured and normal
         assert by[lab].measurable, by[lab].reason
         assert by[lab].genant_grade == GenantGrade.NORMAL
+
+
+def test_a_convex_body_stays_a_neighbour():
+    # Family s1-0072: T10's middle line read past an endplate (Ha 5.6, Hm 18.1, Hp
+    # 14.3 mm). Its Hp is still its body's: left out as a neighbour, T9's 24 mm mask
+    # (two bodies) was no longer seen against T8 and T10, and was graded.
+    def body(name, ha, hm, hp):
+        return MeasuredBody(Level.parse(name), Heights(ha, hm, hp), 20.0, 150.0)
+
+    bodies = [
+        body("T8", 13.0, 12.5, 13.5),
+        body("T9", 24.0, 24.0, 24.0),
+        body("T10", 5.6, 18.1, 14.3),
+        body("T11", 23.0, 22.0, 24.0),
+    ]
+    problems = check_before_grading(bodies)
+    assert [p.gate for p in problems[Level.parse("T10")]] == [Gate.MORPHOTYPE]
+    assert Gate.NEIGHBOURS in [p.gate for p in problems[Level.parse("T9")]]
+    assert Level.parse("T11") not in problems
