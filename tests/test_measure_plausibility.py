@@ -199,8 +199,14 @@ def test_grade_2_needs_the_ct():
     ct = CtConfirmation((25.0, 25.0, 25.0), (0.9, 0.9, 0.9), (False, True, True))
     probs = check_graded(h, Heights(0.36, 0.15, 0.0), GenantGrade.MODERATE, Morphotype.WEDGE, ct)
     assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
-    # Grade 1 is not held to the CT's precision, only to its seeing an endplate at all.
-    assert check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, ct) == []
+    # Grade 1 is not held to the CT's precision: a line the CT sees on a fifth of its
+    # columns 1.5 mm off neither confirms a grade 2 nor contradicts a grade 1 (see
+    # test_grade_1_the_ct_contradicts_is_not_measured for a CT that disagrees).
+    loose = CtConfirmation((17.5, 25.0, 25.0), (0.2, 0.9, 0.9), (False, True, True))
+    probs = check_graded(h, Heights(0.36, 0.15, 0.0), GenantGrade.MODERATE, Morphotype.WEDGE, loose)
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+    mild = check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, loose)
+    assert mild == []
     blind = CtConfirmation((np.nan, 25.0, 25.0), (0.0, 0.9, 0.9), (False, True, True))
     probs = check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, blind)
     assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
@@ -345,3 +351,20 @@ def test_a_convex_body_stays_a_neighbour():
     assert [p.gate for p in problems[Level.parse("T10")]] == [Gate.MORPHOTYPE]
     assert Gate.NEIGHBOURS in [p.gate for p in problems[Level.parse("T9")]]
     assert Level.parse("T11") not in problems
+
+
+def test_grade_1_the_ct_contradicts_is_not_measured():
+    # Family s1-0035 T4 at 2.5 mm: a normal body (truth Ha 17.8 mm) whose mask's
+    # anterior line read 11.6 mm was graded 1 wedge, while the CT showed its endplates
+    # on 28 % of that line's columns 16.3 mm apart.
+    h = Heights(11.6, 15.3, 16.4)
+    loss = Heights(0.22, 0.05, 0.0)
+    ct = CtConfirmation((16.3, 15.4, 16.5), (0.28, 0.6, 0.6), (False, True, True))
+    probs = check_graded(h, loss, GenantGrade.MILD, Morphotype.WEDGE, ct)
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+    assert "contradicted" in probs[0].reason
+    # Within 2 mm of the CT, or seen on too few columns to say, the grade 1 stands.
+    near = CtConfirmation((13.2, 15.4, 16.5), (0.28, 0.6, 0.6), (True, True, True))
+    assert check_graded(h, loss, GenantGrade.MILD, Morphotype.WEDGE, near) == []
+    few = CtConfirmation((16.3, 15.4, 16.5), (0.2, 0.6, 0.6), (False, True, True))
+    assert check_graded(h, loss, GenantGrade.MILD, Morphotype.WEDGE, few) == []
