@@ -191,6 +191,29 @@ def _contradicted(
     )
 
 
+def _mild_problems(
+    heights: Heights, morphotype: Morphotype, lines: tuple[int, ...], confirmation: CtConfirmation
+) -> list[Implausibility]:
+    """The CT's checks of a grade 1: some endplate seen along its line, none against it.
+
+    A mild grade is not held to the CT's precision, but it needs the CT to show an
+    endplate somewhere along its line (none at all is a mask ending inside bone), and
+    the CT must not contradict it (:func:`_contradicted`).
+    """
+    out = []
+    if all(confirmation.column_fraction[k] == 0.0 for k in lines):
+        names = "/".join(_LINE_NAMES[k] for k in lines)
+        out.append(Implausibility(
+            Gate.CT_UNCONFIRMED,
+            f"grade 1 {morphotype.value}: the CT shows no endplate along the {names} "
+            "line (the mask may end inside the bone)",
+        ))  # fmt: skip
+    p = _contradicted(heights, morphotype, lines, confirmation)
+    if p is not None:
+        out.append(p)
+    return out
+
+
 def check_graded(
     heights: Heights,
     loss: Heights,
@@ -232,23 +255,8 @@ def check_graded(
         p = _below_resolution(heights, expected, morphotype, lines, resolution_mm)
         if p is not None:
             out.append(p)
-    # A mild grade is not held to the CT's precision, but it needs the CT to show an
-    # endplate somewhere along its line: none at all is a mask ending inside bone.
-    if (
-        grade == GenantGrade.MILD
-        and confirmation is not None
-        and all(confirmation.column_fraction[k] == 0.0 for k in lines)
-    ):
-        names = "/".join(_LINE_NAMES[k] for k in lines)
-        out.append(Implausibility(
-            Gate.CT_UNCONFIRMED,
-            f"grade 1 {morphotype.value}: the CT shows no endplate along the {names} "
-            "line (the mask may end inside the bone)",
-        ))  # fmt: skip
     if grade == GenantGrade.MILD and confirmation is not None:
-        p = _contradicted(heights, morphotype, lines, confirmation)
-        if p is not None:
-            out.append(p)
+        out.extend(_mild_problems(heights, morphotype, lines, confirmation))
     if grade >= GenantGrade.MODERATE:
         if confirmation is None:
             out.append(Implausibility(
