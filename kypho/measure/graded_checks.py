@@ -158,6 +158,21 @@ def _morphotype_problem(
     return None
 
 
+def _ct_seen(heights: Heights, confirmation: CtConfirmation, lines: list[int]) -> str:
+    """The mask's and the CT's heights of ``lines``, for a reason sentence."""
+    h = heights.as_array()
+    return ", ".join(
+        f"{_LINE_NAMES[k]} {h[k]:.1f} mm vs CT "
+        + (
+            f"{confirmation.ct_heights_mm[k]:.1f} mm"
+            if np.isfinite(confirmation.ct_heights_mm[k])
+            else "no endplates"
+        )
+        + f" ({100 * confirmation.column_fraction[k]:.0f} % of columns)"
+        for k in lines
+    )
+
+
 def _contradicted(
     heights: Heights, morphotype: Morphotype, lines: tuple[int, ...], confirmation: CtConfirmation
 ) -> Implausibility | None:
@@ -180,14 +195,10 @@ def _contradicted(
     ]  # fmt: skip
     if not against:
         return None
-    seen = ", ".join(
-        f"{_LINE_NAMES[k]} {h[k]:.1f} mm vs CT {confirmation.ct_heights_mm[k]:.1f} mm "
-        f"({100 * confirmation.column_fraction[k]:.0f} % of columns)"
-        for k in against
-    )
     return Implausibility(
         Gate.CT_UNCONFIRMED,
-        f"grade 1 {morphotype.value} contradicted by the endplates in the CT: {seen}",
+        f"grade 1 {morphotype.value} contradicted by the endplates in the CT: "
+        + _ct_seen(heights, confirmation, against),
     )
 
 
@@ -267,20 +278,10 @@ def check_graded(
             if bad and morphotype is Morphotype.CRUSH and _crush_seen(confirmation):
                 bad = []
             if bad:
-                seen = ", ".join(
-                    f"{_LINE_NAMES[k]} {heights.as_array()[k]:.1f} mm vs CT "
-                    + (
-                        f"{confirmation.ct_heights_mm[k]:.1f} mm"
-                        if np.isfinite(confirmation.ct_heights_mm[k])
-                        else "no endplates"
-                    )
-                    + f" ({100 * confirmation.column_fraction[k]:.0f} % of columns)"
-                    for k in bad
-                )
                 out.append(Implausibility(
                     Gate.CT_UNCONFIRMED,
                     f"grade {int(grade)} {morphotype.value} not confirmed by the endplates "
-                    f"in the CT: {seen}",
+                    f"in the CT: {_ct_seen(heights, confirmation, bad)}",
                 ))  # fmt: skip
     return out
 
