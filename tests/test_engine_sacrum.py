@@ -118,3 +118,16 @@ def test_a_body_widened_in_a_slice_or_two_is_no_sacrum() -> None:
     assert not is_sacrum(_chain_nodes(_cores_from_slabs({1: block, 2: body})))
     cores = _cores_from_slabs({1: block, 2: body})
     assert not is_sacrum(_chain_nodes(cores), cores, (2.0, 2.0, 2.0))
+
+
+def test_a_block_of_bodies_wide_only_by_its_box_is_no_sacrum() -> None:
+    # Independent phantom ind-1-0039 (T6-L3 in view, no sacrum): T9-L3 ran into one
+    # core 64 mm across by its box, a few slices widened by processes, 43 mm slice by
+    # slice, below 30 mm cores: taken for the sacrum, the column was named L1-L5.
+    upper = [(z, 40, 55) for z in range(40, 80)]  # 30 mm wide, two bodies tall
+    block = [(z, 39, 60) for z in range(0, 38)] + [(z, 22, 56) for z in (20, 21)]
+    cores = _cores_from_slabs({1: upper, 2: block})
+    chain = _chain_nodes(cores)
+    assert chain[1].width_mm >= SACRUM_WIDTH_RATIO * chain[0].width_mm  # boxes: 68 vs 30
+    assert is_sacrum(chain)  # by the boxes alone
+    assert not is_sacrum(chain, cores, (2.0, 2.0, 2.0))
