@@ -11,6 +11,7 @@ a fractured vertebra that is missing or "not measurable" counts as missed.
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from collections import Counter, defaultdict
@@ -75,6 +76,7 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
         dice_place.append(2.0 * float((a & b).sum()) / max(1, int(a.sum()) + int(b.sum())))
     fr = {"tp": 0, "fn": 0, "tn": 0, "fp": 0, "fn_not_measurable": 0, "fn_missing": 0}
     not_meas: list[str] = []
+    missed_fx: list[tuple[str, int, str]] = []
     graded = []
     heights: list[list[Any]] = []
     meas = list(analysis.spine.vertebrae) if analysis.spine is not None else []
@@ -94,10 +96,14 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
             if frac_t:
                 fr["fn"] += 1
                 fr["fn_not_measurable" if best is not None else "fn_missing"] += 1
+                why = "not found" if best is None else missed_cause(best.reason)
+                missed_fx.append((Level(k).display, int(t.genant_grade), why))
             continue
         frac_m = int(best.genant_grade) >= 1
         graded.append((Level(k).display, int(t.genant_grade), int(best.genant_grade)))
         fr["tp" if frac_t and frac_m else "fn" if frac_t else "fp" if frac_m else "tn"] += 1
+        if frac_t and not frac_m:
+            missed_fx.append((Level(k).display, int(t.genant_grade), "graded 0"))
     return {
         "n_truth": len(counted),
         "identified": len(ident),
@@ -110,9 +116,21 @@ def score_case(ph: Any, analysis: Any) -> dict[str, Any]:
         "fractures": fr,
         "grades_truth_vs_reported": graded,
         "not_measurable": not_meas,
+        "missed_fractures": missed_fx,
         "heights_truth_vs_measured": heights,
         "min_confidence": min((c for _, c in found.values()), default=float("nan")),
     }
+
+
+def missed_cause(reason: str | None) -> str:
+    """A short cause for a fracture left "not measurable": the first clause of its
+    reason with its measured values and level names replaced, so that the causes of a
+    run can be counted."""
+    text = (reason or "no reason given").removeprefix("not measurable: ")
+    for stop in (":", ";", "(", " by the endplates"):
+        text = text.split(stop)[0]
+    text = re.sub(r"\b\d+(?:\.\d+)?(?=\s*(?:mm|%|HU|mL|times)\b)|\b\d+\.\d+\b", "x", text)
+    return re.sub(r"\b[CTLS]\d{1,2}\b", "LEVEL", text).strip()[:70]
 
 
 def error_record(stage: str, exc: Exception) -> dict[str, str]:
@@ -212,6 +230,9 @@ def _agg(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "spec_pct": _pct(fr["tn"], fr["tn"] + fr["fp"]),
         "fractures": dict(fr),
         "not_measurable": sum(len(x["not_measurable"]) for x in s),
+        "missed_fracture_causes": dict(
+            Counter(c for x in s for _, _, c in x.get("missed_fractures", [])).most_common()
+        ),
         "exceptions": sum(1 for r in rows if r.get("error")),
         "time_s_mean": float(np.mean([r["time_s"] for r in ok])) if ok else float("nan"),
         "graded_heights": len(err),
@@ -248,6 +269,13 @@ def format_row(name: str, a: dict[str, Any]) -> str:
         f"{a['not_measurable']:5d} {a['exceptions']:4d} {a['time_s_mean']:6.1f} "
         f"{np.mean(a.get('height_mae_mm') or [np.nan]):5.2f}"
     )
+
+
+def missed_line(a: dict[str, Any]) -> str:
+    """The missed fractures of an aggregate by cause, most frequent first."""
+    causes = a.get("missed_fracture_causes") or {}
+    parts = [f"{n} {cause}" for cause, n in causes.items()]
+    return f"missed fractures ({sum(causes.values())}): " + ("; ".join(parts) or "none")
 
 
 HEADER = (

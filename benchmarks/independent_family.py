@@ -35,7 +35,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from family_score import HEADER, aggregate, analyse_and_score, error_record, format_row
+from family_score import (
+    HEADER,
+    aggregate,
+    analyse_and_score,
+    error_record,
+    format_row,
+    missed_line,
+)
 
 from kypho.anatomy.levels import Level
 from kypho.model import Heights
@@ -220,6 +227,7 @@ def main() -> None:
     for key, values in agg["by_variation"].items():
         for value, a in values.items():
             print(format_row(f"  {key}={value}", a))
+    print(missed_line(agg["overall"]))
     print(f"wall {time.perf_counter() - t:.0f} s")
     if args.out:
         tmp = args.out.with_name(args.out.name + ".tmp")

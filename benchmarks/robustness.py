@@ -32,7 +32,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from family_score import HEADER, aggregate, analyse_and_score, error_record, format_row
+from family_score import (
+    HEADER,
+    aggregate,
+    analyse_and_score,
+    error_record,
+    format_row,
+    missed_line,
+)
 from morphometry import load_phantom
 
 from kypho.phantom.family import FamilyCase, draw_case, family_cases, generate_case
@@ -146,6 +153,7 @@ def _print_tables(rows: list[dict[str, Any]]) -> None:
         for v, a in vals.items():
             print(format_row(f"{key}={v}", a))
     print(f"exceptions by type: {agg['exceptions_by_type'] or 'none'}")
+    print(missed_line(agg["overall"]))
 
 
 def _write(args: argparse.Namespace, cache: Path | None, rows: list[dict[str, Any]]) -> None:

@@ -46,3 +46,31 @@ def test_no_graded_vertebra_gives_no_height_error() -> None:
     overall = aggregate([_row("a", [["L1", 0, [25.0] * 3, [25.0] * 3, None]])])["overall"]
     assert overall["graded_heights"] == 0
     assert overall["height_mae_mm"] is None
+
+
+def test_missed_fractures_are_counted_by_cause() -> None:
+    from family_score import missed_cause, missed_line
+
+    a = _row("a", [])
+    a["score"]["missed_fractures"] = [  # type: ignore[index]
+        ("T12", 2, missed_cause("not measurable: grade 2 crush not confirmed by the "
+                                "endplates in the CT: Ha 17.9 mm vs CT 16.2 mm")),
+        ("L1", 1, "graded 0"),
+    ]  # fmt: skip
+    b = _row("b", [])
+    b["score"]["missed_fractures"] = [  # type: ignore[index]
+        ("T8", 3, missed_cause("not measurable: grade 2 crush not confirmed by the "
+                               "endplates in the CT: Hm 10.3 mm vs CT no endplates")),
+        ("T9", 2, missed_cause("not measurable: height 36 mm exceeds the anatomical "
+                               "range of T7 (at most 30 mm)")),
+        ("L2", 1, "graded 0"),
+        ("L3", 1, "not found"),
+    ]  # fmt: skip
+    overall = aggregate([a, b])["overall"]
+    assert overall["missed_fracture_causes"] == {
+        "grade 2 crush not confirmed": 2,
+        "graded 0": 2,
+        "height x mm exceeds the anatomical range of LEVEL": 1,
+        "not found": 1,
+    }
+    assert missed_line(overall).startswith("missed fractures (6): 2 grade 2 crush")
