@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
-from kypho.anatomy.engine.column import core_components
+from kypho.anatomy.engine.column import core_components, node_from_mask
 from kypho.anatomy.engine.vessel_runs import part_vessel_runs
 from tests.family_helpers import found_in_place, segment_family_case
 
@@ -109,3 +110,34 @@ def test_slice_sections_match_labelled_statistics_to_the_last_bit() -> None:
         for lab, area, cent in zip(labels, areas, cents, strict=True):
             assert sections[int(lab)][0] == area
             assert np.array_equal(sections[int(lab)][1], np.asarray(cent) * sp[:2])
+
+
+def test_a_run_leaves_the_top_of_the_body_it_leaves_to_the_flood() -> None:
+    # Independent phantom ind-1-0039: T9's core ran on through a sheet over its top into
+    # a thin tail beside the column; the sheet went with the tail's run, which seeds
+    # "not spine", and T9's anterior-superior corner was kept out of its mask.
+    shape = (70, 70, 72)
+    x, y = np.mgrid[0:70, 0:70]
+    body = (x - 35) ** 2 + ((y - 30) / 0.75) ** 2 <= 8**2
+    tail = (np.abs(x - 50) <= 1) & (np.abs(y - 36) <= 1)
+    cores = np.zeros(shape, dtype=np.int32)
+    cores[:, :, 4:11][body] = 1
+    cores[:, :, 11][tail | ((x >= 28) & (x <= 50) & (y == 33))] = 1  # a thin sheet
+    cores[:, :, 12:70][tail] = 1
+    for label, z0 in enumerate((16, 28, 40, 52, 64), start=2):
+        cores[:, :, z0 : z0 + 7][body] = label
+    sp = np.array(SPACING)
+    nodes = [node_from_mask(cores == k, k, sp) for k in range(1, 7)]
+    parted, pieces, rejected, n = part_vessel_runs(cores, nodes, set(), SPACING)
+    assert n == 1
+    run = next(p for p in pieces if p.label in rejected)
+    low = next(p for p in pieces if p.label not in rejected and p.z_lo_mm < 20.0)
+    assert low.z_hi_mm == 11 * SPACING[2]  # the body, the sheet above it in the run
+    sheet = cores[:, :, 11] == 1
+    # Over the body's section and off the tail's way: left unlabelled, to the flood.
+    freed = sheet & ndimage.binary_dilation(body, structure=np.ones((3, 3), bool))
+    freed &= ~ndimage.binary_dilation(tail, structure=np.ones((3, 3), bool))
+    assert freed.sum() >= 15
+    assert not parted[:, :, 11][freed].any()
+    assert (parted[:, :, 11][tail] == run.label).all()  # the tail stays in its run
+    assert (parted[:, :, 20:70][tail] == run.label).all()
