@@ -280,6 +280,8 @@ def keep_body_stretches(
         if not slices.size:  # thin on average but nowhere for 40 mm: nothing to part
             continue
         trial = cores.copy()
+        # No taper: these runs are pillars the body hangs from (with their whole end
+        # slices left to the flood, ind-1-0003's grade 3 L4 read its Hp 6 mm short).
         run, pieces, label = _cut_off(trial, node, slices, next_label, sp, taper=False)
         bodies = [p for p in pieces if p.volume_mm3 >= MIN_BODY_CORE_AREA_MM2 * p.height_mm]
         soft = judge(trial, bodies) if bodies else set()
