@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from kypho.anatomy.levels import Level
 from kypho.imaging.volume import LabelMap, Volume
-from kypho.measure.ct_confirmation import CtConfirmation, ct_confirmation
+from kypho.measure.ct_confirmation import CtConfirmation, contradicted_lines, ct_confirmation
 from kypho.measure.edge_columns import EdgeColumns
 from kypho.measure.graded_checks import check_graded
 from kypho.measure.plausibility import Gate, MeasuredBody, check_before_grading
@@ -210,6 +210,18 @@ def test_grade_2_needs_the_ct():
     blind = CtConfirmation((np.nan, 25.0, 25.0), (0.0, 0.9, 0.9), (False, True, True))
     probs = check_graded(h, Heights(0.22, 0.1, 0.0), GenantGrade.MILD, Morphotype.WEDGE, blind)
     assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+
+
+def test_a_line_is_contradicted_by_a_quarter_of_its_columns_over_2_mm_off():
+    h = Heights(16.0, 20.0, 25.0)
+    ct = CtConfirmation((18.1, 25.0, 27.5), (0.25, 0.9, 0.3), (False, False, False))
+    # Ha 2.1 mm off on a quarter of its columns; Hp 2.5 mm off on 30 %; Hm 5 mm off but
+    # only the listed lines are judged.
+    assert contradicted_lines(ct, h, (0, 2)) == [0, 2]
+    assert contradicted_lines(ct, h, (0, 1, 2)) == [0, 1, 2]
+    # On fewer columns, or within 2 mm, or with no endplates seen, no contradiction.
+    ct = CtConfirmation((19.0, 22.0, np.nan), (0.24, 0.9, 0.0), (False, True, False))
+    assert contradicted_lines(ct, h, (0, 1, 2)) == []
 
 
 def test_crush_is_seen_on_its_hp_and_one_more_line():

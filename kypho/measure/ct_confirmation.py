@@ -20,6 +20,7 @@ __all__ = [
     "FEW_CT_COLUMNS",
     "MIN_CT_COLUMNS",
     "CtConfirmation",
+    "contradicted_lines",
     "ct_confirmation",
 ]
 
@@ -100,3 +101,18 @@ def ct_confirmation(columns: EdgeColumns, offset_mm: float, heights: Heights) ->
             )
         )
     return CtConfirmation(tuple(ct_h), tuple(frac), tuple(ok))  # type: ignore[arg-type]
+
+
+def contradicted_lines(
+    confirmation: CtConfirmation, heights: Heights, lines: tuple[int, ...]
+) -> list[int]:
+    """The ``lines`` whose height the CT contradicts: both endplates seen on at least
+    :data:`MIN_CT_COLUMNS` of the line's columns, their median height more than
+    :data:`CT_HEIGHT_TOL_MM` from the reported one (the converse of confirming it on
+    those columns: the mask's line left the body)."""
+    reported = heights.as_array()
+    return [
+        k for k in lines
+        if confirmation.column_fraction[k] >= MIN_CT_COLUMNS
+        and abs(confirmation.ct_heights_mm[k] - reported[k]) > CT_HEIGHT_TOL_MM
+    ]  # fmt: skip

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.levels import Level
-from kypho.measure.ct_confirmation import CT_HEIGHT_TOL_MM, MIN_CT_COLUMNS, CtConfirmation
+from kypho.measure.ct_confirmation import CtConfirmation, contradicted_lines
 from kypho.measure.grading import GradeResult
 from kypho.measure.norms import normal_hp_mm
 from kypho.measure.plausibility import Gate, Implausibility
@@ -179,20 +179,15 @@ def _contradicted(
     """Why the CT contradicts a grade 1, or None.
 
     A grade 1 is not held to the CT's precision (its grading line need not be confirmed),
-    but endplates the CT shows on at least :data:`MIN_CT_COLUMNS` of a grading line's
-    columns more than :data:`CT_HEIGHT_TOL_MM` from the mask's height mean the mask's line
-    left the body: a short anterior line at a rim, a long one through a disc (family
-    s1-0035 T4 at 2.5 mm: Ha 11.6 mm, truth 17.8, CT 16.3 mm on 28 % of the columns).
+    but a grading line the CT contradicts
+    (:func:`~kypho.measure.ct_confirmation.contradicted_lines`) left the body: a short
+    anterior line at a rim, a long one through a disc (family s1-0035 T4 at 2.5 mm: Ha
+    11.6 mm, truth 17.8, CT 16.3 mm on 28 % of the columns).
     Over family seeds 1-3 and the independent 40 this removed three of eight false
     grades and lost one true grade 1 whose anterior osteophyte the CT read as its
     endplate (s1-0032 T9 at 3.5 mm).
     """
-    h = heights.as_array()
-    against = [
-        k for k in lines
-        if confirmation.column_fraction[k] >= MIN_CT_COLUMNS
-        and abs(confirmation.ct_heights_mm[k] - h[k]) > CT_HEIGHT_TOL_MM
-    ]  # fmt: skip
+    against = contradicted_lines(confirmation, heights, lines)
     if not against:
         return None
     return Implausibility(
