@@ -10,10 +10,12 @@ from kypho.anatomy.engine.missing_levels import assign_across_gaps, missing_afte
 from kypho.anatomy.levels import Level
 
 
-def _column(z_mm: list[float], volumes_mm3: list[float] | None = None) -> list[Node]:
+def _column(
+    z_mm: list[float], volumes_mm3: list[float] | None = None, half_height_mm: float = 10.0
+) -> list[Node]:
     volumes = volumes_mm3 or [20000.0] * len(z_mm)
     return [
-        Node(k + 1, np.array([0.0, 0.0, z]), z - 10.0, z + 10.0, v, 40.0)
+        Node(k + 1, np.array([0.0, 0.0, z]), z - half_height_mm, z + half_height_mm, v, 40.0)
         for k, (z, v) in enumerate(zip(z_mm, volumes, strict=True))
     ]
 
@@ -21,6 +23,16 @@ def _column(z_mm: list[float], volumes_mm3: list[float] | None = None) -> list[N
 def test_a_step_of_two_pitches_between_whole_bodies_is_a_lost_vertebra() -> None:
     z = [300.0, 270.0, 240.0, 180.0, 150.0, 120.0]  # 240 -> 180: one body missing
     assert missing_after(_column(z)) == [2]
+
+
+def test_a_shorter_step_with_a_body_s_room_between_its_cores_lost_a_crushed_one() -> None:
+    # 240 -> 195 is 1.5 pitches (a crushed body and its second disc): 25 mm between the
+    # cores where the other steps leave 10.
+    z = [300.0, 270.0, 240.0, 195.0, 165.0, 135.0]
+    assert missing_after(_column(z)) == [2]
+    # The same step between cores that leave only a disc's room (11 mm; tall bodies
+    # whose cores overlap elsewhere) lost nothing.
+    assert missing_after(_column(z, half_height_mm=17.0)) == []
 
 
 def test_regular_pitches_and_a_lengthened_junction_lose_nothing() -> None:

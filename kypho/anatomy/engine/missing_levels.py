@@ -13,7 +13,13 @@ two vertebrae left in one label also lengthen the steps beside them, by half a p
 each (to ~1.5x), with a body about half or twice its neighbours' size: a step is counted
 as a lost vertebra only when it is :data:`MISSING_RATIO` times its neighbouring steps or
 more, at most :data:`MAX_MISSING_RATIO` (longer is more than one vertebra, or no column
-at all), and both bodies beside it are whole-sized.
+at all), and both bodies beside it are whole-sized. A crushed body lengthens the step it
+is lost in by less, its own few millimetres and a disc (family s2-0025 T11, s3-0042 L2:
+1.41x and 1.43x), but it leaves room no disc does: a shorter step, from
+:data:`SHORT_MISSING_RATIO`, also counts when the core-free stretch between the two cores
+is at least :data:`LOST_ROOM_MM` long and :data:`EXTRA_ROOM_MM` longer than its
+neighbours' (a curved or junctional step is long between cores that stand as close as
+elsewhere).
 
 Even so, two bodies far apart can be a long step of a curved or rolled column rather than
 a lost vertebra (family s2-0037: 1.7x, every level right at 0.97). The lost vertebra is
@@ -43,9 +49,12 @@ from kypho.anatomy.engine.rib_reach import level_from_reach, rib_anchors
 from kypho.anatomy.levels import Level
 
 __all__ = [
+    "EXTRA_ROOM_MM",
+    "LOST_ROOM_MM",
     "MAX_MISSING_RATIO",
     "MISSING_RATIO",
     "ONE_LOST_RATIO",
+    "SHORT_MISSING_RATIO",
     "assign_across_gaps",
     "missing_after",
 ]
@@ -53,6 +62,16 @@ __all__ = [
 #: Least ratio of a step between consecutive cores to the median of the neighbouring
 #: steps that counts a vertebra lost between them.
 MISSING_RATIO = 1.6
+#: Least ratio of such a step when the room between the two cores shows the lost body.
+SHORT_MISSING_RATIO = 1.35
+#: Least core-free length (mm, along the image's z) of that room: more than the
+#: thickest disc (lumbar, ~10-12 mm, DOMAIN.md §7.3). In the family's 200 development
+#: cases no step of 1.35x or more without a lost body had more than 10 mm; the two with
+#: a crushed body lost had 20 and 24 mm.
+LOST_ROOM_MM = 13.0
+#: ...and how much longer (mm) it must be than the median room of the neighbouring
+#: steps: a crushed body keeps at least a few millimetres and brings a second disc.
+EXTRA_ROOM_MM = 8.0
 #: Largest ratio read as one lost vertebra: two pitches and a half is more than one.
 ONE_LOST_RATIO = 2.5
 #: Largest ratio read as lost vertebrae at all (then ``round(ratio) - 1`` of them): a
@@ -70,13 +89,22 @@ def _whole_sized(nodes: Sequence[Node], k: int) -> bool:
     return FRAGMENT_SHARE * typical <= nodes[k].volume_mm3 <= MERGED_SHARE * typical
 
 
+def _room_for_one(rooms: Sequence[float], k: int) -> bool:
+    """Whether the core-free room of step ``k`` holds more than a disc (:data:`LOST_ROOM_MM`,
+    :data:`EXTRA_ROOM_MM` over its neighbours' median)."""
+    near = beside_in_sequence(rooms, k, NEIGHBOURS)
+    return rooms[k] >= LOST_ROOM_MM and rooms[k] - float(np.median(near)) >= EXTRA_ROOM_MM
+
+
 def missing_after(nodes: Sequence[Node]) -> list[int]:
     """Indices ``k`` such that vertebrae seem lost between cores ``k`` and ``k + 1``.
 
     A step :data:`MISSING_RATIO` to :data:`ONE_LOST_RATIO` times its neighbouring steps
-    has lost one vertebra; a longer one, up to :data:`MAX_MISSING_RATIO`, ``round(ratio)
-    - 1`` (ind-1-0036: T12 and L1 lost, a step 2.8 times its neighbours; the names
-    across it were counted one level short even with one lost vertebra counted).
+    has lost one vertebra, and so has one from :data:`SHORT_MISSING_RATIO` whose
+    core-free room holds more than a disc; a longer one, up to
+    :data:`MAX_MISSING_RATIO`, ``round(ratio) - 1`` (ind-1-0036: T12 and L1 lost, a
+    step 2.8 times its neighbours; the names across it were counted one level short
+    even with one lost vertebra counted).
 
     Parameters
     ----------
@@ -90,6 +118,7 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
     """
     centres = [np.asarray(n.centroid_mm, dtype=float) for n in nodes]
     steps = [float(np.linalg.norm(a - b)) for a, b in pairwise(centres)]
+    rooms = [a.z_lo_mm - b.z_hi_mm for a, b in pairwise(nodes)]
     out = []
     for k, step in enumerate(steps):
         near = beside_in_sequence(steps, k, NEIGHBOURS)
@@ -97,7 +126,8 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
             continue
         ratio = step / float(np.median(near))
         if (
-            MISSING_RATIO <= ratio <= MAX_MISSING_RATIO
+            (ratio >= MISSING_RATIO or (ratio >= SHORT_MISSING_RATIO and _room_for_one(rooms, k)))
+            and ratio <= MAX_MISSING_RATIO
             and _whole_sized(nodes, k)
             and _whole_sized(nodes, k + 1)
         ):
