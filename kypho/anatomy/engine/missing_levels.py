@@ -57,6 +57,7 @@ __all__ = [
     "SHORT_MISSING_RATIO",
     "assign_across_gaps",
     "missing_after",
+    "uneven_steps",
 ]
 
 #: Least ratio of a step between consecutive cores to the median of the neighbouring
@@ -116,6 +117,45 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
     list of int
         Ascending; ``k`` appears once per vertebra lost after core ``k``.
     """
+    out = []
+    for k, ratio in _long_steps(nodes):
+        if _whole_sized(nodes, k) and _whole_sized(nodes, k + 1):
+            lost = 1 if ratio <= ONE_LOST_RATIO else min(MAX_LOST, round(ratio) - 1)
+            out.extend([k] * lost)
+    return out
+
+
+def uneven_steps(nodes: Sequence[Node]) -> list[int]:
+    """Steps long enough for one lost vertebra beside a body that is not whole-sized.
+
+    Such a step is also what a piece of a vertebra or two vertebrae left in one core
+    make beside them, so its length is no evidence: it is a lost vertebra only where
+    the lost body is seen in its room
+    (:func:`~kypho.anatomy.engine.lost_bodies.room_holds_body`; family s3-0019, a crushed
+    T7 lost beside a T8 whose core holds a third of its body: every name above it one
+    level off).
+
+    Parameters
+    ----------
+    nodes : sequence of Node
+        The column's presacral cores, cranial to caudal.
+
+    Returns
+    -------
+    list of int
+        Ascending indices ``k`` of the steps between cores ``k`` and ``k + 1``.
+    """
+    return [
+        k
+        for k, ratio in _long_steps(nodes)
+        if ratio <= ONE_LOST_RATIO and not (_whole_sized(nodes, k) and _whole_sized(nodes, k + 1))
+    ]
+
+
+def _long_steps(nodes: Sequence[Node]) -> list[tuple[int, float]]:
+    """Steps long enough to have lost a vertebra, with their ratio to the neighbouring
+    steps (:data:`MISSING_RATIO`, or :data:`SHORT_MISSING_RATIO` with room for a body,
+    up to :data:`MAX_MISSING_RATIO`)."""
     centres = [np.asarray(n.centroid_mm, dtype=float) for n in nodes]
     steps = [float(np.linalg.norm(a - b)) for a, b in pairwise(centres)]
     rooms = [a.z_lo_mm - b.z_hi_mm for a, b in pairwise(nodes)]
@@ -125,14 +165,9 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
         if len(near) < 2:
             continue
         ratio = step / float(np.median(near))
-        if (
-            (ratio >= MISSING_RATIO or (ratio >= SHORT_MISSING_RATIO and _room_for_one(rooms, k)))
-            and ratio <= MAX_MISSING_RATIO
-            and _whole_sized(nodes, k)
-            and _whole_sized(nodes, k + 1)
-        ):
-            lost = 1 if ratio <= ONE_LOST_RATIO else min(MAX_LOST, round(ratio) - 1)
-            out.extend([k] * lost)
+        long = ratio >= MISSING_RATIO or (ratio >= SHORT_MISSING_RATIO and _room_for_one(rooms, k))
+        if long and ratio <= MAX_MISSING_RATIO:
+            out.append((k, ratio))
     return out
 
 
