@@ -212,6 +212,31 @@ def test_grade_2_needs_the_ct():
     assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
 
 
+def test_a_grade_2_ratio_with_no_healthy_neighbour_needs_its_hp_seen_too():
+    # Independent ind-1-0018's normal L5, with no healthy neighbour: Ha 11.1 mm, which
+    # the CT showed on every column (a calcified disc's edge), over an Hp of 25.5 mm the
+    # CT did not show.
+    h = Heights(11.1, 21.7, 25.5)
+    loss = Heights(0.62, 0.11, 0.0)
+    unseen_hp = CtConfirmation((10.6, 20.8, np.nan), (1.0, 0.85, 0.0), (True, True, False))
+    probs = check_graded(h, loss, GenantGrade.SEVERE, Morphotype.WEDGE, unseen_hp,
+                         hp_unbounded=True)
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+    assert "Hp 25.5 mm vs CT no endplates" in probs[0].reason
+    seen = CtConfirmation((10.6, 20.8, 25.4), (1.0, 0.85, 0.6), (True, True, True))
+    assert check_graded(h, loss, GenantGrade.SEVERE, Morphotype.WEDGE, seen,
+                        hp_unbounded=True) == []
+    # Healthy neighbours bound the Hp (posterior_problem): the grade stands on Ha.
+    assert check_graded(h, loss, GenantGrade.SEVERE, Morphotype.WEDGE, unseen_hp) == []
+    # The same holds for a biconcave grade (Hm / Hp); a grade 1 is not held to it.
+    bic = Heights(24.0, 15.0, 25.5)
+    probs = check_graded(bic, Heights(0.0, 0.38, 0.0), GenantGrade.MODERATE,
+                         Morphotype.BICONCAVE, unseen_hp, hp_unbounded=True)
+    assert [p.gate for p in probs] == [Gate.CT_UNCONFIRMED]
+    assert check_graded(h, Heights(0.22, 0.05, 0.0), GenantGrade.MILD, Morphotype.WEDGE,
+                        unseen_hp, hp_unbounded=True) == []
+
+
 def test_a_line_is_contradicted_by_a_quarter_of_its_columns_over_2_mm_off():
     h = Heights(16.0, 20.0, 25.0)
     ct = CtConfirmation((18.1, 25.0, 27.5), (0.25, 0.9, 0.3), (False, False, False))

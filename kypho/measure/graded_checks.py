@@ -5,7 +5,8 @@ After grading (:mod:`kypho.measure.grading`) a grade stands only when
 * its heights form a real morphotype (DOMAIN.md §1.1: a wedge's tilted endplate puts Hm
   between Ha and Hp, a crush loses height at all three points);
 * its loss exceeds the image's voxel size against both references a height has;
-* a grade >= 2 is confirmed by the CT's endplates along the same lines
+* a grade >= 2 is confirmed by the CT's endplates along the same lines, and along Hp
+  when no healthy neighbour bounds it
   (:func:`~kypho.measure.ct_confirmation.ct_confirmation`), a grade 1 by at least one
   endplate the CT shows, and not contradicted by endplates the CT shows on a quarter of
   a grading line's columns more than 2 mm from the mask's height;
@@ -79,6 +80,7 @@ _GRADING_LINES = {
     Morphotype.CRUSH: (0, 1, 2),
 }
 _LINE_NAMES = ("Ha", "Hm", "Hp")
+_HP = 2
 #: A grade's height loss (mm, on its grading lines) must exceed this share of the
 #: image's largest voxel size against both references a body's height has: the height
 #: its own Hp implies (the shape ratio the grade is read from) and the height its
@@ -228,6 +230,8 @@ def check_graded(
     confirmation: CtConfirmation | None,
     expected: Heights | None = None,
     resolution_mm: float | None = None,
+    *,
+    hp_unbounded: bool = False,
 ) -> list[Implausibility]:
     """Checks of a graded vertebra: a real morphotype, and a grade >= 2 seen in the CT.
 
@@ -244,6 +248,9 @@ def check_graded(
     resolution_mm : float, optional
         The image's largest voxel size (mm): with ``expected``, a grade whose loss is
         smaller is not measurable.
+    hp_unbounded : bool, optional
+        No healthy neighbour bounds the Hp (:func:`posterior_problem`): a grade >= 2
+        then needs the CT to confirm Hp as well as its own lines.
 
     Returns
     -------
@@ -269,6 +276,13 @@ def check_graded(
                 Gate.CT_UNCONFIRMED, "grade >= 2 but the CT was not read along the height lines"
             ))  # fmt: skip
         else:
+            # Hp is the denominator of the wedge and biconcave ratios; with no healthy
+            # neighbour to bound it (posterior_problem), a grade >= 2 read from a ratio
+            # needs it seen as well (independent ind-1-0018: a normal L5 graded 3 wedge
+            # on an Ha of 11 mm the CT showed, over an Hp it did not). With neighbours,
+            # asking for it lost 8 true grades in the family's three draws.
+            if hp_unbounded:
+                lines = tuple(sorted({*lines, _HP}))
             bad = [k for k in lines if not confirmation.confirmed[k]]
             if bad and morphotype is Morphotype.CRUSH and _crush_seen(confirmation):
                 bad = []

@@ -72,7 +72,7 @@ def _grade_problems(
     and ``pit``, the focal pit its biconcave grade rests on (:func:`_pit`), if any."""
     problems = check_graded(
         heights, g.loss, g.grade, g.morphotype, confirmation,
-        expected=g.expected, resolution_mm=voxel_mm,
+        expected=g.expected, resolution_mm=voxel_mm, hp_unbounded=not g.has_neighbour,
     )  # fmt: skip
     if (p := posterior_problem(level, heights, g)) is not None:
         problems.append(p)
