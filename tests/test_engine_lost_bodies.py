@@ -57,6 +57,9 @@ def test_the_lost_level_gets_the_crushed_body_in_its_room() -> None:
     label = next(lab for lab, lv in core_to_id.items() if lv == int(Level.T8))
     assert np.array_equal(new_cores == label, body.mask)
     assert not (cores == label).any()  # the input is not modified
+    # Given again, the level already named keeps its core: nothing is added twice.
+    again, more = with_lost_bodies(new_cores, found, names, evidence, core_to_id)
+    assert np.array_equal(again, new_cores) and not more and names.count(Level.T8) == 1
 
 
 def test_no_slab_or_a_calcified_nucleus_is_no_body() -> None:

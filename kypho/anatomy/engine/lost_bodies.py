@@ -195,6 +195,8 @@ def with_lost_bodies(
     cores = cores.copy()
     warnings = []
     for body in found:
+        if body.level in names or body.after not in names:
+            continue  # a count that names the level already keeps its own core
         label = int(cores.max()) + 1
         cores[body.mask] = label
         core_to_id[label] = int(body.level)
