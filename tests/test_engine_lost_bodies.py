@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kypho.anatomy.engine.column import Node, node_from_mask
-from kypho.anatomy.engine.lost_bodies import lost_bodies, room_holds_body, with_lost_bodies
+from kypho.anatomy.engine.lost_bodies import lost_bodies, lost_steps, with_lost_bodies
 from kypho.anatomy.engine.missing_levels import missing_after, uneven_steps
 from kypho.anatomy.levels import Level
 
@@ -39,9 +39,10 @@ def _column(
 
 def test_the_lost_level_gets_the_crushed_body_in_its_room() -> None:
     nodes, cores, filled = _column(slab_radius=8)
-    missing = missing_after(nodes)
-    assert missing == [2]  # one vertebra's room between the 3rd and 4th
-    found = lost_bodies(nodes, list(NAMED), missing, cores, filled, SPACING)
+    assert missing_after(nodes) == [2]  # one vertebra's room between the 3rd and 4th
+    missing, rooms = lost_steps(nodes, cores, filled, SPACING)
+    assert missing == [2] and list(rooms) == [2]
+    found = lost_bodies(list(NAMED), missing, rooms, SPACING)
     assert len(found) == 1
     body = found[0]
     assert body.level is Level.T8 and body.after is Level.T7
@@ -65,18 +66,22 @@ def test_the_lost_level_gets_the_crushed_body_in_its_room() -> None:
 def test_no_slab_or_a_calcified_nucleus_is_no_body() -> None:
     for radius in (None, 3):  # an empty room; a nucleus 12 mm across
         nodes, cores, filled = _column(slab_radius=radius)
-        assert lost_bodies(nodes, list(NAMED), [2], cores, filled, SPACING) == []
+        missing, rooms = lost_steps(nodes, cores, filled, SPACING)
+        assert missing == [2] and rooms == {}  # counted by its length, holding no body
+        assert lost_bodies(list(NAMED), missing, rooms, SPACING) == []
 
 
 def test_a_step_the_count_did_not_take_as_a_lost_vertebra_is_not_searched() -> None:
     # The anchors refused the gap: the names run on without a skipped level, and the bone
     # in the long step (an osteophyte, a rib head) must not become a vertebra.
     nodes, cores, filled = _column(slab_radius=8)
+    missing, rooms = lost_steps(nodes, cores, filled, SPACING)
+    assert list(rooms) == [2]
     consecutive = [Level.T5, Level.T6, Level.T7, Level.T8, Level.T9]
-    assert lost_bodies(nodes, consecutive, [2], cores, filled, SPACING) == []
+    assert lost_bodies(consecutive, missing, rooms, SPACING) == []
     # ...nor a step where two vertebrae were counted as lost.
-    assert lost_bodies(nodes, [Level.T5, Level.T6, Level.T7, Level.T10, Level.T11],
-                       [2, 2], cores, filled, SPACING) == []
+    assert lost_bodies([Level.T5, Level.T6, Level.T7, Level.T10, Level.T11],
+                       [2, 2], rooms, SPACING) == []
 
 
 def test_a_long_step_beside_a_partial_core_is_a_lost_vertebra_only_with_a_body_in_it() -> None:
@@ -86,6 +91,7 @@ def test_a_long_step_beside_a_partial_core_is_a_lost_vertebra_only_with_a_body_i
     assert missing_after(nodes) == []
     assert uneven_steps(nodes) == [2]
     # ...but a body of its own in the room is a lost vertebra.
-    assert room_holds_body(nodes[2], nodes[3], cores, filled, SPACING)
+    missing, rooms = lost_steps(nodes, cores, filled, SPACING)
+    assert missing == [2] and list(rooms) == [2]
     nodes, cores, filled = _column(slab_radius=None, fourth_core_radius=3)
-    assert not room_holds_body(nodes[2], nodes[3], cores, filled, SPACING)
+    assert lost_steps(nodes, cores, filled, SPACING) == ([], {})

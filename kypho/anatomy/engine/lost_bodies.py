@@ -8,13 +8,15 @@ neighbours stand a vertebra's room apart and the anchors in view agree
 graded, though a grade 3 crush is what kyphoplasty treats (family s1-0053 T9, s2-0034
 T9, s2-0043 T7: 8-12 mm tall, lost).
 
-Once the count has settled the lost vertebra's level, its body is looked for in that
-room: bone that touches neither neighbour's core, lies farther from both than their own
-bodies reach beyond their cores, spans half a core's section and sits near the room's
-middle. It becomes the core of the lost level, so the names cannot move: a bone found in
-a long step the anchors refused as a gap is never looked at (an earlier version that
-searched every long step before naming put bogus bodies into family s2-0037's curved
-step and renamed s2-0009 and ind-1-0016).
+The room of each step that lost a vertebra is searched once, before the count
+(:func:`lost_steps`): bone that touches neither neighbour's core, lies farther from both
+than their own bodies reach beyond their cores, spans half a core's section and sits
+near the room's middle. Beside a body that is not whole-sized, that bone is what makes
+the step a lost vertebra at all. It becomes a core only once the count has settled the
+lost level (:func:`lost_bodies`), so the names cannot move: bone found in a long step the
+anchors refused as a gap never becomes a vertebra (an earlier version that made cores of
+such bone before naming put bogus bodies into family s2-0037's curved step and renamed
+s2-0009 and ind-1-0016).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ import numpy as np
 from scipy import ndimage
 
 from kypho.anatomy.engine.column import CORE_DEPTH_3D_MM, Node
+from kypho.anatomy.engine.missing_levels import missing_after, uneven_steps
 from kypho.anatomy.levels import Level
 
 __all__ = [
     "BODY_BEYOND_CORE_MM",
     "LostBody",
     "lost_bodies",
-    "room_holds_body",
+    "lost_steps",
     "with_lost_bodies",
 ]
 
@@ -117,15 +120,6 @@ def _slab(
     return best
 
 
-def room_holds_body(
-    upper: Node, lower: Node, cores: np.ndarray, filled: np.ndarray,
-    spacing_mm: tuple[float, float, float],
-) -> bool:
-    """Whether the room between cores ``upper`` and ``lower`` holds a body of its own
-    (the bone :func:`lost_bodies` would take as a lost level's body)."""
-    return _slab(filled, cores, upper, lower, np.asarray(spacing_mm, dtype=float)) is not None
-
-
 def _lost_level(above: Level | None, below: Level | None) -> Level | None:
     """The one standard level between two named ones, if exactly one lies between."""
     if above is None or below is None:
@@ -134,25 +128,26 @@ def _lost_level(above: Level | None, below: Level | None) -> Level | None:
     return nxt if nxt is not None and nxt.below() is below else None
 
 
-def lost_bodies(
+def lost_steps(
     vertebrae: list[Node],
-    levels: list[Level | None],
-    missing: list[int],
     cores: np.ndarray,
     filled: np.ndarray,
     spacing_mm: tuple[float, float, float],
-) -> list[LostBody]:
-    """The bodies of the vertebrae the count lost, where one was lost in a step.
+) -> tuple[list[int], dict[int, np.ndarray]]:
+    """The steps that lost a vertebra, and the body found in the room of each step that
+    lost one.
+
+    A step long enough to have lost a vertebra between whole-sized bodies has lost one
+    (:func:`~kypho.anatomy.engine.missing_levels.missing_after`); one beside a body that
+    is not whole-sized only when a body is found in its room
+    (:func:`~kypho.anatomy.engine.missing_levels.uneven_steps`). Each room is searched
+    once, here, before the count; :func:`lost_bodies` takes the bodies of the levels the
+    count then skips.
 
     Parameters
     ----------
     vertebrae : list of Node
         The column's presacral cores, cranial to caudal.
-    levels : list of Level or None
-        Their names, as the count gave them (a lost vertebra's level is skipped).
-    missing : list of int
-        Steps with a lost vertebra (:func:`~kypho.anatomy.engine.missing_levels.missing_after`):
-        ``k`` for each vertebra lost after core ``k``.
     cores : (X, Y, Z) ndarray of integer
         Core labels on the coarse grid.
     filled : (X, Y, Z) ndarray of bool
@@ -162,21 +157,56 @@ def lost_bodies(
 
     Returns
     -------
+    missing : list of int
+        Ascending; ``k`` once per vertebra lost after core ``k``.
+    rooms : dict of int to (X, Y, Z) ndarray of bool
+        The body in the room of step ``k``, for the steps that lost one vertebra and hold
+        one.
+    """
+    sp = np.asarray(spacing_mm, dtype=float)
+    by_length = missing_after(vertebrae)
+    uneven = uneven_steps(vertebrae)
+    rooms = {}
+    for k in sorted({k for k in by_length if by_length.count(k) == 1} | set(uneven)):
+        slab = _slab(filled, cores, vertebrae[k], vertebrae[k + 1], sp)
+        if slab is not None:
+            rooms[k] = slab
+    return sorted(by_length + [k for k in uneven if k in rooms]), rooms
+
+
+def lost_bodies(
+    levels: list[Level | None],
+    missing: list[int],
+    rooms: dict[int, np.ndarray],
+    spacing_mm: tuple[float, float, float],
+) -> list[LostBody]:
+    """The bodies of the vertebrae the count lost, where one was lost in a step.
+
+    Parameters
+    ----------
+    levels : list of Level or None
+        The cores' names, as the count gave them (a lost vertebra's level is skipped).
+    missing : list of int
+        Steps with a lost vertebra (:func:`lost_steps`): ``k`` for each vertebra lost
+        after core ``k``.
+    rooms : dict of int to ndarray of bool
+        The body found in the room of each step (:func:`lost_steps`).
+    spacing_mm : tuple of 3 float
+        Coarse voxel size.
+
+    Returns
+    -------
     list of LostBody
         Cranial to caudal; only for steps where the count skipped exactly one level.
     """
-    sp = np.asarray(spacing_mm, dtype=float)
     out = []
     for k in sorted(set(missing)):
         lost = _lost_level(levels[k], levels[k + 1])
-        if missing.count(k) != 1 or lost is None:
+        if missing.count(k) != 1 or lost is None or k not in rooms:
             continue
-        slab = _slab(filled, cores, vertebrae[k], vertebrae[k + 1], sp)
-        if slab is None:
-            continue
-        z = np.flatnonzero(slab.any(axis=(0, 1)))
-        height = float((z.max() - z.min() + 1) * sp[2])
-        out.append(LostBody(lost, levels[k], slab, height))  # type: ignore[arg-type]
+        z = np.flatnonzero(rooms[k].any(axis=(0, 1)))
+        height = float((z.max() - z.min() + 1) * spacing_mm[2])
+        out.append(LostBody(lost, levels[k], rooms[k], height))  # type: ignore[arg-type]
     return out
 
 

@@ -131,7 +131,7 @@ def uneven_steps(nodes: Sequence[Node]) -> list[int]:
     Such a step is also what a piece of a vertebra or two vertebrae left in one core
     make beside them, so its length is no evidence: it is a lost vertebra only where
     the lost body is seen in its room
-    (:func:`~kypho.anatomy.engine.lost_bodies.room_holds_body`; family s3-0019, a crushed
+    (:func:`~kypho.anatomy.engine.lost_bodies.lost_steps`; family s3-0019, a crushed
     T7 lost beside a T8 whose core holds a third of its body: every name above it one
     level off).
 

@@ -18,8 +18,8 @@ from kypho.anatomy.engine.cut_arches import resplit_cut_arches
 from kypho.anatomy.engine.fov_cut import cut_warning, touches_border
 from kypho.anatomy.engine.fragments import cap_for_fragments
 from kypho.anatomy.engine.level_count import LevelAssignment
-from kypho.anatomy.engine.lost_bodies import lost_bodies, room_holds_body, with_lost_bodies
-from kypho.anatomy.engine.missing_levels import assign_across_gaps, missing_after, uneven_steps
+from kypho.anatomy.engine.lost_bodies import lost_bodies, lost_steps, with_lost_bodies
+from kypho.anatomy.engine.missing_levels import assign_across_gaps
 from kypho.anatomy.engine.refine import refine_labels
 from kypho.anatomy.engine.rib_levels import seen_whole
 from kypho.anatomy.engine.ribs_sacrum import RibSearch, axis_distance_mm, rib_bearing
@@ -354,11 +354,7 @@ def segment_spine(
     col = find_column(volume, grid)
     _tell(progress, 0.45, "naming levels")
     named = _ribs_and_sacrum(col, grid)
-    v = named.vertebrae
-    missing = sorted(missing_after(v) + [
-        k for k in uneven_steps(v)
-        if room_holds_body(v[k], v[k + 1], named.cores, col.filled, grid.spacing_mm)
-    ])  # fmt: skip
+    missing, rooms = lost_steps(named.vertebrae, named.cores, col.filled, grid.spacing_mm)
     assignment = _count_levels(named, missing, col, grid, volume, lowest, anchors)
     if named.cut_from_sacrum and assignment.confidence > SACRAL_CUT_CONFIDENCE:
         assignment = replace(assignment, confidence=SACRAL_CUT_CONFIDENCE)
@@ -366,9 +362,7 @@ def segment_spine(
         # A block that may hold uncut vertebrae shifts every level counted across it.
         assignment = replace(assignment, confidence=UNSPLIT_CONFIDENCE)
     names, evidence, core_to_id, warnings = _named_cores(named, assignment)
-    found = lost_bodies(
-        named.vertebrae, assignment.levels, missing, named.cores, col.filled, grid.spacing_mm
-    )
+    found = lost_bodies(assignment.levels, missing, rooms, grid.spacing_mm)
     if found:
         cores, said = with_lost_bodies(named.cores, found, names, evidence, core_to_id)
         named, warnings = replace(named, cores=cores), warnings + said
