@@ -201,9 +201,12 @@ def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
         # by noise). The fused sacral segments show similar dips, so unless the ribs
         # count four free vertebrae, it must also be as narrow as a body.
         four = bool(ribs.indices) and max(ribs.indices) == len(verts) - 5
+        # Five already, as the last rib and the sacrum expect: a body split off would be
+        # a sixth, and the sacrum's own first segment passes for one (family s3-0049).
+        five = bool(ribs.indices) and max(ribs.indices) == len(verts) - 6
         # At thick slices the sacral core may hold L4 and L5 (family s1-0099): once one
         # body is off, the next must be as narrow as a body whatever the ribs say.
-        for narrow in (not four, True):
+        for narrow in (not four, True)[: 0 if five else 2]:
             joined, cores = split_sacrum_top(
                 verts, chain[-1], cores, grid.spacing_mm, narrow_top=narrow
             )
