@@ -149,6 +149,7 @@ def interior_heights(
     offset_mm: float,
     expected: Heights,
     confirmation: CtConfirmation,
+    image_sd_hu: float = float("nan"),
 ) -> InteriorHeights | None:
     """Ha, Hm, Hp of one body read on the CT from its interior outward.
 
@@ -168,6 +169,9 @@ def interior_heights(
     confirmation : CtConfirmation
         The CT's view of the mask-based heights; the lines it confirmed must be
         reproduced within :data:`~kypho.measure.ct_confirmation.CT_HEIGHT_TOL_MM`.
+    image_sd_hu : float
+        The image's bone noise SD (:func:`~kypho.measure.reference_levels.image_noise_sd_hu`),
+        which bounds the body's own in the endplate contrast asked; NaN: the body's own.
 
     Returns
     -------
@@ -184,7 +188,7 @@ def interior_heights(
     lr_vox = spacing_along(crop.affine, np.asarray(frame.lr_axis))
     ap_vox = spacing_along(crop.affine, np.asarray(frame.ap_axis))
     per_half = max(1.0, SLAB_HALF_WIDTH_MM / lr_vox) * max(1.0, 1.0 / ap_vox)
-    contrast = min_endplate_contrast(crop, averaged_voxels=per_half)
+    contrast = min_endplate_contrast(crop, averaged_voxels=per_half, image_sd_hu=image_sd_hu)
     heights, sups, infs = [], [], []
     for k, (e, h_mask) in enumerate(
         zip(expected.as_array(), profile.heights.as_array(), strict=True)

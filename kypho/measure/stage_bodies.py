@@ -23,7 +23,11 @@ from kypho.measure.density import TrabecularDensity, trabecular_density
 from kypho.measure.frame import FrameFit, estimate_frame
 from kypho.measure.heights import HeightProfile, edge_offset_mm, measure_heights
 from kypho.measure.posterior_wall import retropulsion_mm
-from kypho.measure.reference_levels import cortical_reference, min_endplate_contrast
+from kypho.measure.reference_levels import (
+    cortical_reference,
+    image_noise_sd_hu,
+    min_endplate_contrast,
+)
 from kypho.measure.sampling import merged_boxes
 from kypho.measure.vertebra_region import VertebraCrop, crop_vertebra
 from kypho.model import LevelInfo, Segmentation, VertebraMeasurement
@@ -61,6 +65,8 @@ class Located:
     hints: dict[Level, np.ndarray]
     #: The image's cortical bone level (HU), NaN when not found.
     cortical_hu: float
+    #: The image's bone noise SD (HU, :func:`image_noise_sd_hu`), NaN without a body.
+    noise_sd_hu: float = float("nan")
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +90,8 @@ class BodyStage:
     edge_offset_mm: float
     #: The spine's trabecular level (HU), against which cement is found (NaN if none).
     spine_bone_hu: float
+    #: The image's bone noise SD (HU), see :attr:`Located.noise_sd_hu`.
+    noise_sd_hu: float = float("nan")
 
 
 def _check_inputs(volume: Volume, seg: Segmentation) -> None:
@@ -180,6 +188,7 @@ def locate_vertebrae(volume: Volume, segmentation: Segmentation) -> Located:
         centroids=centroids,
         hints=_si_hints(presacral, centroids),
         cortical_hu=cortical_reference({k: v for k, v in crops.items() if k is not Level.S}),
+        noise_sd_hu=image_noise_sd_hu(crops),
     )
 
 
@@ -205,7 +214,7 @@ def _measure_one(
     if bone_hu is not None:  # the endplates of a cemented body are read around its cement
         threshold = cement_threshold_hu(loc.cortical_hu, spine_bone_hu)
         crop, bone_hu = cement_as_bone(crop, threshold, bone_hu, spine_bone_hu)
-    contrast = min_endplate_contrast(crop)
+    contrast = min_endplate_contrast(crop, image_sd_hu=loc.noise_sd_hu)
     fit = estimate_frame(crop, si_hint=loc.hints.get(lv), bone_hu=bone_hu,
                          min_contrast_hu=contrast)  # fmt: skip
     pts = crop.body_surface_world()
@@ -282,4 +291,4 @@ def measure_bodies(loc: Located, progress: ProgressCallback | None = None) -> Bo
             height_segments_ras_mm=profile.segments_ras_mm(m.fit.frame),
             retropulsion_mm=retropulsion_mm(profile),
         )
-    return BodyStage(results, fits, dens, offset, spine_bone_hu)
+    return BodyStage(results, fits, dens, offset, spine_bone_hu, loc.noise_sd_hu)

@@ -99,7 +99,7 @@ def _reread(
     ``conf_scale`` multiplies the grade's confidence (a vertebra cut by the image)."""
     fit = stage.fits[lv]
     ih = interior_heights(fit.crop, fit.fit.frame, fit.profile, stage.edge_offset_mm,
-                          g.expected, confirmation)  # fmt: skip
+                          g.expected, confirmation, stage.noise_sd_hu)  # fmt: skip
     if ih is None:
         return None
     i = grading.levels.index(lv)
