@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 
-from kypho.anatomy.engine import segment_spine
 from kypho.anatomy.levels import Level
-from kypho.phantom.family import family_cases, generate_case
+
+from .family_helpers import segment_family_case
+
+
+def _centroids(name: str, seed: int) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Truth and named centroids (world mm) of family case ``name``, by VerSe label."""
+    ph, seg = segment_family_case(name, seed)
+    truth = {int(t.level): np.asarray(t.centroid_ras_mm) for t in ph.truth.vertebrae}
+    named = {int(i.level): np.asarray(i.centroid_ras_mm) for i in seg.levels}
+    return truth, named
 
 
 def test_two_bodies_in_the_sacral_core_at_5_mm_are_both_split_off() -> None:
     # s1-0099: lumbar T12-L5, portal venous, Schmorl's nodes, kyphosis, 5 mm slices.
     # The sacral core held L4 and L5; only L4 was split off, L5 stayed in the sacrum and
     # every name was one level off (0 of 6 identified).
-    case = next(c for c in family_cases(1, 100) if c.name == "s1-0099")
-    ph = generate_case(case)
-    seg = segment_spine(ph.volume)
-    truth = {int(t.level): np.asarray(t.centroid_ras_mm) for t in ph.truth.vertebrae}
-    named = {int(i.level): np.asarray(i.centroid_ras_mm) for i in seg.levels}
+    truth, named = _centroids("s1-0099", seed=1)
     for lv in (Level.L2, Level.L3, Level.L4, Level.L5):
         assert int(lv) in named, f"{lv.display} not found"
         assert np.linalg.norm(named[int(lv)] - truth[int(lv)]) < 20.0, lv.display
-    assert Level.S in [i.level for i in seg.levels]
+    assert int(Level.S) in named
 
 
 def test_the_sacrum_s_first_segment_is_not_split_off_below_five_free_vertebrae() -> None:
@@ -29,11 +33,7 @@ def test_the_sacrum_s_first_segment_is_not_split_off_below_five_free_vertebrae()
     # 1-2.5 mm slices. The rib on the cut T12 and five bodies below it already agree
     # with the sacrum, but the sacrum's first segment passed for a body joined to it
     # and was split off as "L5": every name was one level off (0 of 6 identified).
-    case = next(c for c in family_cases(3, 50) if c.name == "s3-0049")
-    ph = generate_case(case)
-    seg = segment_spine(ph.volume)
-    truth = {int(t.level): np.asarray(t.centroid_ras_mm) for t in ph.truth.vertebrae}
-    named = {int(i.level): np.asarray(i.centroid_ras_mm) for i in seg.levels}
+    truth, named = _centroids("s3-0049", seed=3)
     for lv in (Level.L1, Level.L2, Level.L3, Level.L4):
         assert int(lv) in named, f"{lv.display} not found"
         assert np.linalg.norm(named[int(lv)] - truth[int(lv)]) < 20.0, lv.display

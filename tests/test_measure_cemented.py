@@ -14,7 +14,7 @@ from kypho.measure.vertebra_region import VertebraCrop
 from kypho.phantom import generate
 from kypho.phantom.config import FractureSpec, PhantomConfig
 
-from .measure_helpers import segmentation_from_labels
+from .measure_helpers import block_crop, segmentation_from_labels
 
 
 @pytest.fixture(scope="module")
@@ -57,26 +57,8 @@ def test_cemented_fracture_is_graded_on_its_endplates(cemented_phantom):
     assert abs(l1.heights_mm.anterior - truth.heights_mm.anterior) < 1.0
 
 
-def _block_crop(cement_hu: float | None, seed: int = 0) -> VertebraCrop:
-    """A 40 x 40 x 30 mm body at 1 mm: trabecular 200 HU with 30 HU noise, 2 mm endplates
-    of 600 HU, discs of 90 HU beyond, and a 20 mm cube of cement in the middle."""
-    rng = np.random.default_rng(seed)
-    shape = (60, 60, 50)
-    hu = np.full(shape, 90.0)
-    body = np.zeros(shape, bool)
-    body[10:50, 10:50, 10:40] = True
-    hu[body] = 200.0
-    hu[10:50, 10:50, 10:12] = 600.0
-    hu[10:50, 10:50, 38:40] = 600.0
-    if cement_hu is not None:
-        hu[20:40, 20:40, 15:35] = cement_hu
-    hu = (hu + rng.normal(0.0, 30.0, shape)).astype(np.float32)
-    return VertebraCrop(body=body, vertebra=body.copy(), hu=hu, affine=np.eye(4),
-                        touches_edge=False)  # fmt: skip
-
-
 def test_cement_stands_at_the_bodys_own_bone_level():
-    crop = _block_crop(1800.0)
+    crop = block_crop(1800.0)
     out, bone = cement_as_bone(crop, threshold_hu=1000.0, bone_hu=900.0, spine_bone_hu=210.0)
     assert out.cement_free_hu is not None
     assert abs(bone - 200.0) < 15.0  # the body's native bone, not its measured 900 HU
@@ -89,7 +71,7 @@ def test_cement_stands_at_the_bodys_own_bone_level():
 
 
 def test_no_cement_leaves_the_crop_as_it_is():
-    crop = _block_crop(None)
+    crop = block_crop(None)
     out, bone = cement_as_bone(crop, threshold_hu=1000.0, bone_hu=205.0, spine_bone_hu=210.0)
     assert out is crop and bone == 205.0 and cemented(out) is None
 
@@ -98,7 +80,7 @@ def test_bright_bone_on_the_surface_or_scattered_is_no_cement():
     # Bridging bone or a calcified disc that a mask took in is a layer on the body's
     # surface (family s3-0017 T12); noisy cortical voxels of a low-dose CT are scattered
     # (s2-0010): read around, either would take the endplate away with it.
-    crop = _block_crop(None)
+    crop = block_crop(None)
     hu = crop.hu.copy()
     hu[10:12, 10:50, 10:40] = 1800.0  # a 2 mm layer on one wall, 2.4 mL
     hu[30, 30, 11] = hu[20, 40, 38] = 1800.0  # single bright endplate voxels
@@ -113,6 +95,6 @@ def test_endplate_contrast_reads_the_noise_of_bone_not_cement():
     # cement's edge (or a constant patch standing for it) must not move it. (Read on the
     # CT with the cement in, it comes out 26 % higher here; on the patched copy, 65 %
     # lower.)
-    plain = min_endplate_contrast(_block_crop(None))
-    crop, _ = cement_as_bone(_block_crop(1800.0), 1000.0, 200.0, 210.0)
+    plain = min_endplate_contrast(block_crop(None))
+    crop, _ = cement_as_bone(block_crop(1800.0), 1000.0, 200.0, 210.0)
     assert abs(min_endplate_contrast(crop) - plain) < 0.15 * plain

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from kypho.anatomy.levels import Level
 from kypho.measure.reference_levels import (
     MAX_NOISE_RATIO,
@@ -12,35 +10,15 @@ from kypho.measure.reference_levels import (
     min_endplate_contrast,
 )
 from kypho.measure.spine import measure_spine
-from kypho.measure.vertebra_region import VertebraCrop
 from kypho.model import GenantGrade
 
 from .family_helpers import segment_family_case
-
-
-def _crop(banded: bool, seed: int) -> VertebraCrop:
-    """A 40 x 40 x 30 mm body at 1 mm: trabecular 200 HU with 30 HU noise, 600 HU
-    endplates, 90 HU discs; ``banded``: dense 700 HU bands, 2 mm in every 3, through it, as in
-    a crushed body's compacted bone."""
-    rng = np.random.default_rng(seed)
-    shape = (60, 60, 50)
-    hu = np.full(shape, 90.0)
-    body = np.zeros(shape, bool)
-    body[10:50, 10:50, 10:40] = True
-    hu[body] = 200.0
-    hu[10:50, 10:50, 10:12] = 600.0
-    hu[10:50, 10:50, 38:40] = 600.0
-    if banded:
-        for z in range(13, 37, 3):
-            hu[10:50, 10:50, z : z + 2] = 700.0
-    hu = (hu + rng.normal(0.0, 30.0, shape)).astype(np.float32)
-    return VertebraCrop(body=body, vertebra=body.copy(), hu=hu, affine=np.eye(4),
-                        touches_edge=False)  # fmt: skip
+from .measure_helpers import block_crop
 
 
 def test_a_body_s_own_structure_is_not_counted_as_the_image_s_noise() -> None:
-    plain = [_crop(False, seed) for seed in range(4)]
-    banded = _crop(True, 9)
+    plain = [block_crop(seed=seed) for seed in range(4)]
+    banded = block_crop(bands_hu=700.0, seed=9)
     crops = {lv: c for lv, c in zip((Level.T9, Level.T10, Level.T11, Level.L1), plain, strict=True)}
     crops[Level.T12] = banded
     image_sd = image_noise_sd_hu(crops)
