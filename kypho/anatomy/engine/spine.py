@@ -206,7 +206,7 @@ def _ribs_and_sacrum(col: CoarseColumn, grid: CoarseGrid) -> _Named:
         five = bool(ribs.indices) and max(ribs.indices) == len(verts) - 6
         # At thick slices the sacral core may hold L4 and L5 (family s1-0099): once one
         # body is off, the next must be as narrow as a body whatever the ribs say.
-        for narrow in (not four, True)[: 0 if five else 2]:
+        for narrow in () if five else (not four, True):
             joined, cores = split_sacrum_top(
                 verts, chain[-1], cores, grid.spacing_mm, narrow_top=narrow
             )
