@@ -89,19 +89,21 @@ def _slab(
     room = _room(cores.shape, a, b, sp)
     if not room.any():
         return None
+    section = float(np.median([np.bincount(np.nonzero(m)[2]).max() for m in (a, b)]))
+    section *= float(sp[0] * sp[1])
+    # Everything else is read in the room's box (with a margin for the distances): the
+    # room is a few centimetres of a grid that spans the whole field of view.
+    box = ndimage.find_objects(room.astype(np.uint8))[0]
+    box = tuple(slice(max(0, s.start - 8), s.stop + 8) for s in box)
+    cores_ab, room = a[box] | b[box], room[box]
     # The neighbours' bodies end about a core depth beyond their cores: what lies
     # farther from both is neither's (a partial-volume bridge across a thin disc joins
     # a crushed body to its neighbour's rim, family s2-0034).
-    box = ndimage.find_objects(room.astype(np.uint8))[0]
-    box = tuple(slice(max(0, s.start - 8), s.stop + 8) for s in box)
-    far = np.zeros(cores.shape, dtype=bool)
-    far[box] = ndimage.distance_transform_edt(~(a | b)[box], sampling=sp) > BODY_BEYOND_CORE_MM
-    bone = filled & room & (cores == 0) & far
+    far = ndimage.distance_transform_edt(~cores_ab, sampling=sp) > BODY_BEYOND_CORE_MM
+    bone = filled[box] & room & (cores[box] == 0) & far
     comps = cc3d.connected_components(bone, connectivity=26)
-    near = ndimage.binary_dilation(a | b, structure=np.ones((3, 3, 3), bool))
+    near = ndimage.binary_dilation(cores_ab, structure=np.ones((3, 3, 3), bool))
     touching = set(np.unique(comps[near]).tolist())
-    section = float(np.median([np.bincount(np.nonzero(m)[2]).max() for m in (a, b)]))
-    section *= float(sp[0] * sp[1])
     zs = np.flatnonzero(room.any(axis=(0, 1)))
     mid, length = 0.5 * (zs.min() + zs.max()), float(zs.max() - zs.min() + 1)
     best, best_n = None, 0
@@ -117,7 +119,11 @@ def _slab(
         centred = abs(centre - mid) <= MID_ROOM_SHARE * length
         if tall and wide and centred and comp.sum() > best_n:
             best, best_n = comp, int(comp.sum())
-    return best
+    if best is None:
+        return None
+    out = np.zeros(cores.shape, dtype=bool)
+    out[box] = best
+    return out
 
 
 def _lost_level(above: Level | None, below: Level | None) -> Level | None:
