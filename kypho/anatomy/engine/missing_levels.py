@@ -90,6 +90,11 @@ def _whole_sized(nodes: Sequence[Node], k: int) -> bool:
     return FRAGMENT_SHARE * typical <= nodes[k].volume_mm3 <= MERGED_SHARE * typical
 
 
+def _both_whole_sized(nodes: Sequence[Node], k: int) -> bool:
+    """Whether the bodies on both sides of step ``k`` are whole-sized."""
+    return _whole_sized(nodes, k) and _whole_sized(nodes, k + 1)
+
+
 def _room_for_one(rooms: Sequence[float], k: int) -> bool:
     """Whether the core-free room of step ``k`` holds more than a disc (:data:`LOST_ROOM_MM`,
     :data:`EXTRA_ROOM_MM` over its neighbours' median)."""
@@ -119,7 +124,7 @@ def missing_after(nodes: Sequence[Node]) -> list[int]:
     """
     out = []
     for k, ratio in _long_steps(nodes):
-        if _whole_sized(nodes, k) and _whole_sized(nodes, k + 1):
+        if _both_whole_sized(nodes, k):
             lost = 1 if ratio <= ONE_LOST_RATIO else min(MAX_LOST, round(ratio) - 1)
             out.extend([k] * lost)
     return out
@@ -148,7 +153,7 @@ def uneven_steps(nodes: Sequence[Node]) -> list[int]:
     return [
         k
         for k, ratio in _long_steps(nodes)
-        if ratio <= ONE_LOST_RATIO and not (_whole_sized(nodes, k) and _whole_sized(nodes, k + 1))
+        if ratio <= ONE_LOST_RATIO and not _both_whole_sized(nodes, k)
     ]
 
 
