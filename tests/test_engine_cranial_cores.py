@@ -19,6 +19,8 @@ from kypho.anatomy.engine.column import (
 )
 from kypho.anatomy.engine.cranial_cores import extend_cranially
 
+from .family_helpers import found_in_place, segment_family_case
+
 SPACING = (1.5, 1.5, 2.0)
 
 
@@ -94,3 +96,31 @@ def test_a_small_core_among_large_ones_is_still_a_fragment() -> None:
              node(4, 245.0, 2.5e3), node(5, 225.0, 2.9e3), node(6, 200.0, 20e3),
              node(7, 175.0, 20e3), node(8, 150.0, 20e3)]  # fmt: skip
     assert len(drop_fragments(chain, cranial_added=2)) == 8
+
+
+def _block_and_piece_above(shift_mm: float) -> np.ndarray:
+    """One block of bodies not parted at their discs (32 x 26 mm, z 10-130 mm) and a
+    20 x 16 x 14 mm piece of bone 6 mm above it, ``shift_mm`` to the side."""
+    filled = np.zeros((100, 80, 110), dtype=bool)
+    _box(filled, (60.0, 60.0), (10.0, 130.0), (32.0, 26.0))
+    _box(filled, (60.0 + shift_mm, 60.0), (136.0, 150.0), (20.0, 16.0))
+    return filled
+
+
+def test_the_column_is_followed_from_a_block_s_top_not_its_centroid() -> None:
+    # s1-0064: a 220 mm kyphotic block's centroid lay far below its top, and the shift
+    # allowed grows with that distance: a shoulder-girdle core 66 mm to the side of the
+    # top body was taken as the vertebra above it.
+    filled = _block_and_piece_above(shift_mm=20.0)
+    chain, cores = _chain(filled)
+    assert len(chain) == 1
+    assert extend_cranially(chain, cores, filled, SPACING).added == 0
+    filled = _block_and_piece_above(shift_mm=0.0)
+    chain, cores = _chain(filled)
+    assert extend_cranially(chain, cores, filled, SPACING).added == 1
+
+
+def test_a_shoulder_core_beside_a_kyphotic_block_is_no_vertebra() -> None:
+    ph, seg = segment_family_case("s1-0064")
+    found = [i for i in seg.levels if i.level.display != "S"]
+    assert len(found) == found_in_place(ph, seg) == len(ph.truth.vertebrae)

@@ -40,6 +40,12 @@ MAX_SHIFT_MM = 6.0
 SHIFT_PER_MM = 0.4
 #: Radius (mm) of the search column around the top core's centroid, in plane.
 SEARCH_RADIUS_MM = 40.0
+#: The top core is followed from the centroid of its top this many millimetres: a
+#: block of bodies not yet parted at their discs has its centroid far below, off the
+#: axis of a curved column, and the shift it allows grows with the distance (family
+#: s1-0064: a 220 mm kyphotic block's centroid let a shoulder-girdle core 66 mm to the
+#: side of the top body be taken as the vertebra above it).
+TOP_SECTION_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,17 @@ def _candidates(labels: np.ndarray, sp: np.ndarray, origin: np.ndarray) -> list[
         )
         found.append(node)
     return found
+
+
+def _top_section(top: Node, cores: np.ndarray, sp: np.ndarray) -> Node:
+    """``top`` with its centroid moved to that of its upper TOP_SECTION_MM."""
+    k_lo = max(0, int(np.floor((top.z_hi_mm - TOP_SECTION_MM) / sp[2])))
+    k_hi = int(np.ceil(top.z_hi_mm / sp[2]))
+    idx = np.argwhere(cores[:, :, k_lo:k_hi] == top.label)
+    if not len(idx):
+        return top
+    idx[:, 2] += k_lo
+    return replace(top, centroid_mm=idx.mean(axis=0) * sp)
 
 
 def _follow(top: Node, found: list[Node]) -> list[Node]:
@@ -132,7 +149,7 @@ def extend_cranially(
     top_z = filled.shape[2] * sp[2]
     if not chain or chain[0].z_hi_mm >= top_z - 1e-6:
         return CranialExtension(chain, cores, 0)
-    top = chain[0]
+    top = _top_section(chain[0], cores, sp)
     k0 = int(np.floor(top.z_hi_mm / sp[2]))
     c = top.centroid_mm[:2] / sp[:2]
     r = SEARCH_RADIUS_MM / sp[:2]
