@@ -38,7 +38,8 @@ MAX_GAP_MM = 16.0
 #: share of their z distance: the cervical lordosis.
 MAX_SHIFT_MM = 6.0
 SHIFT_PER_MM = 0.4
-#: Radius (mm) of the search column around the top core's centroid, in plane.
+#: Radius (mm) of the search column, in plane, around the centroid of the top core's
+#: upper TOP_SECTION_MM.
 SEARCH_RADIUS_MM = 40.0
 #: The top core is followed from the centroid of its top this many millimetres: a
 #: block of bodies not yet parted at their discs has its centroid far below, off the
